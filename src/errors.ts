@@ -49,8 +49,7 @@ export class ConfigError extends SwitchyardError {
     options?: { cause?: unknown },
   ) {
     const at = where.line === undefined ? where.file : `${where.file}:${where.line}:${where.column ?? 1}`
-    const key = where.key ? ` at ${where.key}` : ''
-    super(code, `${at}: ${message}${key}`, options)
+    super(code, `${at}: ${where.key ? `${where.key} ` : ''}${message}`, options)
     this.file = where.file
     this.line = where.line
     this.column = where.column

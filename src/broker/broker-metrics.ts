@@ -1,0 +1,78 @@
+import type { Aedes } from 'aedes'
+import type { Socket } from 'node:net'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import { transportOf, type Transport } from './connection-info.js'
+
+/**
+ * Broker metrics. Bytes are read from the sockets' own counters when scraped,
+ * so counting them costs nothing per message.
+ */
+export class BrokerMetrics {
+  readonly messagesIn: Counter
+  readonly messagesOut: Counter
+  readonly #sockets = new Set<Socket>()
+  #closedBytesIn = 0
+  #closedBytesOut = 0
+
+  constructor(registry: Registry, broker: Aedes) {
+    const sockets = this.#sockets
+    const self = this
+    this.messagesIn = new Counter({
+      name: 'switchyard_mqtt_messages_in_total',
+      help: 'PUBLISH packets received from clients',
+      registers: [registry],
+    })
+    this.messagesOut = new Counter({
+      name: 'switchyard_mqtt_messages_out_total',
+      help: 'PUBLISH packets sent to subscribers',
+      registers: [registry],
+    })
+    new Gauge({
+      name: 'switchyard_mqtt_connections',
+      help: 'Connected MQTT clients by transport',
+      labelNames: ['transport'],
+      registers: [registry],
+      collect() {
+        const counts: Record<Transport, number> = { tcp: 0, tls: 0, ws: 0, wss: 0 }
+        const clients = (broker as unknown as { clients: Record<string, Parameters<typeof transportOf>[0]> }).clients
+        for (const id in clients) counts[transportOf(clients[id]!)]++
+        for (const [transport, n] of Object.entries(counts)) this.set({ transport }, n)
+      },
+    })
+    new Counter({
+      name: 'switchyard_mqtt_bytes_in_total',
+      help: 'Bytes received on MQTT connections (TCP and WebSocket, framing included)',
+      registers: [registry],
+      collect() {
+        let total = self.#closedBytesIn
+        for (const s of sockets) total += s.bytesRead
+        this.reset()
+        this.inc(total)
+      },
+    })
+    new Counter({
+      name: 'switchyard_mqtt_bytes_out_total',
+      help: 'Bytes sent on MQTT connections (TCP and WebSocket, framing included)',
+      registers: [registry],
+      collect() {
+        let total = self.#closedBytesOut
+        for (const s of sockets) total += s.bytesWritten
+        this.reset()
+        this.inc(total)
+      },
+    })
+    broker.on('publish', (_packet, client) => {
+      if (client) this.messagesIn.inc()
+    })
+  }
+
+  /** Counts a connection's bytes from now until it closes. */
+  track(socket: Socket): void {
+    this.#sockets.add(socket)
+    socket.once('close', () => {
+      this.#sockets.delete(socket)
+      this.#closedBytesIn += socket.bytesRead
+      this.#closedBytesOut += socket.bytesWritten
+    })
+  }
+}

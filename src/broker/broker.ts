@@ -1,0 +1,69 @@
+import { Aedes, type AedesOptions } from 'aedes'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { SqlitePersistence } from '../persistence/index.js'
+import { BrokerMetrics } from './broker-metrics.js'
+import { Connections } from './connection-info.js'
+import { patchClientDelivery } from './delivery-patches.js'
+import { publishLifecycleEvents } from './lifecycle-events.js'
+import { publishOrphanedWills } from './orphaned-wills.js'
+
+export interface BrokerDeps {
+  persistence: SqlitePersistence
+  log: Logger
+  registry: Registry
+}
+
+export interface Broker {
+  aedes: Aedes
+  connections: Connections
+  metrics: BrokerMetrics
+}
+
+/**
+ * The one Aedes instance behind every listener, with Switchyard's hooks:
+ * connection bookkeeping, lifecycle events, metrics and the delivery fixes.
+ */
+export async function createBroker(deps: BrokerDeps): Promise<Broker> {
+  const log = deps.log.child({ module: 'broker' })
+  const connections = new Connections()
+  let metrics: BrokerMetrics | undefined
+
+  const options: AedesOptions = {
+    persistence: deps.persistence,
+    preConnect(client, packet, done) {
+      connections.record(client, packet)
+      done(null, true)
+    },
+    authorizePublish(client, packet, done) {
+      // '$' topics belong to the broker [MQTT-4.7.2]: a client may read
+      // $events where allowed, never forge them. In MQTT 3.1.1 the only answer
+      // to a forbidden PUBLISH is to close the connection.
+      if (client && packet.topic.charCodeAt(0) === 36) {
+        log.warn({ clientId: client.id, topic: packet.topic }, 'client tried to publish to a $ topic; closing its connection')
+        return done(new Error(`publishing to ${packet.topic} is not allowed: $ topics are reserved for the broker`))
+      }
+      done(null)
+    },
+    authorizeForward(_client, packet) {
+      metrics?.messagesOut.inc()
+      return packet
+    },
+  }
+
+  const aedes = await Aedes.createBroker(options)
+  // Before any listener hands it a connection.
+  patchClientDelivery(aedes)
+  metrics = new BrokerMetrics(deps.registry, aedes)
+  publishLifecycleEvents(aedes, connections, log)
+  await publishOrphanedWills(aedes, deps.persistence, log)
+
+  aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'))
+  aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
+  return { aedes, connections, metrics }
+}
+
+/** Closes every client connection and the broker; resolves when done. */
+export function closeBroker(aedes: Aedes): Promise<void> {
+  return new Promise((resolve) => aedes.close(() => resolve()))
+}

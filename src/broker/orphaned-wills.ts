@@ -1,0 +1,32 @@
+import type { Aedes, PublishPacket } from 'aedes'
+import type { Logger } from 'pino'
+import type { SqlitePersistence } from '../persistence/index.js'
+
+/**
+ * Publishes the wills left in the store by a broker that died (a crash, a
+ * `kill -9`, a power cut) while their clients were connected: those clients'
+ * network connections ended without a DISCONNECT, so their wills are owed
+ * [MQTT-3.1.2-8]. Aedes would only get to them after four heartbeat
+ * intervals (four minutes by default); a restarted broker sends them at once.
+ *
+ * Every will in the store belongs to a broker id other than this one (ids are
+ * new at each start). With one node that is the old process; a cluster must
+ * instead leave the wills of live peers alone, which Aedes' own sweep does
+ * from their heartbeats.
+ */
+export async function publishOrphanedWills(aedes: Aedes, persistence: SqlitePersistence, log: Logger): Promise<number> {
+  let sent = 0
+  for await (const will of persistence.streamWill({ [aedes.id]: Date.now() })) {
+    const packet = will as PublishPacket & { clientId: string; brokerId: string }
+    await new Promise<void>((resolve) => {
+      aedes.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }, (err) => {
+        if (err) log.warn({ err, clientId: packet.clientId }, 'could not publish the will of a client of the previous run')
+        resolve()
+      })
+    })
+    await persistence.delWill({ id: packet.clientId, brokerId: packet.brokerId } as never)
+    sent++
+  }
+  if (sent > 0) log.info({ wills: sent }, 'published the wills of clients connected when the broker last stopped')
+  return sent
+}

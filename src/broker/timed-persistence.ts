@@ -1,0 +1,68 @@
+import { Histogram, type Registry } from 'prom-client'
+import type { SqlitePersistence } from '../persistence/index.js'
+
+/** The persistence calls that touch the store; stream-returning calls are not among them. */
+export const STORE_OPERATIONS = [
+  'storeRetained', 'addSubscriptions', 'removeSubscriptions', 'subscriptionsByClient', 'countOffline',
+  'subscriptionsByTopic', 'cleanSubscriptions', 'outgoingEnqueue', 'outgoingEnqueueCombi', 'outgoingUpdate',
+  'outgoingClearMessageId', 'incomingStorePacket', 'incomingGetPacket', 'incomingDelPacket', 'cleanIncoming',
+  'putWill', 'getWill', 'delWill',
+] as const
+
+export type StoreOperation = (typeof STORE_OPERATIONS)[number]
+
+/**
+ * Returns an object that acts as `persistence` but runs each store operation
+ * through `around`. Every method runs on the persistence itself, never on the
+ * wrapper, since it may use private fields; async methods stay native async
+ * functions, which Aedes requires of `setup`.
+ */
+export function wrapPersistence<P extends object>(
+  persistence: P,
+  around: (op: StoreOperation, call: () => Promise<unknown>) => Promise<unknown>,
+  operations: readonly StoreOperation[] = STORE_OPERATIONS,
+): P {
+  const wrapper = Object.create(persistence) as Record<string, unknown>
+  const methods = persistence as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const name of methodNames(persistence)) {
+    const method = methods[name]!
+    wrapper[name] = method.constructor.name === 'AsyncFunction'
+      ? async (...args: unknown[]) => method.apply(persistence, args)
+      : (...args: unknown[]) => method.apply(persistence, args)
+  }
+  for (const op of operations) {
+    const method = methods[op]!
+    wrapper[op] = async (...args: unknown[]) => around(op, () => method.apply(persistence, args) as Promise<unknown>)
+  }
+  return wrapper as P
+}
+
+/** Times every store operation into `switchyard_store_operation_seconds{op}`. */
+export function timedPersistence(persistence: SqlitePersistence, registry: Registry): SqlitePersistence {
+  const histogram = new Histogram({
+    name: 'switchyard_store_operation_seconds',
+    help: 'Latency of MQTT session store operations',
+    labelNames: ['op'],
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
+    registers: [registry],
+  })
+  const observers = new Map(STORE_OPERATIONS.map((op) => [op, histogram.labels({ op })]))
+  return wrapPersistence(persistence, async (op, call) => {
+    const start = process.hrtime.bigint()
+    try {
+      return await call()
+    } finally {
+      observers.get(op)!.observe(Number(process.hrtime.bigint() - start) / 1e9)
+    }
+  })
+}
+
+function methodNames(object: object): Set<string> {
+  const names = new Set<string>()
+  for (let proto = Object.getPrototypeOf(object); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name !== 'constructor' && typeof (object as Record<string, unknown>)[name] === 'function') names.add(name)
+    }
+  }
+  return names
+}

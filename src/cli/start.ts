@@ -1,0 +1,37 @@
+import { pino, type Level } from 'pino'
+import { createApp } from '../app.js'
+import { loadConfig } from '../config/load.js'
+import { UsageError } from '../errors.js'
+import type { CliOptions } from './index.js'
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+// A shutdown that takes longer than this is stuck; exit anyway.
+const SHUTDOWN_LIMIT_MS = 5000
+
+/** `switchyard start`: runs until SIGINT or SIGTERM, then shuts down cleanly and resolves 0. */
+export async function startCommand(options: CliOptions): Promise<number> {
+  const level = options['log-level']
+  if (level !== undefined && !LEVELS.includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, not "${level}"`)
+  }
+  const config = loadConfig(options.config!)
+  const log = pino({ level: (level ?? config.log.level) as Level, base: { pid: process.pid } })
+  const app = createApp(config, log)
+  const addresses = await app.start()
+  log.info({ mqtt: addresses.mqtt, http: addresses.http, config: options.config }, 'Switchyard started')
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  log.info({ signal }, 'shutting down')
+  const timer = setTimeout(() => {
+    log.error('shutdown took too long; exiting')
+    process.exit(1)
+  }, SHUTDOWN_LIMIT_MS)
+  timer.unref()
+  await app.close()
+  clearTimeout(timer)
+  log.info('stopped')
+  return 0
+}

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import type { z } from 'zod'
+import { ConfigError } from '../errors.js'
+import { configSchema, type Config } from './schema.js'
+import { describeKnownKeys } from './known-keys.js'
+
+export type { Config } from './schema.js'
+
+/**
+ * Reads, parses and validates a config file. Throws one `ConfigError` that
+ * names the file, line, column and key of the first mistake; returns a deeply
+ * frozen config with every relative path resolved against the file's folder.
+ */
+export function loadConfig(file: string): Config {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read'
+    throw new ConfigError('SY_CONFIG_READ', `the config file ${reason} (${(err as Error).message})`, { file }, { cause: err })
+  }
+  return parseConfig(text, file)
+}
+
+/** Like `loadConfig`, for text already in hand; `file` is used in messages and to resolve paths. */
+export function parseConfig(text: string, file: string): Config {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const yamlError = doc.errors[0]
+  if (yamlError) {
+    const pos = lines.linePos(yamlError.pos[0])
+    throw new ConfigError('SY_CONFIG_YAML', `is not valid YAML: ${firstLine(yamlError.message)}`, { file, line: pos.line, column: pos.col })
+  }
+
+  const raw: unknown = doc.toJS() ?? {}
+  const result = configSchema.safeParse(raw)
+  if (!result.success) {
+    throw issueToError(result.error.issues[0]!, doc, lines, file)
+  }
+  return deepFreeze(resolvePaths(result.data, dirname(resolve(file))))
+}
+
+function issueToError(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string): ConfigError {
+  let path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
+  let message = issue.message
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.keys[0]!
+    message = `is not a known key${describeKnownKeys(configSchema, path)}`
+    path = [...path, unknown]
+    const at = keyPosition(doc, path, lines)
+    return new ConfigError('SY_CONFIG_INVALID', message, { file, ...at, key: formatKey(path) })
+  }
+  if (issue.code === 'invalid_type' && !doc.hasIn(path)) message = 'is required'
+  const at = valuePosition(doc, path, lines)
+  return new ConfigError('SY_CONFIG_INVALID', message, { file, ...at, key: formatKey(path) })
+}
+
+type PathPart = string | number
+
+/** The position of the value at `path`, or of the nearest ancestor that exists. */
+function valuePosition(doc: Document, path: PathPart[], lines: LineCounter): { line?: number; column?: number } {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
+    if (node && typeof node === 'object' && 'range' in node && (node as Node).range) {
+      const pos = lines.linePos((node as Node).range![0])
+      return { line: pos.line, column: pos.col }
+    }
+  }
+  return {}
+}
+
+/** The position of the key itself (for unknown keys, the value may be empty). */
+function keyPosition(doc: Document, path: PathPart[], lines: LineCounter): { line?: number; column?: number } {
+  const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents
+  const name = path[path.length - 1]
+  if (isMap(parent)) {
+    for (const pair of parent.items) {
+      if (isScalar(pair.key) && pair.key.value === name && pair.key.range) {
+        const pos = lines.linePos(pair.key.range[0])
+        return { line: pos.line, column: pos.col }
+      }
+    }
+  }
+  return valuePosition(doc, path, lines)
+}
+
+/** `listen.mqtt`, `rules[2].sql`. */
+export function formatKey(path: readonly PathPart[]): string {
+  let out = ''
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`
+  return out
+}
+
+function resolvePaths(config: Config, base: string): Config {
+  const sqlite = config.storage.sqlite
+  const resolved = sqlite === ':memory:' || isAbsolute(sqlite) ? sqlite : resolve(base, sqlite)
+  return { ...config, storage: { ...config.storage, sqlite: resolved } }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
+}

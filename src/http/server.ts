@@ -1,0 +1,54 @@
+import fastifyStatic from '@fastify/static'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { createRequire } from 'node:module'
+import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+
+/** MQTT.js' browser builds, served at /vendor/mqtt/ so that pages need no CDN. */
+const MQTT_DIST = dirname(createRequire(import.meta.url).resolve('mqtt/dist/mqtt.esm'))
+
+/** web/ of the package: the same two levels up from src/http and dist/http. */
+export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url))
+
+export interface HttpDeps {
+  log: Logger
+  registry: Registry
+  /** True once the broker and the store are ready to serve. */
+  ready(): boolean
+}
+
+/**
+ * The one HTTP server: web/ as static files, /healthz, /metrics, and later
+ * /api. MQTT over WebSocket is attached to its `server` for `/mqtt`.
+ */
+export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ module: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    // Close keep-alive connections at shutdown instead of waiting on them.
+    forceCloseConnections: true,
+  })
+
+  app.get('/healthz', async (_req, reply) => {
+    if (!deps.ready()) return reply.code(503).send({ status: 'starting' })
+    return { status: 'ok' }
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(deps.registry.contentType)
+    return deps.registry.metrics()
+  })
+
+  await app.register(fastifyStatic, { root: WEB_ROOT, index: ['index.html'] })
+  await app.register(fastifyStatic, {
+    root: MQTT_DIST,
+    prefix: '/vendor/mqtt/',
+    decorateReply: false,
+    allowedPath: (path) => /^\/mqtt(\.esm|\.min)?\.js$/.test(path),
+  })
+  // The app's listeners bind `app.server` themselves; fastify must be ready first.
+  await app.ready()
+  return app
+}

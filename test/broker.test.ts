@@ -1,0 +1,177 @@
+import type { MqttClient } from 'mqtt'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { startApp, type TestApp } from './helpers/app.js'
+import { connect, connectWithInbox, end, Inbox } from './helpers/mqtt.js'
+
+let t: TestApp
+const clients: MqttClient[] = []
+const open = async (url: string, options = {}) => {
+  const c = await connect(url, options)
+  clients.push(c)
+  return c
+}
+
+beforeEach(async () => {
+  t = await startApp()
+})
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  await t.close()
+})
+
+describe('one broker behind TCP and WebSocket', () => {
+  it('delivers from TCP to WebSocket and back, at QoS 0, 1 and 2', async () => {
+    const tcp = await open(t.mqttUrl, { clientId: 'tcp-client' })
+    const ws = await open(t.wsUrl, { clientId: 'ws-client' })
+    const tcpInbox = new Inbox(tcp)
+    const wsInbox = new Inbox(ws)
+    await tcp.subscribeAsync('to/tcp/#', { qos: 2 })
+    await ws.subscribeAsync('to/ws/#', { qos: 2 })
+
+    for (const qos of [0, 1, 2] as const) {
+      await tcp.publishAsync(`to/ws/q${qos}`, `from tcp at ${qos}`, { qos })
+      await ws.publishAsync(`to/tcp/q${qos}`, `from ws at ${qos}`, { qos })
+    }
+    const toWs = await wsInbox.count(3)
+    const toTcp = await tcpInbox.count(3)
+    expect(toWs.map((m) => [m.topic, m.payload, m.packet.qos])).toEqual([
+      ['to/ws/q0', 'from tcp at 0', 0],
+      ['to/ws/q1', 'from tcp at 1', 1],
+      ['to/ws/q2', 'from tcp at 2', 2],
+    ])
+    expect(toTcp.map((m) => [m.topic, m.payload, m.packet.qos])).toEqual([
+      ['to/tcp/q0', 'from ws at 0', 0],
+      ['to/tcp/q1', 'from ws at 1', 1],
+      ['to/tcp/q2', 'from ws at 2', 2],
+    ])
+  })
+
+  it('speaks MQTT 3.1 as well as 3.1.1', async () => {
+    const old = await open(t.mqttUrl, { protocolVersion: 3, protocolId: 'MQIsdp', clientId: 'v31' })
+    const inbox = new Inbox(old)
+    await old.subscribeAsync('v31/+', { qos: 1 })
+    const other = await open(t.wsUrl)
+    await other.publishAsync('v31/hello', 'hi', { qos: 1 })
+    expect((await inbox.on('v31/hello')).payload).toBe('hi')
+  })
+
+  it('matches + and #, and keeps wildcards at the first level off $ topics [MQTT-4.7.2-1]', async () => {
+    const sub = await open(t.mqttUrl)
+    const inbox = new Inbox(sub)
+    await sub.subscribeAsync(['#', '+/status', 'home/+/temp'], { qos: 0 })
+    const dollar = await open(t.mqttUrl, { clientId: 'dollar-watcher' })
+    const dollarInbox = new Inbox(dollar)
+    await dollar.subscribeAsync('$events/presence/connected/+')
+
+    const pub = await open(t.mqttUrl, { clientId: 'pub-1' })
+    await pub.publishAsync('home/kitchen/temp', '21')
+    await pub.publishAsync('done', 'x')
+    await inbox.on('done')
+    expect(inbox.messages.some((m) => m.topic.startsWith('$'))).toBe(false)
+    expect(inbox.messages.filter((m) => m.topic === 'home/kitchen/temp')).toHaveLength(1)
+    // The $events topic itself was published: a subscriber that names it gets it.
+    expect(JSON.parse((await dollarInbox.on('$events/presence/connected/pub-1')).payload).clientId).toBe('pub-1')
+  })
+
+  it('keeps retained messages, replaces them, and deletes them with an empty payload', async () => {
+    const pub = await open(t.mqttUrl)
+    await pub.publishAsync('r/a', 'first', { qos: 1, retain: true })
+    await pub.publishAsync('r/a', 'second', { qos: 1, retain: true })
+    await pub.publishAsync('r/b', 'bee', { qos: 1, retain: true })
+    await pub.publishAsync('r/b', '', { qos: 1, retain: true })
+
+    const sub = await open(t.wsUrl)
+    const inbox = new Inbox(sub)
+    await sub.subscribeAsync('r/#', { qos: 1 })
+    const [m] = await inbox.count(1)
+    expect([m!.topic, m!.payload, m!.packet.retain]).toEqual(['r/a', 'second', true])
+    await pub.publishAsync('r/flush', 'x')
+    await inbox.on('r/flush')
+    expect(inbox.messages.map((x) => x.topic)).toEqual(['r/a', 'r/flush'])
+  })
+
+  it('publishes the will of a client that drops, not of one that disconnects', async () => {
+    const watcher = await open(t.mqttUrl)
+    const inbox = new Inbox(watcher)
+    await watcher.subscribeAsync('wills/#', { qos: 1 })
+
+    const polite = await open(t.mqttUrl, { will: { topic: 'wills/polite', payload: Buffer.from('gone'), qos: 1, retain: false } })
+    await end(polite)
+    const rude = await open(t.mqttUrl, { will: { topic: 'wills/rude', payload: Buffer.from('lost'), qos: 1, retain: false } })
+    rude.stream.destroy()
+
+    const will = await inbox.on('wills/rude')
+    expect(will.payload).toBe('lost')
+    await watcher.publishAsync('wills/end', 'x', { qos: 1 })
+    await inbox.on('wills/end')
+    expect(inbox.messages.map((m) => m.topic)).not.toContain('wills/polite')
+  })
+
+  it('queues QoS 1 and 2 messages for an offline persistent session and drops a clean one', async () => {
+    const persistent = await open(t.mqttUrl, { clientId: 'keeper', clean: false })
+    await persistent.subscribeAsync('queue/#', { qos: 2 })
+    await end(persistent)
+    const cleanSub = await open(t.mqttUrl, { clientId: 'forgetter', clean: true })
+    await cleanSub.subscribeAsync('queue/#', { qos: 1 })
+    await end(cleanSub)
+
+    const pub = await open(t.mqttUrl)
+    await pub.publishAsync('queue/1', 'one', { qos: 1 })
+    await pub.publishAsync('queue/2', 'two', { qos: 2 })
+    await pub.publishAsync('queue/0', 'zero', { qos: 0 })
+
+    const { client: back, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'keeper', clean: false })
+    clients.push(back)
+    await inbox.count(2)
+    expect(inbox.messages.map((m) => [m.topic, m.payload, m.packet.qos])).toEqual([
+      ['queue/1', 'one', 1],
+      ['queue/2', 'two', 2],
+    ])
+
+    const forgot = await open(t.mqttUrl, { clientId: 'forgetter', clean: true })
+    const forgotInbox = new Inbox(forgot)
+    await pub.publishAsync('queue/after', 'x', { qos: 1 })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(forgotInbox.messages).toEqual([])
+  })
+})
+
+describe('overlapping subscriptions', () => {
+  it('deliver one copy at the highest granted QoS [MQTT-3.3.5-1]', async () => {
+    const sub = await open(t.mqttUrl, { clientId: 'overlap' })
+    const inbox = new Inbox(sub)
+    await sub.subscribeAsync({ 'a/+/c': { qos: 1 }, 'a/#': { qos: 0 } })
+    const pub = await open(t.mqttUrl)
+    await pub.publishAsync('a/b/c', 'hi', { qos: 1 })
+    await pub.publishAsync('a/end', 'x', { qos: 1 })
+    await inbox.on('a/end')
+    const copies = inbox.messages.filter((m) => m.topic === 'a/b/c')
+    expect(copies).toHaveLength(1)
+    expect(copies[0]!.packet.qos).toBe(1)
+  })
+
+  it('never deliver above the granted QoS through a wildcard', async () => {
+    const sub = await open(t.mqttUrl)
+    const inbox = new Inbox(sub)
+    await sub.subscribeAsync('w/+', { qos: 1 })
+    const pub = await open(t.mqttUrl)
+    await pub.publishAsync('w/x', 'hi', { qos: 2 })
+    expect((await inbox.on('w/x')).packet.qos).toBe(1)
+  })
+})
+
+describe('$ topics', () => {
+  it('are refused to clients: publishing one closes only that connection', async () => {
+    const bystander = await open(t.mqttUrl)
+    const inbox = new Inbox(bystander)
+    await bystander.subscribeAsync('$events/presence/#')
+    await bystander.subscribeAsync('still/here')
+    const forger = await open(t.mqttUrl, { clientId: 'forger' })
+    const closed = new Promise((r) => forger.once('close', r))
+    forger.publish('$events/presence/connected/ceo', '{}', { qos: 1 })
+    await closed
+    await bystander.publishAsync('still/here', 'yes', { qos: 1 })
+    await inbox.on('still/here')
+    expect(inbox.messages.some((m) => m.topic === '$events/presence/connected/ceo')).toBe(false)
+  })
+})

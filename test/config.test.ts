@@ -1,0 +1,119 @@
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { loadConfig, parseConfig } from '../src/config/load.js'
+import { ConfigError } from '../src/errors.js'
+import { tempDir } from './helpers/app.js'
+
+const BIN = fileURLToPath(new URL('../bin/switchyard.js', import.meta.url))
+const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 })
+
+let temp: ReturnType<typeof tempDir>
+beforeEach(() => {
+  temp = tempDir()
+})
+afterEach(() => temp.remove())
+
+function errorOf(text: string): ConfigError {
+  try {
+    parseConfig(text, 'conf/switchyard.yaml')
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return err as ConfigError
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('config', () => {
+  it('fills in defaults and binds bare ports to loopback, like Mosquitto 2', () => {
+    const config = parseConfig('', join(temp.dir, 'switchyard.yaml'))
+    expect(config.listen.mqtt).toEqual({ host: '127.0.0.1', port: 1883 })
+    expect(config.listen.http).toEqual({ host: '127.0.0.1', port: 8080 })
+    expect(config.storage.sqlite).toBe(join(temp.dir, 'data/switchyard.db'))
+    expect(Object.isFrozen(config.listen)).toBe(true)
+  })
+
+  it('accepts "host:port" and :memory:', () => {
+    const config = parseConfig('listen:\n  mqtt: "0.0.0.0:1884"\n  http: "[::1]:0"\nstorage:\n  sqlite: ":memory:"\n', 'x.yaml')
+    expect(config.listen.mqtt).toEqual({ host: '0.0.0.0', port: 1884 })
+    expect(config.listen.http).toEqual({ host: '::1', port: 0 })
+    expect(config.storage.sqlite).toBe(':memory:')
+  })
+
+  it.each([
+    ['a bad port', 'listen:\n  mqtt: abc\n', 2, 9, 'listen.mqtt', /must be a port number or "host:port"/],
+    ['a port out of range', 'listen:\n  http: 70000\n', 2, 9, 'listen.http', /above 65535/],
+    ['an unknown key', 'listen:\n  mqtt: 1883\n  mqtts: 8883\n', 3, 3, 'listen.mqtts', /is not a known key \(expected one of: mqtt, http\)/],
+    ['an unknown section', 'listen: {}\nstorag:\n  sqlite: x\n', 2, 1, 'storag', /is not a known key/],
+    ['a wrong type', 'storage:\n  sqlite: 3\n', 2, 11, 'storage.sqlite', /must be a file path/],
+    ['a bad log level', 'log:\n  level: loud\n', 2, 10, 'log.level', /must be one of/],
+  ])('names file, line, column and key for %s', (_what, text, line, column, key, message) => {
+    const err = errorOf(text)
+    expect([err.file, err.line, err.column, err.key]).toEqual(['conf/switchyard.yaml', line, column, key])
+    expect(err.message).toMatch(message)
+    expect(err.message.startsWith(`conf/switchyard.yaml:${line}:${column}: ${key} `)).toBe(true)
+    expect(err.code).toBe('SY_CONFIG_INVALID')
+  })
+
+  it('names the line and column of broken YAML', () => {
+    const err = errorOf('listen:\n  mqtt: 1883\n   http: 8080\n')
+    expect(err.code).toBe('SY_CONFIG_YAML')
+    expect(err.line).toBe(3)
+    expect(err.message).toMatch(/^conf\/switchyard.yaml:3:\d+: is not valid YAML/)
+  })
+
+  it('refuses duplicate keys', () => {
+    expect(errorOf('listen:\n  mqtt: 1\n  mqtt: 2\n').message).toMatch(/:3:3: is not valid YAML: Map keys must be unique/)
+  })
+
+  it('says when the file is missing', () => {
+    expect(() => loadConfig(join(temp.dir, 'nope.yaml'))).toThrow(/nope.yaml: the config file does not exist/)
+  })
+})
+
+describe('switchyard validate and start', () => {
+  it('validate exits 0 for a good file and 1 with file:line:col for a bad one', () => {
+    const good = join(temp.dir, 'good.yaml')
+    writeFileSync(good, 'listen:\n  mqtt: 1883\n')
+    const ok = cli('validate', '--config', good)
+    expect(ok.status).toBe(0)
+    expect(ok.stdout).toContain('is valid')
+
+    const bad = join(temp.dir, 'bad.yaml')
+    writeFileSync(bad, 'listen:\n  mqtt: 1883\n  htp: 80\n')
+    const failed = cli('validate', '--config', bad)
+    expect(failed.status).toBe(1)
+    expect(failed.stderr.trim()).toBe(`switchyard: ${bad}:3:3: listen.htp is not a known key (expected one of: mqtt, http)`)
+  })
+
+  it('start refuses a bad config and starts nothing', () => {
+    const bad = join(temp.dir, 'bad.yaml')
+    writeFileSync(bad, `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./x.db\n  extra: 1\n`)
+    const result = cli('start', '--config', bad)
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain(`${bad}:6:3: storage.extra is not a known key`)
+    expect(result.stdout).not.toContain('Switchyard started')
+  })
+
+  it('start names the port in use and exits 1', async () => {
+    const blocker = createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
+    const port = (blocker.address() as { port: number }).port
+    const file = join(temp.dir, 'busy.yaml')
+    writeFileSync(file, `listen:\n  mqtt: ${port}\n  http: 0\nstorage:\n  sqlite: ":memory:"\n`)
+    const result = cli('start', '--config', file)
+    blocker.close()
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain(`cannot listen for MQTT on 127.0.0.1:${port}: the port is already in use`)
+  })
+
+  it('prints usage for an unknown command', () => {
+    const result = cli('launch')
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain('unknown command "launch"')
+    expect(result.stderr).toContain('Usage: switchyard')
+  })
+})

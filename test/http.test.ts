@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { startApp, type TestApp } from './helpers/app.js'
+import { connect, end } from './helpers/mqtt.js'
+
+let t: TestApp
+beforeEach(async () => {
+  t = await startApp()
+})
+afterEach(async () => {
+  await t.close()
+})
+
+describe('HTTP', () => {
+  it('answers /healthz once broker and store are ready', async () => {
+    const res = await fetch(`${t.httpUrl}/healthz`)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ status: 'ok' })
+  })
+
+  it('serves the web client', async () => {
+    const res = await fetch(`${t.httpUrl}/`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/text\/html/)
+  })
+
+  it('refuses WebSocket upgrades outside /mqtt', async () => {
+    const { WebSocket } = await import('ws')
+    const ws = new WebSocket(`${t.httpUrl.replace('http', 'ws')}/other`, 'mqtt')
+    const error = await new Promise<Error>((resolve) => ws.once('error', resolve))
+    expect(error.message).toMatch(/404/)
+  })
+
+  it('exposes Prometheus metrics: connections by transport, messages, bytes, store latency', async () => {
+    const tcp = await connect(t.mqttUrl)
+    const ws = await connect(t.wsUrl)
+    await ws.subscribeAsync('m/#', { qos: 1 })
+    const got = new Promise((r) => ws.once('message', r))
+    await tcp.publishAsync('m/1', 'hello', { qos: 1 })
+    await got
+
+    const text = await (await fetch(`${t.httpUrl}/metrics`)).text()
+    const value = (line: string) => {
+      const match = text.split('\n').find((l) => l.startsWith(line + ' '))
+      return match === undefined ? undefined : Number(match.slice(line.length + 1))
+    }
+    expect(value('switchyard_mqtt_connections{transport="tcp"}')).toBe(1)
+    expect(value('switchyard_mqtt_connections{transport="ws"}')).toBe(1)
+    expect(value('switchyard_mqtt_messages_in_total')).toBeGreaterThanOrEqual(1)
+    expect(value('switchyard_mqtt_messages_out_total')).toBeGreaterThanOrEqual(1)
+    expect(value('switchyard_mqtt_bytes_in_total')).toBeGreaterThan(0)
+    expect(value('switchyard_mqtt_bytes_out_total')).toBeGreaterThan(0)
+    expect(value('switchyard_store_operation_seconds_count{op="subscriptionsByTopic"}')).toBeGreaterThanOrEqual(1)
+    expect(text).toContain('switchyard_process_resident_memory_bytes')
+    await end(tcp)
+    await end(ws)
+  })
+})
+
+describe('MQTT.js for browsers', () => {
+  it('is served by Switchyard itself', async () => {
+    const res = await fetch(`${t.httpUrl}/vendor/mqtt/mqtt.esm.js`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/javascript/)
+    expect((await res.text()).length).toBeGreaterThan(10_000)
+    expect((await fetch(`${t.httpUrl}/vendor/mqtt/package.json`)).status).toBe(404)
+  })
+})

@@ -1,0 +1,55 @@
+import { afterEach, beforeEach, expect, it } from 'vitest'
+import mqtt, { type MqttClient } from 'mqtt'
+import { startApp, type TestApp } from './helpers/app.js'
+import { connect, end } from './helpers/mqtt.js'
+
+let t: TestApp
+let publisher: MqttClient | undefined
+beforeEach(async () => {
+  t = await startApp()
+})
+afterEach(async () => {
+  await end(publisher, true)
+  await t.close()
+})
+
+// A persistent client reconnecting while QoS 1 messages flow must get its
+// CONNACK before any PUBLISH [MQTT-3.2.0-1]; otherwise MQTT.js fails the
+// connection. Aedes restores the session's subscriptions before it writes
+// the CONNACK, so without Switchyard's fix messages slip in first.
+it('survives 50 reconnects of a persistent client under QoS 1 traffic with zero failures', async () => {
+  const url = t.mqttUrl
+  const first = await connect(url, { clientId: 'stormy', clean: false })
+  await first.subscribeAsync('storm/#', { qos: 1 })
+  await end(first)
+
+  publisher = await connect(url, { clientId: 'storm-publisher' })
+  let publishing = true
+  let published = 0
+  const flow = (async () => {
+    while (publishing) {
+      await Promise.all(Array.from({ length: 20 }, () => publisher!.publishAsync(`storm/${published++}`, 'x', { qos: 1 })))
+    }
+  })()
+
+  const failures: string[] = []
+  let received = 0
+  for (let i = 0; i < 50; i++) {
+    const client = mqtt.connect(url, { clientId: 'stormy', clean: false, reconnectPeriod: 0, connectTimeout: 3000 })
+    client.on('message', () => received++)
+    const outcome = await new Promise<string>((resolve) => {
+      client.once('connect', () => resolve('ok'))
+      client.once('error', (err) => resolve(err.message))
+      client.once('close', () => resolve('closed before CONNACK'))
+    })
+    if (outcome !== 'ok') failures.push(`reconnect ${i}: ${outcome}`)
+    // Stay long enough to take some of the queue, then drop.
+    await new Promise((r) => setTimeout(r, 20))
+    await end(client, true)
+  }
+  publishing = false
+  await flow
+  expect(failures).toEqual([])
+  expect(published).toBeGreaterThan(500)
+  expect(received).toBeGreaterThan(0)
+})

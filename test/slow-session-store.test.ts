@@ -1,0 +1,76 @@
+import type { Server } from 'node:net'
+import mqtt from 'mqtt'
+import { pino } from 'pino'
+import { Registry } from 'prom-client'
+import { afterEach, expect, it } from 'vitest'
+import { closeBroker, createBroker, type Broker } from '../src/broker/broker.js'
+import { closeServer, listenTcp } from '../src/broker/listeners.js'
+import { wrapPersistence } from '../src/broker/timed-persistence.js'
+import { createSqlitePersistence, type SqlitePersistence } from '../src/persistence/index.js'
+import { connect, end } from './helpers/mqtt.js'
+
+/**
+ * The same session store answering a few milliseconds late, as a networked
+ * one (Redis, for a cluster) does. That delay is what opens the window in
+ * which Aedes 1.2 writes a PUBLISH before the CONNACK of a persistent session
+ * (16 of 50 reconnects failed with aedes-persistence-redis).
+ */
+function slow(persistence: SqlitePersistence, ms: number): SqlitePersistence {
+  return wrapPersistence(persistence, async (_op, call) => {
+    await new Promise((r) => setTimeout(r, ms))
+    return call()
+  })
+}
+
+let broker: Broker | undefined
+let server: Server | undefined
+let persistence: SqlitePersistence | undefined
+afterEach(async () => {
+  if (server) await closeServer(server)
+  if (broker) await closeBroker(broker.aedes)
+  await persistence?.destroy()
+})
+
+it('a persistent client reconnecting 50 times under QoS 1 traffic always gets CONNACK first, with a slow store', async () => {
+  const log = pino({ level: 'silent' })
+  persistence = createSqlitePersistence({ path: ':memory:' })
+  broker = await createBroker({ persistence: slow(persistence, 3), log, registry: new Registry() })
+  server = await listenTcp(broker.aedes, { host: '127.0.0.1', port: 0 }, broker.metrics, log)
+  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
+
+  const first = await connect(url, { clientId: 'stormy', clean: false, will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false } })
+  await first.subscribeAsync('storm/#', { qos: 1 })
+  await end(first)
+
+  const publisher = await connect(url)
+  let publishing = true
+  let published = 0
+  const flow = (async () => {
+    while (publishing) {
+      await Promise.all(Array.from({ length: 10 }, () => publisher.publishAsync(`storm/${published++}`, 'x', { qos: 1 })))
+    }
+  })()
+
+  const failures: string[] = []
+  for (let i = 0; i < 50; i++) {
+    const client = mqtt.connect(url, {
+      clientId: 'stormy', clean: false, reconnectPeriod: 0, connectTimeout: 2000,
+      will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false },
+    })
+    let firstPacket: string | undefined
+    client.on('packetreceive', (packet) => (firstPacket ??= packet.cmd))
+    const outcome = await new Promise<string>((resolve) => {
+      client.once('connect', () => resolve('ok'))
+      client.once('error', (err) => resolve(err.message))
+      client.once('close', () => resolve('closed before CONNACK'))
+    })
+    if (outcome !== 'ok' || firstPacket !== 'connack') failures.push(`reconnect ${i}: ${outcome}, first packet ${firstPacket}`)
+    await new Promise((r) => setTimeout(r, 10))
+    await end(client, true)
+  }
+  publishing = false
+  await flow
+  await end(publisher)
+  expect(failures).toEqual([])
+  expect(published).toBeGreaterThan(100)
+})
