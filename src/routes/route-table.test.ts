@@ -1,0 +1,52 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openDatabase, type Db } from '../store/database.js'
+import { RouteTable } from './route-table.js'
+import { routesSchema } from './schema.js'
+
+const functions = new Set(['chatV1', 'chatV2', 'welcome'])
+const config = routesSchema.parse({
+  'chat-handler': { targets: [{ function: 'chatV1', weight: 90 }, { function: 'chatV2', weight: 10 }] },
+  'new-user': { fanout: true, targets: [{ function: 'welcome' }, { topic: 'audit/users' }] },
+})
+
+let db: Db
+beforeEach(() => {
+  db = openDatabase(':memory:')
+})
+afterEach(() => db.close())
+
+describe('RouteTable', () => {
+  it('picks by weight, or every target for a fanout', () => {
+    const table = new RouteTable(db)
+    table.load(config, functions)
+    const picks = Array.from({ length: 100 }, () => table.pick('chat-handler')![0]!)
+    expect(picks.filter((t) => 'function' in t && t.function === 'chatV2')).toHaveLength(10)
+    expect(table.pick('new-user')).toHaveLength(2)
+    expect(table.pick('nope')).toBeUndefined()
+  })
+
+  it('repoints live, and keeps API changes and holds across a restart and a config reload', () => {
+    const table = new RouteTable(db)
+    table.load(config, functions)
+    const view = table.put('chat-handler', { targets: [{ function: 'chatV2' }] }, functions)
+    expect(view).toMatchObject({ source: 'api', held: false, targets: [{ function: 'chatV2', weight: 1 }] })
+    expect(table.pick('chat-handler')).toEqual([{ function: 'chatV2', weight: 1 }])
+    table.setHeld('new-user', true)
+
+    const restarted = new RouteTable(db)
+    restarted.load(config, functions)
+    expect(restarted.get('chat-handler')).toMatchObject({ source: 'api', targets: [{ function: 'chatV2' }] })
+    expect(restarted.isHeld('new-user')).toBe(true)
+    expect(restarted.get('new-user')!.source).toBe('config')
+  })
+
+  it('refuses a change that names a missing function or makes a cycle, and changes nothing', () => {
+    const table = new RouteTable(db)
+    table.load(config, functions)
+    expect(() => table.put('chat-handler', { targets: [{ function: 'ghost' }] }, functions)).toThrow(/names function ghost/)
+    table.put('a', { targets: [{ route: 'chat-handler' }] }, functions)
+    expect(() => table.put('chat-handler', { targets: [{ route: 'a' }] }, functions)).toThrow(/forms a cycle: chat-handler → a → chat-handler|forms a cycle: a → chat-handler → a/)
+    expect(() => table.put('chat-handler', { targets: [] }, functions)).toThrow(/at least one target/)
+    expect(table.get('chat-handler')!.source).toBe('config')
+  })
+})

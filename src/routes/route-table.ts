@@ -1,0 +1,157 @@
+import type { Statement } from 'better-sqlite3'
+import type { Db } from '../store/database.js'
+import { migrate } from '../store/migrate.js'
+import { checkRoutes } from './check.js'
+import { routeSchema, type RouteConfig, type TargetConfig } from './schema.js'
+import { WeightedPicker } from './weighted-picker.js'
+
+export interface RouteView {
+  name: string
+  targets: TargetConfig[]
+  fanout: boolean
+  held: boolean
+  /** Where the definition in force came from: the config file, or the admin API. */
+  source: 'config' | 'api'
+  updatedAt: number | null
+}
+
+/** A change the table refused; `status` is the HTTP status it maps to. */
+export class RouteChangeError extends Error {
+  constructor(message: string, readonly status: 400 | 404 | 409) {
+    super(message)
+  }
+}
+
+interface Live {
+  config: RouteConfig
+  source: 'config' | 'api'
+  held: boolean
+  updatedAt: number | null
+  picker: WeightedPicker<TargetConfig> | undefined
+}
+
+const STEPS = [
+  `CREATE TABLE routes (
+    name TEXT PRIMARY KEY,
+    definition TEXT,
+    held INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+  );`,
+]
+
+/**
+ * Named, indirect addresses: what a route points at can change while events
+ * flow. Routes come from the config; the admin API can repoint, reweight,
+ * hold and release them, and those changes are kept in SQLite so that they
+ * survive a restart (and a config reload) until changed again.
+ */
+export class RouteTable {
+  #live = new Map<string, Live>()
+  readonly #upsertDefinition: Statement
+  readonly #upsertHeld: Statement
+  readonly #saved: Statement
+
+  constructor(private readonly db: Db) {
+    migrate(db, 'routes', STEPS)
+    this.#upsertDefinition = db.prepare(`INSERT INTO routes (name, definition, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`)
+    this.#upsertHeld = db.prepare(`INSERT INTO routes (name, held, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET held = excluded.held`)
+    this.#saved = db.prepare('SELECT name, definition, held, updated_at FROM routes')
+  }
+
+  /**
+   * Sets the routes from the config, with the changes saved from the admin
+   * API on top. Throws when the result refers to something missing or forms
+   * a cycle (the config itself was checked when it loaded).
+   */
+  load(fromConfig: Readonly<Record<string, RouteConfig>>, functions: ReadonlySet<string>): void {
+    const next = new Map<string, Live>()
+    for (const [name, config] of Object.entries(fromConfig)) {
+      next.set(name, live(config, 'config', false, null))
+    }
+    for (const row of this.#saved.all() as Array<{ name: string; definition: string | null; held: number; updated_at: number }>) {
+      const existing = next.get(row.name)
+      if (row.definition !== null) {
+        const parsed = routeSchema.safeParse(JSON.parse(row.definition))
+        if (parsed.success) next.set(row.name, live(parsed.data, 'api', row.held === 1, row.updated_at))
+      } else if (existing) {
+        existing.held = row.held === 1
+      }
+    }
+    const problems = checkRoutes(Object.fromEntries([...next].map(([n, l]) => [n, l.config])), functions)
+    if (problems.length > 0) {
+      const p = problems[0]!
+      throw new RouteChangeError(`route ${p.path.join('.')} ${p.message}`, 409)
+    }
+    this.#live = next
+  }
+
+  list(): RouteView[] {
+    return [...this.#live].map(([name, l]) => view(name, l))
+  }
+
+  get(name: string): RouteView | undefined {
+    const l = this.#live.get(name)
+    return l && view(name, l)
+  }
+
+  has(name: string): boolean {
+    return this.#live.has(name)
+  }
+
+  isHeld(name: string): boolean {
+    return this.#live.get(name)?.held ?? false
+  }
+
+  /** Repoints or reweights a route (or adds one); validated, applied at once and saved. */
+  put(name: string, definition: unknown, functions: ReadonlySet<string>): RouteView {
+    const parsed = routeSchema.safeParse(definition)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      const where = issue.path.length > 0 ? `${issue.path.join('.')} ` : ''
+      throw new RouteChangeError(`route ${name}: ${where}${issue.message}`, 400)
+    }
+    const candidate = new Map(this.#live)
+    const previous = candidate.get(name)
+    const updatedAt = Date.now()
+    candidate.set(name, live(parsed.data, 'api', previous?.held ?? false, updatedAt))
+    const problems = checkRoutes(Object.fromEntries([...candidate].map(([n, l]) => [n, l.config])), functions)
+    if (problems.length > 0) {
+      const p = problems[0]!
+      throw new RouteChangeError(`route ${p.path.join('.')} ${p.message}`, 409)
+    }
+    this.#upsertDefinition.run(name, JSON.stringify(parsed.data), updatedAt)
+    this.#live = candidate
+    return view(name, candidate.get(name)!)
+  }
+
+  /** Holds or releases a route; events for a held route wait in the outbox. */
+  setHeld(name: string, held: boolean): RouteView {
+    const l = this.#live.get(name)
+    if (!l) throw new RouteChangeError(`there is no route ${name}`, 404)
+    this.#upsertHeld.run(name, held ? 1 : 0, Date.now())
+    l.held = held
+    return view(name, l)
+  }
+
+  /** Where the next event for this route goes: every target for a fanout, else one chosen by weight. */
+  pick(name: string): TargetConfig[] | undefined {
+    const l = this.#live.get(name)
+    if (!l) return undefined
+    return l.picker ? [l.picker.pick()] : l.config.targets
+  }
+
+  retryOf(name: string): RouteConfig['retry'] {
+    return this.#live.get(name)?.config.retry
+  }
+}
+
+function live(config: RouteConfig, source: 'config' | 'api', held: boolean, updatedAt: number | null): Live {
+  const picker = config.fanout ? undefined : new WeightedPicker(config.targets, config.targets.map((t) => t.weight))
+  return { config, source, held, updatedAt, picker }
+}
+
+function view(name: string, l: Live): RouteView {
+  return { name, targets: l.config.targets, fanout: l.config.fanout, held: l.held, source: l.source, updatedAt: l.updatedAt }
+}

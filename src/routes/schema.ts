@@ -1,0 +1,49 @@
+import { z } from 'zod'
+import { duration } from '../config/duration.js'
+import { retrySchema } from '../delivery/retry.js'
+
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
+const weight = z.number({ error: 'must be a number' }).min(0, 'must not be negative').default(1)
+
+/** Where a route sends an event: a function, an HTTP URL, a topic, or another route. */
+export const targetSchema = z.union([
+  z.strictObject({ function: z.string().regex(NAME, 'must be a function name'), weight }),
+  z.strictObject({
+    url: z.string().regex(/^https?:\/\//, 'must start with http:// or https://'),
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+    headers: z.record(z.string(), z.string()).default({}),
+    timeout: duration.default(5000),
+    weight,
+  }),
+  z.strictObject({
+    topic: z.string().min(1).refine((t) => !t.includes('+') && !t.includes('#'), 'must be a topic name, without wildcards'),
+    qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+    weight,
+  }),
+  z.strictObject({ route: z.string().regex(NAME, 'must be a route name'), weight }),
+], { error: 'must be one of { function }, { url }, { topic } or { route }, with an optional weight' })
+
+export type TargetConfig = z.output<typeof targetSchema>
+
+export const routeSchema = z.strictObject({
+  targets: z.array(targetSchema, { error: 'must be a list of targets' }).min(1, 'must have at least one target'),
+  /** Send every event to every target, instead of one target chosen by weight. */
+  fanout: z.boolean({ error: 'must be true or false' }).default(false),
+  retry: retrySchema.optional(),
+}).superRefine((route, ctx) => {
+  if (!route.fanout && route.targets.every((t) => t.weight === 0)) {
+    ctx.addIssue({ code: 'custom', path: ['targets'], message: 'must give at least one target a weight above 0' })
+  }
+})
+
+export type RouteConfig = z.output<typeof routeSchema>
+
+export const routesSchema = z.record(z.string().regex(NAME, 'must be a route name'), routeSchema, { error: 'must map route names to routes' }).default({})
+
+/** A target's address, as dead letters and events name it: `function:chat`, `route:x`, `topic:a/b`, `url:http://...`. */
+export function targetAddress(target: TargetConfig): string {
+  if ('function' in target) return `function:${target.function}`
+  if ('route' in target) return `route:${target.route}`
+  if ('topic' in target) return `topic:${target.topic}`
+  return `url:${target.url}`
+}
