@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+
+/**
+ * Every process the harness starts goes through here, so that all of them can
+ * be ended on exit, on Ctrl-C and on errors: a benchmark must not leave a
+ * broker behind. Processes are ended by their own pid only.
+ */
+
+const children = new Set<ChildProcess>()
+// Idle WebSocket runs hold thousands of sockets; the hard limit here may be lower.
+const WANTED_FD_LIMIT = 65536
+
+export interface SpawnOptions {
+  /** The core to pin the process to (`taskset -c`). */
+  cpu: number
+  command: string
+  args: readonly string[]
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+}
+
+export interface Spawned {
+  child: ChildProcess
+  /** The last lines the process wrote, for error messages. */
+  output(): string
+  /** Set once the process has exited. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
+  exited: Promise<void>
+}
+
+/**
+ * Starts a process pinned to one core with a raised descriptor limit.
+ * `ulimit` is a shell builtin, so the command goes through `sh -c`; each
+ * `exec` replaces the process, so the child's pid is the program's own pid
+ * (the one whose /proc entries are read).
+ */
+export function spawnPinned(options: SpawnOptions): Spawned {
+  const script = `n=$(ulimit -Hn); if [ "$n" = unlimited ] || [ "$n" -gt ${WANTED_FD_LIMIT} ]; then n=${WANTED_FD_LIMIT}; fi; ulimit -n "$n"; exec taskset -c ${options.cpu} "$0" "$@"`
+  const child = spawn('sh', ['-c', script, options.command, ...options.args], {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.add(child)
+  let tail = ''
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-8192)
+  }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  const spawned: Spawned = {
+    child,
+    output: () => tail,
+    exit: undefined,
+    exited: new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        children.delete(child)
+        spawned.exit = { code, signal }
+        resolve()
+      })
+      child.once('error', (err) => {
+        children.delete(child)
+        tail += `\n${err.message}`
+        spawned.exit = { code: null, signal: null }
+        resolve()
+      })
+    }),
+  }
+  return spawned
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within `graceMs`. */
+export async function stopProcess(spawned: Spawned, graceMs = 5000): Promise<void> {
+  if (spawned.exit) return
+  spawned.child.kill('SIGTERM')
+  const timer = setTimeout(() => spawned.child.kill('SIGKILL'), graceMs)
+  await spawned.exited
+  clearTimeout(timer)
+}
+
+function killAll(): void {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+  children.clear()
+}
+
+/** Ends every child when the harness exits, however it exits. */
+export function killChildrenOnExit(): void {
+  process.on('exit', killAll)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll()
+      process.exit(130)
+    })
+  }
+  process.on('uncaughtException', (err) => {
+    killAll()
+    console.error(err)
+    process.exit(1)
+  })
+  process.on('unhandledRejection', (err) => {
+    killAll()
+    console.error(err)
+    process.exit(1)
+  })
+}

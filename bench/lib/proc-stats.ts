@@ -1,0 +1,37 @@
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+
+let ticksPerSecond: number | undefined
+
+/** The kernel's clock tick (`getconf CLK_TCK`), the unit of utime and stime in /proc/<pid>/stat. */
+export function clockTicksPerSecond(): number {
+  if (ticksPerSecond === undefined) {
+    const text = execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()
+    const value = Number(text)
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`getconf CLK_TCK printed "${text}", not a tick rate`)
+    ticksPerSecond = value
+  }
+  return ticksPerSecond
+}
+
+/**
+ * CPU seconds (user + system, all threads) a process has used so far.
+ * The fields are counted after the last ')' because the command name in
+ * parentheses may itself contain spaces and parentheses.
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // After the name, field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  return (utime + stime) / clockTicksPerSecond()
+}
+
+/** Resident set size in KiB (VmRSS of /proc/<pid>/status). */
+export function rssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status)
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`)
+  return Number(match[1])
+}

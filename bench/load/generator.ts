@@ -1,0 +1,35 @@
+/**
+ * The load generator process: `node --import tsx bench/load/generator.ts '<job JSON>'`.
+ * It runs apart from the harness so it can be pinned to its own core, and
+ * prints its result as the last line of stdout: `{"result": ...}` or
+ * `{"error": "..."}`.
+ */
+import { runIdleWebSockets } from './idle-websockets.js'
+import type { LoadJob, LoadResult } from './job.js'
+import { runPubSub } from './pubsub-load.js'
+
+function run(job: LoadJob): Promise<LoadResult> {
+  switch (job.kind) {
+    case 'pubsub':
+      return runPubSub(job)
+    case 'idle-ws':
+      return runIdleWebSockets(job)
+  }
+}
+
+const job = JSON.parse(process.argv[2] ?? 'null') as LoadJob | null
+if (!job) {
+  process.stderr.write('usage: generator.ts <job JSON>\n')
+  process.exit(2)
+}
+
+try {
+  const result = await run(job)
+  process.stdout.write(`${JSON.stringify({ result })}\n`)
+  process.exitCode = 0
+} catch (err) {
+  process.stdout.write(`${JSON.stringify({ error: err instanceof Error ? err.message : String(err) })}\n`)
+  process.exitCode = 1
+}
+// Sockets still closing must not hold the run up.
+setTimeout(() => process.exit(), 200).unref()

@@ -1,0 +1,81 @@
+/**
+ * What the harness asks of the load generator and what the generator
+ * answers: the generator is a separate process (pinned to its own core) and
+ * takes one job as JSON in argv, printing one result as the last JSON line
+ * on stdout.
+ */
+
+export interface PubSubJob {
+  kind: 'pubsub'
+  port: number
+  /** The broker's pid, whose CPU time and RSS are read around the measured window. */
+  brokerPid: number
+  qos: 0 | 1
+  publishers: number
+  subscribers: number
+  /** Every subscriber subscribes to this filter; publisher i publishes to `bench/<i>/x`. */
+  filter: string
+  payloadBytes: number
+  /** Publishes per second across all publishers; absent to publish as fast as the windows allow. */
+  ratePerSecond?: number
+  /** QoS 1 publishes a publisher may have without a PUBACK. */
+  maxUnacked: number
+  /** Messages of one publisher not yet received by every subscriber. Bounds the broker's queues, also for QoS 0. */
+  maxUndelivered: number
+  warmupMs: number
+  measureMs: number
+  /** How long to wait after the window for the last messages before counting the rest as lost. */
+  drainMs: number
+}
+
+export interface IdleWebSocketJob {
+  kind: 'idle-ws'
+  url: string
+  brokerPid: number
+  connections: number
+  /** WebSocket handshakes in flight at once. */
+  concurrency: number
+  /** Quiet time before the RSS readings, so the broker has settled. */
+  settleMs: number
+}
+
+export type LoadJob = PubSubJob | IdleWebSocketJob
+
+export interface PubSubResult {
+  kind: 'pubsub'
+  published: number
+  /** Deliveries every subscriber should have had: published x subscribers. */
+  expected: number
+  /** Distinct messages received (duplicates not counted). */
+  received: number
+  lost: number
+  duplicates: number
+  outOfOrder: number
+  windowSeconds: number
+  deliveriesInWindow: number
+  deliveriesPerSecond: number
+  publishesPerSecond: number
+  brokerCpuSeconds: number
+  /** Broker CPU time per delivered message, in microseconds: the main throughput figure. */
+  brokerCpuUsPerDelivery: number
+  /** Broker CPU in the window, in percent of one core. */
+  brokerCpuPercent: number
+  generatorCpuPercent: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+  brokerRssKb: number
+  /** Rate runs: true if the generator could not keep the asked rate (windows full). */
+  fellBehind: boolean
+}
+
+export interface IdleWebSocketResult {
+  kind: 'idle-ws'
+  opened: number
+  failed: number
+  firstError: string | undefined
+  rssBeforeKb: number
+  rssAfterKb: number
+  kbPerConnection: number
+}
+
+export type LoadResult = PubSubResult | IdleWebSocketResult

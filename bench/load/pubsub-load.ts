@@ -1,0 +1,156 @@
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { IPublishPacket } from 'mqtt-packet'
+import { cpuSeconds, rssKb } from '../lib/proc-stats.js'
+import { DeliveryTracker } from './delivery-tracker.js'
+import type { PubSubJob, PubSubResult } from './job.js'
+import { MqttConnection } from './mqtt-connection.js'
+import { Publisher } from './publisher.js'
+
+const nowNs = () => Math.round(performance.now() * 1e6)
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+interface Snapshot {
+  at: number
+  brokerCpu: number
+  ownCpu: NodeJS.CpuUsage
+  deliveries: number
+  published: number
+}
+
+/**
+ * Publishers to subscribers over raw MQTT: a warm-up, a measured window, then
+ * publishing stops and every message is waited for, so that none is lost
+ * unnoticed.
+ *
+ * Each publisher keeps two windows: QoS 1 publishes without a PUBACK, and
+ * messages not yet received by every subscriber. The second bounds the
+ * broker's queues (for QoS 0 too), so a saturated run measures the broker's
+ * steady state rather than how fast it can buffer.
+ */
+export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
+  const tracker = new DeliveryTracker(job.publishers, job.subscribers)
+  const subscribers = await Promise.all(range(job.subscribers).map((i) => MqttConnection.open(job.port, `bench-sub-${i}`)))
+  await Promise.all(subscribers.map((s) => s.subscribe(job.filter, job.qos)))
+
+  let stopped = false
+  const saturate = job.ratePerSecond === undefined
+  const dirty: Publisher[] = []
+  let pumpScheduled = false
+
+  const room = (p: Publisher): number => {
+    const undelivered = Math.ceil((p.sent * job.subscribers - tracker.deliveredFrom[p.index]!) / job.subscribers)
+    const byDelivery = job.maxUndelivered - undelivered
+    return job.qos ? Math.min(byDelivery, job.maxUnacked - p.unacked) : byDelivery
+  }
+  const pump = () => {
+    pumpScheduled = false
+    const now = nowNs()
+    for (const p of dirty.splice(0)) {
+      p.queued = false
+      if (!stopped) p.send(room(p), now)
+    }
+  }
+  // Acks and deliveries only mark a publisher; one pump per event-loop turn
+  // then sends what the windows allow, in one write per publisher.
+  const wake = (p: Publisher) => {
+    if (!saturate || p.queued) return
+    p.queued = true
+    dirty.push(p)
+    if (!pumpScheduled) {
+      pumpScheduled = true
+      setImmediate(pump)
+    }
+  }
+
+  const connections = await Promise.all(range(job.publishers).map((i) => MqttConnection.open(job.port, `bench-pub-${i}`)))
+  const publishers = connections.map((c, i) => new Publisher(i, c, job.qos, job.payloadBytes, wake))
+  const puback = Buffer.from([0x40, 0x02, 0, 0])
+  subscribers.forEach((connection, s) => {
+    connection.onPacket((packet) => {
+      if (packet.cmd !== 'publish') return
+      const publish = packet as IPublishPacket
+      if (publish.qos === 1) {
+        const ack = Buffer.from(puback)
+        ack.writeUInt16BE(publish.messageId!, 2)
+        connection.write(ack)
+      }
+      const from = tracker.record(s, publish.payload as Buffer, nowNs())
+      wake(publishers[from]!)
+    })
+  })
+
+  const snapshot = (): Snapshot => ({
+    at: performance.now(),
+    brokerCpu: cpuSeconds(job.brokerPid),
+    ownCpu: process.cpuUsage(),
+    deliveries: tracker.deliveries,
+    published: publishers.reduce((n, p) => n + p.sent, 0),
+  })
+
+  const started = performance.now()
+  let pacer: NodeJS.Timeout | undefined
+  if (saturate) {
+    publishers.forEach(wake)
+  } else {
+    const perPublisher = job.ratePerSecond! / job.publishers
+    // A 1 ms timer is as fine as Node's timers go; each tick sends what is owed.
+    pacer = setInterval(() => {
+      const elapsed = (performance.now() - started) / 1000
+      const now = nowNs()
+      for (const p of publishers) {
+        const owed = Math.floor(perPublisher * elapsed) - p.sent
+        p.send(Math.min(owed, room(p)), now)
+      }
+    }, 1)
+  }
+
+  await sleep(job.warmupMs)
+  const first = snapshot()
+  tracker.measuring = true
+  await sleep(job.measureMs)
+  tracker.measuring = false
+  const last = snapshot()
+  const brokerRssKb = rssKb(job.brokerPid)
+  stopped = true
+  if (pacer) clearInterval(pacer)
+
+  const published = publishers.reduce((n, p) => n + p.sent, 0)
+  const expected = published * job.subscribers
+  const drainUntil = performance.now() + job.drainMs
+  while ((tracker.received < expected || publishers.some((p) => p.unacked > 0)) && performance.now() < drainUntil) {
+    const broken = [...subscribers, ...connections].find((c) => c.error)
+    if (broken) break
+    await sleep(20)
+  }
+  const broken = [...subscribers, ...connections].find((c) => c.error)
+  for (const c of [...connections, ...subscribers]) c.close()
+  if (broken) throw new Error(`a connection broke during the run: ${broken.error!.message}`)
+
+  const windowSeconds = (last.at - first.at) / 1000
+  const deliveriesInWindow = last.deliveries - first.deliveries
+  const brokerCpuSeconds = last.brokerCpu - first.brokerCpu
+  const ownCpuUs = last.ownCpu.user + last.ownCpu.system - first.ownCpu.user - first.ownCpu.system
+  const publishesInWindow = last.published - first.published
+  return {
+    kind: 'pubsub',
+    published,
+    expected,
+    received: tracker.received,
+    lost: expected - tracker.received,
+    duplicates: tracker.duplicates,
+    outOfOrder: tracker.outOfOrder,
+    windowSeconds,
+    deliveriesInWindow,
+    deliveriesPerSecond: deliveriesInWindow / windowSeconds,
+    publishesPerSecond: publishesInWindow / windowSeconds,
+    brokerCpuSeconds,
+    brokerCpuUsPerDelivery: deliveriesInWindow > 0 ? (brokerCpuSeconds * 1e6) / deliveriesInWindow : Number.NaN,
+    brokerCpuPercent: (brokerCpuSeconds / windowSeconds) * 100,
+    generatorCpuPercent: (ownCpuUs / 1e6 / windowSeconds) * 100,
+    latencyP50Ms: tracker.latency.quantileMs(0.5),
+    latencyP99Ms: tracker.latency.quantileMs(0.99),
+    brokerRssKb,
+    fellBehind: !saturate && publishesInWindow < 0.97 * job.ratePerSecond! * windowSeconds,
+  }
+}

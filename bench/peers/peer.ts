@@ -1,0 +1,72 @@
+import { stopProcess, type Spawned } from '../lib/child-processes.js'
+import { waitForPort } from '../lib/ports.js'
+
+/** The core brokers run on; the load generator gets the other one. */
+export const BROKER_CPU = 0
+
+export interface StartOptions {
+  /** A fresh directory for this run's config and data. */
+  workDir: string
+  /** Also open a WebSocket listener. */
+  websocket: boolean
+}
+
+export interface RunningPeer {
+  pid: number
+  mqttPort: number
+  /** ws:// address of MQTT over WebSocket, when asked for. */
+  wsUrl: string | undefined
+  /** False once the broker process has exited. */
+  alive(): boolean
+  stop(): Promise<void>
+}
+
+/** One broker under test. `start` throws PeerUnavailable when the broker cannot run this configuration. */
+export interface Peer {
+  id: string
+  label: string
+  start(options: StartOptions): Promise<RunningPeer>
+}
+
+/** The broker cannot be measured (not built, a config it refuses, not installed): reported, not fatal. */
+export class PeerUnavailable extends Error {
+  override readonly name = 'PeerUnavailable'
+}
+
+const START_TIMEOUT_MS = 30_000
+
+/**
+ * Waits until a started broker accepts TCP connections on each port. If it
+ * exits first, `explain` turns its exit and output into the reason it is
+ * unavailable.
+ */
+export async function whenListening(
+  spawned: Spawned,
+  ports: number[],
+  explain: (output: string) => string,
+): Promise<void> {
+  const died = () => spawned.exit && explain(spawned.output())
+  try {
+    for (const port of ports) await waitForPort(port, START_TIMEOUT_MS, () => died() || undefined)
+  } catch (err) {
+    await stopProcess(spawned)
+    throw new PeerUnavailable(died() || (err as Error).message)
+  }
+}
+
+export function running(spawned: Spawned, mqttPort: number, wsUrl: string | undefined): RunningPeer {
+  return {
+    pid: spawned.child.pid!,
+    mqttPort,
+    wsUrl,
+    alive: () => spawned.exit === undefined,
+    stop: () => stopProcess(spawned),
+  }
+}
+
+/** The last meaningful line a process printed, shortened for a table cell. */
+export function lastLine(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean)
+  const line = lines.at(-1) ?? 'no output'
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line
+}

@@ -1,0 +1,18 @@
+import { mosquittoPeer } from './mosquitto.js'
+import type { Peer } from './peer.js'
+import { plainAedesPeer } from './plain-aedes.js'
+import { switchyardPeer } from './switchyard.js'
+
+export type PeerId = 'switchyard' | 'switchyard-1k' | 'aedes' | 'mosquitto' | 'switchyard-10' | 'switchyard-10k'
+
+/** Every broker configuration the scenarios can name. */
+export function createPeers(root: string): Record<PeerId, Peer> {
+  return {
+    'switchyard': switchyardPeer('switchyard', 'Switchyard, no rules', root),
+    'switchyard-1k': switchyardPeer('switchyard-1k', 'Switchyard, 1,000 rules (10 matching)', root, { matching: 10, nonMatching: 990 }),
+    'aedes': plainAedesPeer(root),
+    'mosquitto': mosquittoPeer(),
+    'switchyard-10': switchyardPeer('switchyard-10', 'Switchyard, 10 non-matching rules', root, { matching: 0, nonMatching: 10 }),
+    'switchyard-10k': switchyardPeer('switchyard-10k', 'Switchyard, 10,000 non-matching rules', root, { matching: 0, nonMatching: 10_000 }),
+  }
+}
