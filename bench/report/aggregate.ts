@@ -1,0 +1,90 @@
+import type { IdleWebSocketResult, PubSubResult } from '../load/job.js'
+import { median, sum } from '../lib/stats.js'
+import type { Outcome } from '../run-case.js'
+
+/** Above this share of its core the generator, not the broker, may be what limits a run. */
+export const GENERATOR_BOUND_PERCENT = 85
+
+export interface PubSubRow {
+  kind: 'pubsub'
+  runs: number
+  cpuUsPerDelivery: number
+  deliveriesPerSecond: number
+  publishesPerSecond: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+  brokerCpuPercent: number
+  generatorCpuPercent: number
+  brokerRssMb: number
+  delivered: number
+  lost: number
+  duplicates: number
+  outOfOrder: number
+  generatorBound: boolean
+  fellBehind: boolean
+}
+
+export interface IdleRow {
+  kind: 'idle-ws'
+  runs: number
+  kbPerConnection: number
+  opened: number
+  failed: number
+  firstError: string | undefined
+  rssBeforeMb: number
+  rssAfterMb: number
+}
+
+/** One peer in one case, over all rounds. `problems` makes the row fail. */
+export interface Row {
+  figures: PubSubRow | IdleRow | undefined
+  unavailable: string | undefined
+  problems: string[]
+}
+
+export function aggregate(outcomes: readonly Outcome[]): Row {
+  const problems: string[] = []
+  const unavailable = outcomes.find((o) => o.status === 'unavailable')
+  for (const o of outcomes) if (o.status === 'failed') problems.push(o.reason)
+  const results = outcomes.flatMap((o) => (o.status === 'ok' ? [o.result] : []))
+  const pubsub = results.filter((r): r is PubSubResult => r.kind === 'pubsub')
+  const idle = results.filter((r): r is IdleWebSocketResult => r.kind === 'idle-ws')
+
+  let figures: Row['figures']
+  if (pubsub.length > 0) {
+    const lost = sum(pubsub.map((r) => r.lost))
+    if (lost !== 0) problems.push(`${lost} messages lost`)
+    figures = {
+      kind: 'pubsub',
+      runs: pubsub.length,
+      cpuUsPerDelivery: median(pubsub.map((r) => r.brokerCpuUsPerDelivery)),
+      deliveriesPerSecond: median(pubsub.map((r) => r.deliveriesPerSecond)),
+      publishesPerSecond: median(pubsub.map((r) => r.publishesPerSecond)),
+      latencyP50Ms: median(pubsub.map((r) => r.latencyP50Ms)),
+      latencyP99Ms: median(pubsub.map((r) => r.latencyP99Ms)),
+      brokerCpuPercent: median(pubsub.map((r) => r.brokerCpuPercent)),
+      generatorCpuPercent: median(pubsub.map((r) => r.generatorCpuPercent)),
+      brokerRssMb: median(pubsub.map((r) => r.brokerRssKb / 1024)),
+      delivered: sum(pubsub.map((r) => r.received)),
+      lost,
+      duplicates: sum(pubsub.map((r) => r.duplicates)),
+      outOfOrder: sum(pubsub.map((r) => r.outOfOrder)),
+      generatorBound: pubsub.some((r) => r.generatorCpuPercent > GENERATOR_BOUND_PERCENT),
+      fellBehind: pubsub.some((r) => r.fellBehind),
+    }
+  } else if (idle.length > 0) {
+    const failed = sum(idle.map((r) => r.failed))
+    if (failed !== 0) problems.push(`${failed} WebSocket connections failed (${idle.find((r) => r.firstError)?.firstError})`)
+    figures = {
+      kind: 'idle-ws',
+      runs: idle.length,
+      kbPerConnection: median(idle.map((r) => r.kbPerConnection)),
+      opened: median(idle.map((r) => r.opened)),
+      failed,
+      firstError: idle.find((r) => r.firstError)?.firstError,
+      rssBeforeMb: median(idle.map((r) => r.rssBeforeKb / 1024)),
+      rssAfterMb: median(idle.map((r) => r.rssAfterKb / 1024)),
+    }
+  }
+  return { figures, unavailable: unavailable?.status === 'unavailable' ? unavailable.reason : undefined, problems }
+}

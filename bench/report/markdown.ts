@@ -1,0 +1,129 @@
+import { GENERATOR_CPU } from '../load/run-generator.js'
+import { BROKER_CPU } from '../peers/peer.js'
+import { scenarios } from '../scenarios/registry.js'
+import type { BenchCase, Scenario } from '../scenarios/scenario.js'
+import { GENERATOR_BOUND_PERCENT, type Row } from './aggregate.js'
+import { rowOf, type BenchRun } from './bench-run.js'
+import { cell, num } from './format.js'
+import { checkTargets, compareWithReference } from './targets.js'
+
+const VERDICT = { 'pass': '✅ pass', 'fail': '❌ fail', 'n/a': '– n/a' } as const
+
+/** RESULTS.md: what ran where, the targets, then one table per scenario. */
+export function resultsMarkdown(run: BenchRun, chartFile: string): string {
+  const out: string[] = []
+  const minutes = (run.finishedAt.getTime() - run.startedAt.getTime()) / 60_000
+  out.push('# Switchyard benchmark results', '')
+  out.push(run.mode.quick
+    ? `> **Quick run** (\`npm run bench -- --quick\`): ${run.mode.rounds} round, ${run.mode.measureMs / 1000} s windows. The figures are indicative only; a full run (\`npm run bench\`) takes the median of ${3} rounds or more.`
+    : `> Full run (\`npm run bench\`): ${run.mode.rounds} rounds with the brokers alternating, ${run.mode.measureMs / 1000} s measured windows; medians reported.`)
+  if (run.interrupted) out.push('>', `> **The run stopped early** (${cell(run.interrupted)}); the tables hold what was measured until then.`)
+  out.push('', `Run on ${run.startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, ${minutes.toFixed(1)} minutes.`, '')
+
+  out.push('## Machine and versions', '')
+  out.push('| | |', '| --- | --- |')
+  out.push(`| CPU | ${cell(run.machine.cpuModel)}, ${run.machine.cores} cores |`)
+  out.push(`| Memory | ${run.machine.memoryGiB} GiB |`)
+  out.push(`| Kernel | Linux ${cell(run.machine.kernel)} |`)
+  out.push(`| Node.js | ${run.versions.node} |`)
+  out.push(`| Aedes | ${run.versions.aedes} |`)
+  out.push(`| Mosquitto | ${run.versions.mosquitto} (Debian package) |`)
+  out.push(`| Switchyard | ${cell(run.versions.switchyard)} |`, '')
+
+  out.push('## How it was measured', '')
+  out.push(
+    `- Each broker runs as its own process pinned to core ${BROKER_CPU} (\`taskset\`), the load generator to core ${GENERATOR_CPU}; each run starts a fresh broker on free loopback ports and stops it after.`,
+    '- The generator speaks raw MQTT 3.1.1 (`mqtt-packet` over `net`), answers PUBACKs itself, pipelines publishes within two windows per publisher (50 without PUBACK, 100 not yet received by every subscriber) and stamps each payload with its send time, publisher and sequence number.',
+    '- **Broker CPU per delivery** is the main figure: utime + stime of the broker (`/proc/<pid>/stat`) over the measured window, divided by the messages delivered to subscribers in it. It does not depend on whether the broker or the generator was the bottleneck. Deliveries per second do.',
+    `- A run is **generator-bound** when the generator used more than ${GENERATOR_BOUND_PERCENT} % of its core: its deliveries per second then say more about the generator than about the broker.`,
+    '- After the window, publishing stops and every message is waited for: **lost** counts messages that some subscriber never received. Any loss fails the row.',
+    '- Broker RSS is VmRSS from `/proc/<pid>/status` at the end of the window. Mosquitto runs with persistence off, `set_tcp_nodelay true` and `max_queued_messages 0` (its default of 1,000 drops messages, QoS 0 included, where Aedes queues them); Switchyard keeps its sessions in SQLite, plain Aedes in memory.',
+    '',
+  )
+
+  out.push('## Targets', '')
+  out.push('| Target | Measured | |', '| --- | --- | --- |')
+  for (const check of checkTargets(run)) out.push(`| ${cell(check.target)} | ${cell(check.measured)} | ${VERDICT[check.verdict]} |`)
+  out.push('', '### Against an earlier run', '')
+  out.push('| Figure | Earlier run | This run |', '| --- | --- | --- |')
+  for (const c of compareWithReference(run)) out.push(`| ${cell(c.figure)} | ${c.reference} | ${cell(c.now)} |`)
+  out.push('', `![Broker CPU per delivery and memory per idle connection](${chartFile})`, '')
+
+  for (const scenario of scenarios) out.push(...scenarioSection(run, scenario))
+
+  const problems = problemList(run)
+  out.push('## Problems seen in this run', '')
+  out.push(...(problems.length > 0 ? problems : ['None: every peer started and no message was lost.']), '')
+  return out.join('\n')
+}
+
+function scenarioSection(run: BenchRun, scenario: Scenario): string[] {
+  const out = [`## ${scenario.number}. ${scenario.title}`, '']
+  if (scenario.pending) return [...out, `*${scenario.pending}.* ${scenario.method}`, '']
+  out.push(scenario.method, '')
+  for (const c of scenario.cases) out.push(...caseTable(run, c, scenario.cases.length > 1), '')
+  return out
+}
+
+function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
+  const out = titled ? [`### ${c.label}`, ''] : []
+  const idle = c.id === 'idle-ws'
+  out.push(idle
+    ? '| Broker | KB per connection | Connections | RSS before (MB) | RSS after (MB) | Notes |\n| --- | ---: | ---: | ---: | ---: | --- |'
+    : '| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Generator CPU % | RSS MB | Notes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+  for (const peer of c.peers) {
+    const label = run.peers[peer].label
+    const row = rowOf(run, c.id, peer)
+    const columns = idle ? 4 : 8
+    if (!row) {
+      out.push(`| ${label} |${' – |'.repeat(columns)} not run |`)
+      continue
+    }
+    if (row.unavailable) {
+      out.push(`| ${label} |${' – |'.repeat(columns)} **not available**: ${cell(row.unavailable)} |`)
+      continue
+    }
+    const f = row.figures
+    const notes = rowNotes(row)
+    if (f?.kind === 'idle-ws') {
+      out.push(`| ${label} | ${num(f.kbPerConnection, 1)} | ${num(f.opened)} | ${num(f.rssBeforeMb, 1)} | ${num(f.rssAfterMb, 1)} | ${cell(notes)} |`)
+    } else if (f?.kind === 'pubsub') {
+      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.generatorCpuPercent)} | ${num(f.brokerRssMb)} | ${cell(notes)} |`)
+    } else {
+      out.push(`| ${label} |${' – |'.repeat(columns)} ${cell(notes || 'no figures')} |`)
+    }
+  }
+  return out
+}
+
+function rowNotes(row: Row): string {
+  const notes: string[] = []
+  if (row.problems.length > 0) notes.push(`**FAILED**: ${row.problems.join('; ')}`)
+  const f = row.figures
+  if (f?.kind === 'pubsub') {
+    if (f.generatorBound) notes.push('generator-bound')
+    if (f.fellBehind) notes.push('could not keep the rate')
+    if (f.duplicates > 0) notes.push(`${num(f.duplicates)} duplicates`)
+    if (f.outOfOrder > 0) notes.push(`${num(f.outOfOrder)} out of order`)
+    notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}, ${num(f.delivered)} deliveries checked`)
+  } else if (f?.kind === 'idle-ws') {
+    notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}`)
+  }
+  return notes.join('; ')
+}
+
+function problemList(run: BenchRun): string[] {
+  const lines: string[] = []
+  for (const scenario of scenarios) {
+    for (const c of scenario.cases) {
+      for (const peer of c.peers) {
+        const row = rowOf(run, c.id, peer)
+        if (!row) continue
+        const where = `${scenario.number}. ${c.label}, ${run.peers[peer].label}`
+        if (row.unavailable) lines.push(`- ${where}: not available: ${cell(row.unavailable)}`)
+        for (const p of new Set(row.problems)) lines.push(`- ${where}: ${cell(p)}`)
+      }
+    }
+  }
+  return lines
+}

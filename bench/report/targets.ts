@@ -1,0 +1,91 @@
+import type { PeerId } from '../peers/registry.js'
+import type { IdleRow, PubSubRow } from './aggregate.js'
+import { rowOf, type BenchRun } from './bench-run.js'
+import { change, num, ratio } from './format.js'
+
+export type Verdict = 'pass' | 'fail' | 'n/a'
+
+export interface Check {
+  target: string
+  measured: string
+  verdict: Verdict
+}
+
+// The budgets Switchyard is held to (see the task's plan).
+const MAX_RULES_OVERHEAD = 1.05
+const MAX_KB_PER_IDLE_WS = 20
+
+function pubsub(run: BenchRun, caseId: string, peer: PeerId): PubSubRow | string {
+  const row = rowOf(run, caseId, peer)
+  if (!row) return `${run.peers[peer].label} was not run`
+  if (row.unavailable) return `${run.peers[peer].label} not available`
+  if (row.figures?.kind !== 'pubsub') return `${run.peers[peer].label} has no figures`
+  if (row.problems.length > 0) return `${run.peers[peer].label} failed: ${row.problems[0]}`
+  return row.figures
+}
+
+function idle(run: BenchRun, peer: PeerId): IdleRow | string {
+  const row = rowOf(run, 'idle-ws', peer)
+  if (!row) return `${run.peers[peer].label} was not run`
+  if (row.unavailable) return `${run.peers[peer].label} not available`
+  if (row.figures?.kind !== 'idle-ws') return `${run.peers[peer].label} has no figures`
+  return row.figures
+}
+
+/** CPU per delivery of `peer` relative to `base` in one case, against a budget. */
+function cpuBudget(run: BenchRun, target: string, caseId: string, peer: PeerId, base: PeerId): Check {
+  const a = pubsub(run, caseId, peer)
+  const b = pubsub(run, caseId, base)
+  if (typeof a === 'string' || typeof b === 'string') return { target, measured: [a, b].filter((x) => typeof x === 'string').join('; '), verdict: 'n/a' }
+  const r = a.cpuUsPerDelivery / b.cpuUsPerDelivery
+  return {
+    target,
+    measured: `${num(a.cpuUsPerDelivery, 2)} µs against ${num(b.cpuUsPerDelivery, 2)} µs: ${change(r)}`,
+    verdict: r <= MAX_RULES_OVERHEAD ? 'pass' : 'fail',
+  }
+}
+
+export function checkTargets(run: BenchRun): Check[] {
+  const ws = idle(run, 'switchyard')
+  return [
+    cpuBudget(run, 'Switchyard with 1,000 rules: at most 5 % more CPU per delivery than plain Aedes (QoS 0 fan-out)', 'fan-out-qos0', 'switchyard-1k', 'aedes'),
+    cpuBudget(run, 'Switchyard with 1,000 rules: at most 5 % more CPU per delivery than plain Aedes (QoS 1 fan-out)', 'fan-out-qos1', 'switchyard-1k', 'aedes'),
+    cpuBudget(run, '10,000 non-matching rules: at most 5 % more CPU per delivery than 10', 'rule-count-qos1', 'switchyard-10k', 'switchyard-10'),
+    typeof ws === 'string'
+      ? { target: 'Switchyard: under 20 KB per idle WebSocket connection', measured: ws, verdict: 'n/a' }
+      : { target: 'Switchyard: under 20 KB per idle WebSocket connection', measured: `${num(ws.kbPerConnection, 1)} KB`, verdict: ws.kbPerConnection < MAX_KB_PER_IDLE_WS ? 'pass' : 'fail' },
+  ]
+}
+
+export interface Comparison {
+  figure: string
+  reference: string
+  now: string
+}
+
+/** This run beside the figures of an earlier run, to see whether the setup still measures the same thing. */
+export function compareWithReference(run: BenchRun): Comparison[] {
+  const aedes = pubsub(run, 'fan-out-qos0', 'aedes')
+  const mosquitto = pubsub(run, 'fan-out-qos0', 'mosquitto')
+  const both = typeof aedes !== 'string' && typeof mosquitto !== 'string'
+  const bound = both && (aedes.generatorBound || mosquitto.generatorBound) ? ' (generator-bound)' : ''
+  const wsA = idle(run, 'aedes')
+  const wsM = idle(run, 'mosquitto')
+  return [
+    {
+      figure: 'Plain Aedes QoS 0 fan-out throughput, relative to Mosquitto',
+      reference: '0.58',
+      now: both ? `${num(aedes.deliveriesPerSecond / mosquitto.deliveriesPerSecond, 2)}${bound}` : '–',
+    },
+    {
+      figure: 'Plain Aedes CPU per QoS 0 delivery, relative to Mosquitto',
+      reference: '1.8×',
+      now: both ? ratio(aedes.cpuUsPerDelivery / mosquitto.cpuUsPerDelivery) : '–',
+    },
+    {
+      figure: 'Per idle WebSocket connection: plain Aedes / Mosquitto',
+      reference: '~30 KB / 6 KB',
+      now: `${typeof wsA === 'string' ? '–' : `${num(wsA.kbPerConnection, 1)} KB`} / ${typeof wsM === 'string' ? '–' : `${num(wsM.kbPerConnection, 1)} KB`}`,
+    },
+  ]
+}

@@ -1,0 +1,115 @@
+/**
+ * The benchmark harness: `npm run bench` (full) or `npm run bench -- --quick`.
+ * Builds Switchyard, runs every scenario against every peer it names, in
+ * rounds with the brokers alternating, and writes bench/RESULTS.md and
+ * bench/results.svg. Options: --quick, --rounds N, --only 1,5 (scenario numbers).
+ */
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { PubSubResult, IdleWebSocketResult } from './load/job.js'
+import { killChildrenOnExit } from './lib/child-processes.js'
+import { machineInfo, versions } from './lib/machine.js'
+import { createPeers } from './peers/registry.js'
+import { switchyardBuildFailed } from './peers/switchyard.js'
+import { aggregate } from './report/aggregate.js'
+import { outcomeKey, type BenchRun } from './report/bench-run.js'
+import { num } from './report/format.js'
+import { resultsMarkdown } from './report/markdown.js'
+import { resultsChart } from './report/results-chart.js'
+import { runCase, type Outcome } from './run-case.js'
+import { scenarios } from './scenarios/registry.js'
+import type { Mode } from './scenarios/scenario.js'
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
+const ROOT = dirname(BENCH_DIR)
+const BUILD_TIMEOUT_MS = 300_000
+
+function parseMode(): { mode: Mode; only: Set<number> | undefined } {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' } },
+    strict: true,
+  })
+  const quick = values.quick ?? false
+  const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds must be a whole number from 1 to 20')
+  const only = values.only ? new Set(values.only.split(',').map(Number)) : undefined
+  const mode: Mode = quick
+    ? { quick, rounds, warmupMs: 700, measureMs: 2500, drainMs: 10_000 }
+    : { quick, rounds, warmupMs: 2000, measureMs: 8000, drainMs: 15_000 }
+  return { mode, only }
+}
+
+/** `npx tsc -p tsconfig.build.json`; on failure the Switchyard peers are reported as not available. */
+function build(): void {
+  console.log('building Switchyard (tsc -p tsconfig.build.json)…')
+  const result = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8', timeout: BUILD_TIMEOUT_MS })
+  if (result.status === 0) return
+  const firstError = `${result.stdout ?? ''}\n${result.stderr ?? ''}`.split('\n').find((l) => l.includes('error')) ?? `exit ${result.status}`
+  const errors = (result.stdout ?? '').split('\n').filter((l) => l.includes('error TS')).length
+  const reason = `${errors > 1 ? `${errors} errors, the first: ` : ''}${firstError.trim()}`
+  console.log(`build failed, Switchyard will be reported as not available: ${reason}`)
+  switchyardBuildFailed(reason)
+}
+
+function describe(outcome: Outcome): string {
+  if (outcome.status !== 'ok') return `${outcome.status}: ${outcome.reason}`
+  const r: PubSubResult | IdleWebSocketResult = outcome.result
+  if (r.kind === 'idle-ws') return `${num(r.kbPerConnection, 1)} KB per connection (${r.opened} opened, ${r.failed} failed)`
+  return `${num(r.brokerCpuUsPerDelivery, 2)} µs CPU/delivery, ${num(r.deliveriesPerSecond)} deliveries/s, p50 ${num(r.latencyP50Ms, 2)} ms, p99 ${num(r.latencyP99Ms, 2)} ms, generator ${num(r.generatorCpuPercent)} %, lost ${r.lost}`
+}
+
+async function main(): Promise<number> {
+  killChildrenOnExit()
+  const { mode, only } = parseMode()
+  const startedAt = new Date()
+  build()
+  const peers = createPeers(ROOT)
+  const run: BenchRun = {
+    mode,
+    startedAt,
+    finishedAt: startedAt,
+    machine: machineInfo(),
+    versions: versions(ROOT),
+    peers,
+    outcomes: new Map(),
+    interrupted: undefined,
+  }
+  const selected = scenarios.filter((s) => !only || only.has(s.number))
+
+  try {
+    for (let round = 0; round < mode.rounds; round++) {
+      for (const scenario of selected) {
+        for (const benchCase of scenario.cases) {
+          // Rotate the order each round so no broker always runs first (or right after another).
+          const order = benchCase.peers.map((_, i) => benchCase.peers[(i + round) % benchCase.peers.length]!)
+          for (const peerId of order) {
+            const key = outcomeKey(benchCase.id, peerId)
+            const previous = run.outcomes.get(key) ?? []
+            // A peer that could not start will not start in the next round either.
+            if (previous.some((o) => o.status === 'unavailable')) continue
+            const outcome = await runCase(benchCase, peers[peerId], mode, ROOT)
+            run.outcomes.set(key, [...previous, outcome])
+            console.log(`[round ${round + 1}/${mode.rounds}] ${scenario.number}. ${benchCase.label} | ${peers[peerId].label}: ${describe(outcome)}`)
+          }
+        }
+      }
+    }
+  } catch (err) {
+    run.interrupted = err instanceof Error ? err.message : String(err)
+    console.error(err)
+  }
+
+  run.finishedAt = new Date()
+  writeFileSync(join(BENCH_DIR, 'results.svg'), resultsChart(run))
+  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(run, 'results.svg'))
+  console.log(`wrote bench/RESULTS.md and bench/results.svg (${((run.finishedAt.getTime() - startedAt.getTime()) / 60_000).toFixed(1)} minutes)`)
+
+  const failed = [...run.outcomes.values()].map(aggregate).filter((row) => row.problems.length > 0)
+  if (failed.length > 0) console.error(`${failed.length} row(s) failed: lost messages or runs that broke; see RESULTS.md`)
+  return failed.length > 0 || run.interrupted ? 1 : 0
+}
+
+process.exitCode = await main()
