@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util'
 import type { PubSubResult, IdleWebSocketResult } from './load/job.js'
 import { killChildrenOnExit } from './lib/child-processes.js'
 import { machineInfo, versions } from './lib/machine.js'
+import { installMosquittoIfMissing } from './peers/mosquitto.js'
 import { createPeers } from './peers/registry.js'
 import { switchyardBuildFailed } from './peers/switchyard.js'
 import { aggregate } from './report/aggregate.js'
@@ -66,6 +67,8 @@ async function main(): Promise<number> {
   const { mode, only } = parseMode()
   const startedAt = new Date()
   build()
+  const noMosquitto = installMosquittoIfMissing()
+  if (noMosquitto) console.log(`Mosquitto will be reported as not available: ${noMosquitto}`)
   const peers = createPeers(ROOT)
   const run: BenchRun = {
     mode,

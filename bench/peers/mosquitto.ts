@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnPinned } from '../lib/child-processes.js'
@@ -32,6 +33,19 @@ export function mosquittoConfig({ mqttPort, wsPort }: MosquittoConfigOptions): s
   ]
   if (wsPort) lines.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets')
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * Installs Debian's mosquitto package when the broker is missing (a fresh
+ * machine); returns why it is still missing, if it is.
+ */
+export function installMosquittoIfMissing(): string | undefined {
+  if (existsSync(MOSQUITTO)) return undefined
+  if (process.getuid?.() !== 0) return `${MOSQUITTO} is not installed, and installing it needs root: apt-get install -y mosquitto`
+  console.log('installing mosquitto (apt-get install -y mosquitto)…')
+  const result = spawnSync('apt-get', ['install', '-y', 'mosquitto'], { stdio: 'inherit', timeout: 300_000 })
+  if (existsSync(MOSQUITTO)) return undefined
+  return `apt-get install -y mosquitto failed (exit ${result.status ?? result.signal})`
 }
 
 export function mosquittoPeer(): Peer {
