@@ -36,6 +36,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
     '- The generator speaks raw MQTT 3.1.1 (`mqtt-packet` over `net`), answers PUBACKs itself, pipelines publishes within two windows per publisher (50 without PUBACK, 100 not yet received by every subscriber) and stamps each payload with its send time, publisher and sequence number.',
     '- **Broker CPU per delivery** is the main figure: utime + stime of the broker (`/proc/<pid>/stat`) over the measured window, divided by the messages delivered to subscribers in it. It does not depend on whether the broker or the generator was the bottleneck. Deliveries per second do.',
     `- A run is **generator-bound** when the generator used more than ${GENERATOR_BOUND_PERCENT} % of its core: its deliveries per second then say more about the generator than about the broker.`,
+    '- In saturated runs the latency is mostly the time a message waits inside those windows; scenario 2, at a fixed rate, is the latency figure.',
     '- After the window, publishing stops and every message is waited for: **lost** counts messages that some subscriber never received. Any loss fails the row.',
     '- Broker RSS is VmRSS from `/proc/<pid>/status` at the end of the window. Mosquitto runs with persistence off, `set_tcp_nodelay true` and `max_queued_messages 0` (its default of 1,000 drops messages, QoS 0 included, where Aedes queues them); Switchyard keeps its sessions in SQLite, plain Aedes in memory.',
     '',
