@@ -150,6 +150,26 @@ describe('overlapping subscriptions', () => {
     expect(copies[0]!.packet.qos).toBe(1)
   })
 
+  it('keep a persistent session connected and its queue consistent when a wildcard and its exact topic overlap', async () => {
+    const { client: sub, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'overlap-persistent', clean: false })
+    clients.push(sub)
+    await sub.subscribeAsync({ 'a/#': { qos: 1 }, 'a/b': { qos: 0 } })
+    const pub = await open(t.mqttUrl)
+    await pub.publishAsync('a/b', 'one', { qos: 1 })
+    await pub.publishAsync('a/end', 'x', { qos: 1 })
+    await inbox.on('a/end')
+    expect(sub.connected).toBe(true)
+    expect(inbox.messages.filter((m) => m.topic === 'a/b').map((m) => m.payload)).toEqual(['one'])
+
+    // Nothing is left behind to be sent again at the next connection.
+    await end(sub)
+    const { client: again, inbox: later } = await connectWithInbox(t.mqttUrl, { clientId: 'overlap-persistent', clean: false })
+    clients.push(again)
+    await pub.publishAsync('a/after', 'y', { qos: 1 })
+    await later.on('a/after')
+    expect(later.messages.map((m) => m.topic)).toEqual(['a/after'])
+  })
+
   it('never deliver above the granted QoS through a wildcard', async () => {
     const sub = await open(t.mqttUrl)
     const inbox = new Inbox(sub)
@@ -167,7 +187,7 @@ describe('$ topics', () => {
     await bystander.subscribeAsync('$events/presence/#')
     await bystander.subscribeAsync('still/here')
     const forger = await open(t.mqttUrl, { clientId: 'forger' })
-    const closed = new Promise((r) => forger.once('close', r))
+    const closed = new Promise<void>((r) => forger.once('close', () => r()))
     forger.publish('$events/presence/connected/ceo', '{}', { qos: 1 })
     await closed
     await bystander.publishAsync('still/here', 'yes', { qos: 1 })

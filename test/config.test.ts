@@ -59,10 +59,11 @@ describe('config', () => {
   })
 
   it('names the line and column of broken YAML', () => {
+    // The over-indented line turns "1883" into the key of a nested mapping, which YAML refuses there.
     const err = errorOf('listen:\n  mqtt: 1883\n   http: 8080\n')
     expect(err.code).toBe('SY_CONFIG_YAML')
-    expect(err.line).toBe(3)
-    expect(err.message).toMatch(/^conf\/switchyard.yaml:3:\d+: is not valid YAML/)
+    expect([err.line, err.column]).toEqual([2, 9])
+    expect(err.message).toBe('conf/switchyard.yaml:2:9: is not valid YAML: Nested mappings are not allowed in compact mappings')
   })
 
   it('refuses duplicate keys', () => {

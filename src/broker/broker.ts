@@ -1,4 +1,5 @@
 import { Aedes, type AedesOptions } from 'aedes'
+import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { SqlitePersistence } from '../persistence/index.js'
@@ -54,6 +55,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const aedes = await Aedes.createBroker(options)
   // Before any listener hands it a connection.
   patchClientDelivery(aedes)
+  // Aedes reports store failures in its publish path as 'error' events; with
+  // no listener an EventEmitter throws them, which would end the process.
+  const emitter: EventEmitter = aedes
+  emitter.on('error', (err: Error) => log.error({ err }, 'broker error'))
   metrics = new BrokerMetrics(deps.registry, aedes)
   publishLifecycleEvents(aedes, connections, log)
   await publishOrphanedWills(aedes, deps.persistence, log)

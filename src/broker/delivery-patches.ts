@@ -17,11 +17,12 @@ import { topicMatches } from '../topics/match.js'
  * 2. Overlapping subscriptions deliver at the highest granted QoS
  *    [MQTT-3.3.5-1] (aedes#1074). Aedes sends one copy through whichever
  *    matching subscription fires first, at that subscription's QoS, so
- *    `a/+/c` at QoS 1 and `a/#` at QoS 0 could yield a QoS 0 copy. Each
- *    delivery is instead sent at min(publish QoS, highest QoS granted by the
- *    client's matching subscriptions). One case stays: Aedes still lowers a
- *    QoS 1/2 delivery to the QoS of a subscription whose filter is exactly the
- *    topic name, when there is one.
+ *    `a/+/c` at QoS 1 and `a/#` at QoS 0 could yield a QoS 0 copy; and a
+ *    wildcard subscription never lowered a QoS 2 publish to the QoS it
+ *    granted. The copy now goes out at min(publish QoS, highest QoS granted
+ *    by the client's matching subscriptions). One case stays: Aedes still
+ *    lowers a QoS 1/2 delivery to the QoS of a subscription whose filter is
+ *    exactly the topic name, when there is one.
  */
 export function patchClientDelivery(broker: Aedes): void {
   const handle = broker.handle
@@ -43,10 +44,12 @@ interface InternalClient extends Client {
   connackSent: boolean
 }
 
+type Path = '0' | 'qos'
+
 interface Patched {
   /** Deliveries waiting for the CONNACK; undefined once it is sent or the connection is gone. */
-  held: Array<[AedesPublishPacket, () => void]> | undefined
-  send: Deliver
+  held: Array<[AedesPublishPacket, () => void, Path]> | undefined
+  send(packet: AedesPublishPacket, cb: () => void, path: Path): void
 }
 
 const patched = new WeakMap<Client, Patched>()
@@ -54,22 +57,48 @@ const patched = new WeakMap<Client, Patched>()
 function patchClient(client: InternalClient): void {
   const deliver0 = client.deliver0
   const deliverQoS = client.deliverQoS
+
+  // Aedes calls deliver0 for each matching QoS 0 subscription and
+  // deliverQoS for each matching QoS 1/2 one, and a persistent session's
+  // queue holds one copy per QoS 1/2 subscription: each deliverQoS call
+  // either sends the message or, as a duplicate, clears one queued copy. The
+  // calls must keep their paths for those counts to agree; only what is sent
+  // changes.
+  const viaQoS: Deliver = (packet, cb) => {
+    const granted = grantedQos(client, packet.topic)
+    if (granted !== undefined && packet.qos > granted) packet.qos = granted as 0 | 1 | 2
+    if (packet.qos > 0 && client.subscriptions[packet.topic]?.qos === 0) {
+      // Aedes would lower this to the QoS 0 of the exact-topic subscription
+      // yet leave the session's queued copy waiting for an ack that never
+      // comes. Send it through the QoS 0 path, and let this call then clear
+      // the queued copy as the duplicate it now is.
+      deliver0(packet, noop)
+    }
+    deliverQoS(packet, cb)
+  }
+  const via0: Deliver = (packet, cb) => {
+    // A QoS 1/2 subscription matches too: its deliverQoS call sends the one
+    // copy, at that QoS.
+    if (packet.qos > 0 && (grantedQos(client, packet.topic) ?? 0) > 0) return cb()
+    deliver0(packet, cb)
+  }
+
   const state: Patched = {
     held: [],
-    send(packet, cb) {
-      const granted = grantedQos(client, packet.topic)
-      if (granted !== undefined && packet.qos > granted) packet.qos = granted as 0 | 1 | 2
-      if (packet.qos === 0) deliver0(packet, cb)
-      else deliverQoS(packet, cb)
+    send(packet, cb, path) {
+      if (path === 'qos') viaQoS(packet, cb)
+      else via0(packet, cb)
     },
   }
   patched.set(client, state)
 
-  // Both entry points go through the same function: which subscription fired
-  // no longer decides the QoS.
-  client.deliver0 = client.deliverQoS = (packet, cb) => {
-    if (state.held && !client.connackSent) state.held.push([packet, cb])
-    else state.send(packet, cb)
+  client.deliver0 = (packet, cb) => {
+    if (state.held && !client.connackSent) state.held.push([packet, cb, '0'])
+    else via0(packet, cb)
+  }
+  client.deliverQoS = (packet, cb) => {
+    if (state.held && !client.connackSent) state.held.push([packet, cb, 'qos'])
+    else viaQoS(packet, cb)
   }
 
   client.conn.once('close', () => {
@@ -81,12 +110,14 @@ function patchClient(client: InternalClient): void {
   })
 }
 
+function noop(): void {}
+
 function releaseHeld(client: Client): void {
   const state = patched.get(client)
   const queue = state?.held
   if (!state || !queue) return
   state.held = undefined
-  for (const [packet, cb] of queue) state.send(packet, cb)
+  for (const [packet, cb, path] of queue) state.send(packet, cb, path)
 }
 
 /**
