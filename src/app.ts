@@ -3,22 +3,39 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { WebSocketServer } from 'ws'
+import type { ActionDeps } from './actions/action.js'
 import { closeBroker, createBroker, type Broker } from './broker/broker.js'
 import { attachWebSocket, closeServer, listen, listenTcp } from './broker/listeners.js'
 import { timedPersistence } from './broker/timed-persistence.js'
+import { loadConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
+import { watchFile } from './config/watch.js'
+import { rulesApi } from './http/api-rules.js'
+import { storeApi } from './http/api-store.js'
 import { createHttpServer } from './http/server.js'
 import { createSqlitePersistence, type SqlitePersistence } from './persistence/index.js'
+import { RulesEngine } from './rules/engine.js'
+import { RuleSet } from './rules/rule-set.js'
+import { RuleStatsBook } from './rules/rule-stats.js'
 import { closeDatabase, openDatabase, type Db } from './store/database.js'
+import { EventStore } from './store/event-store.js'
+
+export interface AppOptions {
+  /** The file the config came from: watched, and reread on reload(). */
+  configFile?: string | undefined
+}
 
 export interface App {
   /** Opens the store, starts the broker and binds every listener. */
   start(): Promise<AppAddresses>
+  /** Rereads the config file; a valid change swaps the rules at once, an invalid one changes nothing. */
+  reload(): ReloadResult
   /** Stops in the reverse order of start: listeners, clients, broker, store. */
   close(): Promise<void>
   readonly broker: Broker
   readonly db: Db
   readonly registry: Registry
+  readonly engine: RulesEngine
 }
 
 export interface AppAddresses {
@@ -26,17 +43,29 @@ export interface AppAddresses {
   http: AddressInfo
 }
 
+export type ReloadResult = { ok: true; rules: number } | { ok: false; error: Error }
+
+// How often expired stored events are deleted.
+const SWEEP_INTERVAL_MS = 60_000
+
 /** The composition root: every part is made here and handed what it needs. */
-export function createApp(config: Config, log: Logger): App {
+export function createApp(initial: Config, log: Logger, options: AppOptions = {}): App {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' })
+  const ruleStats = new RuleStatsBook(registry)
 
+  let config = initial
   let db: Db | undefined
   let persistence: SqlitePersistence | undefined
+  let events: EventStore | undefined
   let broker: Broker | undefined
+  let engine: RulesEngine | undefined
+  let actionDeps: ActionDeps | undefined
   let http: FastifyInstance | undefined
   let wss: WebSocketServer | undefined
   let tcp: Server | undefined
+  let sweeper: NodeJS.Timeout | undefined
+  let watcher: { close(): void } | undefined
   let ready = false
   let closing: Promise<void> | undefined
 
@@ -44,45 +73,97 @@ export function createApp(config: Config, log: Logger): App {
     try {
       db = openDatabase(config.storage.sqlite)
       persistence = createSqlitePersistence({ db })
+      events = new EventStore(db)
       broker = await createBroker({ persistence: timedPersistence(persistence, registry), log, registry })
-      http = await createHttpServer({ log, registry, ready: () => ready })
+      engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry)
+      const rulesEngine = engine
+      actionDeps = {
+        broker: broker.aedes,
+        events,
+        log: log.child({ module: 'actions' }),
+        publish: (message, cause) => rulesEngine.publish(message, cause),
+      }
+      engine.use(RuleSet.build(config.rules, actionDeps, ruleStats))
+      engine.attach()
+      const store = events
+      sweeper = setInterval(() => store.sweepExpired(), SWEEP_INTERVAL_MS).unref()
+
+      http = await createHttpServer({
+        log,
+        registry,
+        ready: () => ready,
+        adminToken: config.admin.token,
+        api: [rulesApi(engine), storeApi(events)],
+      })
       wss = attachWebSocket(broker.aedes, http.server, broker.metrics, log)
       await listen(http.server, config.listen.http, 'HTTP')
       log.info({ address: http.server.address() }, 'HTTP and MQTT over WebSocket (/mqtt) listening')
       tcp = await listenTcp(broker.aedes, config.listen.mqtt, broker.metrics, log)
+      if (options.configFile) watcher = watchFile(options.configFile, () => reload())
     } catch (err) {
       await close()
       throw err
     }
     ready = true
+    log.info({ rules: engine.rules.size }, 'rules loaded')
     return { mqtt: tcp.address() as AddressInfo, http: http.server.address() as AddressInfo }
+  }
+
+  function reload(): ReloadResult {
+    if (!options.configFile || !engine || !actionDeps) return { ok: false, error: new Error('nothing to reload: the app was not started from a config file') }
+    let next: Config
+    let rules: RuleSet
+    try {
+      next = loadConfig(options.configFile)
+      rules = RuleSet.build(next.rules, actionDeps, ruleStats)
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'config not reloaded: the running config stays')
+      return { ok: false, error: err as Error }
+    }
+    if (JSON.stringify([next.listen, next.storage, next.admin]) !== JSON.stringify([config.listen, config.storage, config.admin])) {
+      log.warn('listen, storage and admin changes take effect at the next restart')
+    }
+    engine.use(rules)
+    config = { ...next, listen: config.listen, storage: config.storage, admin: config.admin }
+    log.info({ rules: rules.size }, 'config reloaded')
+    return { ok: true, rules: rules.size }
   }
 
   function close(): Promise<void> {
     closing ??= (async () => {
       ready = false
+      watcher?.close()
+      clearInterval(sweeper)
       const tcpClosed = tcp ? closeServer(tcp) : undefined
       const httpClosed = http?.close()
+      engine?.close()
       if (broker) await closeBroker(broker.aedes)
       wss?.close()
       await tcpClosed
       await httpClosed
+      events?.flush()
       await persistence?.destroy()
       if (db) closeDatabase(db)
     })()
     return closing
   }
 
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the app is not started')
+    return value
+  }
   return {
     start,
+    reload,
     close,
     get broker() {
-      if (!broker) throw new Error('the app is not started')
-      return broker
+      return started(broker)
     },
     get db() {
-      if (!db) throw new Error('the app is not started')
-      return db
+      return started(db)
+    },
+    get engine() {
+      return started(engine)
     },
     registry,
   }

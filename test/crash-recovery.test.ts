@@ -91,7 +91,7 @@ describe('shutdown', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)('on %s ends client connections and exits 0 within a few seconds', async (signal) => {
     const child = await start()
     const c = await open(child.mqttPort, { clientId: 'lingering' })
-    const closed = new Promise((r) => c.once('close', r))
+    const closed = new Promise<void>((r) => c.once('close', () => r()))
     const began = Date.now()
     const { code } = await child.kill(signal)
     expect(code).toBe(0)

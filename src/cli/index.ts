@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { SwitchyardError, UsageError } from '../errors.js'
 import { startCommand } from './start.js'
+import { rulesTestCommand } from './rules-test.js'
 import { validateCommand } from './validate.js'
 
 const USAGE = `Usage: switchyard <command> [options]
@@ -8,6 +9,8 @@ const USAGE = `Usage: switchyard <command> [options]
 Commands:
   start      [--config switchyard.yaml] [--log-level info]   run the broker
   validate   --config FILE                                  check a config file (exit 0 or 1)
+  rules test --config FILE --topic T --payload JSON [--client-id C]
+                                                            show what the rules would do with a message
 
 Options:
   -h, --help       show this help
@@ -20,9 +23,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'start':
-        return await startCommand(options(rest, { config: 'switchyard.yaml' }))
+        return await startCommand(options(rest, { config: 'switchyard.yaml' }, ['config', 'log-level']))
       case 'validate':
-        return validateCommand(options(rest, {}))
+        return validateCommand(options(rest, {}, ['config']))
+      case 'rules':
+        if (rest[0] !== 'test') throw new UsageError(`unknown command "rules ${rest[0] ?? ''}": did you mean "rules test"?`)
+        return rulesTestCommand(options(rest.slice(1), { config: 'switchyard.yaml' }, ['config', 'topic', 'payload', 'client-id']))
       case '-v':
       case '--version':
         process.stdout.write(`${await version()}\n`)
@@ -52,20 +58,28 @@ export async function main(argv: string[]): Promise<number> {
 export interface CliOptions {
   config?: string
   'log-level'?: string
+  topic?: string
+  payload?: string
+  'client-id'?: string
 }
 
-function options(args: string[], defaults: CliOptions): CliOptions {
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'log-level': { type: 'string', short: 'l' },
+  topic: { type: 'string', short: 't' },
+  payload: { type: 'string', short: 'p' },
+  'client-id': { type: 'string' },
+} as const
+
+function options(args: string[], defaults: CliOptions, allowed: Array<keyof typeof OPTIONS>): CliOptions {
   try {
     const { values } = parseArgs({
       args,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'log-level': { type: 'string', short: 'l' },
-      },
+      options: Object.fromEntries(allowed.map((name) => [name, OPTIONS[name]])),
       strict: true,
       allowPositionals: false,
     })
-    return { ...defaults, ...values }
+    return { ...defaults, ...(values as CliOptions) }
   } catch (err) {
     throw new UsageError((err as Error).message)
   }

@@ -16,9 +16,12 @@ export async function startCommand(options: CliOptions): Promise<number> {
   }
   const config = loadConfig(options.config!)
   const log = pino({ level: (level ?? config.log.level) as Level, base: { pid: process.pid } })
-  const app = createApp(config, log)
+  const app = createApp(config, log, { configFile: options.config })
   const addresses = await app.start()
   log.info({ mqtt: addresses.mqtt, http: addresses.http, config: options.config }, 'Switchyard started')
+
+  // SIGHUP rereads the config, as the file watcher does.
+  process.on('SIGHUP', () => app.reload())
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve)

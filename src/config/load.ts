@@ -99,8 +99,11 @@ function resolvePaths(config: Config, base: string): Config {
   return { ...config, storage: { ...config.storage, sqlite: resolved } }
 }
 
+/** Freezes the plain data of the config; compiled parts (queries, templates) keep their own state. */
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    const proto = Object.getPrototypeOf(value) as unknown
+    if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) return value
     Object.freeze(value)
     for (const child of Object.values(value)) deepFreeze(child)
   }

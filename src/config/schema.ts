@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { rulesEngineSchema, rulesSchema } from '../rules/schema.js'
 
 /**
  * The config file's schema. Later parts of Switchyard (rules, functions,
@@ -49,6 +50,12 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   storage: z.strictObject({
     sqlite: z.string({ error: 'must be a file path or ":memory:"' }).min(1, 'must not be empty').default('./data/switchyard.db'),
+  }).prefault({}),
+  rules: rulesSchema,
+  rulesEngine: rulesEngineSchema,
+  admin: z.strictObject({
+    /** The bearer token of the admin API (/api). Without one, the API refuses every request. */
+    token: z.string({ error: 'must be a string' }).min(16, 'must be at least 16 characters').optional(),
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

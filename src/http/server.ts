@@ -5,6 +5,7 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import { adminAuth } from './admin-auth.js'
 
 /** MQTT.js' browser builds, served at /vendor/mqtt/ so that pages need no CDN. */
 const MQTT_DIST = dirname(createRequire(import.meta.url).resolve('mqtt/dist/mqtt.esm'))
@@ -15,6 +16,9 @@ export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url))
 export interface HttpDeps {
   log: Logger
   registry: Registry
+  adminToken: string | undefined
+  /** The admin API's route groups, mounted under /api behind the bearer token. */
+  api: Array<(app: FastifyInstance) => Promise<void>>
   /** True once the broker and the store are ready to serve. */
   ready(): boolean
 }
@@ -40,6 +44,11 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     reply.type(deps.registry.contentType)
     return deps.registry.metrics()
   })
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', adminAuth(deps.adminToken))
+    for (const routes of deps.api) await api.register(routes)
+  }, { prefix: '/api' })
 
   await app.register(fastifyStatic, { root: WEB_ROOT, index: ['index.html'] })
   await app.register(fastifyStatic, {

@@ -33,7 +33,7 @@ export async function startApp(options: { dir?: string; extraYaml?: string } = {
   writeFileSync(file, yaml)
   const config = parseConfig(yaml, file)
   const log = pino({ level: process.env.SWITCHYARD_TEST_LOG ?? 'silent' })
-  const app = createApp(config, log)
+  const app = createApp(config, log, { configFile: file })
   const addresses = await app.start()
   return {
     app,

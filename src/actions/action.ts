@@ -1,0 +1,75 @@
+import type { Aedes } from 'aedes'
+import type { Logger } from 'pino'
+import type { z } from 'zod'
+import type { EventStore } from '../store/event-store.js'
+import type { Lineage } from '../rules/lineage.js'
+
+/**
+ * What an action sees of the event that triggered it. Built once per matched
+ * rule; actions read it and never change it.
+ */
+export interface ActionEvent {
+  /** The rule that matched. */
+  rule: string
+  topic: string
+  clientId: string | undefined
+  /** The publisher's username, or its client id when it has none (AWS' principal()). */
+  principal: string | undefined
+  /** When the broker received the message, ms since the epoch. */
+  timestamp: number
+  /** The original payload, as published. */
+  payload: Buffer
+  /** The rule's SELECT output. */
+  output: unknown
+  /** How many rule republishes led to this message, for the loop guard. */
+  lineage: Lineage
+  /** Evaluates a compiled substitution template against this event. */
+  fill(template: Template): string
+}
+
+export type { Template } from './template-string.js'
+import type { Template } from './template-string.js'
+
+/** One configured action of a rule, compiled. Building validated it; running only runs. */
+export interface Action {
+  readonly kind: string
+  /**
+   * True when `run` records a delivery in the outbox rather than doing the
+   * work: for a QoS 1 or 2 publish the broker acknowledges only after that
+   * record is committed.
+   */
+  readonly durable?: boolean
+  /** Runs the action; rejects with an ActionError that says whether a retry can help. */
+  run(event: ActionEvent): Promise<void>
+  /** What `run` would do, with every template filled in; does nothing (the dry run). */
+  describe(event: ActionEvent): Record<string, unknown>
+}
+
+/** What actions may use. Passed in explicitly; nothing reaches for a global. */
+export interface ActionDeps {
+  broker: Aedes
+  events: EventStore
+  log: Logger
+  /**
+   * Publishes through the broker on behalf of the rule behind `cause`: one
+   * hop further from the original message. Past the engine's `maxHops` the
+   * message is dropped as a loop instead.
+   */
+  publish(message: RulePublish, cause: ActionEvent): Promise<void>
+}
+
+export interface RulePublish {
+  topic: string
+  payload: Buffer
+  qos: 0 | 1 | 2
+  retain: boolean
+}
+
+/**
+ * An entry in the action registry: the config schema of a kind (which
+ * compiles its templates as the config loads) and how to build it.
+ */
+export interface ActionKind<C> {
+  readonly schema: z.ZodType<C, unknown>
+  create(config: C, deps: ActionDeps): Action
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod'
+import { duration } from '../config/duration.js'
+import { ActionError } from '../errors.js'
+import type { ActionEvent, ActionKind } from './action.js'
+import { outputPayload } from './republish.js'
+import { templateString } from './template-string.js'
+
+const schema = z.strictObject({
+  url: templateString.refine((url) => /^https?:\/\//.test(url.source), 'must start with http:// or https://'),
+  method: z.enum(['POST', 'PUT', 'PATCH', 'GET', 'DELETE'], { error: 'must be POST, PUT, PATCH, GET or DELETE' }).default('POST'),
+  headers: z.record(z.string(), templateString).default({}),
+  /** The body; when absent, the rule's SELECT output as JSON. */
+  body: templateString.optional(),
+  timeout: duration.default(5000),
+})
+
+export type HttpConfig = z.output<typeof schema>
+
+/**
+ * Sends the event to an HTTP endpoint. Only a 2xx answer is a success: a 4xx
+ * or 5xx is a failure that reaches the rule's errorAction.
+ */
+export const http: ActionKind<HttpConfig> = {
+  schema,
+  create(config) {
+    const { url, body } = config
+    const headers = Object.entries(config.headers)
+    const hasBody = config.method !== 'GET' && config.method !== 'DELETE'
+    const render = (event: ActionEvent) => ({
+      method: config.method,
+      url: event.fill(url),
+      headers: {
+        ...(hasBody && body === undefined ? { 'content-type': 'application/json' } : {}),
+        ...Object.fromEntries(headers.map(([name, value]) => [name, event.fill(value)])),
+      } as Record<string, string>,
+      body: hasBody ? (body ? event.fill(body) : outputPayload(event.output)) : undefined,
+    })
+    return {
+      kind: 'http',
+      async run(event) {
+        const request = render(event)
+        await send(request, config.timeout)
+      },
+      describe(event) {
+        return { kind: 'http', ...render(event), timeout: config.timeout }
+      },
+    }
+  },
+}
+
+export interface HttpRequest {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body: string | undefined
+}
+
+/** Sends a request; resolves with the response for a 2xx, throws an ActionError otherwise. */
+export async function send(request: HttpRequest, timeoutMs: number): Promise<Response> {
+  let response: Response
+  try {
+    response = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'manual',
+    })
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } }
+    const reason = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : e.cause?.code ?? e.cause?.message ?? e.message
+    throw new ActionError(`${request.method} ${request.url} failed: ${reason}`, true, { cause: err })
+  }
+  if (response.status >= 200 && response.status < 300) return response
+  // Free the connection; the body of a failure is only read for the message.
+  const text = (await response.text().catch(() => '')).slice(0, 200)
+  // A client error will not go away by itself, but 408 and 429 ask to retry.
+  const retryable = response.status >= 500 || response.status === 408 || response.status === 429
+  throw new ActionError(`${request.method} ${request.url} answered ${response.status}${text ? `: ${text}` : ''}`, retryable)
+}

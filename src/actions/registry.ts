@@ -1,0 +1,13 @@
+import type { ActionKind } from './action.js'
+import { http } from './http.js'
+import { republish } from './republish.js'
+import { store } from './store.js'
+
+/** Every kind of action a rule can have, by the key that names it in the config. */
+export const actionKinds = {
+  republish,
+  store,
+  http,
+} satisfies Record<string, ActionKind<any>> // any: each kind has its own config type
+
+export type ActionKindName = keyof typeof actionKinds

@@ -1,0 +1,45 @@
+import { z } from 'zod'
+import { ActionError } from '../errors.js'
+import { invalidTopicName } from '../topics/match.js'
+import type { ActionEvent, ActionKind, Template } from './action.js'
+import { templateString } from './template-string.js'
+
+const schema = z.strictObject({
+  topic: templateString,
+  /** The payload; when absent, the rule's SELECT output as JSON (as on AWS IoT). */
+  payload: templateString.optional(),
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0, 1 or 2' }).default(0),
+  retain: z.boolean({ error: 'must be true or false' }).default(false),
+})
+
+export type RepublishConfig = z.output<typeof schema>
+
+/** Publishes through the broker, so subscribers and other rules see it. */
+export const republish: ActionKind<RepublishConfig> = {
+  schema,
+  create(config, deps) {
+    const { topic, payload } = config
+    const render = (event: ActionEvent) => ({
+      topic: event.fill(topic),
+      payload: payload ? event.fill(payload) : outputPayload(event.output),
+    })
+    return {
+      kind: 'republish',
+      async run(event) {
+        const message = render(event)
+        const invalid = invalidTopicName(message.topic)
+        if (invalid) throw new ActionError(`cannot republish to "${message.topic}": ${invalid}`, false)
+        await deps.publish({ topic: message.topic, payload: Buffer.from(message.payload), qos: config.qos, retain: config.retain }, event)
+      },
+      describe(event) {
+        return { kind: 'republish', ...render(event), qos: config.qos, retain: config.retain }
+      },
+    }
+  },
+}
+
+/** The SELECT output as the payload of a message: JSON, or a string as is. */
+export function outputPayload(output: unknown): string {
+  return typeof output === 'string' ? output : JSON.stringify(output ?? null)
+}
+

@@ -1,0 +1,45 @@
+import { z } from 'zod'
+import { duration } from '../config/duration.js'
+import type { ActionKind } from './action.js'
+import { templateString } from './template-string.js'
+
+const schema = z.strictObject({
+  table: z.string({ error: 'must be a table name' }).regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must be a name of letters, digits, _ and - (up to 64)'),
+  /** Groups events for reading back, e.g. the chat room: `${topic(3)}`. */
+  key: templateString.optional(),
+  /** How long events are kept; forever when absent. */
+  ttl: duration.optional(),
+})
+
+export type StoreConfig = z.output<typeof schema>
+
+/** Appends the event (the rule's SELECT output) to a table in SQLite. */
+export const store: ActionKind<StoreConfig> = {
+  schema,
+  create(config, deps) {
+    const { key } = config
+    return {
+      kind: 'store',
+      async run(event) {
+        await deps.events.append({
+          table: config.table,
+          key: key ? event.fill(key) : null,
+          timestamp: event.timestamp,
+          topic: event.topic,
+          clientId: event.clientId ?? null,
+          data: event.output,
+          expiresAt: config.ttl === undefined ? null : event.timestamp + config.ttl,
+        })
+      },
+      describe(event) {
+        return {
+          kind: 'store',
+          table: config.table,
+          key: key ? event.fill(key) : null,
+          ...(config.ttl === undefined ? {} : { expiresAt: event.timestamp + config.ttl }),
+          data: event.output,
+        }
+      },
+    }
+  },
+}

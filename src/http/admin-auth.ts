@@ -1,0 +1,25 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/**
+ * Guards the admin API with a bearer token. Without a configured token the
+ * API refuses everything: no token, no access. The comparison takes the same
+ * time whatever the guess (both sides are hashed to equal length first).
+ */
+export function adminAuth(token: string | undefined) {
+  const expected = token === undefined ? undefined : digest(token)
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!expected) {
+      return reply.code(403).send({ error: 'the admin API is disabled: set admin.token in the config to enable it' })
+    }
+    const header = req.headers.authorization ?? ''
+    const match = /^Bearer\s+(.+)$/i.exec(header)
+    if (!match || !timingSafeEqual(digest(match[1]!.trim()), expected)) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong bearer token' })
+    }
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest()
+}

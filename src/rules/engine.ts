@@ -1,0 +1,284 @@
+import type { Aedes, AedesPublishPacket, Client } from 'aedes'
+import type { Logger } from 'pino'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Action, ActionEvent, RulePublish } from '../actions/action.js'
+import type { Template } from '../actions/template-string.js'
+import type { Connections } from '../broker/connection-info.js'
+import { errorDocument } from './error-document.js'
+import { lineageOf, lineageProperties, ORIGIN, type Lineage } from './lineage.js'
+import { RuleSet, type CompiledRule } from './rule-set.js'
+import type { SqlContext } from './sql/index.js'
+
+export interface EngineOptions {
+  maxHops: number
+  queueSize: number
+  concurrency: number
+}
+
+interface Work {
+  rules: CompiledRule[]
+  ctx: SqlContext
+  payload: Buffer
+  lineage: Lineage
+}
+
+/**
+ * Treats every published message as an event: matches it against the rule
+ * set, evaluates each matching rule's SQL and starts its actions.
+ *
+ * The publisher is never made to wait for rule work: matching happens in
+ * Aedes' `published` hook, the rest is queued and the hook returns. Only when
+ * the bounded queue is full does the hook hold the publisher (Aedes then
+ * stops reading from that client) until there is room again. Rule errors
+ * never reach Aedes' callbacks, which would close the publisher's connection.
+ */
+export class RulesEngine {
+  #rules = RuleSet.empty()
+  readonly #queue: Work[] = []
+  readonly #waiting: Array<() => void> = []
+  #inFlight = 0
+  #scheduled = false
+  #closed = false
+  readonly #log: Logger
+  readonly #dropped: Counter
+  readonly #loops: Counter
+
+  constructor(
+    private readonly broker: Aedes,
+    private readonly connections: Connections,
+    private readonly options: EngineOptions,
+    log: Logger,
+    registry: Registry,
+  ) {
+    this.#log = log.child({ module: 'rules' })
+    const engine = this
+    new Gauge({
+      name: 'switchyard_rules_queue_length',
+      help: 'Messages waiting for rule evaluation',
+      registers: [registry],
+      collect() {
+        this.set(engine.#queue.length)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_rules_actions_in_flight',
+      help: 'Rule actions running now',
+      registers: [registry],
+      collect() {
+        this.set(engine.#inFlight)
+      },
+    })
+    this.#dropped = new Counter({ name: 'switchyard_rules_dropped_total', help: 'Messages from rules dropped because the rule queue was full', registers: [registry] })
+    this.#loops = new Counter({ name: 'switchyard_rules_loop_drops_total', help: 'Republishes dropped by the loop guard (maxHops)', registers: [registry] })
+  }
+
+  get rules(): RuleSet {
+    return this.#rules
+  }
+
+  /** Swaps in a complete new rule set; messages already queued finish with the rules they matched. */
+  use(rules: RuleSet): void {
+    this.#rules = rules
+  }
+
+  /** Installs the engine as the broker's `published` hook. */
+  attach(): void {
+    this.broker.published = (packet, client, done) => this.#onPublished(packet, client, done)
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const resume of this.#waiting.splice(0)) resume()
+  }
+
+  #onPublished(packet: AedesPublishPacket, client: Client | null, done: (err?: Error | null) => void): void {
+    const rules = this.#closed || packet.topic.startsWith('$SYS/') ? [] : this.#rules.match(packet.topic)
+    if (rules.length === 0) return done()
+
+    const info = client ? this.connections.get(client) : undefined
+    const work: Work = {
+      rules,
+      payload: packet.payload as Buffer,
+      // A client's own publish is always an origin: only the broker's
+      // internal publishes carry a lineage.
+      lineage: client ? ORIGIN : lineageOf(packet),
+      ctx: {
+        payload: packet.payload as Buffer,
+        topic: packet.topic,
+        clientId: client?.id,
+        principal: info?.username ?? client?.id,
+        timestamp: Date.now(),
+      },
+    }
+    if (this.#queue.length < this.options.queueSize) {
+      this.#enqueue(work)
+      return done()
+    }
+    if (!client) {
+      // Rules' own publishes must not wait on the queue their actions are
+      // draining; past twice the bound they are dropped and counted.
+      if (this.#queue.length < this.options.queueSize * 2) this.#enqueue(work)
+      else this.#dropped.inc()
+      return done()
+    }
+    // Push back: the publisher waits until there is room.
+    this.#waiting.push(() => {
+      this.#enqueue(work)
+      done()
+    })
+  }
+
+  #enqueue(work: Work): void {
+    this.#queue.push(work)
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => this.#drain())
+  }
+
+  #drain(): void {
+    this.#scheduled = false
+    // A bounded slice per turn, so that sockets are served in between.
+    let budget = 512
+    while (this.#queue.length > 0 && budget-- > 0 && this.#inFlight < this.options.concurrency) {
+      this.#evaluate(this.#queue.shift()!)
+    }
+    while (this.#waiting.length > 0 && this.#queue.length < this.options.queueSize) this.#waiting.shift()!()
+    if (this.#queue.length > 0 && this.#inFlight < this.options.concurrency) this.#schedule()
+  }
+
+  #evaluate(work: Work): void {
+    for (const rule of work.rules) {
+      const stats = rule.stats
+      stats.matched++
+      let output: unknown
+      try {
+        const result = rule.query.run(work.ctx)
+        if (!result.passed) continue
+        output = result.output
+      } catch (err) {
+        stats.failed++
+        this.#log.debug({ rule: rule.name, err }, 'rule evaluation failed')
+        continue
+      }
+      stats.passed++
+      const event = makeEvent(rule.name, work, output)
+      rule.actions.forEach((action, i) => this.#start(rule, action, i, event))
+    }
+  }
+
+  #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): void {
+    this.#inFlight++
+    let running: Promise<void>
+    try {
+      running = action.run(event)
+    } catch (err) {
+      running = Promise.reject(err)
+    }
+    running.then(
+      () => {
+        // A reload may have reshaped the stats while this action ran.
+        const stats = rule.stats.actions[index]
+        if (stats) stats.success++
+      },
+      (err: unknown) => {
+        const stats = rule.stats.actions[index]
+        if (stats) stats.failure++
+        this.#log.warn({ rule: rule.name, action: action.kind, err: (err as Error).message }, 'rule action failed')
+        this.#runErrorAction(rule, action, event, err as Error)
+      },
+    ).finally(() => {
+      this.#inFlight--
+      if (this.#queue.length > 0 || this.#waiting.length > 0) this.#schedule()
+    })
+  }
+
+  #runErrorAction(rule: CompiledRule, failed: Action, event: ActionEvent, err: Error): void {
+    const handler = rule.errorAction
+    if (!handler) return
+    const errorEvent: ActionEvent = { ...event, output: errorDocument(rule.name, event, failed, err) }
+    handler.run(errorEvent).then(
+      () => {
+        if (rule.stats.errorAction) rule.stats.errorAction.success++
+      },
+      (handlerErr: unknown) => {
+        if (rule.stats.errorAction) rule.stats.errorAction.failure++
+        this.#log.error({ rule: rule.name, err: (handlerErr as Error).message }, 'the errorAction failed too')
+      },
+    )
+  }
+
+  /** The `publish` that actions use: one hop further, or dropped as a loop past maxHops. */
+  publish(message: RulePublish, cause: ActionEvent): Promise<void> {
+    const lineage: Lineage = { hops: cause.lineage.hops + 1, fromLoop: cause.lineage.fromLoop }
+    if (lineage.hops > this.options.maxHops) {
+      this.#loops.inc()
+      this.#countLoop(cause.rule)
+      if (!lineage.fromLoop) this.#publishLoopEvent(message, cause, lineage)
+      return Promise.resolve()
+    }
+    return this.#publish(message, lineage)
+  }
+
+  #countLoop(rule: string): void {
+    const found = this.#rules.rules.find((r) => r.name === rule)
+    if (found) found.stats.loops++
+  }
+
+  #publishLoopEvent(message: RulePublish, cause: ActionEvent, lineage: Lineage): void {
+    this.#log.warn({ rule: cause.rule, topic: message.topic, hops: lineage.hops }, 'dropped a republish past maxHops: the rules form a loop')
+    const body = {
+      rule: cause.rule,
+      topic: message.topic,
+      sourceTopic: cause.topic,
+      clientId: cause.clientId ?? null,
+      hops: lineage.hops,
+      maxHops: this.options.maxHops,
+      timestamp: Date.now(),
+      eventType: 'loop',
+    }
+    // The event may itself trigger rules, once: whatever follows from it is
+    // marked, and is never answered with another loop event.
+    void this.#publish(
+      { topic: `$events/rules/${cause.rule}/loop`, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false },
+      { hops: this.options.maxHops, fromLoop: true },
+    )
+  }
+
+  #publish(message: RulePublish, lineage: Lineage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.broker.publish(
+        {
+          cmd: 'publish',
+          topic: message.topic,
+          payload: message.payload,
+          qos: message.qos,
+          retain: message.retain,
+          dup: false,
+          properties: lineageProperties(lineage),
+        } as AedesPublishPacket,
+        (err) => (err ? reject(err) : resolve()),
+      )
+    })
+  }
+}
+
+function makeEvent(rule: string, work: Work, output: unknown): ActionEvent {
+  const ctx = work.ctx
+  return {
+    rule,
+    topic: ctx.topic,
+    clientId: ctx.clientId,
+    principal: ctx.principal,
+    timestamp: ctx.timestamp,
+    payload: work.payload,
+    output,
+    lineage: work.lineage,
+    fill(template: Template) {
+      return template.constant ? template.source : template.render({ output, ctx })
+    },
+  }
+}

@@ -1,0 +1,91 @@
+import { Qlobber } from 'qlobber'
+import type { Action, ActionDeps } from '../actions/action.js'
+import { actionKinds } from '../actions/registry.js'
+import type { CompiledQuery } from './sql/index.js'
+import type { ActionConfig, RuleConfig } from './schema.js'
+import type { RuleStats, RuleStatsBook } from './rule-stats.js'
+
+export interface CompiledRule {
+  readonly name: string
+  readonly description: string | undefined
+  readonly sql: string
+  readonly from: string
+  readonly query: CompiledQuery
+  readonly actions: readonly Action[]
+  readonly errorAction: Action | undefined
+  readonly enabled: boolean
+  readonly stats: RuleStats
+}
+
+/**
+ * A complete, immutable set of compiled rules with one topic matcher for all
+ * of them: the cost of matching a message grows with the rules that match,
+ * not with the rules that do not. A reload builds a new set and swaps it in.
+ */
+export class RuleSet {
+  readonly rules: readonly CompiledRule[]
+  readonly #matcher: Qlobber
+  readonly #enabled: number
+
+  private constructor(rules: CompiledRule[]) {
+    this.rules = rules
+    this.#matcher = new Qlobber({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true })
+    rules.forEach((rule, i) => {
+      if (rule.enabled) this.#matcher.add(rule.from, i)
+    })
+    this.#enabled = rules.filter((r) => r.enabled).length
+  }
+
+  static empty(): RuleSet {
+    return new RuleSet([])
+  }
+
+  static build(configs: readonly RuleConfig[], deps: ActionDeps, stats: RuleStatsBook): RuleSet {
+    const rules = configs.map((config): CompiledRule => {
+      const ruleStats = stats.for(config.name)
+      ruleStats.shape(config.actions.map((a) => a.kind), config.errorAction?.kind)
+      return {
+        name: config.name,
+        description: config.description,
+        sql: config.sql,
+        from: config.query.from,
+        query: config.query,
+        actions: config.actions.map((a) => buildAction(a, deps)),
+        errorAction: config.errorAction ? buildAction(config.errorAction, deps) : undefined,
+        enabled: config.enabled,
+        stats: ruleStats,
+      }
+    })
+    stats.keepOnly(new Set(configs.map((c) => c.name)))
+    return new RuleSet(rules)
+  }
+
+  get size(): number {
+    return this.#enabled
+  }
+
+  /** The enabled rules whose FROM matches `topic`, in config order. */
+  match(topic: string): CompiledRule[] {
+    if (this.#enabled === 0) return []
+    const found = this.#matcher.match(topic) as number[]
+    if (found.length === 0) return []
+    // [MQTT-4.7.2-1] a FROM starting with a wildcard does not match '$' topics.
+    const dollar = topic.charCodeAt(0) === 36
+    const out: CompiledRule[] = []
+    for (const i of found.length > 1 ? found.sort((a, b) => a - b) : found) {
+      const rule = this.rules[i]!
+      if (dollar && isWildcardFirst(rule.from)) continue
+      out.push(rule)
+    }
+    return out
+  }
+}
+
+function buildAction(action: ActionConfig, deps: ActionDeps): Action {
+  return (actionKinds[action.kind].create as (config: unknown, deps: ActionDeps) => Action)(action.config, deps)
+}
+
+function isWildcardFirst(filter: string): boolean {
+  const c = filter.charCodeAt(0)
+  return c === 43 || c === 35
+}

@@ -1,0 +1,153 @@
+import type { Statement } from 'better-sqlite3'
+import type { Db } from './database.js'
+import { migrate } from './migrate.js'
+
+/** An event kept by a rule's `store` action. */
+export interface StoredEvent {
+  id: number
+  table: string
+  key: string | null
+  /** When the broker received the message, ms since the epoch. */
+  timestamp: number
+  topic: string
+  clientId: string | null
+  data: unknown
+  expiresAt: number | null
+}
+
+export type NewEvent = Omit<StoredEvent, 'id'>
+
+export interface EventQuery {
+  key?: string | undefined
+  /** Only events at or after this time (ms since the epoch). */
+  since?: number | undefined
+  /** Only events before this time (ms since the epoch). */
+  until?: number | undefined
+  limit?: number | undefined
+}
+
+const MAX_LIMIT = 1000
+// Big enough to amortise a commit, small enough that one flush never stalls
+// the event loop for long.
+const MAX_BATCH = 2000
+
+const STEPS = [
+  `CREATE TABLE store_events (
+    id INTEGER PRIMARY KEY,
+    tbl TEXT NOT NULL,
+    key TEXT,
+    ts INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    client_id TEXT,
+    data TEXT NOT NULL,
+    expires_at INTEGER
+  );
+  CREATE INDEX store_events_by_key ON store_events (tbl, key, ts);
+  CREATE INDEX store_events_by_time ON store_events (tbl, ts);
+  CREATE INDEX store_events_by_expiry ON store_events (expires_at) WHERE expires_at IS NOT NULL;`,
+]
+
+interface Pending {
+  event: NewEvent
+  resolve(): void
+  reject(err: unknown): void
+}
+
+/**
+ * The events that rules store, in one SQLite table keyed by the rule's table
+ * name. Appends are grouped: every append made in one turn of the event loop
+ * is committed in one transaction, and each append resolves once committed.
+ */
+export class EventStore {
+  readonly #db: Db
+  readonly #insert: Statement
+  readonly #sweep: Statement
+  /** One prepared statement per combination of filters (at most eight). */
+  readonly #queries = new Map<string, Statement>()
+  #pending: Pending[] = []
+  #scheduled = false
+
+  constructor(db: Db) {
+    migrate(db, 'store_events', STEPS)
+    this.#db = db
+    this.#insert = db.prepare('INSERT INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#sweep = db.prepare('DELETE FROM store_events WHERE expires_at IS NOT NULL AND expires_at <= ?')
+  }
+
+  append(event: NewEvent): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ event, resolve, reject })
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(() => this.flush())
+      }
+    })
+  }
+
+  /** Commits what is pending now; called each tick and at close. */
+  flush(): void {
+    this.#scheduled = false
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.length <= MAX_BATCH ? this.#pending : this.#pending.slice(0, MAX_BATCH)
+      this.#pending = this.#pending.length <= MAX_BATCH ? [] : this.#pending.slice(MAX_BATCH)
+      try {
+        this.#db.transaction(() => {
+          for (const { event: e } of batch) {
+            this.#insert.run(e.table, e.key, e.timestamp, e.topic, e.clientId, JSON.stringify(e.data ?? null), e.expiresAt)
+          }
+        })()
+        for (const p of batch) p.resolve()
+      } catch (err) {
+        for (const p of batch) p.reject(err)
+      }
+      if (this.#pending.length > 0) {
+        // Let other work run between batches.
+        this.#scheduled = true
+        setImmediate(() => this.flush())
+        return
+      }
+    }
+  }
+
+  /** Newest first. Expired events are never returned, swept or not. */
+  query(table: string, q: EventQuery = {}): StoredEvent[] {
+    const where = ['tbl = ?', '(expires_at IS NULL OR expires_at > ?)']
+    const args: unknown[] = [table, Date.now()]
+    if (q.key !== undefined) {
+      where.push('key = ?')
+      args.push(q.key)
+    }
+    if (q.since !== undefined) {
+      where.push('ts >= ?')
+      args.push(q.since)
+    }
+    if (q.until !== undefined) {
+      where.push('ts < ?')
+      args.push(q.until)
+    }
+    args.push(Math.min(Math.max(1, q.limit ?? 100), MAX_LIMIT))
+    const shape = where.join(' AND ')
+    let statement = this.#queries.get(shape)
+    if (!statement) {
+      // Built from the fixed fragments above only; every value is bound.
+      statement = this.#db.prepare(`SELECT id, tbl, key, ts, topic, client_id, data, expires_at FROM store_events WHERE ${shape} ORDER BY ts DESC, id DESC LIMIT ?`)
+      this.#queries.set(shape, statement)
+    }
+    const rows = statement.all(...args) as Array<{ id: number; tbl: string; key: string | null; ts: number; topic: string; client_id: string | null; data: string; expires_at: number | null }>
+    return rows.map((r) => ({
+      id: r.id,
+      table: r.tbl,
+      key: r.key,
+      timestamp: r.ts,
+      topic: r.topic,
+      clientId: r.client_id,
+      data: JSON.parse(r.data) as unknown,
+      expiresAt: r.expires_at,
+    }))
+  }
+
+  /** Deletes expired events; returns how many. */
+  sweepExpired(now = Date.now()): number {
+    return this.#sweep.run(now).changes
+  }
+}

@@ -1,0 +1,71 @@
+import { createServer, type ServerResponse, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { MqttClient } from 'mqtt'
+import { afterEach, expect, it } from 'vitest'
+import { startApp, type TestApp } from './helpers/app.js'
+import { connect, end, Inbox } from './helpers/mqtt.js'
+
+let t: TestApp | undefined
+let server: Server | undefined
+const clients: MqttClient[] = []
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  await t?.close()
+  server?.closeAllConnections()
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+})
+
+it('holds only the publisher whose rule work is backed up, and loses nothing', async () => {
+  const held: ServerResponse[] = []
+  let received = 0
+  server = createServer((req, res) => {
+    req.resume()
+    received++
+    held.push(res)
+  })
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`
+  t = await startApp({
+    extraYaml: `
+rulesEngine:
+  queueSize: 2
+  concurrency: 1
+rules:
+  - name: slow
+    sql: SELECT * FROM 'work/#'
+    actions:
+      - http: { url: '${url}', timeout: 30s }
+`,
+  })
+  const watcher = await connect(t.mqttUrl)
+  clients.push(watcher)
+  const watched = new Inbox(watcher)
+  await watcher.subscribeAsync(['producer/alive', 'chat/room'], { qos: 1 })
+
+  const producer = await connect(t.mqttUrl, { clientId: 'producer' })
+  clients.push(producer)
+  for (let i = 0; i < 6; i++) producer.publish(`work/${i}`, `{"i":${i}}`, { qos: 0 })
+  // One action runs and two messages wait in the queue: the publisher's
+  // next packets are not read until there is room.
+  await expect.poll(() => received).toBe(1)
+  producer.publish('producer/alive', 'later', { qos: 0 })
+  await new Promise((r) => setTimeout(r, 300))
+  expect(watched.messages.map((m) => m.topic)).not.toContain('producer/alive')
+
+  // Everyone else is served meanwhile.
+  const other = await connect(t.mqttUrl)
+  clients.push(other)
+  await other.publishAsync('chat/room', 'still here', { qos: 1 })
+  expect((await watched.on('chat/room')).payload).toBe('still here')
+
+  // Release the endpoint: every message gets through, and the publisher is read again.
+  const release = setInterval(() => {
+    for (const res of held.splice(0)) res.end('ok')
+  }, 10)
+  try {
+    await expect.poll(() => received, { timeout: 5000 }).toBe(6)
+    expect((await watched.on('producer/alive')).payload).toBe('later')
+  } finally {
+    clearInterval(release)
+  }
+})

@@ -1,0 +1,284 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { MqttClient } from 'mqtt'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startApp, type TestApp } from './helpers/app.js'
+import { connect, end, Inbox } from './helpers/mqtt.js'
+
+const TOKEN = 'test-admin-token-0123456789'
+
+const json = async (res: Response | Promise<Response>): Promise<any> => (await res).json()
+
+let t: TestApp | undefined
+let server: Server | undefined
+const clients: MqttClient[] = []
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  await t?.close()
+  t = undefined
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  server = undefined
+})
+
+async function app(rulesYaml: string): Promise<TestApp> {
+  t = await startApp({ extraYaml: `admin:\n  token: ${TOKEN}\n${rulesYaml}` })
+  return t
+}
+async function open(url: string, options = {}) {
+  const c = await connect(url, options)
+  clients.push(c)
+  return c
+}
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${t!.httpUrl}/api${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...init.headers } })
+
+// The two rules of the AWS IoT web chat, exactly as written there.
+const AWS_CHAT_RULES = `
+rules:
+  - name: chatPub
+    sql: >-
+      SELECT *, clientId() AS clientId, timestamp() AS timestamp FROM 'chat/out'
+      WHERE NOT isUndefined(message) AND NOT isUndefined(room)
+    actions:
+      - republish: { topic: 'chat/pub/\${room}', qos: 1 }
+    errorAction:
+      republish: { topic: 'errors/rules' }
+  - name: chatStore
+    sql: SELECT *, concat(timestamp, clientId) AS timestamp_clientId, round(timestamp / 1000) + 86400 AS ttl FROM 'chat/pub/#'
+    actions:
+      - store: { table: chat, key: '\${topic(3)}', ttl: 24h }
+    enabled: true
+`
+
+describe('the AWS IoT chat rules', () => {
+  it('republish chat/out to the room and store the room history', async () => {
+    await app(AWS_CHAT_RULES)
+    const alice = await open(t!.wsUrl, { clientId: 'alice-1' })
+    const inbox = new Inbox(alice)
+    await alice.subscribeAsync('chat/pub/lobby', { qos: 1 })
+
+    const before = Date.now()
+    await alice.publishAsync('chat/out', JSON.stringify({ room: 'lobby', message: 'hello', name: 'Alice' }), { qos: 1 })
+    await alice.publishAsync('chat/out', JSON.stringify({ room: 'lobby' }), { qos: 1 }) // no message: WHERE is false
+    await alice.publishAsync('chat/out', JSON.stringify({ room: 'lobby', message: 'second', name: 'Alice' }), { qos: 1 })
+
+    const got = await inbox.count(2)
+    const first = JSON.parse(got[0]!.payload) as Record<string, unknown>
+    expect(first).toMatchObject({ room: 'lobby', message: 'hello', name: 'Alice', clientId: 'alice-1' })
+    expect(first.timestamp as number).toBeGreaterThanOrEqual(before)
+    expect(got[0]!.packet.qos).toBe(1)
+    expect(JSON.parse(got[1]!.payload).message).toBe('second')
+
+    let stored: { events: Array<{ key: string; data: Record<string, unknown>; expiresAt: number }> } = { events: [] }
+    for (let i = 0; i < 50 && stored.events.length < 2; i++) {
+      stored = await json(api('/store/chat?key=lobby'))
+      if (stored.events.length < 2) await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(stored.events.map((e) => e.data.message)).toEqual(['second', 'hello']) // newest first
+    const data = stored.events[1]!.data
+    expect(data.timestamp_clientId).toBe(`${first.timestamp as number}alice-1`)
+    // Int / Int is an integer division in AWS IoT SQL.
+    expect(data.ttl).toBe(Math.trunc((first.timestamp as number) / 1000) + 86400)
+    expect(stored.events[1]!.expiresAt - (first.timestamp as number)).toBeGreaterThanOrEqual(24 * 3600 * 1000 - 1000)
+    expect((await json(api('/store/chat?key=lobby&limit=1'))).events).toHaveLength(1)
+    expect((await json(api('/store/chat?key=other'))).events).toEqual([])
+
+    const rules = (await json(api('/rules'))) as { rules: Array<{ name: string; stats: { matched: number; passed: number; actions: Array<{ success: number }> } }> }
+    const chatPub = rules.rules.find((r) => r.name === 'chatPub')!
+    expect(chatPub.stats).toMatchObject({ matched: 3, passed: 2 })
+    expect(chatPub.stats.actions[0]!.success).toBe(2)
+    const metrics = await (await fetch(`${t!.httpUrl}/metrics`)).text()
+    expect(metrics).toContain('switchyard_rule_matched_total{rule="chatPub"} 3')
+    expect(metrics).toContain('switchyard_rule_passed_total{rule="chatPub"} 2')
+  })
+})
+
+describe('templates and payloads', () => {
+  // As on AWS, a template is evaluated against the message, not the SELECT
+  // output: payload fields and functions, not AS aliases.
+  it('fill topic and payload templates with fields, topic(n) and clientid()', async () => {
+    await app(`
+rules:
+  - name: relay
+    sql: SELECT temp, topic(2) AS device FROM 'sensors/+/temp' WHERE temp > 30
+    actions:
+      - republish: { topic: 'alerts/\${topic(2)}/\${clientid()}', payload: 'hot: \${temp} on \${topic(2)}', qos: 1 }
+`)
+    const c = await open(t!.mqttUrl, { clientId: 'gw-9' })
+    const inbox = new Inbox(c)
+    await c.subscribeAsync('alerts/#', { qos: 1 })
+    await c.publishAsync('sensors/boiler/temp', JSON.stringify({ temp: 20 }), { qos: 1 })
+    await c.publishAsync('sensors/boiler/temp', JSON.stringify({ temp: 35 }), { qos: 1 })
+    const m = await inbox.on('alerts/boiler/gw-9')
+    expect(m.payload).toBe('hot: 35 on boiler')
+    expect(inbox.messages).toHaveLength(1)
+  })
+
+  it('treat a payload that is not JSON as * in base64, as AWS does', async () => {
+    await app(`
+rules:
+  - name: raw
+    sql: SELECT encode(*, 'base64') AS data, topic() AS t FROM 'raw/#'
+    actions:
+      - republish: { topic: 'decoded' }
+`)
+    const c = await open(t!.mqttUrl)
+    const inbox = new Inbox(c)
+    await c.subscribeAsync('decoded')
+    await c.publishAsync('raw/1', Buffer.from([0xde, 0xad, 0xbe, 0xef]), { qos: 1 })
+    expect(JSON.parse((await inbox.on('decoded')).payload)).toEqual({ data: Buffer.from([0xde, 0xad, 0xbe, 0xef]).toString('base64'), t: 'raw/1' })
+  })
+
+  it('let rules read lifecycle events from $events topics', async () => {
+    await app(`
+rules:
+  - name: presence
+    sql: SELECT clientId, eventType FROM '$events/presence/+/+'
+    actions:
+      - republish: { topic: 'presence/\${clientId}' }
+`)
+    const watcher = await open(t!.mqttUrl)
+    const inbox = new Inbox(watcher)
+    await watcher.subscribeAsync('presence/#')
+    await open(t!.mqttUrl, { clientId: 'newcomer' })
+    expect(JSON.parse((await inbox.on('presence/newcomer')).payload)).toEqual({ clientId: 'newcomer', eventType: 'connected' })
+  })
+})
+
+describe('the loop guard', () => {
+  it('drops a rule that republishes into its own FROM after maxHops and says so', async () => {
+    await app(`
+rulesEngine:
+  maxHops: 5
+rules:
+  - name: echo
+    sql: SELECT * FROM 'loop/#'
+    actions:
+      - republish: { topic: 'loop/again' }
+`)
+    const c = await open(t!.mqttUrl)
+    const inbox = new Inbox(c)
+    await c.subscribeAsync(['loop/#', '$events/rules/+/loop'])
+    await c.publishAsync('loop/start', '{"n":1}', { qos: 1 })
+    const event = JSON.parse((await inbox.on('$events/rules/echo/loop')).payload) as Record<string, unknown>
+    expect(event).toMatchObject({ rule: 'echo', topic: 'loop/again', hops: 6, maxHops: 5 })
+    // The broker still serves everyone.
+    await c.publishAsync('other', 'x', { qos: 1 })
+    await new Promise((r) => setTimeout(r, 100))
+    expect(inbox.messages.filter((m) => m.topic === 'loop/again')).toHaveLength(5)
+    const rules = await json(api('/rules'))
+    expect(rules.rules[0].stats.loops).toBe(1)
+  })
+
+  it('stops a rule on the loop event from looping through it', async () => {
+    await app(`
+rulesEngine:
+  maxHops: 3
+rules:
+  - name: ping
+    sql: SELECT * FROM 'ping'
+    actions:
+      - republish: { topic: 'ping' }
+  - name: onLoop
+    sql: SELECT * FROM '$events/rules/+/loop'
+    actions:
+      - republish: { topic: 'ping' }
+`)
+    const c = await open(t!.mqttUrl)
+    const inbox = new Inbox(c)
+    await c.subscribeAsync(['ping', '$events/rules/+/loop'])
+    await c.publishAsync('ping', '{}', { qos: 1 })
+    await inbox.on('$events/rules/ping/loop')
+    await new Promise((r) => setTimeout(r, 300))
+    expect(inbox.messages.filter((m) => m.topic.startsWith('$events/rules/'))).toHaveLength(1)
+    expect(inbox.messages.length).toBeLessThan(10)
+  })
+})
+
+describe('http actions', () => {
+  it('count only a 2xx as success; anything else reaches the errorAction with the AWS error document', async () => {
+    const calls: Array<{ path: string; body: string; auth: string | undefined }> = []
+    server = createServer((req, res) => {
+      let body = ''
+      req.on('data', (d: Buffer) => (body += d.toString()))
+      req.on('end', () => {
+        calls.push({ path: req.url!, body, auth: req.headers['x-device'] as string | undefined })
+        res.statusCode = req.url === '/ok' ? 200 : req.url === '/missing' ? 404 : 500
+        res.end('nope')
+      })
+    })
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    await app(`
+rules:
+  - name: webhook
+    sql: SELECT * FROM 'hook/+'
+    actions:
+      - http: { url: '${base}/\${topic(2)}', headers: { x-device: '\${clientid()}' }, timeout: 2s }
+    errorAction:
+      republish: { topic: 'errors/rules' }
+`)
+    const c = await open(t!.mqttUrl, { clientId: 'dev-7' })
+    const inbox = new Inbox(c)
+    await c.subscribeAsync('errors/rules', { qos: 1 })
+    await c.publishAsync('hook/ok', '{"a":1}', { qos: 1 })
+    await c.publishAsync('hook/missing', '{"a":2}', { qos: 1 })
+    await c.publishAsync('hook/broken', '{"a":3}', { qos: 1 })
+    const errors = await inbox.count(2)
+    const docs = errors.map((e) => JSON.parse(e.payload) as Record<string, any>)
+    expect(docs.map((d) => d.failures[0].errorMessage).sort()).toEqual([
+      `POST ${base}/broken answered 500: nope`,
+      `POST ${base}/missing answered 404: nope`,
+    ])
+    expect(docs[0]).toMatchObject({ ruleName: 'webhook', clientId: 'dev-7', failures: [{ failedAction: 'http' }] })
+    expect(Buffer.from(docs[0]!.base64OriginalPayload, 'base64').toString()).toMatch(/^\{"a":[23]\}$/)
+    expect(calls.find((x) => x.path === '/ok')).toMatchObject({ body: '{"a":1}', auth: 'dev-7' })
+    const stats = (await json(api('/rules'))).rules[0].stats
+    expect(stats.actions[0]).toMatchObject({ success: 1, failure: 2 })
+    expect(stats.errorAction).toMatchObject({ success: 2, failure: 0 })
+  })
+
+  it('fails on a refused connection and on a timeout', async () => {
+    server = createServer(() => {
+      // never answers
+    })
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
+    const slow = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`
+    const closed = createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const refused = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/refused`
+    await new Promise<void>((r) => closed.close(() => r()))
+    await app(`
+rules:
+  - name: slow
+    sql: SELECT * FROM 'slow'
+    actions:
+      - http: { url: '${slow}', timeout: 200ms }
+      - http: { url: '${refused}' }
+    errorAction:
+      republish: { topic: 'errors/rules' }
+`)
+    const c = await open(t!.mqttUrl)
+    const inbox = new Inbox(c)
+    await c.subscribeAsync('errors/rules')
+    await c.publishAsync('slow', '{}', { qos: 1 })
+    const messages = (await inbox.count(2)).map((m) => JSON.parse(m.payload).failures[0].errorMessage as string).sort()
+    expect(messages).toEqual([`POST ${refused} failed: ECONNREFUSED`, `POST ${slow} failed: timed out after 200 ms`].sort())
+  })
+})
+
+describe('the admin API', () => {
+  it('needs the bearer token', async () => {
+    await app('')
+    expect((await fetch(`${t!.httpUrl}/api/rules`)).status).toBe(401)
+    expect((await fetch(`${t!.httpUrl}/api/rules`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
+    expect((await api('/rules')).status).toBe(200)
+  })
+
+  it('is closed when no token is configured', async () => {
+    t = await startApp()
+    const res = await fetch(`${t.httpUrl}/api/rules`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(res.status).toBe(403)
+    expect((await json(res)).error).toMatch(/set admin.token/)
+  })
+})
