@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Logger } from 'pino'
+import type { FunctionHost, FunctionTarget } from './function-target.js'
+import { HttpFunction } from './http-function.js'
+import { ModuleFunction } from './module-function.js'
+import { isModuleFunction, type FunctionsConfig } from './schema.js'
+import { WorkerPool } from './worker-pool.js'
+
+export type { FunctionHost, FunctionTarget, InvocationContext, PublishOptions } from './function-target.js'
+
+export interface FunctionRegistryDeps {
+  /** What local functions reach of the broker and the store. */
+  host: FunctionHost
+  log: Logger
+  /** The config file's folder; module paths are relative to it. */
+  configDir: string
+  /** Most worker threads at once; default max(2, available CPUs). */
+  poolSize?: number | undefined
+}
+
+/**
+ * The configured functions by name. Local modules share one worker pool,
+ * started only when at least one is configured; `close()` stops it.
+ */
+export class FunctionRegistry {
+  readonly #targets: ReadonlyMap<string, FunctionTarget>
+  readonly #pool: WorkerPool | undefined
+
+  private constructor(targets: ReadonlyMap<string, FunctionTarget>, pool: WorkerPool | undefined) {
+    this.#targets = targets
+    this.#pool = pool
+  }
+
+  /**
+   * Builds every function of `config`. Modules are not imported here: that
+   * would run their code in the broker's thread. A module file that does not
+   * exist yet is only warned about, since it may be deployed after start;
+   * invoking it fails with a message that names the file.
+   */
+  static create(config: FunctionsConfig, deps: FunctionRegistryDeps): FunctionRegistry {
+    const log = deps.log.child({ module: 'functions' })
+    const entries = Object.entries(config)
+    const pool = entries.some(([, c]) => isModuleFunction(c))
+      ? new WorkerPool({ size: deps.poolSize, log })
+      : undefined
+    const targets = new Map<string, FunctionTarget>()
+    for (const [name, c] of entries) {
+      if (isModuleFunction(c)) {
+        const module = resolve(deps.configDir, c.module)
+        if (!existsSync(module)) log.warn({ function: name, module }, `function ${name}: module ${module} does not exist`)
+        targets.set(name, new ModuleFunction({ name, module, timeout: c.timeout, retry: c.retry, pool: pool!, host: deps.host, log }))
+      } else {
+        targets.set(name, new HttpFunction({ name, url: c.url, timeout: c.timeout, headers: c.headers, retry: c.retry }))
+      }
+    }
+    return new FunctionRegistry(targets, pool)
+  }
+
+  get(name: string): FunctionTarget | undefined {
+    return this.#targets.get(name)
+  }
+
+  names(): string[] {
+    return [...this.#targets.keys()]
+  }
+
+  /** Refuses new local invocations, lets running ones finish briefly, then stops the workers. */
+  async close(): Promise<void> {
+    await this.#pool?.close()
+  }
+}

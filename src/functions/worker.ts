@@ -1,0 +1,192 @@
+/**
+ * The worker-thread side of local functions: piscina loads this file in each
+ * worker of the pool and calls the default export once per invocation. It
+ * imports the function's module (once per worker), builds its `ctx`, runs it
+ * and sends the result back over the invocation's channel.
+ *
+ * This file runs as plain JavaScript in a worker thread: it must import
+ * nothing at run time but Node built-ins.
+ */
+import { pathToFileURL } from 'node:url'
+import { inspect } from 'node:util'
+import type { MessagePort, TransferListItem } from 'node:worker_threads'
+import type { EventQuery, StoredEvent } from '../store/event-store.js'
+import type { FailureReason, HostReply, LogLevel, WorkerMessage, WorkerTask } from './protocol.js'
+
+/** What a local function receives as its second argument. */
+export interface FunctionContext {
+  readonly functionName: string
+  readonly clientId: string | undefined
+  readonly topic: string
+  readonly rule: string | undefined
+  readonly requestId: string
+  /** A pino-like logger; the main thread binds the function name and requestId. */
+  readonly log: Record<LogLevel, (...args: unknown[]) => void>
+  /** `payload`: a string, bytes, or any JSON value (sent JSON-encoded). */
+  publish(topic: string, payload: unknown, options?: { qos?: 0 | 1 | 2; retain?: boolean }): Promise<void>
+  readonly store: { query(table: string, query?: EventQuery): Promise<StoredEvent[]> }
+}
+
+type Handler = (event: unknown, ctx: FunctionContext) => unknown
+
+class LoadError extends Error {
+  constructor(message: string, readonly reason: FailureReason) {
+    super(message)
+  }
+}
+
+const handlers = new Map<string, Promise<Handler>>()
+
+/** Runs one invocation. Never throws for the function's own failures: they travel as a result. */
+export default async function runInvocation(task: WorkerTask): Promise<void> {
+  const channel = new HostChannel(task.port)
+  channel.send({ type: 'start' })
+  try {
+    let handler: Handler
+    try {
+      handler = await load(task.module)
+    } catch (err) {
+      const reason = err instanceof LoadError ? err.reason : 'load'
+      channel.send({ type: 'result', ok: false, reason, message: errorMessage(err) })
+      return
+    }
+    let value: unknown
+    try {
+      value = await handler(task.event, makeContext(task, channel))
+    } catch (err) {
+      // A function may say that retrying cannot help by throwing an error with `retryable: false`.
+      const retryable = (err as { retryable?: unknown } | null)?.retryable === false ? false : undefined
+      channel.send({ type: 'result', ok: false, reason: 'threw', message: errorMessage(err), retryable })
+      return
+    }
+    try {
+      channel.send({ type: 'result', ok: true, value })
+    } catch (err) {
+      // postMessage refuses what structured clone cannot copy (functions, symbols) before sending anything.
+      channel.send({ type: 'result', ok: false, reason: 'result', message: `returned a result that cannot be sent back (${errorMessage(err)})` })
+    }
+  } finally {
+    channel.close()
+  }
+}
+
+function load(file: string): Promise<Handler> {
+  let handler = handlers.get(file)
+  if (!handler) {
+    handler = importHandler(file)
+    handlers.set(file, handler)
+    // Forget a failure: the file may be fixed or deployed before the next try.
+    handler.catch(() => handlers.delete(file))
+  }
+  return handler
+}
+
+async function importHandler(file: string): Promise<Handler> {
+  let namespace: { default?: unknown }
+  try {
+    namespace = await import(pathToFileURL(file).href) as { default?: unknown }
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && (err as Error).message.includes(file)
+      ? 'the file does not exist'
+      : errorMessage(err)
+    throw new LoadError(`could not load ${file}: ${why}`, 'load')
+  }
+  if (typeof namespace.default !== 'function') {
+    throw new LoadError(`${file} has no default export that is a function; export default async (event, ctx) => result`, 'no-handler')
+  }
+  return namespace.default as Handler
+}
+
+function makeContext(task: WorkerTask, channel: HostChannel): FunctionContext {
+  const logAt = (level: LogLevel) => (...args: unknown[]) => channel.log(level, args)
+  return Object.freeze({
+    functionName: task.functionName,
+    clientId: task.context.clientId,
+    topic: task.context.topic,
+    rule: task.context.rule,
+    requestId: task.context.requestId,
+    log: Object.freeze({ debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') }),
+    async publish(topic: string, payload: unknown, options: { qos?: 0 | 1 | 2; retain?: boolean } = {}): Promise<void> {
+      if (typeof topic !== 'string' || topic === '') throw new TypeError('ctx.publish: topic must be a non-empty string')
+      const qos = options.qos ?? 0
+      if (qos !== 0 && qos !== 1 && qos !== 2) throw new TypeError('ctx.publish: qos must be 0, 1 or 2')
+      const bytes = encode(payload)
+      await channel.call({ op: 'publish', topic, payload: bytes, qos, retain: options.retain === true }, [bytes.buffer as ArrayBuffer])
+    },
+    store: Object.freeze({
+      async query(table: string, query: EventQuery = {}): Promise<StoredEvent[]> {
+        if (typeof table !== 'string' || table === '') throw new TypeError('ctx.store.query: table must be a non-empty string')
+        const { key, since, until, limit } = query
+        return await channel.call({ op: 'query', table, query: { key, since, until, limit } }) as StoredEvent[]
+      },
+    }),
+  })
+}
+
+/** A fresh array of exactly the bytes, so that it can be transferred rather than copied. */
+function encode(payload: unknown): Uint8Array {
+  if (typeof payload === 'string') return new Uint8Array(Buffer.from(payload, 'utf8'))
+  if (payload instanceof Uint8Array) return new Uint8Array(payload)
+  const json = JSON.stringify(payload)
+  if (json === undefined) throw new TypeError('ctx.publish: payload must be a string, bytes or a JSON value')
+  return new Uint8Array(Buffer.from(json, 'utf8'))
+}
+
+type Call =
+  | { op: 'publish'; topic: string; payload: Uint8Array; qos: number; retain: boolean }
+  | { op: 'query'; table: string; query: EventQuery }
+
+/** The worker's end of one invocation's channel: messages out, replies to calls in. */
+class HostChannel {
+  #nextId = 1
+  readonly #pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>()
+  #closed = false
+
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (reply: HostReply) => {
+      const pending = this.#pending.get(reply.id)
+      if (!pending) return
+      this.#pending.delete(reply.id)
+      if (reply.ok) pending.resolve(reply.value)
+      else pending.reject(new Error(reply.message))
+    })
+  }
+
+  send(message: WorkerMessage, transfer?: TransferListItem[]): void {
+    if (!this.#closed) this.port.postMessage(message, transfer)
+  }
+
+  call(call: Call, transfer?: TransferListItem[]): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new Error('the invocation has ended'))
+    const id = this.#nextId++
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      this.send({ type: 'call', id, ...call } as WorkerMessage, transfer)
+    })
+  }
+
+  log(level: LogLevel, args: unknown[]): void {
+    try {
+      this.send({ type: 'log', level, args })
+    } catch {
+      // Something in the line cannot be cloned (a function, a socket): send it as text.
+      this.send({ type: 'log', level, args: args.map((a) => (typeof a === 'string' ? a : inspect(a))) })
+    }
+  }
+
+  /**
+   * Messages already sent still arrive. Calls still waiting (a publish the
+   * function did not await) are dropped, not rejected: a rejection nobody
+   * handles would crash the worker after the invocation is over.
+   */
+  close(): void {
+    this.#closed = true
+    this.port.close()
+    this.#pending.clear()
+  }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message
+  return typeof err === 'string' ? err : inspect(err)
+}
