@@ -12,10 +12,11 @@ import { parseArgs } from 'node:util'
 import type { PubSubResult, IdleWebSocketResult } from './load/job.js'
 import { killChildrenOnExit } from './lib/child-processes.js'
 import { machineInfo, versions } from './lib/machine.js'
+import { loadAverage } from './lib/proc-stats.js'
 import { installMosquittoIfMissing } from './peers/mosquitto.js'
 import { createPeers } from './peers/registry.js'
 import { switchyardBuildFailed } from './peers/switchyard.js'
-import { aggregate } from './report/aggregate.js'
+import { aggregate, DISTURBED_PERCENT } from './report/aggregate.js'
 import { outcomeKey, type BenchRun } from './report/bench-run.js'
 import { num } from './report/format.js'
 import { resultsMarkdown } from './report/markdown.js'
@@ -27,6 +28,14 @@ import type { Mode } from './scenarios/scenario.js'
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH_DIR)
 const BUILD_TIMEOUT_MS = 300_000
+// A run during which other processes were busy is repeated (at most twice),
+// and the least disturbed one kept, as long as the whole run stays within its budget.
+const MAX_RETRIES = 2
+const RETRY_BUDGET_MS = { quick: 120_000, full: 17 * 60_000 }
+
+function otherCpu(outcome: Outcome): number {
+  return outcome.status === 'ok' && outcome.result.kind === 'pubsub' ? outcome.result.otherCpuPercent : 0
+}
 
 function parseMode(): { mode: Mode; only: Set<number> | undefined } {
   const { values } = parseArgs({
@@ -78,6 +87,7 @@ async function main(): Promise<number> {
     versions: versions(ROOT),
     peers,
     outcomes: new Map(),
+    load: { start: loadAverage(), end: Number.NaN },
     interrupted: undefined,
   }
   const selected = scenarios.filter((s) => !only || only.has(s.number))
@@ -93,7 +103,13 @@ async function main(): Promise<number> {
             const previous = run.outcomes.get(key) ?? []
             // A peer that could not start will not start in the next round either.
             if (previous.some((o) => o.status === 'unavailable')) continue
-            const outcome = await runCase(benchCase, peers[peerId], mode, ROOT)
+            let outcome = await runCase(benchCase, peers[peerId], mode, ROOT)
+            const budget = RETRY_BUDGET_MS[mode.quick ? 'quick' : 'full']
+            for (let retry = 1; retry <= MAX_RETRIES && otherCpu(outcome) > DISTURBED_PERCENT && Date.now() - startedAt.getTime() < budget; retry++) {
+              console.log(`  other processes used ${num(otherCpu(outcome))} % of a core during ${peers[peerId].label}; running it again`)
+              const again = await runCase(benchCase, peers[peerId], mode, ROOT)
+              if (again.status !== 'ok' || otherCpu(again) < otherCpu(outcome)) outcome = again
+            }
             run.outcomes.set(key, [...previous, outcome])
             console.log(`[round ${round + 1}/${mode.rounds}] ${scenario.number}. ${benchCase.label} | ${peers[peerId].label}: ${describe(outcome)}`)
           }
@@ -106,6 +122,7 @@ async function main(): Promise<number> {
   }
 
   run.finishedAt = new Date()
+  run.load.end = loadAverage()
   writeFileSync(join(BENCH_DIR, 'results.svg'), resultsChart(run))
   writeFileSync(join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(run, 'results.svg'))
   console.log(`wrote bench/RESULTS.md and bench/results.svg (${((run.finishedAt.getTime() - startedAt.getTime()) / 60_000).toFixed(1)} minutes)`)

@@ -35,3 +35,20 @@ export function rssKb(pid: number): number {
   if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`)
   return Number(match[1])
 }
+
+/**
+ * CPU seconds all cores have spent busy since boot (the `cpu` line of
+ * /proc/stat, idle and iowait left out). Compared with the broker's and the
+ * generator's own time, it shows how much else was running.
+ */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!
+  // cpu user nice system idle iowait irq softirq steal ...
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number)
+  return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / clockTicksPerSecond()
+}
+
+/** The 1-minute load average. */
+export function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0])
+}

@@ -61,6 +61,8 @@ export interface PubSubResult {
   /** Broker CPU in the window, in percent of one core. */
   brokerCpuPercent: number
   generatorCpuPercent: number
+  /** CPU used by everything else on the machine in the window, in percent of one core: other work disturbs the figures. */
+  otherCpuPercent: number
   latencyP50Ms: number
   latencyP99Ms: number
   brokerRssKb: number

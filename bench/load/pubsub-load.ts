@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { IPublishPacket } from 'mqtt-packet'
-import { cpuSeconds, rssKb } from '../lib/proc-stats.js'
+import { cpuSeconds, machineBusySeconds, rssKb } from '../lib/proc-stats.js'
 import { DeliveryTracker } from './delivery-tracker.js'
 import type { PubSubJob, PubSubResult } from './job.js'
 import { MqttConnection } from './mqtt-connection.js'
@@ -13,6 +13,7 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 interface Snapshot {
   at: number
   brokerCpu: number
+  machineBusy: number
   ownCpu: NodeJS.CpuUsage
   deliveries: number
   published: number
@@ -83,6 +84,7 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   const snapshot = (): Snapshot => ({
     at: performance.now(),
     brokerCpu: cpuSeconds(job.brokerPid),
+    machineBusy: machineBusySeconds(),
     ownCpu: process.cpuUsage(),
     deliveries: tracker.deliveries,
     published: publishers.reduce((n, p) => n + p.sent, 0),
@@ -148,6 +150,7 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     brokerCpuUsPerDelivery: deliveriesInWindow > 0 ? (brokerCpuSeconds * 1e6) / deliveriesInWindow : Number.NaN,
     brokerCpuPercent: (brokerCpuSeconds / windowSeconds) * 100,
     generatorCpuPercent: (ownCpuUs / 1e6 / windowSeconds) * 100,
+    otherCpuPercent: Math.max(0, ((last.machineBusy - first.machineBusy - brokerCpuSeconds - ownCpuUs / 1e6) / windowSeconds) * 100),
     latencyP50Ms: tracker.latency.quantileMs(0.5),
     latencyP99Ms: tracker.latency.quantileMs(0.99),
     brokerRssKb,

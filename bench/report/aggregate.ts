@@ -4,6 +4,8 @@ import type { Outcome } from '../run-case.js'
 
 /** Above this share of its core the generator, not the broker, may be what limits a run. */
 export const GENERATOR_BOUND_PERCENT = 85
+/** Above this, other processes on the machine took enough CPU to skew a run. */
+export const DISTURBED_PERCENT = 10
 
 export interface PubSubRow {
   kind: 'pubsub'
@@ -15,12 +17,15 @@ export interface PubSubRow {
   latencyP99Ms: number
   brokerCpuPercent: number
   generatorCpuPercent: number
+  otherCpuPercent: number
   brokerRssMb: number
   delivered: number
   lost: number
   duplicates: number
   outOfOrder: number
   generatorBound: boolean
+  /** Runs during which other processes used more than DISTURBED_PERCENT of a core. */
+  disturbedRuns: number
   fellBehind: boolean
 }
 
@@ -64,12 +69,14 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       latencyP99Ms: median(pubsub.map((r) => r.latencyP99Ms)),
       brokerCpuPercent: median(pubsub.map((r) => r.brokerCpuPercent)),
       generatorCpuPercent: median(pubsub.map((r) => r.generatorCpuPercent)),
+      otherCpuPercent: median(pubsub.map((r) => r.otherCpuPercent)),
       brokerRssMb: median(pubsub.map((r) => r.brokerRssKb / 1024)),
       delivered: sum(pubsub.map((r) => r.received)),
       lost,
       duplicates: sum(pubsub.map((r) => r.duplicates)),
       outOfOrder: sum(pubsub.map((r) => r.outOfOrder)),
       generatorBound: pubsub.some((r) => r.generatorCpuPercent > GENERATOR_BOUND_PERCENT),
+      disturbedRuns: pubsub.filter((r) => r.otherCpuPercent > DISTURBED_PERCENT).length,
       fellBehind: pubsub.some((r) => r.fellBehind),
     }
   } else if (idle.length > 0) {

@@ -15,6 +15,8 @@ export interface BenchRun {
   peers: Record<PeerId, Peer>
   /** Every run of a case on a peer, keyed by `caseId:peerId`. */
   outcomes: Map<string, Outcome[]>
+  /** 1-minute load averages when the run started and ended: was the machine quiet? */
+  load: { start: number; end: number }
   /** Why the run stopped early, if it did. */
   interrupted: string | undefined
 }

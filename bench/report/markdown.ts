@@ -1,8 +1,9 @@
+import type { PubSubResult } from '../load/job.js'
 import { GENERATOR_CPU } from '../load/run-generator.js'
 import { BROKER_CPU } from '../peers/peer.js'
 import { scenarios } from '../scenarios/registry.js'
 import type { BenchCase, Scenario } from '../scenarios/scenario.js'
-import { GENERATOR_BOUND_PERCENT, type Row } from './aggregate.js'
+import { DISTURBED_PERCENT, GENERATOR_BOUND_PERCENT, type Row } from './aggregate.js'
 import { rowOf, type BenchRun } from './bench-run.js'
 import { cell, num } from './format.js'
 import { checkTargets, compareWithReference } from './targets.js'
@@ -18,7 +19,11 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
     ? `> **Quick run** (\`npm run bench -- --quick\`): ${run.mode.rounds} round, ${run.mode.measureMs / 1000} s windows. The figures are indicative only; a full run (\`npm run bench\`) takes the median of ${3} rounds or more.`
     : `> Full run (\`npm run bench\`): ${run.mode.rounds} rounds with the brokers alternating, ${run.mode.measureMs / 1000} s measured windows; medians reported.`)
   if (run.interrupted) out.push('>', `> **The run stopped early** (${cell(run.interrupted)}); the tables hold what was measured until then.`)
-  out.push('', `Run on ${run.startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, ${minutes.toFixed(1)} minutes.`, '')
+  const disturbed = disturbedRuns(run)
+  if (disturbed.of > 0 && disturbed.runs > 0) {
+    out.push('>', `> **Other processes were busy** on the machine during ${disturbed.runs} of ${disturbed.of} publish/subscribe runs (over ${DISTURBED_PERCENT} % of a core; see the *Other CPU %* column).`)
+  }
+  out.push('', `Run on ${run.startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, ${minutes.toFixed(1)} minutes; load average ${num(run.load.start, 2)} at the start, ${num(run.load.end, 2)} at the end.`, '')
 
   out.push('## Machine and versions', '')
   out.push('| | |', '| --- | --- |')
@@ -36,6 +41,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
     '- The generator speaks raw MQTT 3.1.1 (`mqtt-packet` over `net`), answers PUBACKs itself, pipelines publishes within two windows per publisher (50 without PUBACK, 100 not yet received by every subscriber) and stamps each payload with its send time, publisher and sequence number.',
     '- **Broker CPU per delivery** is the main figure: utime + stime of the broker (`/proc/<pid>/stat`) over the measured window, divided by the messages delivered to subscribers in it. It does not depend on whether the broker or the generator was the bottleneck. Deliveries per second do.',
     `- A run is **generator-bound** when the generator used more than ${GENERATOR_BOUND_PERCENT} % of its core: its deliveries per second then say more about the generator than about the broker.`,
+    `- **Other CPU %** is what the rest of the machine used during the window (\`/proc/stat\` minus the broker and the generator). Above ${DISTURBED_PERCENT} % of a core, other processes were competing for the cores: such a run is repeated up to twice while the time budget allows, the least disturbed kept, and the row says if it was still disturbed. Throughput and latency suffer most, CPU per delivery less.`,
     '- In saturated runs the latency is mostly the time a message waits inside those windows; scenario 2, at a fixed rate, is the latency figure.',
     '- After the window, publishing stops and every message is waited for: **lost** counts messages that some subscriber never received. Any loss fails the row.',
     '- Broker RSS is VmRSS from `/proc/<pid>/status` at the end of the window. Mosquitto runs with persistence off, `set_tcp_nodelay true` and `max_queued_messages 0` (its default of 1,000 drops messages, QoS 0 included, where Aedes queues them); Switchyard keeps its sessions in SQLite, plain Aedes in memory.',
@@ -71,11 +77,11 @@ function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
   const idle = c.id === 'idle-ws'
   out.push(idle
     ? '| Broker | KB per connection | Connections | RSS before (MB) | RSS after (MB) | Notes |\n| --- | ---: | ---: | ---: | ---: | --- |'
-    : '| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Generator CPU % | RSS MB | Notes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+    : '| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Generator CPU % | Other CPU % | RSS MB | Notes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
   for (const peer of c.peers) {
     const label = run.peers[peer].label
     const row = rowOf(run, c.id, peer)
-    const columns = idle ? 4 : 8
+    const columns = idle ? 4 : 9
     if (!row) {
       out.push(`| ${label} |${' – |'.repeat(columns)} not run |`)
       continue
@@ -89,7 +95,7 @@ function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
     if (f?.kind === 'idle-ws') {
       out.push(`| ${label} | ${num(f.kbPerConnection, 1)} | ${num(f.opened)} | ${num(f.rssBeforeMb, 1)} | ${num(f.rssAfterMb, 1)} | ${cell(notes)} |`)
     } else if (f?.kind === 'pubsub') {
-      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.generatorCpuPercent)} | ${num(f.brokerRssMb)} | ${cell(notes)} |`)
+      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.generatorCpuPercent)} | ${num(f.otherCpuPercent)} | ${num(f.brokerRssMb)} | ${cell(notes)} |`)
     } else {
       out.push(`| ${label} |${' – |'.repeat(columns)} ${cell(notes || 'no figures')} |`)
     }
@@ -103,6 +109,7 @@ function rowNotes(row: Row): string {
   const f = row.figures
   if (f?.kind === 'pubsub') {
     if (f.generatorBound) notes.push('generator-bound')
+    if (f.disturbedRuns > 0) notes.push(`other processes busy in ${f.disturbedRuns} of ${f.runs} runs`)
     if (f.fellBehind) notes.push('could not keep the rate')
     if (f.duplicates > 0) notes.push(`${num(f.duplicates)} duplicates`)
     if (f.outOfOrder > 0) notes.push(`${num(f.outOfOrder)} out of order`)
@@ -127,4 +134,9 @@ function problemList(run: BenchRun): string[] {
     }
   }
   return lines
+}
+
+function disturbedRuns(run: BenchRun): { runs: number; of: number } {
+  const results: PubSubResult[] = [...run.outcomes.values()].flat().flatMap((o) => (o.status === 'ok' && o.result.kind === 'pubsub' ? [o.result] : []))
+  return { runs: results.filter((r) => r.otherCpuPercent > DISTURBED_PERCENT).length, of: results.length }
 }
