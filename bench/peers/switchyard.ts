@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { spawnPinned } from '../lib/child-processes.js'
@@ -31,9 +31,23 @@ export function switchyardBuildFailed(reason: string): void {
   buildFailure = reason
 }
 
+/** Where the copy of the build lives (inside bench/, so node_modules still resolves from it). */
+let installDir: string | undefined
+
+/**
+ * Copies the fresh build (bin/, dist/, web/, package.json) aside, so that
+ * every round runs the same Switchyard even if dist/ is rebuilt meanwhile,
+ * as it is whenever someone runs `npm test` on this machine.
+ */
+export function snapshotSwitchyardBuild(root: string, dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+  for (const part of ['bin', 'dist', 'web', 'package.json']) cpSync(join(root, part), join(dir, part), { recursive: true })
+  installDir = dir
+}
+
 /**
  * Switchyard started as a user starts it: `node bin/switchyard.js start
- * --config <file>`, with the build in dist/.
+ * --config <file>`, from the snapshot of the build when there is one.
  */
 export function switchyardPeer(id: string, label: string, root: string, rules?: RuleCounts): Peer {
   return {
@@ -48,7 +62,7 @@ export function switchyardPeer(id: string, label: string, root: string, rules?: 
       const spawned = spawnPinned({
         cpu: BROKER_CPU,
         command: process.execPath,
-        args: [join(root, 'bin/switchyard.js'), 'start', '--config', configFile],
+        args: [join(installDir ?? root, 'bin/switchyard.js'), 'start', '--config', configFile],
         cwd: workDir,
       })
       await whenListening(spawned, [mqttPort, httpPort], (output) => {
