@@ -180,6 +180,25 @@ describe('overlapping subscriptions', () => {
   })
 })
 
+describe('ordering across QoS levels', () => {
+  it('delivers a QoS 1 message even when a later QoS 0 one overtakes it', async () => {
+    // The QoS 1 message waits on the session store; the QoS 0 one does not.
+    const { client: sub, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'mixed-qos', clean: false })
+    clients.push(sub)
+    await sub.subscribeAsync('mix/#', { qos: 1 })
+    // As the router publishes a dead-letter event and then a rule's errorAction does.
+    const publish = (topic: string, payload: string, qos: 0 | 1) =>
+      t.app.broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false }, () => {})
+    for (let i = 0; i < 20; i++) {
+      publish(`mix/${i}`, 'q1', 1)
+      publish(`mix/${i}`, 'q0', 0)
+    }
+    await inbox.count(40)
+    expect(inbox.messages.filter((m) => m.payload === 'q1')).toHaveLength(20)
+    expect(inbox.messages.filter((m) => m.payload === 'q0')).toHaveLength(20)
+  })
+})
+
 describe('$ topics', () => {
   it('are refused to clients: publishing one closes only that connection', async () => {
     const bystander = await open(t.mqttUrl)

@@ -40,6 +40,8 @@ type Deliver = (packet: AedesPublishPacket, cb: () => void) => void
 interface InternalClient extends Client {
   deliver0: Deliver
   deliverQoS: Deliver
+  duplicates: Record<string, number>
+  broker: { persistence: { outgoingClearMessageId(client: Client, packet: AedesPublishPacket): Promise<unknown> } }
   subscriptions: Record<string, { qos: number }>
   connackSent: boolean
 }
@@ -57,29 +59,45 @@ const patched = new WeakMap<Client, Patched>()
 function patchClient(client: InternalClient): void {
   const deliver0 = client.deliver0
   const deliverQoS = client.deliverQoS
+  const seen = new RecentPackets()
+  // Aedes drops a delivery as a duplicate when its broker counter is not
+  // above the highest seen so far. But counters are taken when a message is
+  // published, and a QoS 1/2 message waits on the session store before it is
+  // delivered while a later QoS 0 one does not: the QoS 1 message then
+  // arrives with the lower counter and was silently lost. Aedes' check is
+  // turned off here (its map forgets every write) and replaced by one that
+  // drops only a packet already delivered.
+  client.duplicates = new Proxy({}, { get: () => undefined, set: () => true, deleteProperty: () => true })
 
   // Aedes calls deliver0 for each matching QoS 0 subscription and
   // deliverQoS for each matching QoS 1/2 one, and a persistent session's
   // queue holds one copy per QoS 1/2 subscription: each deliverQoS call
   // either sends the message or, as a duplicate, clears one queued copy. The
-  // calls must keep their paths for those counts to agree; only what is sent
+  // calls keep their paths so that those counts agree; only what is sent
   // changes.
   const viaQoS: Deliver = (packet, cb) => {
+    if (seen.repeat(packet)) return clearQueued(client, packet, cb)
     const granted = grantedQos(client, packet.topic)
     if (granted !== undefined && packet.qos > granted) packet.qos = granted as 0 | 1 | 2
-    if (packet.qos > 0 && client.subscriptions[packet.topic]?.qos === 0) {
+    // Aedes' own QoS path hands QoS 0 to client.deliver0, which is now the
+    // wrapper that would take it for a repeat: go to the original directly.
+    if (packet.qos === 0) return deliver0(packet, cb)
+    if (client.subscriptions[packet.topic]?.qos === 0) {
       // Aedes would lower this to the QoS 0 of the exact-topic subscription
       // yet leave the session's queued copy waiting for an ack that never
-      // comes. Send it through the QoS 0 path, and let this call then clear
-      // the queued copy as the duplicate it now is.
+      // comes: send it at QoS 0 and clear the copy.
       deliver0(packet, noop)
+      return clearQueued(client, packet, cb)
     }
     deliverQoS(packet, cb)
   }
   const via0: Deliver = (packet, cb) => {
     // A QoS 1/2 subscription matches too: its deliverQoS call sends the one
     // copy, at that QoS.
-    if (packet.qos > 0 && (grantedQos(client, packet.topic) ?? 0) > 0) return cb()
+    if ((packet.qos > 0 && (grantedQos(client, packet.topic) ?? 0) > 0) || seen.repeat(packet)) {
+      setImmediate(cb)
+      return
+    }
     deliver0(packet, cb)
   }
 
@@ -111,6 +129,38 @@ function patchClient(client: InternalClient): void {
 }
 
 function noop(): void {}
+
+/**
+ * What Aedes does with a duplicate on the QoS path: a persistent session
+ * holds a queued copy per matching QoS 1/2 subscription, and the copy of a
+ * delivery that is not sent is removed.
+ */
+function clearQueued(client: InternalClient, packet: AedesPublishPacket, cb: () => void): void {
+  if (client.clean) {
+    setImmediate(cb)
+    return
+  }
+  client.broker.persistence.outgoingClearMessageId(client, packet).then(() => cb(), () => cb())
+}
+
+/**
+ * The packets recently delivered to one client, by broker id and counter.
+ * The copies of one message through overlapping subscriptions arrive within
+ * one emit, so a short memory is enough to tell them.
+ */
+class RecentPackets {
+  readonly #keys = new Set<string>()
+
+  /** True when this packet was delivered already; otherwise remembers it. */
+  repeat(packet: AedesPublishPacket): boolean {
+    if (!packet.brokerId) return false
+    const key = `${packet.brokerId}:${packet.brokerCounter}`
+    if (this.#keys.has(key)) return true
+    this.#keys.add(key)
+    if (this.#keys.size > 256) this.#keys.delete(this.#keys.values().next().value!)
+    return false
+  }
+}
 
 function releaseHeld(client: Client): void {
   const state = patched.get(client)
