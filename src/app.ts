@@ -4,7 +4,16 @@ import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { WebSocketServer } from 'ws'
 import type { ActionDeps } from './actions/action.js'
-import { closeBroker, createBroker, type Broker } from './broker/broker.js'
+import type { AedesPublishPacket } from 'aedes'
+import { closeBroker, createBroker, type Broker, type BrokerHooks } from './broker/broker.js'
+import { Dispatcher } from './delivery/dispatcher.js'
+import { Outbox } from './delivery/outbox.js'
+import { FunctionRegistry } from './functions/registry.js'
+import { deliveriesApi } from './http/api-deliveries.js'
+import { functionsApi, gatewayRoutes } from './http/api-functions.js'
+import { routesApi } from './http/api-routes.js'
+import { RouteTable } from './routes/route-table.js'
+import { FunctionHostImpl } from './delivery/function-host.js'
 import { attachWebSocket, closeServer, listen, listenTcp } from './broker/listeners.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { loadConfig } from './config/load.js'
@@ -61,6 +70,10 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   let broker: Broker | undefined
   let engine: RulesEngine | undefined
   let actionDeps: ActionDeps | undefined
+  let outbox: Outbox | undefined
+  let routes: RouteTable | undefined
+  let functions: FunctionRegistry | undefined
+  let dispatcher: Dispatcher | undefined
   let http: FastifyInstance | undefined
   let wss: WebSocketServer | undefined
   let tcp: Server | undefined
@@ -74,17 +87,43 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       db = openDatabase(config.storage.sqlite)
       persistence = createSqlitePersistence({ db })
       events = new EventStore(db)
-      broker = await createBroker({ persistence: timedPersistence(persistence, registry), log, registry })
-      engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry)
-      const rulesEngine = engine
+      const hooks: BrokerHooks = {}
+      broker = await createBroker({ persistence: timedPersistence(persistence, registry), log, registry, hooks })
+      const rulesEngine = (engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry))
+      const host = new FunctionHostImpl(rulesEngine, events)
+      functions = FunctionRegistry.create(config.functions, { host, log, configDir: '.' })
+      routes = new RouteTable(db)
+      routes.load(config.routes, new Set(functions.names()))
+      const box = (outbox = new Outbox(db))
+      const fns = functions
+      const dispatch = (dispatcher = new Dispatcher({
+        outbox,
+        routes,
+        functions: { get: (name) => fns.get(name) },
+        invoke: (fn, event, context, lineage) => host.run(context.requestId, lineage, () => fn.invoke(event, context)),
+        publish: (topic, payload, qos, lineage) => rulesEngine.publishAs({ topic, payload, qos, retain: false }, lineage),
+        onDeadLetter: (letter, _delivery, err) => rulesEngine.deadLettered(letter, err),
+        log,
+        registry,
+        concurrency: config.delivery.concurrency,
+        defaultRetry: config.delivery.retry,
+      }))
+      engine.recordWith(async (delivery) => {
+        await box.record([delivery])
+        dispatch.wake()
+      })
       actionDeps = {
         broker: broker.aedes,
         events,
         log: log.child({ module: 'actions' }),
         publish: (message, cause) => rulesEngine.publish(message, cause),
+        deliver: (delivery, cause) => rulesEngine.deliver(delivery, cause),
       }
       engine.use(RuleSet.build(config.rules, actionDeps, ruleStats))
       engine.attach()
+      hooks.beforeAck = (client, packet, done) => rulesEngine.beforeAck(packet as AedesPublishPacket, client, done)
+      // Deliveries left by the previous run (a crash, a restart) go out now.
+      dispatch.wake()
       const store = events
       sweeper = setInterval(() => store.sweepExpired(), SWEEP_INTERVAL_MS).unref()
 
@@ -93,7 +132,14 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         registry,
         ready: () => ready,
         adminToken: config.admin.token,
-        api: [rulesApi(engine), storeApi(events)],
+        api: [
+          rulesApi(engine),
+          storeApi(events),
+          routesApi(routes, () => new Set(fns.names()), () => dispatch.wake(), box),
+          deliveriesApi(box, events, dispatch, rulesEngine),
+          functionsApi(fns),
+        ],
+        routes: [gatewayRoutes(config.http, fns)],
       })
       wss = attachWebSocket(broker.aedes, http.server, broker.metrics, log)
       await listen(http.server, config.listen.http, 'HTTP')
@@ -137,7 +183,10 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const tcpClosed = tcp ? closeServer(tcp) : undefined
       const httpClosed = http?.close()
       engine?.close()
+      await dispatcher?.close()
       if (broker) await closeBroker(broker.aedes)
+      outbox?.flush()
+      await functions?.close()
       wss?.close()
       await tcpClosed
       await httpClosed

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { z } from 'zod'
 import type { EventStore } from '../store/event-store.js'
 import type { Lineage } from '../rules/lineage.js'
+import type { NewDelivery } from '../delivery/outbox.js'
 
 /**
  * What an action sees of the event that triggered it. Built once per matched
@@ -56,6 +57,11 @@ export interface ActionDeps {
    * message is dropped as a loop instead.
    */
   publish(message: RulePublish, cause: ActionEvent): Promise<void>
+  /**
+   * Records a durable delivery (to a function or route); resolves once
+   * committed. Past the engine's `maxHops` it is dropped as a loop instead.
+   */
+  deliver(delivery: NewDelivery, cause: ActionEvent): Promise<void>
 }
 
 export interface RulePublish {

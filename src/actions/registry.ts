@@ -1,5 +1,6 @@
 import type { ActionKind } from './action.js'
 import { http } from './http.js'
+import { invoke } from './invoke.js'
 import { republish } from './republish.js'
 import { store } from './store.js'
 
@@ -8,6 +9,7 @@ export const actionKinds = {
   republish,
   store,
   http,
+  invoke,
 } satisfies Record<string, ActionKind<any>> // any: each kind has its own config type
 
 export type ActionKindName = keyof typeof actionKinds

@@ -1,4 +1,4 @@
-import { Aedes, type AedesOptions } from 'aedes'
+import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -13,6 +13,12 @@ export interface BrokerDeps {
   persistence: SqlitePersistence
   log: Logger
   registry: Registry
+  /** Filled in once the rules engine exists: runs before a QoS 1/2 publish is acknowledged. */
+  hooks?: BrokerHooks
+}
+
+export interface BrokerHooks {
+  beforeAck?: ((client: Client, packet: PublishPacket, done: (err?: Error | null) => void) => void) | undefined
 }
 
 export interface Broker {
@@ -44,6 +50,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         log.warn({ clientId: client.id, topic: packet.topic }, 'client tried to publish to a $ topic; closing its connection')
         return done(new Error(`publishing to ${packet.topic} is not allowed: $ topics are reserved for the broker`))
       }
+      // Aedes acknowledges a QoS 1 publish before its `published` hook; this
+      // is the last step before the PUBACK.
+      const beforeAck = deps.hooks?.beforeAck
+      if (client && beforeAck) return beforeAck(client, packet, done)
       done(null)
     },
     authorizeForward(_client, packet) {

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
-import { configSchema, type Config } from './schema.js'
+import { checkedConfigSchema, configSchema, type Config } from './schema.js'
 import { describeKnownKeys } from './known-keys.js'
 
 export type { Config } from './schema.js'
@@ -35,7 +35,7 @@ export function parseConfig(text: string, file: string): Config {
   }
 
   const raw: unknown = doc.toJS() ?? {}
-  const result = configSchema.safeParse(raw)
+  const result = checkedConfigSchema.safeParse(raw)
   if (!result.success) {
     throw issueToError(result.error.issues[0]!, doc, lines, file)
   }
@@ -96,7 +96,9 @@ export function formatKey(path: readonly PathPart[]): string {
 function resolvePaths(config: Config, base: string): Config {
   const sqlite = config.storage.sqlite
   const resolved = sqlite === ':memory:' || isAbsolute(sqlite) ? sqlite : resolve(base, sqlite)
-  return { ...config, storage: { ...config.storage, sqlite: resolved } }
+  const functions = Object.fromEntries(Object.entries(config.functions).map(([name, fn]) =>
+    [name, 'module' in fn ? { ...fn, module: resolve(base, fn.module) } : fn]))
+  return { ...config, storage: { ...config.storage, sqlite: resolved }, functions }
 }
 
 /** Freezes the plain data of the config; compiled parts (queries, templates) keep their own state. */

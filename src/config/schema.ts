@@ -1,4 +1,8 @@
 import { z } from 'zod'
+import { retrySchema } from '../delivery/retry.js'
+import { functionsSchema } from '../functions/schema.js'
+import { checkRoutes } from '../routes/check.js'
+import { routesSchema } from '../routes/schema.js'
 import { rulesEngineSchema, rulesSchema } from '../rules/schema.js'
 
 /**
@@ -53,6 +57,20 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   rules: rulesSchema,
   rulesEngine: rulesEngineSchema,
+  functions: functionsSchema,
+  routes: routesSchema,
+  /** The API-gateway half: an HTTP method and path answered by a function's result. */
+  http: z.array(z.strictObject({
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], { error: 'must be GET, POST, PUT, PATCH or DELETE' }),
+    path: z.string().regex(/^\/[^\s?#]*$/, 'must be a path starting with /').refine((p) => !/^\/(api|mqtt|healthz|metrics)(\/|$)/.test(p), 'must not be under /api, /mqtt, /healthz or /metrics'),
+    function: z.string({ error: 'must be a function name' }),
+  }), { error: 'must be a list of { method, path, function }' }).default([]),
+  delivery: z.strictObject({
+    /** Deliveries to functions, URLs and routes running at once. */
+    concurrency: z.number({ error: 'must be a whole number' }).int().min(1).default(64),
+    /** The retry policy of targets that have none of their own. */
+    retry: retrySchema.prefault({}),
+  }).prefault({}),
   admin: z.strictObject({
     /** The bearer token of the admin API (/api). Without one, the API refuses every request. */
     token: z.string({ error: 'must be a string' }).min(16, 'must be at least 16 characters').optional(),
@@ -65,3 +83,26 @@ export const configSchema = z.strictObject({
 })
 
 export type Config = z.output<typeof configSchema>
+
+/**
+ * What no single section can check alone: every function and route that a
+ * rule, a route or an HTTP entry names exists, and routes form no cycle.
+ */
+export const checkedConfigSchema = configSchema.superRefine((config, ctx) => {
+  const functions = new Set(Object.keys(config.functions))
+  for (const problem of checkRoutes(config.routes, functions)) {
+    ctx.addIssue({ code: 'custom', path: ['routes', ...problem.path], message: problem.message })
+  }
+  config.rules.forEach((rule, i) => {
+    const actions = rule.errorAction ? [...rule.actions.map((a, j) => [a, ['actions', j]] as const), [rule.errorAction, ['errorAction']] as const] : rule.actions.map((a, j) => [a, ['actions', j]] as const)
+    for (const [action, at] of actions) {
+      if (action.kind !== 'invoke') continue
+      const { function: fn, route } = action.config
+      if (fn !== undefined && !functions.has(fn)) ctx.addIssue({ code: 'custom', path: ['rules', i, ...at, 'invoke', 'function'], message: `names function ${fn}, which is not defined under functions` })
+      if (route !== undefined && !(route in config.routes)) ctx.addIssue({ code: 'custom', path: ['rules', i, ...at, 'invoke', 'route'], message: `names route ${route}, which is not defined under routes` })
+    }
+  })
+  config.http.forEach((entry, i) => {
+    if (!functions.has(entry.function)) ctx.addIssue({ code: 'custom', path: ['http', i, 'function'], message: `names function ${entry.function}, which is not defined under functions` })
+  })
+})

@@ -11,13 +11,22 @@ import { backoff, DEFAULT_RETRY, type RetryPolicy } from './retry.js'
 /** A function as the dispatcher needs it; the function registry provides these. */
 export interface Invocable {
   readonly retry?: RetryPolicy | undefined
-  invoke(event: unknown, context: { clientId: string | undefined; topic: string; rule: string | undefined; requestId: string }): Promise<unknown>
+  invoke(event: unknown, context: InvocationContext): Promise<unknown>
+}
+
+export interface InvocationContext {
+  clientId: string | undefined
+  topic: string
+  rule: string | undefined
+  requestId: string
 }
 
 export interface DispatcherDeps {
   outbox: Outbox
   routes: RouteTable
   functions: { get(name: string): Invocable | undefined }
+  /** Runs an invocation; lets the caller tie what the function publishes to the delivery's lineage. */
+  invoke?(fn: Invocable, event: unknown, context: InvocationContext, lineage: Lineage): Promise<unknown>
   /** Publishes on the router's behalf, one hop further than `lineage`. */
   publish(topic: string, payload: Buffer, qos: 0 | 1 | 2, lineage: Lineage): Promise<void>
   /** Called once a delivery is dead-lettered (the rule's errorAction hangs here). */
@@ -183,7 +192,8 @@ export class Dispatcher {
     void event('invoking')
     const started = performance.now()
     try {
-      await fn.invoke(d.event, { clientId: ctx.clientId ?? undefined, topic: ctx.topic, rule: ctx.rule ?? undefined, requestId: ctx.requestId })
+      const context: InvocationContext = { clientId: ctx.clientId ?? undefined, topic: ctx.topic, rule: ctx.rule ?? undefined, requestId: ctx.requestId }
+      await (this.deps.invoke ? this.deps.invoke(fn, d.event, context, lineage) : fn.invoke(d.event, context))
     } catch (err) {
       void event('failed', { durationMs: Math.round(performance.now() - started), error: (err as Error).message })
       throw err

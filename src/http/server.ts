@@ -19,6 +19,8 @@ export interface HttpDeps {
   adminToken: string | undefined
   /** The admin API's route groups, mounted under /api behind the bearer token. */
   api: Array<(app: FastifyInstance) => Promise<void>>
+  /** Public route groups (the HTTP entries of the config), mounted at the root. */
+  routes?: Array<(app: FastifyInstance) => Promise<void>>
   /** True once the broker and the store are ready to serve. */
   ready(): boolean
 }
@@ -49,6 +51,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     api.addHook('onRequest', adminAuth(deps.adminToken))
     for (const routes of deps.api) await api.register(routes)
   }, { prefix: '/api' })
+
+  for (const routes of deps.routes ?? []) await app.register(routes)
 
   await app.register(fastifyStatic, { root: WEB_ROOT, index: ['index.html'] })
   await app.register(fastifyStatic, {

@@ -2,6 +2,7 @@ import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Action, ActionEvent, RulePublish } from '../actions/action.js'
+import type { DeadLetter, NewDelivery } from '../delivery/outbox.js'
 import type { Template } from '../actions/template-string.js'
 import type { Connections } from '../broker/connection-info.js'
 import { errorDocument } from './error-document.js'
@@ -42,6 +43,9 @@ export class RulesEngine {
   readonly #log: Logger
   readonly #dropped: Counter
   readonly #loops: Counter
+  /** Payloads of QoS 1/2 messages whose rules already ran before the PUBACK. */
+  readonly #handled = new WeakSet<object>()
+  #record: ((delivery: NewDelivery) => Promise<void>) | undefined
 
   constructor(
     private readonly broker: Aedes,
@@ -86,30 +90,43 @@ export class RulesEngine {
     this.broker.published = (packet, client, done) => this.#onPublished(packet, client, done)
   }
 
+  /** Where durable deliveries (invoke actions) are recorded. */
+  recordWith(record: (delivery: NewDelivery) => Promise<void>): void {
+    this.#record = record
+  }
+
+  /**
+   * Runs before the broker acknowledges a client's QoS 1 or 2 publish (Aedes
+   * 1.2 writes the PUBACK before its `published` hook). When a matching rule
+   * has durable actions, the rules run now and the acknowledgement waits
+   * until their deliveries are committed to the outbox, so a crash right
+   * after the PUBACK loses none of them. If the outbox cannot record them the
+   * publisher's connection is closed unacknowledged, and the client sends the
+   * message again: at least once.
+   */
+  beforeAck(packet: AedesPublishPacket, client: Client, done: (err?: Error | null) => void): void {
+    if (packet.qos === 0 || this.#closed) return done(null)
+    const rules = this.#rules.match(packet.topic)
+    if (!rules.some((r) => r.durable)) return done(null)
+    this.#handled.add(packet.payload as object)
+    const recorded = this.#evaluate(this.#work(rules, packet, client))
+    void Promise.all(recorded).then((outcomes) => {
+      if (outcomes.every(Boolean)) return done(null)
+      this.#log.error({ topic: packet.topic, clientId: client.id }, 'could not record deliveries; the publish is not acknowledged')
+      done(new Error('could not record the deliveries of this publish'))
+    })
+  }
+
   close(): void {
     this.#closed = true
     for (const resume of this.#waiting.splice(0)) resume()
   }
 
   #onPublished(packet: AedesPublishPacket, client: Client | null, done: (err?: Error | null) => void): void {
+    if (client && this.#handled.has(packet.payload as object)) return done()
     const rules = this.#closed || packet.topic.startsWith('$SYS/') ? [] : this.#rules.match(packet.topic)
     if (rules.length === 0) return done()
-
-    const info = client ? this.connections.get(client) : undefined
-    const work: Work = {
-      rules,
-      payload: packet.payload as Buffer,
-      // A client's own publish is always an origin: only the broker's
-      // internal publishes carry a lineage.
-      lineage: client ? ORIGIN : lineageOf(packet),
-      ctx: {
-        payload: packet.payload as Buffer,
-        topic: packet.topic,
-        clientId: client?.id,
-        principal: info?.username ?? client?.id,
-        timestamp: Date.now(),
-      },
-    }
+    const work = this.#work(rules, packet, client)
     if (this.#queue.length < this.options.queueSize) {
       this.#enqueue(work)
       return done()
@@ -126,6 +143,24 @@ export class RulesEngine {
       this.#enqueue(work)
       done()
     })
+  }
+
+  #work(rules: CompiledRule[], packet: AedesPublishPacket, client: Client | null): Work {
+    const info = client ? this.connections.get(client) : undefined
+    return {
+      rules,
+      payload: packet.payload as Buffer,
+      // A client's own publish is always an origin: only the broker's
+      // internal publishes carry a lineage.
+      lineage: client ? ORIGIN : lineageOf(packet),
+      ctx: {
+        payload: packet.payload as Buffer,
+        topic: packet.topic,
+        clientId: client?.id,
+        principal: info?.username ?? client?.id,
+        timestamp: Date.now(),
+      },
+    }
   }
 
   #enqueue(work: Work): void {
@@ -150,7 +185,9 @@ export class RulesEngine {
     if (this.#queue.length > 0 && this.#inFlight < this.options.concurrency) this.#schedule()
   }
 
-  #evaluate(work: Work): void {
+  /** Runs the rules on one message; returns the outcomes of its durable actions. */
+  #evaluate(work: Work): Array<Promise<boolean>> {
+    const durable: Array<Promise<boolean>> = []
     for (const rule of work.rules) {
       const stats = rule.stats
       stats.matched++
@@ -166,11 +203,16 @@ export class RulesEngine {
       }
       stats.passed++
       const event = makeEvent(rule.name, work, output)
-      rule.actions.forEach((action, i) => this.#start(rule, action, i, event))
+      rule.actions.forEach((action, i) => {
+        const running = this.#start(rule, action, i, event)
+        if (action.durable) durable.push(running)
+      })
     }
+    return durable
   }
 
-  #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): void {
+  /** Starts an action; resolves (never rejects) with whether it succeeded. */
+  #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): Promise<boolean> {
     this.#inFlight++
     let running: Promise<void>
     try {
@@ -178,22 +220,39 @@ export class RulesEngine {
     } catch (err) {
       running = Promise.reject(err)
     }
-    running.then(
+    return running.then(
       () => {
         // A reload may have reshaped the stats while this action ran.
         const stats = rule.stats.actions[index]
         if (stats) stats.success++
+        return true
       },
       (err: unknown) => {
         const stats = rule.stats.actions[index]
         if (stats) stats.failure++
         this.#log.warn({ rule: rule.name, action: action.kind, err: (err as Error).message }, 'rule action failed')
         this.#runErrorAction(rule, action, event, err as Error)
+        return false
       },
     ).finally(() => {
       this.#inFlight--
       if (this.#queue.length > 0 || this.#waiting.length > 0) this.#schedule()
     })
+  }
+
+  /**
+   * A durable delivery a rule made has failed for good: the rule's
+   * errorAction hears of it then, with the same document as for any failed
+   * action.
+   */
+  deadLettered(letter: DeadLetter, err: Error): void {
+    const rule = this.#rules.rules.find((r) => r.name === letter.context.rule)
+    if (!rule?.errorAction) return
+    const payload = Buffer.from(JSON.stringify(letter.event ?? null))
+    const ctx = { payload, topic: letter.context.topic, clientId: letter.context.clientId ?? undefined, principal: undefined, timestamp: letter.context.timestamp }
+    const event = makeEvent(rule.name, { rules: [rule], ctx, payload, lineage: { hops: letter.context.hops, fromLoop: letter.context.fromLoop } }, letter.event)
+    const failed: Action = { kind: letter.target.slice(0, letter.target.indexOf(':')) || 'invoke', run: async () => {}, describe: () => ({ target: letter.target }) }
+    this.#runErrorAction(rule, failed, event, err)
   }
 
   #runErrorAction(rule: CompiledRule, failed: Action, event: ActionEvent, err: Error): void {
@@ -214,13 +273,37 @@ export class RulesEngine {
   /** The `publish` that actions use: one hop further, or dropped as a loop past maxHops. */
   publish(message: RulePublish, cause: ActionEvent): Promise<void> {
     const lineage: Lineage = { hops: cause.lineage.hops + 1, fromLoop: cause.lineage.fromLoop }
+    if (this.#isLoop(lineage, cause, message.topic)) return Promise.resolve()
+    return this.#publish(message, lineage)
+  }
+
+  /** The `deliver` that actions use: records a durable delivery, or drops it as a loop past maxHops. */
+  deliver(delivery: NewDelivery, cause: ActionEvent): Promise<void> {
+    const lineage: Lineage = { hops: delivery.context.hops, fromLoop: delivery.context.fromLoop }
+    if (this.#isLoop(lineage, cause, delivery.target)) return Promise.resolve()
+    if (!this.#record) return Promise.reject(new Error('durable deliveries are not set up'))
+    return this.#record(delivery)
+  }
+
+  /**
+   * Publishes on behalf of the router or a function, with the lineage of
+   * the delivery behind it: past maxHops it is dropped (and counted), so
+   * that rules on `$events/functions/...` cannot loop forever either.
+   */
+  publishAs(message: RulePublish, lineage: Lineage): Promise<void> {
     if (lineage.hops > this.options.maxHops) {
       this.#loops.inc()
-      this.#countLoop(cause.rule)
-      if (!lineage.fromLoop) this.#publishLoopEvent(message, cause, lineage)
       return Promise.resolve()
     }
     return this.#publish(message, lineage)
+  }
+
+  #isLoop(lineage: Lineage, cause: ActionEvent, to: string): boolean {
+    if (lineage.hops <= this.options.maxHops) return false
+    this.#loops.inc()
+    this.#countLoop(cause.rule)
+    if (!lineage.fromLoop) this.#publishLoopEvent(to, cause, lineage)
+    return true
   }
 
   #countLoop(rule: string): void {
@@ -228,11 +311,11 @@ export class RulesEngine {
     if (found) found.stats.loops++
   }
 
-  #publishLoopEvent(message: RulePublish, cause: ActionEvent, lineage: Lineage): void {
-    this.#log.warn({ rule: cause.rule, topic: message.topic, hops: lineage.hops }, 'dropped a republish past maxHops: the rules form a loop')
+  #publishLoopEvent(to: string, cause: ActionEvent, lineage: Lineage): void {
+    this.#log.warn({ rule: cause.rule, to, hops: lineage.hops }, 'dropped a message past maxHops: the rules form a loop')
     const body = {
       rule: cause.rule,
-      topic: message.topic,
+      topic: to,
       sourceTopic: cause.topic,
       clientId: cause.clientId ?? null,
       hops: lineage.hops,

@@ -28,7 +28,7 @@ export function errorDocument(rule: string, event: ActionEvent, failed: Action, 
 function describeResource(action: Action, event: ActionEvent): string {
   try {
     const d = action.describe(event)
-    return String(d.url ?? d.topic ?? d.table ?? d.function ?? d.route ?? action.kind)
+    return String(d.url ?? d.topic ?? d.table ?? d.target ?? action.kind)
   } catch {
     return action.kind
   }

@@ -14,6 +14,8 @@ export interface CompiledRule {
   readonly actions: readonly Action[]
   readonly errorAction: Action | undefined
   readonly enabled: boolean
+  /** True when an action records durable deliveries (see RulesEngine.beforeAck). */
+  readonly durable: boolean
   readonly stats: RuleStats
 }
 
@@ -44,13 +46,15 @@ export class RuleSet {
     const rules = configs.map((config): CompiledRule => {
       const ruleStats = stats.for(config.name)
       ruleStats.shape(config.actions.map((a) => a.kind), config.errorAction?.kind)
+      const actions = config.actions.map((a) => buildAction(a, deps))
       return {
         name: config.name,
         description: config.description,
         sql: config.sql,
         from: config.query.from,
         query: config.query,
-        actions: config.actions.map((a) => buildAction(a, deps)),
+        actions,
+        durable: actions.some((a) => a.durable === true),
         errorAction: config.errorAction ? buildAction(config.errorAction, deps) : undefined,
         enabled: config.enabled,
         stats: ruleStats,
