@@ -61,6 +61,31 @@ rules:
     expect(typeof invoked.durationMs).toBe('number')
   })
 
+  it('cannot loop forever through its own events', async () => {
+    await app(`
+rulesEngine:
+  maxHops: 4
+functions:
+  v1: { module: ${fixture('tag')} }
+rules:
+  - name: start
+    sql: SELECT * FROM 'go'
+    actions:
+      - invoke: { function: v1 }
+  - name: again
+    sql: SELECT * FROM '$events/functions/v1/invoked'
+    actions:
+      - invoke: { function: v1 }
+`)
+    const c = await open()
+    const inbox = new Inbox(c)
+    await c.subscribeAsync(['$events/functions/v1/invoked', '$events/rules/+/loop'], { qos: 1 })
+    await c.publishAsync('go', '{}', { qos: 1 })
+    await inbox.on('$events/rules/again/loop', 10_000)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(inbox.messages.filter((m) => m.topic === '$events/functions/v1/invoked').length).toBeLessThanOrEqual(4)
+  })
+
   it('answers sync invokes and config http entries with the function result', async () => {
     await app(`
 functions:
@@ -150,6 +175,30 @@ rules:
 })
 
 describe('durable delivery', () => {
+  it('acknowledges a QoS 1 publish only once its deliveries are recorded', async () => {
+    await app(`
+functions:
+  greet: { module: ${fixture('greet')} }
+rules:
+  - name: onJoin
+    sql: SELECT user FROM 'joins/+'
+    actions:
+      - invoke: { function: greet }
+`)
+    // A store that takes its time: the PUBACK must wait for it.
+    const recorded: unknown[] = []
+    t!.app.engine.recordWith(async (delivery) => {
+      await new Promise((r) => setTimeout(r, 300))
+      recorded.push(delivery)
+    })
+    const c = await open()
+    await c.publishAsync('joins/x', JSON.stringify({ user: 'x' }), { qos: 1 })
+    expect(recorded).toHaveLength(1)
+    // QoS 0 has no acknowledgement to hold back.
+    await c.publishAsync('joins/y', JSON.stringify({ user: 'y' }), { qos: 0 })
+    expect(recorded).toHaveLength(1)
+  })
+
   it('retries a failing target, dead-letters it, and replays it once fixed, losing nothing', async () => {
     recorder = new Recorder()
     const url = await recorder.start()

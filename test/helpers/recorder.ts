@@ -13,19 +13,21 @@ export interface Recorded {
 export class Recorder {
   readonly calls: Recorded[] = []
   status: (req: IncomingMessage) => number = () => 200
+  /** How long each answer waits. */
+  delayMs = 0
   #server: Server | undefined
 
   async start(): Promise<string> {
     this.#server = createServer((req, res) => {
       let body = ''
       req.on('data', (d: Buffer) => (body += d.toString()))
-      req.on('end', () => {
+      req.on('end', () => setTimeout(() => {
         const status = this.status(req)
         if (status < 300) this.calls.push({ path: req.url!, body: body ? JSON.parse(body) : null })
         res.statusCode = status
         res.setHeader('content-type', 'application/json')
         res.end(JSON.stringify({ ok: status < 300 }))
-      })
+      }, this.delayMs))
     })
     await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r))
     return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`

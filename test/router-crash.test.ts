@@ -1,0 +1,94 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { MqttClient } from 'mqtt'
+import { afterEach, expect, it } from 'vitest'
+import { tempDir } from './helpers/app.js'
+import { startChild, type ChildBroker } from './helpers/child.js'
+import { connect, end, Inbox } from './helpers/mqtt.js'
+import { Recorder } from './helpers/recorder.js'
+
+const children: ChildBroker[] = []
+const clients: MqttClient[] = []
+let recorder: Recorder | undefined
+let temp: ReturnType<typeof tempDir> | undefined
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')))
+  await recorder?.close()
+  temp?.remove()
+})
+
+it('loses no delivery recorded for a PUBACKed QoS 1 message when the broker is killed with SIGKILL', async () => {
+  recorder = new Recorder()
+  const url = await recorder.start()
+  // A slow endpoint, so that deliveries are still owed when the broker dies.
+  recorder.delayMs = 5
+  temp = tempDir()
+  const config = join(temp.dir, 'switchyard.yaml')
+  writeFileSync(config, `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\ndelivery:\n  concurrency: 2\nfunctions:\n  sink: { url: '${url}/sink', retry: { attempts: 20, initialDelay: 20ms, maxDelay: 200ms } }\nrules:\n  - name: stream\n    sql: SELECT * FROM 'stream/+'\n    actions:\n      - invoke: { function: sink }\n`)
+
+  const first = await startChild(config)
+  children.push(first)
+  const pub = await connect(`mqtt://127.0.0.1:${first.mqttPort}`, { clientId: 'streamer' })
+  clients.push(pub)
+  const acked: number[] = []
+  let stop = false
+  void (async () => {
+    for (let i = 0; i < 10_000 && !stop; i++) {
+      await pub.publishAsync('stream/a', JSON.stringify({ i }), { qos: 1 })
+      acked.push(i)
+    }
+  })().catch(() => {})
+  await expect.poll(() => acked.length, { timeout: 10_000 }).toBeGreaterThan(300)
+  await first.kill('SIGKILL')
+  // A publish in flight when the broker died was never acknowledged: it is not owed.
+  stop = true
+  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  const delivered = () => new Set(recorder!.calls.map((c) => c.body.event.i as number))
+  const before = delivered().size
+  expect(before).toBeLessThan(acked.length) // some deliveries were still owed
+
+  const second = await startChild(config)
+  children.push(second)
+  await expect.poll(() => acked.filter((i) => !delivered().has(i)).slice(0, 10), { timeout: 30_000, interval: 100 }).toEqual([])
+}, 60_000)
+
+it('keeps serving everyone while a function hangs or crashes its worker', async () => {
+  temp = tempDir()
+  const config = join(temp.dir, 'switchyard.yaml')
+  const fixtures = fileURLToPath(new URL('./fixtures/functions/', import.meta.url))
+  writeFileSync(config, [
+    'listen: { mqtt: 0, http: 0 }',
+    'storage: { sqlite: ":memory:" }',
+    'functions:',
+    `  spin: { module: ${fixtures}spin.js, timeout: 300ms, retry: { attempts: 2, initialDelay: 10ms } }`,
+    `  exits: { module: ${fixtures}exits.js, retry: { attempts: 2, initialDelay: 10ms } }`,
+    'rules:',
+    "  - { name: hang, sql: \"SELECT * FROM 'bad/+'\", actions: [ { invoke: { function: spin } } ] }",
+    "  - { name: crash, sql: \"SELECT * FROM 'crash/+'\", actions: [ { invoke: { function: exits } } ] }",
+    '',
+  ].join('\n'))
+  const child = await startChild(config)
+  children.push(child)
+  const c = await connect(`mqtt://127.0.0.1:${child.mqttPort}`)
+  clients.push(c)
+  const inbox = new Inbox(c)
+  await c.subscribeAsync(['ping/#', '$events/deadletter/+'], { qos: 1 })
+  await c.publishAsync('bad/1', '{}', { qos: 1 })
+  await c.publishAsync('crash/1', '{}', { qos: 1 })
+  // While the functions fail, round trips through the broker stay quick.
+  const rtts: number[] = []
+  for (let i = 0; i < 30; i++) {
+    const start = performance.now()
+    await c.publishAsync(`ping/${i}`, 'x', { qos: 1 })
+    await inbox.on(`ping/${i}`)
+    rtts.push(performance.now() - start)
+  }
+  rtts.sort((a, b) => a - b)
+  expect(rtts[Math.floor(rtts.length * 0.9)]).toBeLessThan(50)
+  const letters = await inbox.waitFor((m) => m.filter((x) => x.topic.startsWith('$events/deadletter/')).length >= 2, 10_000)
+  const errors = letters.filter((x) => x.topic.startsWith('$events/deadletter/')).map((x) => JSON.parse(x.payload).error as string).sort()
+  expect(errors[0]).toMatch(/function exits exited its worker \(code 3\)/)
+  expect(errors[1]).toMatch(/function spin timed out after 300 ms/)
+})
