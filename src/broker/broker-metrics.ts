@@ -39,28 +39,20 @@ export class BrokerMetrics {
         for (const [transport, n] of Object.entries(counts)) this.set({ transport }, n)
       },
     })
-    new Counter({
-      name: 'switchyard_mqtt_bytes_in_total',
-      help: 'Bytes received on MQTT connections (TCP and WebSocket, framing included)',
-      registers: [registry],
-      collect() {
-        let total = self.#closedBytesIn
-        for (const s of sockets) total += s.bytesRead
-        this.reset()
-        this.inc(total)
-      },
-    })
-    new Counter({
-      name: 'switchyard_mqtt_bytes_out_total',
-      help: 'Bytes sent on MQTT connections (TCP and WebSocket, framing included)',
-      registers: [registry],
-      collect() {
-        let total = self.#closedBytesOut
-        for (const s of sockets) total += s.bytesWritten
-        this.reset()
-        this.inc(total)
-      },
-    })
+    const socketBytes = (direction: 'in' | 'out', closed: () => number, live: (s: Socket) => number) =>
+      new Counter({
+        name: `switchyard_mqtt_bytes_${direction}_total`,
+        help: `Bytes ${direction === 'in' ? 'received' : 'sent'} on MQTT connections (TCP and WebSocket, framing included)`,
+        registers: [registry],
+        collect() {
+          let total = closed()
+          for (const s of sockets) total += live(s)
+          this.reset()
+          this.inc(total)
+        },
+      })
+    socketBytes('in', () => self.#closedBytesIn, (s) => s.bytesRead)
+    socketBytes('out', () => self.#closedBytesOut, (s) => s.bytesWritten)
     broker.on('publish', (_packet, client) => {
       if (client) this.messagesIn.inc()
     })

@@ -89,7 +89,7 @@ interface Pending {
  * commit), which keeps recording before each PUBACK cheap.
  */
 export class Outbox {
-  readonly #s: Record<'insert' | 'due' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld', Statement>
+  readonly #s: Record<'insert' | 'due' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld' | 'deleteDead', Statement>
   #pending: Pending[] = []
   #scheduled = false
 
@@ -107,6 +107,7 @@ export class Outbox {
       insertDead: db.prepare('INSERT INTO dead_letters (delivery_id, target, spec, event, context, via, attempts, created_at, failed_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       get: db.prepare('SELECT * FROM deliveries WHERE id = ?'),
       countHeld: db.prepare('SELECT count(*) AS n FROM deliveries WHERE held = 1 AND target = ?'),
+      deleteDead: db.prepare('DELETE FROM dead_letters WHERE id = ?'),
     }
   }
 
@@ -224,14 +225,15 @@ export class Outbox {
       const now = Date.now()
       return letters.map((l) => {
         const id = this.#insert({ target: l.target, spec: l.spec, event: l.event, context: l.context, via: l.via }, now, 0, l.createdAt)
-        this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(l.id)
+        this.#s.deleteDead.run(l.id)
         return id
       })
     })()
   }
 }
 
-function toDelivery(r: Row): Delivery {
+/** The columns deliveries and dead letters share, parsed. */
+function common(r: Row | DeadRow) {
   return {
     id: r.id,
     target: r.target,
@@ -240,8 +242,14 @@ function toDelivery(r: Row): Delivery {
     context: JSON.parse(r.context) as DeliveryContext,
     via: r.via,
     attempts: r.attempts,
-    nextAt: r.next_at,
     createdAt: r.created_at,
+  }
+}
+
+function toDelivery(r: Row): Delivery {
+  return {
+    ...common(r),
+    nextAt: r.next_at,
     held: r.held === 1,
     lastError: r.last_error,
   }
@@ -249,15 +257,8 @@ function toDelivery(r: Row): Delivery {
 
 function toDeadLetter(r: DeadRow): DeadLetter {
   return {
-    id: r.id,
+    ...common(r),
     deliveryId: r.delivery_id,
-    target: r.target,
-    spec: r.spec === null ? null : (JSON.parse(r.spec) as unknown),
-    event: JSON.parse(r.event) as unknown,
-    context: JSON.parse(r.context) as DeliveryContext,
-    via: r.via,
-    attempts: r.attempts,
-    createdAt: r.created_at,
     failedAt: r.failed_at,
     error: r.error,
     lastError: r.error,
