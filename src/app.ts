@@ -14,6 +14,8 @@ import { functionsApi, gatewayRoutes } from './http/api-functions.js'
 import { routesApi } from './http/api-routes.js'
 import { RouteTable } from './routes/route-table.js'
 import { FunctionHostImpl } from './delivery/function-host.js'
+import { Acl } from './broker/acl.js'
+import { Authenticator } from './broker/authenticator.js'
 import { attachWebSocket, closeServer, listen, listenTcp } from './broker/listeners.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { loadConfig } from './config/load.js'
@@ -88,7 +90,14 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       persistence = createSqlitePersistence({ db })
       events = new EventStore(db)
       const hooks: BrokerHooks = {}
-      broker = await createBroker({ persistence: timedPersistence(persistence, registry), log, registry, hooks })
+      broker = await createBroker({
+        persistence: timedPersistence(persistence, registry),
+        authenticator: new Authenticator(config.auth),
+        acl: new Acl(config.acl),
+        log,
+        registry,
+        hooks,
+      })
       const rulesEngine = (engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry))
       const host = new FunctionHostImpl(rulesEngine, events)
       functions = FunctionRegistry.create(config.functions, { host, log, configDir: '.' })

@@ -1,8 +1,10 @@
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
+import { Counter, type Registry } from 'prom-client'
 import type { SqlitePersistence } from '../persistence/index.js'
+import type { Acl } from './acl.js'
+import type { Authenticator } from './authenticator.js'
 import { BrokerMetrics } from './broker-metrics.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
@@ -11,6 +13,8 @@ import { publishOrphanedWills } from './orphaned-wills.js'
 
 export interface BrokerDeps {
   persistence: SqlitePersistence
+  authenticator?: Authenticator
+  acl?: Acl
   log: Logger
   registry: Registry
   /** Filled in once the rules engine exists: runs before a QoS 1/2 publish is acknowledged. */
@@ -36,11 +40,33 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const connections = new Connections()
   let metrics: BrokerMetrics | undefined
 
+  const who = (client: Client) => ({ clientId: client.id, username: connections.get(client)?.username })
+  const metricsRef: { refused?: Counter; denied?: Counter } = {}
+
   const options: AedesOptions = {
     persistence: deps.persistence,
     preConnect(client, packet, done) {
       connections.record(client, packet)
       done(null, true)
+    },
+    authenticate(client, username, password, done) {
+      if (!deps.authenticator) return done(null, true)
+      deps.authenticator.check(username, password).then((result) => {
+        if (result.ok) {
+          connections.setUsername(client, result.username)
+          return done(null, true)
+        }
+        log.warn({ clientId: client.id, username, reason: result.reason }, 'connection refused')
+        metricsRef.refused?.inc({ reason: result.reason.startsWith('invalid token') ? 'token' : 'credentials' })
+        done(Object.assign(new Error(result.reason), { returnCode: 4 }) as never, false)
+      }, (err: unknown) => done(err as never, false))
+    },
+    authorizeSubscribe(client, sub, done) {
+      if (!deps.acl?.enabled || deps.acl.allows('subscribe', sub.topic, who(client))) return done(null, sub)
+      log.info({ clientId: client.id, topic: sub.topic }, 'subscription denied by the ACL')
+      metricsRef.denied?.inc({ action: 'subscribe' })
+      // A failure code 0x80 in the SUBACK [MQTT-3.9.3]; the connection stays.
+      done(null, null)
     },
     authorizePublish(client, packet, done) {
       // '$' topics belong to the broker [MQTT-4.7.2]: a client may read
@@ -49,6 +75,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       if (client && packet.topic.charCodeAt(0) === 36) {
         log.warn({ clientId: client.id, topic: packet.topic }, 'client tried to publish to a $ topic; closing its connection')
         return done(new Error(`publishing to ${packet.topic} is not allowed: $ topics are reserved for the broker`))
+      }
+      if (client && deps.acl?.enabled && !deps.acl.allows('publish', packet.topic, who(client))) {
+        log.warn({ clientId: client.id, topic: packet.topic }, 'publish denied by the ACL; closing the connection')
+        metricsRef.denied?.inc({ action: 'publish' })
+        return done(new Error(`publishing to ${packet.topic} is not allowed`))
       }
       // Aedes acknowledges a QoS 1 publish before its `published` hook; this
       // is the last step before the PUBACK.
@@ -70,6 +101,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const emitter: EventEmitter = aedes
   emitter.on('error', (err: Error) => log.error({ err }, 'broker error'))
   metrics = new BrokerMetrics(deps.registry, aedes)
+  metricsRef.refused = new Counter({ name: 'switchyard_connections_refused_total', help: 'Connections refused by authentication', labelNames: ['reason'], registers: [deps.registry] })
+  metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
   publishLifecycleEvents(aedes, connections, log)
   await publishOrphanedWills(aedes, deps.persistence, log)
 

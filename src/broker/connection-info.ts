@@ -50,6 +50,12 @@ export class Connections {
     return this.#info.get(client)
   }
 
+  /** The username as authentication established it (a token's claim, say). */
+  setUsername(client: Client, username: string | undefined): void {
+    const info = this.#info.get(client)
+    if (info) info.username = username
+  }
+
   /** Keeps the first reason given: the cause, not what followed from it. */
   setReason(client: Client, reason: DisconnectReason, message?: string): void {
     const info = this.#info.get(client)

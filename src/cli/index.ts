@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { SwitchyardError, UsageError } from '../errors.js'
 import { startCommand } from './start.js'
+import { passwdCommand } from './passwd.js'
 import { rulesTestCommand } from './rules-test.js'
 import { validateCommand } from './validate.js'
 
@@ -9,6 +10,7 @@ const USAGE = `Usage: switchyard <command> [options]
 Commands:
   start      [--config switchyard.yaml] [--log-level info]   run the broker
   validate   --config FILE                                  check a config file (exit 0 or 1)
+  passwd                                                    print the hash of a password for auth.users
   rules test --config FILE --topic T --payload JSON [--client-id C]
                                                             show what the rules would do with a message
 
@@ -26,6 +28,9 @@ export async function main(argv: string[]): Promise<number> {
         return await startCommand(options(rest, { config: 'switchyard.yaml' }, ['config', 'log-level']))
       case 'validate':
         return validateCommand(options(rest, {}, ['config']))
+      case 'passwd':
+        options(rest, {}, [])
+        return await passwdCommand()
       case 'rules':
         if (rest[0] !== 'test') throw new UsageError(`unknown command "rules ${rest[0] ?? ''}": did you mean "rules test"?`)
         return rulesTestCommand(options(rest.slice(1), { config: 'switchyard.yaml' }, ['config', 'topic', 'payload', 'client-id']))

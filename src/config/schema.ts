@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { aclSchema, authSchema } from '../broker/auth-schema.js'
 import { retrySchema } from '../delivery/retry.js'
 import { functionsSchema } from '../functions/schema.js'
 import { checkRoutes } from '../routes/check.js'
@@ -71,6 +72,8 @@ export const configSchema = z.strictObject({
     /** The retry policy of targets that have none of their own. */
     retry: retrySchema.prefault({}),
   }).prefault({}),
+  auth: authSchema,
+  acl: aclSchema,
   admin: z.strictObject({
     /** The bearer token of the admin API (/api). Without one, the API refuses every request. */
     token: z.string({ error: 'must be a string' }).min(16, 'must be at least 16 characters').optional(),

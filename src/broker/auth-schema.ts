@@ -1,0 +1,32 @@
+import { z } from 'zod'
+import { isPasswordHash } from './passwords.js'
+
+export const authSchema = z.strictObject({
+  /** Clients that give no username may connect. Off as soon as users or jwt is set, unless said otherwise. */
+  anonymous: z.boolean({ error: 'must be true or false' }).optional(),
+  users: z.array(z.strictObject({
+    username: z.string().min(1, 'must not be empty'),
+    password: z.string().refine(isPasswordHash, 'must be a hash printed by `switchyard passwd` (scrypt$...), never the password itself'),
+  }), { error: 'must be a list of { username, password }' }).default([]),
+  /** Tokens that browsers send as the MQTT password. */
+  jwt: z.strictObject({
+    secret: z.string().min(32, 'must be at least 32 characters (HS256)').optional(),
+    publicKey: z.string().refine((k) => k.includes('BEGIN PUBLIC KEY'), 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)').optional(),
+    /** The claim that names the user; `sub` by default. */
+    usernameClaim: z.string().default('sub'),
+    audience: z.string().optional(),
+    issuer: z.string().optional(),
+  }).refine((j) => (j.secret === undefined) !== (j.publicKey === undefined), 'must have either secret or publicKey').optional(),
+}).prefault({})
+
+export type AuthConfig = z.output<typeof authSchema>
+
+const rights = z.enum(['publish', 'subscribe', 'all'], { error: 'must be publish, subscribe or all' })
+
+/** `- { allow: subscribe, topics: [...] }`, `- { deny: all }`: the first entry that matches decides. */
+export const aclSchema = z.array(z.union([
+  z.strictObject({ allow: rights, topics: z.array(z.string().min(1)).default(['#']) }),
+  z.strictObject({ deny: rights, topics: z.array(z.string().min(1)).default(['#']) }),
+], { error: 'must be { allow: publish|subscribe|all, topics: [...] } or { deny: ..., topics: [...] }' }), { error: 'must be a list of rules' }).optional()
+
+export type AclConfig = z.output<typeof aclSchema>
