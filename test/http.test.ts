@@ -23,6 +23,14 @@ describe('HTTP', () => {
     expect(res.headers.get('content-type')).toMatch(/text\/html/)
   })
 
+  it('serves the web client at any one-level path (a chat room), and 404 elsewhere', async () => {
+    const room = await fetch(`${t.httpUrl}/team-blue`)
+    expect(room.status).toBe(200)
+    expect(room.headers.get('content-type')).toMatch(/text\/html/)
+    expect((await fetch(`${t.httpUrl}/a/b`)).status).toBe(404)
+    expect((await fetch(`${t.httpUrl}/api/nothing`)).status).toBe(403) // no admin.token: the API is closed
+  })
+
   it('refuses WebSocket upgrades outside /mqtt', async () => {
     const { WebSocket } = await import('ws')
     const ws = new WebSocket(`${t.httpUrl.replace('http', 'ws')}/other`, 'mqtt')

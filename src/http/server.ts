@@ -50,6 +50,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   await app.register(async (api) => {
     api.addHook('onRequest', adminAuth(deps.adminToken))
     for (const routes of deps.api) await api.register(routes)
+    // Unknown API paths answer after the token check too: no probing without it.
+    api.all('/*', async (req, reply) => reply.code(404).send({ error: `${req.method} ${req.url.split('?')[0]} is not an API route` }))
   }, { prefix: '/api' })
 
   for (const routes of deps.routes ?? []) await app.register(routes)
@@ -61,6 +63,14 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     decorateReply: false,
     allowedPath: (path) => /^\/mqtt(\.esm|\.min)?\.js$/.test(path),
   })
+  // A room is a path: /lobby, /team-blue. Any one-level path that names no
+  // file is the web client, which reads the room from the path.
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!
+    if (req.method === 'GET' && /^\/[A-Za-z0-9_-]{1,64}$/.test(path)) return reply.sendFile('index.html')
+    return reply.code(404).send({ error: `${req.method} ${path} is not here` })
+  })
+
   // The app's listeners bind `app.server` themselves; fastify must be ready first.
   await app.ready()
   return app
