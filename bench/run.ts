@@ -2,7 +2,9 @@
  * The benchmark harness: `npm run bench` (full) or `npm run bench -- --quick`.
  * Builds Switchyard, runs every scenario against every peer it names, in
  * rounds with the brokers alternating, and writes bench/RESULTS.md and
- * bench/results.svg. Options: --quick, --rounds N, --only 1,5 (scenario numbers).
+ * bench/results.svg, with the raw results in bench/results.json.
+ * Options: --quick, --rounds N, --only 1,5 (scenario numbers), --report
+ * (rebuild RESULTS.md and results.svg from results.json without measuring).
  */
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -20,6 +22,7 @@ import { aggregate, DISTURBED_PERCENT } from './report/aggregate.js'
 import { outcomeKey, type BenchRun } from './report/bench-run.js'
 import { num } from './report/format.js'
 import { resultsMarkdown } from './report/markdown.js'
+import { loadRun, saveRun } from './report/raw-results.js'
 import { resultsChart } from './report/results-chart.js'
 import { runCase, type Outcome } from './run-case.js'
 import { scenarios } from './scenarios/registry.js'
@@ -27,6 +30,7 @@ import type { Mode } from './scenarios/scenario.js'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH_DIR)
+const RAW_FILE = join(BENCH_DIR, 'results.json')
 const BUILD_TIMEOUT_MS = 300_000
 // A run during which other processes were busy is repeated (at most twice)
 // and the least disturbed one kept, within a time allowance for all repeats
@@ -38,9 +42,9 @@ function otherCpu(outcome: Outcome): number {
   return outcome.status === 'ok' && outcome.result.kind === 'pubsub' ? outcome.result.otherCpuPercent : 0
 }
 
-function parseMode(): { mode: Mode; only: Set<number> | undefined } {
+function parseMode(): { mode: Mode; only: Set<number> | undefined; reportOnly: boolean } {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' } },
+    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, report: { type: 'boolean' } },
     strict: true,
   })
   const quick = values.quick ?? false
@@ -50,7 +54,12 @@ function parseMode(): { mode: Mode; only: Set<number> | undefined } {
   const mode: Mode = quick
     ? { quick, rounds, warmupMs: 700, measureMs: 2500, drainMs: 10_000 }
     : { quick, rounds, warmupMs: 2000, measureMs: 8000, drainMs: 15_000 }
-  return { mode, only }
+  return { mode, only, reportOnly: values.report ?? false }
+}
+
+function writeReport(run: BenchRun): void {
+  writeFileSync(join(BENCH_DIR, 'results.svg'), resultsChart(run))
+  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(run, 'results.svg'))
 }
 
 /** `npx tsc -p tsconfig.build.json`; on failure the Switchyard peers are reported as not available. */
@@ -77,7 +86,12 @@ function describe(outcome: Outcome): string {
 
 async function main(): Promise<number> {
   killChildrenOnExit()
-  const { mode, only } = parseMode()
+  const { mode, only, reportOnly } = parseMode()
+  if (reportOnly) {
+    writeReport(loadRun(RAW_FILE, createPeers(ROOT)))
+    console.log('rebuilt bench/RESULTS.md and bench/results.svg from bench/results.json')
+    return 0
+  }
   const startedAt = new Date()
   build()
   const noMosquitto = installMosquittoIfMissing()
@@ -130,9 +144,9 @@ async function main(): Promise<number> {
 
   run.finishedAt = new Date()
   run.load.end = loadAverage()
-  writeFileSync(join(BENCH_DIR, 'results.svg'), resultsChart(run))
-  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(run, 'results.svg'))
-  console.log(`wrote bench/RESULTS.md and bench/results.svg (${((run.finishedAt.getTime() - startedAt.getTime()) / 60_000).toFixed(1)} minutes)`)
+  saveRun(run, RAW_FILE)
+  writeReport(run)
+  console.log(`wrote bench/RESULTS.md, bench/results.svg and bench/results.json (${((run.finishedAt.getTime() - startedAt.getTime()) / 60_000).toFixed(1)} minutes)`)
 
   const failed = [...run.outcomes.values()].map(aggregate).filter((row) => row.problems.length > 0)
   if (failed.length > 0) console.error(`${failed.length} row(s) failed: lost messages or runs that broke; see RESULTS.md`)

@@ -38,9 +38,10 @@ function cpuBudget(run: BenchRun, target: string, caseId: string, peer: PeerId, 
   const b = pubsub(run, caseId, base)
   if (typeof a === 'string' || typeof b === 'string') return { target, measured: [a, b].filter((x) => typeof x === 'string').join('; '), verdict: 'n/a' }
   const r = a.cpuUsPerDelivery / b.cpuUsPerDelivery
+  const disturbed = a.disturbedRuns + b.disturbedRuns > 0 ? ' (other processes were busy in some runs)' : ''
   return {
     target,
-    measured: `${num(a.cpuUsPerDelivery, 2)} µs against ${num(b.cpuUsPerDelivery, 2)} µs: ${change(r)}`,
+    measured: `${num(a.cpuUsPerDelivery, 2)} µs against ${num(b.cpuUsPerDelivery, 2)} µs: ${change(r)}${disturbed}`,
     verdict: r <= MAX_RULES_OVERHEAD ? 'pass' : 'fail',
   }
 }

@@ -30,5 +30,5 @@ export const functionInvocations: Scenario = {
   short: 'Functions',
   method: 'Function invocations per second through a rule (local worker pool).',
   cases: [],
-  pending: 'not yet measured: needs functions (src/functions/ is empty)',
+  pending: 'not yet measured: functions are still being built',
 }
