@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3'
 import type { Db } from '../store/database.js'
 import { migrate } from '../store/migrate.js'
+import { WriteBatch } from '../store/write-batch.js'
 
 /** What a delivery carries besides the event: who and what caused it. */
 export interface DeliveryContext {
@@ -75,12 +76,6 @@ const STEPS = [
 type Row = { id: number; target: string; spec: string | null; event: string; context: string; via: string | null; attempts: number; next_at: number; created_at: number; held: number; last_error: string | null }
 type DeadRow = Omit<Row, 'next_at' | 'held' | 'last_error'> & { delivery_id: number; failed_at: number; error: string }
 
-interface Pending {
-  items: NewDelivery[]
-  resolve(ids: number[]): void
-  reject(err: unknown): void
-}
-
 /**
  * The durable outbox of deliveries to functions, HTTP targets and routes.
  * A delivery is a row from the moment it is recorded until it succeeds or is
@@ -90,11 +85,11 @@ interface Pending {
  */
 export class Outbox {
   readonly #s: Record<'insert' | 'due' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld' | 'deleteDead', Statement>
-  #pending: Pending[] = []
-  #scheduled = false
+  readonly #writes: WriteBatch
 
   constructor(private readonly db: Db) {
     migrate(db, 'delivery', STEPS)
+    this.#writes = new WriteBatch(db, () => {})
     this.#s = {
       insert: db.prepare('INSERT INTO deliveries (target, spec, event, context, via, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       due: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND next_at <= ? ORDER BY id LIMIT ?'),
@@ -111,33 +106,18 @@ export class Outbox {
     }
   }
 
-  /** Records deliveries; resolves with their ids once committed. */
+  /** Records deliveries; resolves with their ids once committed (with the other records of this turn). */
   record(items: NewDelivery[]): Promise<number[]> {
     if (items.length === 0) return Promise.resolve([])
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ items, resolve, reject })
-      if (!this.#scheduled) {
-        this.#scheduled = true
-        setImmediate(() => this.flush())
-      }
+    return this.#writes.run(() => {
+      const now = Date.now()
+      return items.map((d) => this.#insert(d, now, 0))
     })
   }
 
-  /** Commits every record waiting now, in one transaction. */
+  /** Commits every record waiting now. */
   flush(): void {
-    this.#scheduled = false
-    const batch = this.#pending
-    this.#pending = []
-    if (batch.length === 0) return
-    const now = Date.now()
-    let ids: number[][]
-    try {
-      ids = this.db.transaction(() => batch.map((p) => p.items.map((d) => this.#insert(d, now, 0))))()
-    } catch (err) {
-      for (const p of batch) p.reject(err)
-      return
-    }
-    batch.forEach((p, i) => p.resolve(ids[i]!))
+    this.#writes.flush()
   }
 
   #insert(d: NewDelivery, nextAt: number, attempts: number, createdAt = nextAt): number {

@@ -3,7 +3,7 @@ import { topicMatches } from '../topics/match.js'
 import { decodePacket, encodePacket } from './packet-codec.js'
 import { hasWildcard, topicRange, type TopicRange } from './retained-ranges.js'
 import type { PacketInput, StoredPacket } from './types.js'
-import type { WriteBatch } from './write-batch.js'
+import type { WriteBatch } from '../store/write-batch.js'
 
 interface Row {
   topic: string

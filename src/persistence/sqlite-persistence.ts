@@ -11,7 +11,7 @@ import type {
   BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
 } from './types.js'
 import { WillStore } from './wills.js'
-import { WriteBatch } from './write-batch.js'
+import { WriteBatch } from '../store/write-batch.js'
 
 export interface SqlitePersistenceOptions {
   /** The database file, created if missing, or ':memory:' (the default). */

@@ -1,7 +1,7 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import { SubscriptionTrie } from './subscription-trie.js'
 import type { ClientSubscription, SubscriptionInput, TopicSubscription } from './types.js'
-import type { WriteBatch } from './write-batch.js'
+import type { WriteBatch } from '../store/write-batch.js'
 
 interface Row {
   client_id: string

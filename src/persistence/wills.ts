@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { decodePacket, encodePacket } from './packet-codec.js'
 import type { StoredWill } from './types.js'
-import type { WriteBatch } from './write-batch.js'
+import type { WriteBatch } from '../store/write-batch.js'
 
 interface Row {
   id: number

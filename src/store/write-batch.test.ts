@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import { closeDatabase, openDatabase } from '../store/database.js'
-import { createSqlitePersistence, type SqlitePersistence } from './index.js'
+import { closeDatabase, openDatabase } from './database.js'
+import { createSqlitePersistence, type SqlitePersistence } from '../persistence/index.js'
 
 // The writes of one turn share a commit: what another connection to the file
 // sees tells when that commit happened.
