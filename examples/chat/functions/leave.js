@@ -1,0 +1,24 @@
+/**
+ * Runs when a chat client's connection ends (rule chatOffline, on
+ * `$events/presence/disconnected/+`). The lifecycle event names only the
+ * client, so the rooms it joined are looked up in the `sessions` table that
+ * rule chatJoin fills; each of those rooms hears that the client is offline.
+ */
+export default async function leave(event, ctx) {
+  const clientId = event?.clientId
+  if (typeof clientId !== 'string') return { rooms: [] }
+
+  const joins = await ctx.store.query('sessions', { key: clientId, limit: 100 })
+  const rooms = new Map()
+  for (const { data } of joins) {
+    // A room is one topic level: a name with `/`, `+` or `#` never made it onto the room's topic.
+    if (data && typeof data.room === 'string' && /^[^/+#]+$/.test(data.room) && !rooms.has(data.room)) rooms.set(data.room, data.name)
+  }
+  // The time of the disconnection, not of this call: a browser orders
+  // presence events by it, so a late leave never hides a newer join.
+  const timestamp = typeof event.timestamp === 'number' ? event.timestamp : Date.now()
+  for (const [room, name] of rooms) {
+    await ctx.publish(`chat/presence/${room}`, { state: 'offline', room, name, clientId, timestamp }, { qos: 1 })
+  }
+  return { rooms: [...rooms.keys()] }
+}
