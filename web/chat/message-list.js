@@ -1,0 +1,136 @@
+import { avatar } from './people-list.js'
+import { userOf } from './identity.js'
+
+/** Messages from one sender closer together than this share one header. */
+const GROUP_MS = 5 * 60_000
+const MAX_MESSAGES = 500
+
+const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })
+const dayAndTime = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })
+const full = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' })
+
+/**
+ * The conversation, oldest at the top, in the order of the broker's
+ * timestamps: the backlog of a (re)join and live messages can overlap and
+ * arrive out of order, so each message is placed by its time and shown once
+ * (by the id rule chatPub gives it).
+ *
+ * Every piece of user text goes in through textContent: a message such as
+ * `<img src=x onerror=alert(1)>` is shown as those characters.
+ */
+export class MessageList {
+  #ids = new Set()
+
+  constructor(list, scroller, { isOwn }) {
+    this.list = list
+    this.scroller = scroller
+    this.isOwn = isOwn
+  }
+
+  get size() {
+    return this.#ids.size
+  }
+
+  /** Adds messages; keeps the view at the bottom when it was there (or when `toBottom`). */
+  add(messages, { toBottom = false } = {}) {
+    const atBottom = this.#nearBottom()
+    let added = 0
+    let own = false
+    for (const m of messages) {
+      const message = normalise(m)
+      if (!message || this.#ids.has(message.id)) continue
+      this.#ids.add(message.id)
+      const li = this.#insert(message)
+      own ||= li.classList.contains('own')
+      added++
+    }
+    this.#trim()
+    if (added > 0 && (toBottom || atBottom || own)) this.scrollToBottom()
+    return added
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight
+  }
+
+  #nearBottom() {
+    const s = this.scroller
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 80
+  }
+
+  #insert(message) {
+    const li = this.#render(message)
+    // Live messages are newest: look for the place from the end.
+    let after = this.list.lastElementChild
+    while (after && Number(after.dataset.time) > message.timestamp) after = after.previousElementSibling
+    if (after) after.after(li)
+    else this.list.prepend(li)
+    group(li)
+    if (li.nextElementSibling) group(li.nextElementSibling)
+    return li
+  }
+
+  #render(m) {
+    const own = this.isOwn(m.clientId)
+    const li = document.createElement('li')
+    li.className = own ? 'message own' : 'message'
+    li.dataset.id = m.id
+    li.dataset.time = String(m.timestamp)
+    li.dataset.sender = `${userOf(m.clientId)}\n${m.name}`
+
+    if (!own) li.append(avatar(m.name, userOf(m.clientId)))
+    const bubble = document.createElement('div')
+    bubble.className = 'bubble'
+    const meta = document.createElement('div')
+    meta.className = 'meta'
+    const author = document.createElement('span')
+    author.className = 'author'
+    author.textContent = own ? 'You' : m.name
+    const time = document.createElement('time')
+    const date = new Date(m.timestamp)
+    time.dateTime = date.toISOString()
+    time.textContent = formatTime(date)
+    time.title = full.format(date)
+    meta.append(author, time)
+    const text = document.createElement('p')
+    text.className = 'text'
+    text.textContent = m.message
+    bubble.append(meta, text)
+    li.append(bubble)
+    return li
+  }
+
+  #trim() {
+    while (this.list.childElementCount > MAX_MESSAGES) {
+      const first = this.list.firstElementChild
+      this.#ids.delete(first.dataset.id)
+      first.remove()
+      if (this.list.firstElementChild) group(this.list.firstElementChild)
+    }
+  }
+}
+
+/** Marks a message that continues its sender's previous one, which hides its header. */
+function group(li) {
+  const prev = li.previousElementSibling
+  const continues = prev !== null &&
+    prev.dataset.sender === li.dataset.sender &&
+    Number(li.dataset.time) - Number(prev.dataset.time) < GROUP_MS
+  li.classList.toggle('continued', continues)
+}
+
+/** The fields a message needs, as text and numbers whatever a sender put in the payload. */
+function normalise(m) {
+  if (!m || typeof m !== 'object' || m.message === undefined || m.message === null) return undefined
+  const timestamp = typeof m.timestamp === 'number' && Number.isFinite(m.timestamp) ? m.timestamp : Date.now()
+  const clientId = typeof m.clientId === 'string' ? m.clientId : ''
+  const message = typeof m.message === 'string' ? m.message : JSON.stringify(m.message)
+  const name = typeof m.name === 'string' && m.name.trim() !== '' ? m.name.trim().slice(0, 64) : 'anonymous'
+  const id = typeof m.id === 'string' ? m.id : `${clientId}|${timestamp}|${message}`
+  return { id, timestamp, clientId, message, name }
+}
+
+function formatTime(date) {
+  const today = new Date()
+  return date.toDateString() === today.toDateString() ? timeOfDay.format(date) : dayAndTime.format(date)
+}
