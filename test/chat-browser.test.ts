@@ -1,0 +1,222 @@
+import { mkdirSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Client } from 'aedes'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { parse, stringify } from 'yaml'
+import { startApp, type TestApp } from './helpers/app.js'
+import { requireCommand } from './helpers/require-command.js'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const EXAMPLE = join(ROOT, 'examples/chat/switchyard.yaml')
+const ARTIFACTS = join(ROOT, 'test-artifacts')
+const ROOM = 'test-room'
+const XSS = '<img src=x onerror=alert(1)>'
+
+interface ChatConfig {
+  functions: Record<string, { module: string } & Record<string, unknown>>
+  rules: unknown[]
+}
+
+function readChatConfig(file: string): ChatConfig {
+  return parse(readFileSync(file, 'utf8')) as ChatConfig
+}
+
+/** The example's functions (module paths made absolute) and rules, to append to the test app's config. */
+function chatYaml(): string {
+  const { functions, rules } = readChatConfig(EXAMPLE)
+  const absolute = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, { ...fn, module: resolve(dirname(EXAMPLE), fn.module) }]))
+  return stringify({ functions: absolute, rules })
+}
+
+/** A browser tab in the chat, with what went wrong in it: alerts, uncaught errors, console errors (CSP violations among them). */
+interface Tab {
+  page: Page
+  dialogs: string[]
+  errors: string[]
+}
+
+let app: TestApp | undefined
+let browser: Browser | undefined
+
+/** Opens the chat in a fresh browser profile (its own localStorage) and joins under `name`. */
+async function openChat(name: string, path = `/${ROOM}`, viewport = { width: 1024, height: 720 }): Promise<Tab> {
+  const context = await browser!.newContext({ viewport })
+  // Within the test's own timeout, so that a wait that fails says what it waited for.
+  context.setDefaultTimeout(10_000)
+  const page = await context.newPage()
+  const tab: Tab = { page, dialogs: [], errors: [] }
+  watch(tab)
+  await page.goto(app!.httpUrl + path)
+  await page.locator('#welcome').getByLabel('Your name').fill(name)
+  await page.getByRole('button', { name: 'Join the chat' }).click()
+  await connected(page)
+  return tab
+}
+
+function watch(tab: Tab): void {
+  tab.page.on('dialog', (dialog) => {
+    tab.dialogs.push(dialog.message())
+    void dialog.dismiss()
+  })
+  tab.page.on('pageerror', (err) => tab.errors.push(err.message))
+  tab.page.on('console', (message) => {
+    if (message.type() === 'error') tab.errors.push(message.text())
+  })
+}
+
+async function connected(page: Page): Promise<void> {
+  await page.locator('#status[data-state="online"]').waitFor({ timeout: 10_000 })
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.getByLabel('Message', { exact: true }).fill(text)
+  await page.getByRole('button', { name: 'Send' }).click()
+}
+
+/** The texts of the messages on the page, in order. */
+function texts(page: Page): Promise<string[]> {
+  return page.locator('#messages .text').allTextContents()
+}
+
+/** The names in the people list. */
+function people(page: Page): Promise<string[]> {
+  return page.locator('#people-list .person-name').allTextContents()
+}
+
+describe('the browser chat, on the example rules and functions', () => {
+  beforeEach(async () => {
+    const executablePath = requireCommand('chromium', 'chromium')
+    app = await startApp({ extraYaml: chatYaml() })
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    })
+  })
+
+  afterEach(async () => {
+    await browser?.close()
+    browser = undefined
+    await app?.close()
+    app = undefined
+  })
+
+  it('shows two people each other\'s messages, sets their own apart, and shows markup as text', async () => {
+    const alice = await openChat('Alice')
+    const bob = await openChat('Bob')
+
+    await send(alice.page, 'Hello Bob')
+    await bob.page.locator('#messages .message', { hasText: 'Hello Bob' }).waitFor()
+    await send(bob.page, 'Hi Alice, how are you?')
+    await alice.page.locator('#messages .message', { hasText: 'Hi Alice, how are you?' }).waitFor()
+
+    // Own messages are marked and signed "You"; the other person's carry their name.
+    const aliceOwn = alice.page.locator('#messages .message.own', { hasText: 'Hello Bob' })
+    await expect(aliceOwn.locator('.author').textContent()).resolves.toBe('You')
+    const fromAlice = bob.page.locator('#messages .message:not(.own)', { hasText: 'Hello Bob' })
+    await expect(fromAlice.locator('.author').textContent()).resolves.toBe('Alice')
+    await expect(fromAlice.locator('time').textContent()).resolves.toMatch(/\d/)
+
+    await send(bob.page, XSS)
+    const shown = alice.page.getByText(XSS, { exact: true })
+    await shown.waitFor()
+    expect(await shown.isVisible()).toBe(true)
+    expect(await alice.page.locator('#messages img').count()).toBe(0)
+    await send(alice.page, 'Ha, that stayed text 😄')
+    await bob.page.locator('#messages .message.own', { hasText: XSS }).waitFor()
+    await bob.page.getByText('Ha, that stayed text 😄').waitFor()
+
+    expect(await texts(alice.page)).toEqual(['Hello Bob', 'Hi Alice, how are you?', XSS, 'Ha, that stayed text 😄'])
+    expect(await texts(bob.page)).toEqual(await texts(alice.page))
+    for (const tab of [alice, bob]) {
+      expect(tab.dialogs).toEqual([])
+      expect(tab.errors).toEqual([])
+    }
+
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await alice.page.screenshot({ path: join(ARTIFACTS, 'chat.png') })
+    const phone = await openChat('Carol', `/${ROOM}`, { width: 390, height: 760 })
+    await phone.page.getByText('Ha, that stayed text 😄').waitFor()
+    await phone.page.screenshot({ path: join(ARTIFACTS, 'chat-phone.png') })
+  })
+
+  it('gives a late joiner the room\'s backlog, remembers the name, and catches up after a dropped connection', async () => {
+    const alice = await openChat('Alice')
+    for (const text of ['first', 'second', 'third']) await send(alice.page, text)
+    await alice.page.locator('#messages .message', { hasText: 'third' }).waitFor()
+    // Another room's talk stays there.
+    const dave = await openChat('Dave', '/?room=elsewhere')
+    await send(dave.page, 'not for test-room')
+    await dave.page.locator('#messages .message', { hasText: 'not for test-room' }).waitFor()
+
+    // The room from the fragment: /#test-room.
+    const carol = await openChat('Carol', `/#${ROOM}`)
+    await carol.page.locator('#messages .message', { hasText: 'third' }).waitFor()
+    expect(await texts(carol.page)).toEqual(['first', 'second', 'third'])
+    expect(await carol.page.locator('#messages .message.own').count()).toBe(0)
+    await expect(carol.page.locator('#room-name').textContent()).resolves.toBe(ROOM)
+
+    // A reload: no name asked, the backlog once, and its own message still its own.
+    await send(carol.page, 'back soon')
+    await carol.page.locator('#messages .message.own', { hasText: 'back soon' }).waitFor()
+    const connections: Client[] = []
+    app!.app.broker.aedes.on('clientReady', (client) => connections.push(client))
+    await carol.page.reload()
+    await connected(carol.page)
+    expect(await carol.page.locator('#welcome').isVisible()).toBe(false)
+    await carol.page.locator('#messages .message.own', { hasText: 'back soon' }).waitFor()
+    expect(await texts(carol.page)).toEqual(['first', 'second', 'third', 'back soon'])
+    await expect(carol.page.locator('#name-input').inputValue()).resolves.toBe('Carol')
+    await expect.poll(() => people(alice.page)).toContain('Carol')
+
+    // The connection drops: the page says so, reconnects by itself, and the
+    // rejoin brings what was said meanwhile, once.
+    expect(connections).toHaveLength(1)
+    connections[0]!.close()
+    await carol.page.locator('#status:not([data-state="online"])').waitFor()
+    expect(await carol.page.locator('#offline-note').isVisible()).toBe(true)
+    await send(alice.page, 'while you were away')
+    await alice.page.locator('#messages .message', { hasText: 'while you were away' }).waitFor()
+    await connected(carol.page)
+    await carol.page.locator('#messages .message', { hasText: 'while you were away' }).waitFor()
+    expect(await texts(carol.page)).toEqual(['first', 'second', 'third', 'back soon', 'while you were away'])
+    expect(carol.dialogs).toEqual([])
+    expect(carol.errors).toEqual([])
+  })
+
+  it('lists who is in the room and drops a tab that closes', async () => {
+    const alice = await openChat('Alice')
+    const bob = await openChat('Bob')
+    const dave = await openChat('Dave', '/?room=elsewhere')
+
+    await expect.poll(() => people(alice.page)).toEqual(['Alice', 'Bob'])
+    await expect.poll(() => people(bob.page)).toEqual(['Bob', 'Alice'])
+    await expect(alice.page.locator('#people-count').textContent()).resolves.toBe('2')
+    expect(await people(dave.page)).toEqual(['Dave'])
+
+    // A tab closed without a goodbye: the broker's disconnected event is what tells.
+    await bob.page.close()
+    await expect.poll(() => people(alice.page), { timeout: 10_000 }).toEqual(['Alice'])
+    await expect(alice.page.locator('#people-count').textContent()).resolves.toBe('1')
+
+    // A new name reaches the others.
+    const carol = await openChat('Carol')
+    await expect.poll(() => people(carol.page)).toEqual(['Carol', 'Alice'])
+    await alice.page.locator('#name-input').fill('Alice B.')
+    await alice.page.getByRole('button', { name: 'Save' }).click()
+    await expect.poll(() => people(carol.page)).toEqual(['Carol', 'Alice B.'])
+    expect(alice.errors).toEqual([])
+  })
+})
+
+describe('the chat example config', () => {
+  it('is the config npm start runs', () => {
+    const example = readChatConfig(EXAMPLE)
+    const root = readChatConfig(join(ROOT, 'switchyard.yaml'))
+    expect(root.rules).toEqual(example.rules)
+    const modules = (config: ChatConfig, file: string) =>
+      Object.fromEntries(Object.entries(config.functions).map(([name, fn]) => [name, { ...fn, module: resolve(dirname(file), fn.module) }]))
+    expect(modules(root, join(ROOT, 'switchyard.yaml'))).toEqual(modules(example, EXAMPLE))
+  })
+})
