@@ -16,6 +16,7 @@ import { RouteTable } from './routes/route-table.js'
 import { FunctionHostImpl } from './delivery/function-host.js'
 import { Acl } from './broker/acl.js'
 import { Authenticator } from './broker/authenticator.js'
+import { publishOrphanedWills } from './broker/orphaned-wills.js'
 import { attachWebSocket, closeServer, listen, listenTcp } from './broker/listeners.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { loadConfig } from './config/load.js'
@@ -131,8 +132,10 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       engine.use(RuleSet.build(config.rules, actionDeps, ruleStats))
       engine.attach()
       hooks.beforeAck = (client, packet, done) => rulesEngine.beforeAck(packet as AedesPublishPacket, client, done)
-      // Deliveries left by the previous run (a crash, a restart) go out now.
+      // Deliveries left by the previous run (a crash, a restart) go out now,
+      // and the wills it owed, once rules can see them.
       dispatch.wake()
+      await publishOrphanedWills(broker.aedes, persistence, log)
       const store = events
       sweeper = setInterval(() => store.sweepExpired(), SWEEP_INTERVAL_MS).unref()
 

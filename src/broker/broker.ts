@@ -9,7 +9,6 @@ import { BrokerMetrics } from './broker-metrics.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
 import { publishLifecycleEvents } from './lifecycle-events.js'
-import { publishOrphanedWills } from './orphaned-wills.js'
 
 export interface BrokerDeps {
   persistence: SqlitePersistence
@@ -104,7 +103,6 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metricsRef.refused = new Counter({ name: 'switchyard_connections_refused_total', help: 'Connections refused by authentication', labelNames: ['reason'], registers: [deps.registry] })
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
   publishLifecycleEvents(aedes, connections, log)
-  await publishOrphanedWills(aedes, deps.persistence, log)
 
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
