@@ -11,6 +11,9 @@ export interface PubSubRow {
   kind: 'pubsub'
   runs: number
   cpuUsPerDelivery: number
+  /** The spread of CPU per delivery over the rounds. */
+  cpuUsMin: number
+  cpuUsMax: number
   deliveriesPerSecond: number
   publishesPerSecond: number
   latencyP50Ms: number
@@ -63,6 +66,8 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       kind: 'pubsub',
       runs: pubsub.length,
       cpuUsPerDelivery: median(pubsub.map((r) => r.brokerCpuUsPerDelivery)),
+      cpuUsMin: Math.min(...pubsub.map((r) => r.brokerCpuUsPerDelivery)),
+      cpuUsMax: Math.max(...pubsub.map((r) => r.brokerCpuUsPerDelivery)),
       deliveriesPerSecond: median(pubsub.map((r) => r.deliveriesPerSecond)),
       publishesPerSecond: median(pubsub.map((r) => r.publishesPerSecond)),
       latencyP50Ms: median(pubsub.map((r) => r.latencyP50Ms)),

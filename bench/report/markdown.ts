@@ -39,7 +39,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
   out.push(
     `- Each broker runs as its own process pinned to core ${BROKER_CPU} (\`taskset\`), the load generator to core ${GENERATOR_CPU}; each run starts a fresh broker on free loopback ports and stops it after.`,
     '- The generator speaks raw MQTT 3.1.1 (`mqtt-packet` over `net`), answers PUBACKs itself, pipelines publishes within two windows per publisher (50 without PUBACK, 100 not yet received by every subscriber) and stamps each payload with its send time, publisher and sequence number.',
-    '- **Broker CPU per delivery** is the main figure: utime + stime of the broker (`/proc/<pid>/stat`) over the measured window, divided by the messages delivered to subscribers in it. It does not depend on whether the broker or the generator was the bottleneck. Deliveries per second do.',
+    '- **Broker CPU per delivery** is the main figure: utime + stime of the broker (`/proc/<pid>/stat`) over the measured window, divided by the messages delivered to subscribers in it; the lowest and highest of the rounds follow in parentheses. It does not depend on whether the broker or the generator was the bottleneck. Deliveries per second do. Targets that compare two brokers take the median of the per-round ratios, since the two ran minutes apart within a round.',
     `- A run is **generator-bound** when the generator used more than ${GENERATOR_BOUND_PERCENT} % of its core: its deliveries per second then say more about the generator than about the broker.`,
     `- **Other CPU %** is what the rest of the machine used during the window (\`/proc/stat\` minus the broker and the generator). Above ${DISTURBED_PERCENT} % of a core, other processes were competing for the cores: in a full run such a run is repeated up to twice (within 5 minutes for all repeats), the least disturbed kept, and the row says if it was still disturbed. Throughput and latency suffer most, CPU per delivery less.`,
     '- In saturated runs the latency is mostly the time a message waits inside those windows; scenario 2, at a fixed rate, is the latency figure.',
@@ -95,7 +95,8 @@ function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
     if (f?.kind === 'idle-ws') {
       out.push(`| ${label} | ${num(f.kbPerConnection, 1)} | ${num(f.opened)} | ${num(f.rssBeforeMb, 1)} | ${num(f.rssAfterMb, 1)} | ${cell(notes)} |`)
     } else if (f?.kind === 'pubsub') {
-      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.generatorCpuPercent)} | ${num(f.otherCpuPercent)} | ${num(f.brokerRssMb)} | ${cell(notes)} |`)
+      const spread = f.runs > 1 ? ` (${num(f.cpuUsMin, 2)}–${num(f.cpuUsMax, 2)})` : ''
+      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)}${spread} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.generatorCpuPercent)} | ${num(f.otherCpuPercent)} | ${num(f.brokerRssMb)} | ${cell(notes)} |`)
     } else {
       out.push(`| ${label} |${' – |'.repeat(columns)} ${cell(notes || 'no figures')} |`)
     }
