@@ -1,4 +1,5 @@
 import type { AddressInfo, Server } from 'node:net'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
@@ -17,7 +18,9 @@ import { FunctionHostImpl } from './delivery/function-host.js'
 import { Acl } from './broker/acl.js'
 import { Authenticator } from './broker/authenticator.js'
 import { publishOrphanedWills } from './broker/orphaned-wills.js'
-import { attachWebSocket, closeServer, listen, listenTcp } from './broker/listeners.js'
+import { Limits } from './broker/limits.js'
+import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/listeners.js'
+import { readTlsFiles } from './broker/tls-files.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { loadConfig } from './config/load.js'
 import type { Config } from './config/schema.js'
@@ -53,6 +56,10 @@ export interface App {
 export interface AppAddresses {
   mqtt: AddressInfo
   http: AddressInfo
+  /** Present when `listen.mqtts` is configured. */
+  mqtts?: AddressInfo
+  /** Present when `listen.https` is configured. */
+  https?: AddressInfo
 }
 
 export type ReloadResult = { ok: true; rules: number } | { ok: false; error: Error }
@@ -65,6 +72,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' })
   const ruleStats = new RuleStatsBook(registry)
+  const limits = new Limits(initial.limits, registry, log.child({ module: 'limits' }))
 
   let config = initial
   let db: Db | undefined
@@ -80,6 +88,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   let http: FastifyInstance | undefined
   let wss: WebSocketServer | undefined
   let tcp: Server | undefined
+  let mqtts: Server | undefined
+  let https: HttpsServer | undefined
   let sweeper: NodeJS.Timeout | undefined
   let watcher: { close(): void } | undefined
   let ready = false
@@ -87,6 +97,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
 
   async function start(): Promise<AppAddresses> {
     try {
+      const tls = config.tls ? readTlsFiles(config.tls) : undefined
       db = openDatabase(config.storage.sqlite)
       persistence = createSqlitePersistence({ db })
       events = new EventStore(db)
@@ -95,6 +106,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         persistence: timedPersistence(persistence, registry),
         authenticator: new Authenticator(config.auth),
         acl: new Acl(config.acl),
+        limits,
         log,
         registry,
         hooks,
@@ -153,10 +165,17 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         ],
         routes: [gatewayRoutes(config.http, fns)],
       })
-      wss = attachWebSocket(broker.aedes, http.server, broker.metrics, log)
+      const web = http
+      if (config.listen.https && tls) https = createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, (req, res) => web.routing(req, res))
+      wss = attachWebSocket(broker, https ? [http.server, https] : [http.server], log)
       await listen(http.server, config.listen.http, 'HTTP')
       log.info({ address: http.server.address() }, 'HTTP and MQTT over WebSocket (/mqtt) listening')
-      tcp = await listenTcp(broker.aedes, config.listen.mqtt, broker.metrics, log)
+      if (https && config.listen.https) {
+        await listen(https, config.listen.https, 'HTTPS')
+        log.info({ address: https.address() }, 'HTTPS and MQTT over secure WebSocket (/mqtt) listening')
+      }
+      tcp = await listenMqtt(broker, config.listen.mqtt, log)
+      if (config.listen.mqtts && tls) mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls)
       if (options.configFile) watcher = watchFile(options.configFile, () => reload())
     } catch (err) {
       await close()
@@ -164,7 +183,12 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
     }
     ready = true
     log.info({ rules: engine.rules.size }, 'rules loaded')
-    return { mqtt: tcp.address() as AddressInfo, http: http.server.address() as AddressInfo }
+    return {
+      mqtt: tcp.address() as AddressInfo,
+      http: http.server.address() as AddressInfo,
+      ...(mqtts ? { mqtts: mqtts.address() as AddressInfo } : {}),
+      ...(https ? { https: https.address() as AddressInfo } : {}),
+    }
   }
 
   function reload(): ReloadResult {
@@ -178,11 +202,12 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       log.error({ err: (err as Error).message }, 'config not reloaded: the running config stays')
       return { ok: false, error: err as Error }
     }
-    if (JSON.stringify([next.listen, next.storage, next.admin]) !== JSON.stringify([config.listen, config.storage, config.admin])) {
-      log.warn('listen, storage and admin changes take effect at the next restart')
+    if (JSON.stringify([next.listen, next.storage, next.admin, next.tls]) !== JSON.stringify([config.listen, config.storage, config.admin, config.tls])) {
+      log.warn('listen, storage, tls and admin changes take effect at the next restart')
     }
     engine.use(rules)
-    config = { ...next, listen: config.listen, storage: config.storage, admin: config.admin }
+    limits.update(next.limits)
+    config = { ...next, listen: config.listen, storage: config.storage, admin: config.admin, tls: config.tls }
     log.info({ rules: rules.size }, 'config reloaded')
     return { ok: true, rules: rules.size }
   }
@@ -192,8 +217,9 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       ready = false
       watcher?.close()
       clearInterval(sweeper)
-      const tcpClosed = tcp ? closeServer(tcp) : undefined
-      const httpClosed = http?.close()
+      const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
+      https?.closeAllConnections()
+      const httpClosed = Promise.all([http?.close(), https && closeServer(https)])
       engine?.close()
       await dispatcher?.close()
       if (broker) await closeBroker(broker.aedes)

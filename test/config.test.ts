@@ -46,7 +46,7 @@ describe('config', () => {
   it.each([
     ['a bad port', 'listen:\n  mqtt: abc\n', 2, 9, 'listen.mqtt', /must be a port number or "host:port"/],
     ['a port out of range', 'listen:\n  http: 70000\n', 2, 9, 'listen.http', /above 65535/],
-    ['an unknown key', 'listen:\n  mqtt: 1883\n  mqtts: 8883\n', 3, 3, 'listen.mqtts', /is not a known key \(expected one of: mqtt, http\)/],
+    ['an unknown key', 'listen:\n  mqtt: 1883\n  websocket: 8083\n', 3, 3, 'listen.websocket', /is not a known key \(expected one of: mqtt, http, mqtts, https\)/],
     ['an unknown section', 'listen: {}\nstorag:\n  sqlite: x\n', 2, 1, 'storag', /is not a known key/],
     ['a wrong type', 'storage:\n  sqlite: 3\n', 2, 11, 'storage.sqlite', /must be a file path/],
     ['a bad log level', 'log:\n  level: loud\n', 2, 10, 'log.level', /must be one of/],
@@ -87,7 +87,7 @@ describe('switchyard validate and start', () => {
     writeFileSync(bad, 'listen:\n  mqtt: 1883\n  htp: 80\n')
     const failed = cli('validate', '--config', bad)
     expect(failed.status).toBe(1)
-    expect(failed.stderr.trim()).toBe(`switchyard: ${bad}:3:3: listen.htp is not a known key (expected one of: mqtt, http)`)
+    expect(failed.stderr.trim()).toBe(`switchyard: ${bad}:3:3: listen.htp is not a known key (expected one of: mqtt, http, mqtts, https)`)
   })
 
   it('start refuses a bad config and starts nothing', () => {

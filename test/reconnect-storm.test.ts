@@ -6,7 +6,8 @@ import { connect, end } from './helpers/mqtt.js'
 let t: TestApp
 let publisher: MqttClient | undefined
 beforeEach(async () => {
-  t = await startApp()
+  // The publisher runs flat out: the per-client publish rate limit is not what is tested here.
+  t = await startApp({ extraYaml: 'limits:\n  publishRate: 0\n' })
 })
 afterEach(async () => {
   await end(publisher, true)

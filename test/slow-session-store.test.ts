@@ -4,7 +4,9 @@ import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { afterEach, expect, it } from 'vitest'
 import { closeBroker, createBroker, type Broker } from '../src/broker/broker.js'
-import { closeServer, listenTcp } from '../src/broker/listeners.js'
+import { limitsSchema } from '../src/broker/limits-schema.js'
+import { Limits } from '../src/broker/limits.js'
+import { closeServer, listenMqtt } from '../src/broker/listeners.js'
 import { wrapPersistence } from '../src/broker/timed-persistence.js'
 import { createSqlitePersistence, type SqlitePersistence } from '../src/persistence/index.js'
 import { connect, end } from './helpers/mqtt.js'
@@ -34,8 +36,11 @@ afterEach(async () => {
 it('a persistent client reconnecting 50 times under QoS 1 traffic always gets CONNACK first, with a slow store', async () => {
   const log = pino({ level: 'silent' })
   persistence = createSqlitePersistence({ path: ':memory:' })
-  broker = await createBroker({ persistence: slow(persistence, 3), log, registry: new Registry() })
-  server = await listenTcp(broker.aedes, { host: '127.0.0.1', port: 0 }, broker.metrics, log)
+  const registry = new Registry()
+  // The publisher runs flat out; the publish rate limit is not what is tested here.
+  const limits = new Limits(limitsSchema.parse({ publishRate: 0 }), registry, log)
+  broker = await createBroker({ persistence: slow(persistence, 3), limits, log, registry })
+  server = await listenMqtt(broker, { host: '127.0.0.1', port: 0 }, log)
   const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
 
   const first = await connect(url, { clientId: 'stormy', clean: false, will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false } })

@@ -58,6 +58,11 @@ export class BrokerMetrics {
     })
   }
 
+  /** Open MQTT connections on every listener. */
+  get openConnections(): number {
+    return this.#sockets.size
+  }
+
   /** Counts a connection's bytes from now until it closes. */
   track(socket: Socket): void {
     this.#sockets.add(socket)

@@ -9,11 +9,13 @@ import { BrokerMetrics } from './broker-metrics.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
 import { publishLifecycleEvents } from './lifecycle-events.js'
+import type { Limits } from './limits.js'
 
 export interface BrokerDeps {
   persistence: SqlitePersistence
   authenticator?: Authenticator
   acl?: Acl
+  limits: Limits
   log: Logger
   registry: Registry
   /** Filled in once the rules engine exists: runs before a QoS 1/2 publish is acknowledged. */
@@ -28,6 +30,7 @@ export interface Broker {
   aedes: Aedes
   connections: Connections
   metrics: BrokerMetrics
+  limits: Limits
 }
 
 /**
@@ -42,8 +45,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const who = (client: Client) => ({ clientId: client.id, username: connections.get(client)?.username })
   const metricsRef: { refused?: Counter; denied?: Counter } = {}
 
+  const { limits } = deps
   const options: AedesOptions = {
     persistence: deps.persistence,
+    drainTimeout: limits.config.drainTimeout,
+    // Aedes' own ceiling; the configured, lower one is checked below with a metric.
+    maxTopicLevels: 100,
     preConnect(client, packet, done) {
       connections.record(client, packet)
       done(null, true)
@@ -61,6 +68,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }, (err: unknown) => done(err as never, false))
     },
     authorizeSubscribe(client, sub, done) {
+      const tooLarge = limits.checkTopic(sub.topic, client.id)
+      if (tooLarge) return done(new Error(tooLarge), null)
       if (!deps.acl?.enabled || deps.acl.allows('subscribe', sub.topic, who(client))) return done(null, sub)
       log.info({ clientId: client.id, topic: sub.topic }, 'subscription denied by the ACL')
       metricsRef.denied?.inc({ action: 'subscribe' })
@@ -68,6 +77,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       done(null, null)
     },
     authorizePublish(client, packet, done) {
+      if (client) {
+        if (!limits.takePublish(client)) return done(new Error('publish rate limit exceeded'))
+        const tooLarge = limits.checkTopic(packet.topic, client.id)
+        if (tooLarge) return done(new Error(tooLarge))
+      }
       // '$' topics belong to the broker [MQTT-4.7.2]: a client may read
       // $events where allowed, never forge them. In MQTT 3.1.1 the only answer
       // to a forbidden PUBLISH is to close the connection.
@@ -106,7 +120,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
-  return { aedes, connections, metrics }
+  return { aedes, connections, metrics, limits }
 }
 
 /** Closes every client connection and the broker; resolves when done. */

@@ -1,56 +1,86 @@
-import type { Aedes } from 'aedes'
+import type { Client } from 'aedes'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { createWebSocketStream, WebSocketServer } from 'ws'
 import type { ListenAddress } from '../config/schema.js'
 import { ListenError } from '../errors.js'
-import type { BrokerMetrics } from './broker-metrics.js'
+import type { Broker } from './broker.js'
 
 export const MQTT_WS_PATH = '/mqtt'
 
-/** Starts the MQTT over TCP listener. */
-export async function listenTcp(aedes: Aedes, address: ListenAddress, metrics: BrokerMetrics, log: Logger): Promise<Server> {
-  const server = createServer((socket) => {
+/**
+ * Starts the MQTT listener on TCP, or on TLS (mqtts) when given certificates.
+ * Past `limits.maxConnections`, new connections are closed at once.
+ */
+export async function listenMqtt(broker: Broker, address: ListenAddress, log: Logger, tls?: SecureContextOptions): Promise<Server> {
+  const { aedes, metrics, limits } = broker
+  const onConnection = (socket: Socket) => {
+    if (!limits.admitsConnection(metrics.openConnections, socket.remoteAddress)) {
+      socket.destroy()
+      return
+    }
     socket.setNoDelay(true)
     metrics.track(socket)
-    aedes.handle(socket)
-  })
-  await listen(server, address, 'MQTT')
-  log.info({ address: server.address() }, 'MQTT over TCP listening')
+    limits.guardPacketSize(aedes.handle(socket) as Client)
+  }
+  // A TLS socket is handed over after its handshake; one that fails the
+  // handshake never reaches the broker.
+  const server = tls
+    ? createTlsServer({ ...tls, minVersion: 'TLSv1.2' }, onConnection).on('tlsClientError', (err: Error, socket: TLSSocket) => log.debug({ err: err.message, remoteAddress: socket.remoteAddress }, 'TLS handshake failed'))
+    : createServer(onConnection)
+  const what = tls ? 'MQTT over TLS' : 'MQTT'
+  await listen(server, address, what)
+  log.info({ address: server.address() }, `${what} listening`)
   return server
 }
 
 /**
- * Serves MQTT over WebSocket at `/mqtt` on an HTTP server. Other upgrade
- * requests are refused, so the HTTP server can carry other routes.
+ * Serves MQTT over WebSocket at `/mqtt` on HTTP servers (plain and TLS).
+ * Other upgrade requests are refused, so the servers can carry other routes.
+ * An upgrade from a page of another origin than those allowed, or past the
+ * connection limit, is refused before it becomes a WebSocket.
  */
-export function attachWebSocket(aedes: Aedes, http: HttpServer, metrics: BrokerMetrics, log: Logger): WebSocketServer {
+export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logger): WebSocketServer {
+  const { aedes, metrics, limits } = broker
   const wss = new WebSocketServer({
     noServer: true,
     // MQTT over WebSocket is binary; per-message compression costs memory per connection.
     perMessageDeflate: false,
+    // A frame carries at most one packet of the largest size allowed (plus
+    // its fixed header); larger frames are refused before they are buffered.
+    maxPayload: limits.config.maxPacketSize + 5,
     handleProtocols: (protocols) => {
       // MQTT.js and browsers offer 'mqtt' (3.1.1) or 'mqttv3.1'.
       for (const p of ['mqtt', 'mqttv3.1']) if (protocols.has(p)) return p
       return false
     },
   })
-  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const refuse = (socket: Duplex, status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0]
-    if (path !== MQTT_WS_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
-      return
-    }
+    if (path !== MQTT_WS_PATH) return refuse(socket, '404 Not Found')
+    const remoteAddress = req.socket.remoteAddress
+    const secure = (req.socket as TLSSocket).encrypted === true
+    if (!limits.admitsOrigin(req.headers.origin, req.headers.host, secure, remoteAddress)) return refuse(socket, '403 Forbidden')
+    if (!limits.admitsConnection(metrics.openConnections, remoteAddress)) return refuse(socket, '503 Service Unavailable')
     wss.handleUpgrade(req, socket, head, (ws) => {
       metrics.track(req.socket as Socket)
       const stream = createWebSocketStream(ws)
       // A broken WebSocket must end only its own connection.
-      stream.on('error', (err) => log.debug({ err: err.message }, 'WebSocket stream error'))
-      aedes.handle(stream, req)
+      stream.on('error', (err: Error & { code?: string }) => {
+        if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          limits.exceeded('packet_size', `WebSocket frame larger than the limit of ${limits.config.maxPacketSize} bytes; closing the connection`, { remoteAddress })
+        } else {
+          log.debug({ err: err.message }, 'WebSocket stream error')
+        }
+      })
+      limits.guardPacketSize(aedes.handle(stream, req) as Client)
     })
-  })
+  }
+  for (const server of servers) server.on('upgrade', onUpgrade)
   return wss
 }
 

@@ -98,7 +98,12 @@ function resolvePaths(config: Config, base: string): Config {
   const resolved = sqlite === ':memory:' || isAbsolute(sqlite) ? sqlite : resolve(base, sqlite)
   const functions = Object.fromEntries(Object.entries(config.functions).map(([name, fn]) =>
     [name, 'module' in fn ? { ...fn, module: resolve(base, fn.module) } : fn]))
-  return { ...config, storage: { ...config.storage, sqlite: resolved }, functions }
+  const tls = config.tls && {
+    cert: resolve(base, config.tls.cert),
+    key: resolve(base, config.tls.key),
+    ...(config.tls.ca !== undefined ? { ca: resolve(base, config.tls.ca) } : {}),
+  }
+  return { ...config, storage: { ...config.storage, sqlite: resolved }, functions, ...(tls ? { tls } : {}) }
 }
 
 /** Freezes the plain data of the config; compiled parts (queries, templates) keep their own state. */

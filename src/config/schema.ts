@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { aclSchema, authSchema } from '../broker/auth-schema.js'
+import { limitsSchema } from '../broker/limits-schema.js'
 import { retrySchema } from '../delivery/retry.js'
 import { functionsSchema } from '../functions/schema.js'
 import { checkRoutes } from '../routes/check.js'
@@ -52,7 +53,19 @@ export const configSchema = z.strictObject({
   listen: z.strictObject({
     mqtt: address.prefault(1883),
     http: address.prefault(8080),
+    /** MQTT over TLS (8883 by convention); needs `tls`. */
+    mqtts: address.optional(),
+    /** The HTTP server's content and MQTT over secure WebSocket (wss://.../mqtt); needs `tls`. */
+    https: address.optional(),
   }).prefault({}),
+  /** The certificate of the `mqtts` and `https` listeners, as PEM files. */
+  tls: z.strictObject({
+    cert: z.string({ error: 'must be the path of a PEM certificate file' }).min(1, 'must not be empty'),
+    key: z.string({ error: 'must be the path of a PEM private key file' }).min(1, 'must not be empty'),
+    /** CA certificates to trust for client certificates; with it, clients must present one. */
+    ca: z.string({ error: 'must be the path of a PEM file of CA certificates' }).min(1, 'must not be empty').optional(),
+  }).optional(),
+  limits: limitsSchema,
   storage: z.strictObject({
     sqlite: z.string({ error: 'must be a file path or ":memory:"' }).min(1, 'must not be empty').default('./data/switchyard.db'),
   }).prefault({}),
@@ -92,6 +105,9 @@ export type Config = z.output<typeof configSchema>
  * rule, a route or an HTTP entry names exists, and routes form no cycle.
  */
 export const checkedConfigSchema = configSchema.superRefine((config, ctx) => {
+  for (const key of ['mqtts', 'https'] as const) {
+    if (config.listen[key] !== undefined && !config.tls) ctx.addIssue({ code: 'custom', path: ['listen', key], message: 'needs a certificate: add tls: { cert, key } with the paths of PEM files' })
+  }
   const functions = new Set(Object.keys(config.functions))
   for (const problem of checkRoutes(config.routes, functions)) {
     ctx.addIssue({ code: 'custom', path: ['routes', ...problem.path], message: problem.message })

@@ -23,13 +23,14 @@ export function tempDir(prefix = 'switchyard-test-'): { dir: string; remove(): v
 
 /**
  * Starts the real app in this process on free loopback ports, with SQLite in
- * a fresh temp folder. `extraYaml` is appended to the config.
+ * a fresh temp folder. `extraYaml` is appended to the config; `listenYaml`
+ * replaces its `listen:` section.
  */
-export async function startApp(options: { dir?: string; extraYaml?: string } = {}): Promise<TestApp> {
+export async function startApp(options: { dir?: string; extraYaml?: string; listenYaml?: string } = {}): Promise<TestApp> {
   const temp = options.dir ? undefined : tempDir()
   const dir = options.dir ?? temp!.dir
   const file = join(dir, 'switchyard.yaml')
-  const yaml = `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./switchyard.db\n${options.extraYaml ?? ''}`
+  const yaml = `${options.listenYaml ?? 'listen:\n  mqtt: 0\n  http: 0\n'}storage:\n  sqlite: ./switchyard.db\n${options.extraYaml ?? ''}`
   writeFileSync(file, yaml)
   const config = parseConfig(yaml, file)
   const log = pino({ level: process.env.SWITCHYARD_TEST_LOG ?? 'silent' })

@@ -1,0 +1,46 @@
+import { z } from 'zod'
+import { duration } from '../config/duration.js'
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 }
+
+/** `65536`, `"64KB"`, `"1MB"` in bytes (KB and MB are powers of 1024, as in EMQX). */
+const byteSize = z.union([z.number(), z.string()], { error: 'must be a size in bytes, or a string such as 64KB or 1MB' })
+  .transform((value, ctx) => {
+    const match = /^\s*(\d+)\s*(b|kb|mb)?\s*$/i.exec(String(value))
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `must be a size such as 65536, 64KB or 1MB, not ${JSON.stringify(value)}` })
+      return z.NEVER
+    }
+    return Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]!
+  })
+
+// The largest remaining length MQTT can encode (four length bytes) [MQTT-2.2.3].
+const MQTT_MAX_PACKET = 268_435_455
+
+/**
+ * Limits that keep one client from hurting the others. Breaking one ends
+ * only that client's connection, with a log line and
+ * `switchyard_limit_exceeded_total{limit}`.
+ */
+export const limitsSchema = z.strictObject({
+  /** The largest MQTT packet a client may send, fixed header included. */
+  maxPacketSize: byteSize.pipe(z.number().min(64, 'must be at least 64 bytes').max(MQTT_MAX_PACKET, `must be at most ${MQTT_MAX_PACKET} bytes, the MQTT maximum`)).default(1024 ** 2),
+  /** Open MQTT connections (TCP, TLS and WebSocket together); more are refused. */
+  maxConnections: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').default(10_000),
+  /** PUBLISH packets per second one client may send, over any one-second window; 0 turns the limit off. */
+  publishRate: z.number({ error: 'must be a number of publishes per second' }).min(0, 'must not be negative').default(1000),
+  /** The longest topic name or filter, in UTF-8 bytes. */
+  maxTopicLength: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1).max(65535, 'must be at most 65535, the MQTT maximum').default(1024),
+  /** The most levels (parts between slashes) in a topic name or filter. */
+  maxTopicLevels: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1).max(100, 'must be at most 100').default(32),
+  /**
+   * Origins (`https://chat.example.com`) whose pages may open MQTT over
+   * WebSocket, besides Switchyard's own; `'*'` allows any. Clients that send
+   * no Origin header (devices, not browsers) are always allowed.
+   */
+  websocketOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'must be "*" or an origin such as https://chat.example.com'), { error: 'must be a list of origins' }).default([]),
+  /** How long a subscriber that stops reading may hold back its queue before it is disconnected. */
+  drainTimeout: duration.default(30_000),
+}).prefault({})
+
+export type LimitsConfig = z.output<typeof limitsSchema>

@@ -1,0 +1,148 @@
+import type { Client } from 'aedes'
+import type { Logger } from 'pino'
+import { Counter, type Registry } from 'prom-client'
+import type { LimitsConfig } from './limits-schema.js'
+
+export type LimitName = 'packet_size' | 'connections' | 'publish_rate' | 'topic_length' | 'topic_levels' | 'websocket_origin'
+
+/** A token bucket: `publishRate` tokens a second, holding at most one second's worth. */
+interface Bucket {
+  tokens: number
+  at: number
+}
+
+/** What Aedes keeps of a connection's MQTT parser (mqtt-packet's Parser). */
+interface PacketParser {
+  packet: { cmd?: string; length: number }
+  _parseLength(): boolean
+  _emitError(err: Error): void
+}
+
+const guarded = Symbol('switchyard.limits')
+
+/**
+ * The per-client limits of `limits:`. Each check answers whether the client
+ * may go on; the caller ends the connection when it may not. Every breach
+ * is logged and counted here, so the answer and the record cannot drift.
+ */
+export class Limits {
+  #config: LimitsConfig
+  readonly #log: Logger
+  readonly #exceeded: Counter
+  readonly #buckets = new WeakMap<Client, Bucket>()
+
+  constructor(config: LimitsConfig, registry: Registry, log: Logger) {
+    this.#config = config
+    this.#log = log
+    this.#exceeded = new Counter({
+      name: 'switchyard_limit_exceeded_total',
+      help: 'Connections ended or refused for breaking a limit',
+      labelNames: ['limit'],
+      registers: [registry],
+    })
+    for (const limit of ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin']) this.#exceeded.inc({ limit }, 0)
+  }
+
+  get config(): LimitsConfig {
+    return this.#config
+  }
+
+  /** A reloaded config applies to the next packet and connection. */
+  update(config: LimitsConfig): void {
+    this.#config = config
+  }
+
+  /** Logs and counts a breach; returns the sentence that says what happened. */
+  exceeded(limit: LimitName, message: string, details: Record<string, unknown> = {}): string {
+    this.#exceeded.inc({ limit })
+    this.#log.warn({ limit, ...details }, message)
+    return message
+  }
+
+  /** Whether one more connection fits, given how many are open. */
+  admitsConnection(open: number, remoteAddress: string | undefined): boolean {
+    if (open < this.#config.maxConnections) return true
+    this.exceeded('connections', `connection refused: ${open} connections are open, the limit is ${this.#config.maxConnections}`, { remoteAddress })
+    return false
+  }
+
+  /**
+   * Whether a WebSocket upgrade may proceed: no Origin (not a browser), the
+   * page's own origin, or one listed in `websocketOrigins`. This is what
+   * keeps another site's page from using a visitor's browser to connect.
+   */
+  admitsOrigin(origin: string | undefined, host: string | undefined, secure: boolean, remoteAddress: string | undefined): boolean {
+    if (origin === undefined) return true
+    const allowed = this.#config.websocketOrigins
+    if (allowed.includes('*') || allowed.includes(origin)) return true
+    if (host !== undefined && origin === `${secure ? 'https' : 'http'}://${host}`) return true
+    this.exceeded('websocket_origin', `WebSocket refused: origin ${origin} is not allowed (limits.websocketOrigins)`, { origin, remoteAddress })
+    return false
+  }
+
+  /** A reason to refuse the topic of a PUBLISH, SUBSCRIBE or UNSUBSCRIBE, or undefined when it is within the limits. */
+  checkTopic(topic: string, clientId: string): string | undefined {
+    const { maxTopicLength, maxTopicLevels } = this.#config
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
+    if (topic.length * 3 > maxTopicLength) {
+      const bytes = Buffer.byteLength(topic)
+      if (bytes > maxTopicLength) return this.exceeded('topic_length', `topic of ${bytes} bytes is longer than the limit of ${maxTopicLength}; closing the connection`, { clientId })
+    }
+    let levels = 1
+    for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) levels++
+    if (levels > maxTopicLevels) return this.exceeded('topic_levels', `topic with ${levels} levels is deeper than the limit of ${maxTopicLevels}; closing the connection`, { clientId })
+    return undefined
+  }
+
+  /** Takes one publish from the client's bucket; false when it has none left. */
+  takePublish(client: Client): boolean {
+    const rate = this.#config.publishRate
+    if (rate === 0) return true
+    const now = performance.now()
+    let bucket = this.#buckets.get(client)
+    if (!bucket) {
+      bucket = { tokens: rate, at: now }
+      this.#buckets.set(client, bucket)
+    } else {
+      bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) * rate) / 1000)
+      bucket.at = now
+    }
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1
+      return true
+    }
+    this.exceeded('publish_rate', `client published faster than the limit of ${rate} per second; closing the connection`, { clientId: client.id })
+    return false
+  }
+
+  /**
+   * Makes the client's parser refuse a packet as soon as its fixed header
+   * announces more than `maxPacketSize` bytes, before any of it is buffered.
+   * mqtt-packet has no such option; its parser reads the remaining length in
+   * `_parseLength`, so that step is wrapped, on this connection's parser only.
+   */
+  guardPacketSize(client: Client): void {
+    const parser = (client as unknown as { _parser?: PacketParser & { [guarded]?: true } })._parser
+    if (!parser || parser[guarded]) return
+    parser[guarded] = true
+    const parseLength = parser._parseLength
+    const limits = this
+    parser._parseLength = function (this: PacketParser) {
+      const done = parseLength.call(this)
+      if (done) {
+        // The fixed header is 1 byte plus 1 to 4 length bytes.
+        const size = this.packet.length + 1 + lengthBytes(this.packet.length)
+        const max = limits.#config.maxPacketSize
+        if (size > max) {
+          this._emitError(new Error(limits.exceeded('packet_size', `${this.packet.cmd ?? 'packet'} of ${size} bytes is larger than the limit of ${max}; closing the connection`, { clientId: client.id })))
+          return false
+        }
+      }
+      return done
+    }
+  }
+}
+
+function lengthBytes(length: number): number {
+  return length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4
+}

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs'
+import { get } from 'node:https'
+import { fileURLToPath } from 'node:url'
+import mqtt, { type MqttClient } from 'mqtt'
+import { afterEach, describe, expect, it } from 'vitest'
+import { parseConfig } from '../src/config/load.js'
+import { startApp, type TestApp } from './helpers/app.js'
+import { connect, connectWithInbox, end } from './helpers/mqtt.js'
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url))
+const ca = readFileSync(fixture('ca.crt'))
+const TLS = `tls:\n  cert: ${fixture('server.crt')}\n  key: ${fixture('server.key')}\n`
+const LISTEN = 'listen:\n  mqtt: 0\n  http: 0\n  mqtts: 0\n  https: 0\n'
+
+let t: TestApp | undefined
+const clients: MqttClient[] = []
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  await t?.close()
+  t = undefined
+})
+
+async function start(extra = ''): Promise<TestApp> {
+  t = await startApp({ listenYaml: LISTEN, extraYaml: `${TLS}${extra}` })
+  return t
+}
+const mqttsUrl = () => `mqtts://127.0.0.1:${t!.addresses.mqtts!.port}`
+const wssUrl = () => `wss://127.0.0.1:${t!.addresses.https!.port}/mqtt`
+
+function httpsGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port: t!.addresses.https!.port, path, ca, headers }, (res) => {
+      let body = ''
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    }).on('error', reject)
+  })
+}
+/** The error a connection attempt ends with, or 'connected'. */
+function attempt(url: string, options: mqtt.IClientOptions): Promise<string> {
+  return new Promise((resolve) => {
+    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, ...options })
+    c.once('connect', () => {
+      clients.push(c)
+      resolve('connected')
+    })
+    c.once('error', (err) => {
+      c.end(true)
+      resolve(err.message)
+    })
+  })
+}
+
+describe('TLS listeners', () => {
+  it('carries MQTT over TLS (mqtts) and secure WebSocket (wss) to the same broker as TCP', async () => {
+    await start()
+    const { client: sub, inbox } = await connectWithInbox(t!.mqttUrl)
+    clients.push(sub)
+    await sub.subscribeAsync('secure/#', { qos: 1 })
+    const overTls = await connect(mqttsUrl(), { ca })
+    const overWss = await connect(wssUrl(), { ca })
+    clients.push(overTls, overWss)
+    await overTls.publishAsync('secure/tls', 'from mqtts', { qos: 1 })
+    await overWss.publishAsync('secure/wss', 'from wss', { qos: 1 })
+    await inbox.count(2)
+    expect(inbox.messages.map((m) => [m.topic, m.payload]).sort()).toEqual([['secure/tls', 'from mqtts'], ['secure/wss', 'from wss']])
+
+    const metrics = await (await fetch(`${t!.httpUrl}/metrics`)).text()
+    expect(metrics).toContain('switchyard_mqtt_connections{transport="tls"} 1')
+    expect(metrics).toContain('switchyard_mqtt_connections{transport="wss"} 1')
+  })
+
+  it('serves the HTTP routes over HTTPS too', async () => {
+    await start('admin:\n  token: an-admin-token-for-tests\n')
+    expect(await httpsGet('/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' })
+    expect((await httpsGet('/')).body).toContain('<html')
+    // The admin API keeps its token check on HTTPS.
+    expect((await httpsGet('/api/rules')).status).toBe(401)
+    expect((await httpsGet('/api/rules', { authorization: 'Bearer an-admin-token-for-tests' })).status).toBe(200)
+  })
+
+  it('is a real TLS handshake: a client that does not trust the certificate is refused', async () => {
+    await start()
+    expect(await attempt(mqttsUrl(), {})).toMatch(/self.signed|unable to verify|certificate/i)
+  })
+
+  it('asks for client certificates signed by tls.ca when one is given', async () => {
+    await start(`  ca: ${fixture('ca.crt')}\n`)
+    expect(await attempt(mqttsUrl(), { ca })).not.toBe('connected')
+    expect(await attempt(mqttsUrl(), { ca, cert: readFileSync(fixture('client.crt')), key: readFileSync(fixture('client.key')) })).toBe('connected')
+  })
+})
+
+describe('TLS configuration mistakes', () => {
+  it('refuses mqtts or https without a certificate, naming the line', () => {
+    const yaml = 'listen:\n  mqtt: 0\n  mqtts: 8883\n'
+    expect(() => parseConfig(yaml, 'switchyard.yaml')).toThrow(/switchyard\.yaml:3:\d+.*listen\.mqtts.*needs a certificate/)
+  })
+
+  it('names the file that cannot be read', async () => {
+    await expect(startApp({ listenYaml: LISTEN, extraYaml: `tls:\n  cert: ./missing.crt\n  key: ${fixture('server.key')}\n` }))
+      .rejects.toThrow(/cannot read tls\.cert .*missing\.crt: no such file/)
+  })
+
+  it('says when the key does not belong to the certificate', async () => {
+    await expect(startApp({ listenYaml: LISTEN, extraYaml: `tls:\n  cert: ${fixture('server.crt')}\n  key: ${fixture('client.key')}\n` }))
+      .rejects.toThrow(/do not make a usable certificate/)
+  })
+})
