@@ -28,7 +28,7 @@ export function patchClientDelivery(broker: Aedes): void {
   const handle = broker.handle
   broker.handle = (conn, req) => {
     const client = handle(conn, req)
-    patchClient(client as InternalClient)
+    patchClient(client as InternalClient, broker.id)
     return client
   }
   broker.on('connackSent', (_packet, client) => releaseHeld(client))
@@ -56,10 +56,10 @@ interface Patched {
 
 const patched = new WeakMap<Client, Patched>()
 
-function patchClient(client: InternalClient): void {
+function patchClient(client: InternalClient, brokerId: string): void {
   const deliver0 = client.deliver0
   const deliverQoS = client.deliverQoS
-  const seen = new RecentPackets()
+  const seen = new RecentPackets(brokerId)
   // Aedes drops a delivery as a duplicate when its broker counter is not
   // above the highest seen so far. But counters are taken when a message is
   // published, and a QoS 1/2 message waits on the session store before it is
@@ -146,18 +146,49 @@ function clearQueued(client: InternalClient, packet: AedesPublishPacket, cb: () 
 /**
  * The packets recently delivered to one client, by broker id and counter.
  * The copies of one message through overlapping subscriptions arrive within
- * one emit, so a short memory is enough to tell them.
+ * one emit, so a short memory is enough to tell them. This runs for every
+ * delivery: this broker's own counters are kept as numbers, in a ring with a
+ * set beside it, so that nothing is allocated per delivery; other brokers'
+ * (a cluster's) are keyed by id and counter.
  */
 class RecentPackets {
-  readonly #keys = new Set<string>()
+  static readonly SIZE = 128
+  readonly #localId: string
+  // Made on the first delivery: an idle connection pays for none of it.
+  #local: Set<number> | undefined
+  #localRing: number[] | undefined
+  #localNext = 0
+  #remote: Set<string> | undefined
+  #remoteRing: string[] | undefined
+  #remoteNext = 0
+
+  constructor(localId: string) {
+    this.#localId = localId
+  }
 
   /** True when this packet was delivered already; otherwise remembers it. */
   repeat(packet: AedesPublishPacket): boolean {
-    if (!packet.brokerId) return false
-    const key = `${packet.brokerId}:${packet.brokerCounter}`
-    if (this.#keys.has(key)) return true
-    this.#keys.add(key)
-    if (this.#keys.size > 256) this.#keys.delete(this.#keys.values().next().value!)
+    const id = packet.brokerId
+    if (!id) return false
+    if (id === this.#localId) {
+      const counter = packet.brokerCounter
+      const seen = (this.#local ??= new Set())
+      if (seen.has(counter)) return true
+      const ring = (this.#localRing ??= new Array<number>(RecentPackets.SIZE).fill(-1))
+      seen.delete(ring[this.#localNext]!)
+      ring[this.#localNext] = counter
+      this.#localNext = (this.#localNext + 1) % RecentPackets.SIZE
+      seen.add(counter)
+      return false
+    }
+    const key = `${id}:${packet.brokerCounter}`
+    const seen = (this.#remote ??= new Set())
+    if (seen.has(key)) return true
+    const ring = (this.#remoteRing ??= new Array<string>(RecentPackets.SIZE).fill(''))
+    seen.delete(ring[this.#remoteNext]!)
+    ring[this.#remoteNext] = key
+    this.#remoteNext = (this.#remoteNext + 1) % RecentPackets.SIZE
+    seen.add(key)
     return false
   }
 }
