@@ -32,6 +32,14 @@ export class OutgoingQueue {
   readonly #clearUnsent: Statement<[string, string, number], Row>
   readonly #last: Statement<[string], { seq: number | null }>
   readonly #page: Statement<[string, number, number, number], Row>
+  readonly #sizes: Statement<[], { client_id: string; n: number }>
+  /**
+   * Entries per client, kept in memory so that a client with none costs no
+   * query: every PUBACK of a clean session (which never has a queue) would
+   * otherwise look for one. It may count too many (a write that failed
+   * after it was counted), never too few.
+   */
+  readonly #queued = new Map<string, number>()
 
   constructor(db: Database, batch: WriteBatch) {
     this.#batch = batch
@@ -56,6 +64,19 @@ export class OutgoingQueue {
     this.#last = db.prepare('SELECT max(seq) AS seq FROM mqtt_outgoing WHERE client_id = ?')
     this.#page = db.prepare(`SELECT seq, message_id, payload, packet FROM mqtt_outgoing
       WHERE client_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`)
+    this.#sizes = db.prepare('SELECT client_id, count(*) AS n FROM mqtt_outgoing GROUP BY client_id')
+  }
+
+  /** Reads the size of every queue from the file (at setup, and after a failed commit). */
+  load(): void {
+    this.#queued.clear()
+    for (const { client_id, n } of this.#sizes.all()) this.#queued.set(client_id, n)
+  }
+
+  #removed(clientId: string): void {
+    const n = (this.#queued.get(clientId) ?? 1) - 1
+    if (n > 0) this.#queued.set(clientId, n)
+    else this.#queued.delete(clientId)
   }
 
   /**
@@ -69,6 +90,8 @@ export class OutgoingQueue {
     const brokerId = packet.brokerId ?? null
     const brokerCounter = packet.brokerCounter ?? null
     const messageId = packet.messageId ?? null
+    // Counted before the write, so that the count is never short of the rows.
+    for (const clientId of clientIds) this.#queued.set(clientId, (this.#queued.get(clientId) ?? 0) + 1)
     return this.#batch.run(() => {
       if (clientIds.length === 1) this.#insert.run(clientIds[0]!, brokerId, brokerCounter, messageId, payload, blob)
       else this.#insertAll(clientIds, brokerId, brokerCounter, messageId, payload, blob)
@@ -94,6 +117,7 @@ export class OutgoingQueue {
     const brokerCounter = packet.brokerCounter ?? null
     const messageId = packet.messageId ?? null
     // Copied now, as Aedes goes on using the object; encoded only if needed.
+    if (!this.#queued.has(clientId)) return Promise.reject(new Error('no such packet'))
     const replacement = { ...packet }
     return this.#batch.run(() => {
       if (brokerId !== null && this.#setMessageId.run(messageId, clientId, brokerId, brokerCounter).changes > 0) return
@@ -111,22 +135,20 @@ export class OutgoingQueue {
    * removed if it has not been given a message id yet.
    */
   clear(clientId: string, packet: PacketInput | undefined): Promise<StoredPacket | undefined> {
+    if (!this.#queued.has(clientId)) return Promise.resolve(undefined)
     const messageId = packet?.messageId
-    if (typeof messageId === 'number') {
-      return this.#batch.run(() => {
-        const row = this.#clearByMessageId.get(clientId, messageId)
-        return row && toPacket(row)
-      })
-    }
     const brokerId = packet?.brokerId
     const brokerCounter = packet?.brokerCounter
-    if (typeof brokerId === 'string' && typeof brokerCounter === 'number') {
-      return this.#batch.run(() => {
-        const row = this.#clearUnsent.get(clientId, brokerId, brokerCounter)
-        return row && toPacket(row)
-      })
-    }
-    return Promise.resolve(undefined)
+    let remove: (() => Row | undefined) | undefined
+    if (typeof messageId === 'number') remove = () => this.#clearByMessageId.get(clientId, messageId)
+    else if (typeof brokerId === 'string' && typeof brokerCounter === 'number') remove = () => this.#clearUnsent.get(clientId, brokerId, brokerCounter)
+    if (!remove) return Promise.resolve(undefined)
+    const take = remove
+    return this.#batch.run(() => {
+      const row = take()
+      if (row) this.#removed(clientId)
+      return row && toPacket(row)
+    })
   }
 
   /**

@@ -68,15 +68,20 @@ export class SqlitePersistence {
     this.#stores?.batch.flush()
     migrate(this.#db)
     const db = this.#db
-    // Subscriptions change in memory before their commit: a failed commit reloads them.
-    const batch = new WriteBatch(db, () => subscriptions.load())
+    // Subscriptions and queue sizes change in memory before their commit: a failed commit reloads them.
+    const batch = new WriteBatch(db, () => {
+      subscriptions.load()
+      outgoing.load()
+    })
     const subscriptions = new SubscriptionStore(db, batch)
     subscriptions.load()
+    const outgoing = new OutgoingQueue(db, batch)
+    outgoing.load()
     this.#stores = {
       batch,
       retained: new RetainedStore(db, batch),
       subscriptions,
-      outgoing: new OutgoingQueue(db, batch),
+      outgoing,
       incoming: new IncomingStore(db, batch),
       wills: new WillStore(db, batch),
     }
