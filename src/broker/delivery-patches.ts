@@ -67,7 +67,7 @@ function patchClient(client: InternalClient, brokerId: string): void {
   // arrives with the lower counter and was silently lost. Aedes' check is
   // turned off here (its map forgets every write) and replaced by one that
   // drops only a packet already delivered.
-  client.duplicates = new Proxy({}, { get: () => undefined, set: () => true, deleteProperty: () => true })
+  client.duplicates = FORGETFUL
 
   // Aedes calls deliver0 for each matching QoS 0 subscription and
   // deliverQoS for each matching QoS 1/2 one, and a persistent session's
@@ -129,6 +129,9 @@ function patchClient(client: InternalClient, brokerId: string): void {
 }
 
 function noop(): void {}
+
+/** A map that forgets every write; one for all clients, as it holds nothing. */
+const FORGETFUL: Record<string, number> = new Proxy({}, { get: () => undefined, set: () => true, deleteProperty: () => true })
 
 /**
  * What Aedes does with a duplicate on the QoS path: a persistent session

@@ -4,7 +4,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
-import { createWebSocketStream, WebSocketServer } from 'ws'
+import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws'
 import type { ListenAddress } from '../config/schema.js'
 import { ListenError } from '../errors.js'
 import type { Broker } from './broker.js'
@@ -66,19 +66,25 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
     const secure = (req.socket as TLSSocket).encrypted === true
     if (!limits.admitsOrigin(req.headers.origin, req.headers.host, secure, remoteAddress)) return refuse(socket, '403 Forbidden')
     if (!limits.admitsConnection(metrics.openConnections, remoteAddress)) return refuse(socket, '503 Service Unavailable')
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      metrics.track(req.socket as Socket)
-      const stream = createWebSocketStream(ws)
-      // A broken WebSocket must end only its own connection.
-      stream.on('error', (err: Error & { code?: string }) => {
-        if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-          limits.exceeded('packet_size', `WebSocket frame larger than the limit of ${limits.config.maxPacketSize} bytes; closing the connection`, { remoteAddress })
-        } else {
-          log.debug({ err: err.message }, 'WebSocket stream error')
-        }
-      })
-      limits.guardPacketSize(aedes.handle(stream, req) as Client)
+    const tcp = req.socket as Socket
+    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, tcp, remoteAddress))
+  }
+  // Apart from the upgrade handler, so that nothing kept for the connection's
+  // life (listeners, Aedes' client) holds on to the upgrade request and its
+  // headers: about a kilobyte per idle connection.
+  const serve = (ws: WebSocket, tcp: Socket, remoteAddress: string | undefined) => {
+    metrics.track(tcp)
+    const stream = createWebSocketStream(ws)
+    // A broken WebSocket must end only its own connection.
+    stream.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        limits.exceeded('packet_size', `WebSocket frame larger than the limit of ${limits.config.maxPacketSize} bytes; closing the connection`, { remoteAddress })
+      } else {
+        log.debug({ err: err.message }, 'WebSocket stream error')
+      }
     })
+    // Aedes keeps this as `client.req`; the socket is all that is read from it.
+    limits.guardPacketSize(aedes.handle(stream, { socket: tcp } as IncomingMessage) as Client)
   }
   for (const server of servers) server.on('upgrade', onUpgrade)
   return wss
