@@ -1,5 +1,5 @@
 import fastifyStatic from '@fastify/static'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -32,7 +32,10 @@ export interface HttpDeps {
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ module: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // No log line per request: the API is for scripts, which may poll.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Query fields such as `from` take a number (ms) or a date string.
+    ajv: { customOptions: { allowUnionTypes: true } },
     // Close keep-alive connections at shutdown instead of waiting on them.
     forceCloseConnections: true,
   })
