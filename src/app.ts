@@ -220,7 +220,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
       https?.closeAllConnections()
       const httpClosed = Promise.all([http?.close(), https && closeServer(https)])
-      engine?.close()
+      await engine?.close()
       await dispatcher?.close()
       if (broker) await closeBroker(broker.aedes)
       outbox?.flush()

@@ -40,6 +40,7 @@ export class RulesEngine {
   #inFlight = 0
   #scheduled = false
   #closed = false
+  #whenIdle: (() => void) | undefined
   readonly #log: Logger
   readonly #dropped: Counter
   readonly #loops: Counter
@@ -117,9 +118,28 @@ export class RulesEngine {
     })
   }
 
-  close(): void {
+  /**
+   * Takes no new messages, then lets what is queued and running finish (up
+   * to `ms`), so that a shutdown does not cut rule work off halfway: actions
+   * still need the broker and the store, which close after this.
+   */
+  async close(ms = 2000): Promise<void> {
     this.#closed = true
     for (const resume of this.#waiting.splice(0)) resume()
+    if (this.#idle()) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      timer.unref()
+      this.#whenIdle = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    this.#whenIdle = undefined
+  }
+
+  #idle(): boolean {
+    return this.#queue.length === 0 && this.#inFlight === 0
   }
 
   #onPublished(packet: AedesPublishPacket, client: Client | null, done: (err?: Error | null) => void): void {
@@ -183,6 +203,7 @@ export class RulesEngine {
     }
     while (this.#waiting.length > 0 && this.#queue.length < this.options.queueSize) this.#waiting.shift()!()
     if (this.#queue.length > 0 && this.#inFlight < this.options.concurrency) this.#schedule()
+    else if (this.#whenIdle && this.#idle()) this.#whenIdle()
   }
 
   /** Runs the rules on one message; returns the outcomes of its durable actions. */
@@ -237,6 +258,7 @@ export class RulesEngine {
     ).finally(() => {
       this.#inFlight--
       if (this.#queue.length > 0 || this.#waiting.length > 0) this.#schedule()
+      else if (this.#whenIdle && this.#idle()) this.#whenIdle()
     })
   }
 
