@@ -3,7 +3,8 @@ import type { Logger } from 'pino'
 import type { z } from 'zod'
 import type { EventStore } from '../store/event-store.js'
 import type { Lineage } from '../rules/lineage.js'
-import type { NewDelivery } from '../delivery/outbox.js'
+import { randomUUID } from 'node:crypto'
+import type { DeliveryContext, NewDelivery } from '../delivery/outbox.js'
 
 /**
  * What an action sees of the event that triggered it. Built once per matched
@@ -78,4 +79,17 @@ export interface RulePublish {
 export interface ActionKind<C> {
   readonly schema: z.ZodType<C, unknown>
   create(config: C, deps: ActionDeps): Action
+}
+
+/** The context a durable delivery caused by this event carries: one hop further. */
+export function deliveryContext(event: ActionEvent): DeliveryContext {
+  return {
+    clientId: event.clientId ?? null,
+    topic: event.topic,
+    rule: event.rule,
+    requestId: randomUUID(),
+    timestamp: event.timestamp,
+    hops: event.lineage.hops + 1,
+    fromLoop: event.lineage.fromLoop,
+  }
 }

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { duration } from '../config/duration.js'
+import { retrySchema, type RetryPolicy } from '../delivery/retry.js'
 import { ActionError } from '../errors.js'
-import type { ActionEvent, ActionKind } from './action.js'
+import { deliveryContext, type ActionEvent, type ActionKind } from './action.js'
 import { outputPayload } from './republish.js'
 import { templateString } from './template-string.js'
 
@@ -12,7 +13,15 @@ const schema = z.strictObject({
   /** The body; when absent, the rule's SELECT output as JSON. */
   body: templateString.optional(),
   timeout: duration.default(5000),
-})
+  /**
+   * Record the request in the outbox and send it at least once, retried with
+   * backoff, instead of once right away. The errorAction then runs when the
+   * request is dead-lettered, not at its first failure.
+   */
+  durable: z.boolean({ error: 'must be true or false' }).default(false),
+  /** The retry policy of a durable request; without it, `delivery.retry`. */
+  retry: retrySchema.optional(),
+}).refine((c) => c.durable || c.retry === undefined, { path: ['retry'], message: 'applies only to a durable request: add durable: true' })
 
 export type HttpConfig = z.output<typeof schema>
 
@@ -22,7 +31,7 @@ export type HttpConfig = z.output<typeof schema>
  */
 export const http: ActionKind<HttpConfig> = {
   schema,
-  create(config) {
+  create(config, deps) {
     const { url, body } = config
     const headers = Object.entries(config.headers)
     const hasBody = config.method !== 'GET' && config.method !== 'DELETE'
@@ -35,6 +44,20 @@ export const http: ActionKind<HttpConfig> = {
       } as Record<string, string>,
       body: hasBody ? (body ? event.fill(body) : outputPayload(event.output)) : undefined,
     })
+    if (config.durable) {
+      return {
+        kind: 'http',
+        durable: true,
+        async run(event) {
+          const request = render(event)
+          const spec: DurableHttpRequest = { ...request, rendered: true, timeout: config.timeout, ...(config.retry ? { retry: config.retry } : {}) }
+          await deps.deliver({ target: `url:${request.url}`, spec, event: event.output, context: deliveryContext(event) }, event)
+        },
+        describe(event) {
+          return { kind: 'http', ...render(event), timeout: config.timeout, durable: true }
+        },
+      }
+    }
     return {
       kind: 'http',
       async run(event) {
@@ -53,6 +76,14 @@ export interface HttpRequest {
   url: string
   headers: Record<string, string>
   body: string | undefined
+}
+
+/** What the outbox keeps of a durable http action: the request as rendered, sent as it is. */
+export interface DurableHttpRequest extends HttpRequest {
+  /** Tells it from a route's url target, whose request the dispatcher builds. */
+  rendered: true
+  timeout: number
+  retry?: RetryPolicy
 }
 
 /** Sends a request; resolves with the response for a 2xx, throws an ActionError otherwise. */

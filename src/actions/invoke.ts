@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import type { ActionKind } from './action.js'
+import { deliveryContext, type ActionKind } from './action.js'
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 
@@ -24,19 +23,7 @@ export const invoke: ActionKind<InvokeConfig> = {
       kind: 'invoke',
       durable: true,
       async run(event) {
-        await deps.deliver({
-          target,
-          event: event.output,
-          context: {
-            clientId: event.clientId ?? null,
-            topic: event.topic,
-            rule: event.rule,
-            requestId: randomUUID(),
-            timestamp: event.timestamp,
-            hops: event.lineage.hops + 1,
-            fromLoop: event.lineage.fromLoop,
-          },
-        }, event)
+        await deps.deliver({ target, event: event.output, context: deliveryContext(event) }, event)
       },
       describe(event) {
         return { kind: 'invoke', target, event: event.output }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { send } from '../actions/http.js'
+import { send, type DurableHttpRequest } from '../actions/http.js'
 import { ActionError } from '../errors.js'
 import type { Lineage } from '../rules/lineage.js'
 import type { RouteTable } from '../routes/route-table.js'
@@ -167,6 +167,10 @@ export class Dispatcher {
       const fn = this.deps.functions.get(name)
       if (!fn) throw new ActionError(`function ${name} does not exist`, false)
       await this.#invoke(name, fn, d, lineage)
+    } else if (d.target.startsWith('url:') && isRenderedRequest(d.spec)) {
+      // A rule's durable http action: the request as the rule rendered it.
+      const { method, url, headers, body, timeout } = d.spec
+      await send({ method, url, headers, body }, timeout)
     } else if (d.target.startsWith('url:')) {
       const spec = d.spec as Extract<TargetConfig, { url: string }>
       await send({
@@ -216,6 +220,7 @@ export class Dispatcher {
   }
 
   #policyFor(d: Delivery): RetryPolicy {
+    if (isRenderedRequest(d.spec) && d.spec.retry) return d.spec.retry
     if (d.target.startsWith('function:')) {
       const own = this.deps.functions.get(d.target.slice('function:'.length))?.retry
       if (own) return own
@@ -234,6 +239,10 @@ export class Dispatcher {
       .catch((e: unknown) => this.#log.debug({ err: e }, 'could not publish a dead-letter event'))
     this.deps.onDeadLetter?.(letter, d, err)
   }
+}
+
+function isRenderedRequest(spec: unknown): spec is DurableHttpRequest {
+  return typeof spec === 'object' && spec !== null && (spec as { rendered?: unknown }).rendered === true
 }
 
 /** The context a target sees: no internal lineage. */

@@ -273,7 +273,10 @@ export class RulesEngine {
     const payload = Buffer.from(JSON.stringify(letter.event ?? null))
     const ctx = { payload, topic: letter.context.topic, clientId: letter.context.clientId ?? undefined, principal: undefined, timestamp: letter.context.timestamp }
     const event = makeEvent(rule.name, { rules: [rule], ctx, payload, lineage: { hops: letter.context.hops, fromLoop: letter.context.fromLoop } }, letter.event)
-    const failed: Action = { kind: letter.target.slice(0, letter.target.indexOf(':')) || 'invoke', run: async () => {}, describe: () => ({ target: letter.target }) }
+    // The target's kind (function, route, topic); a URL is what an http action calls.
+    const prefix = letter.target.slice(0, letter.target.indexOf(':'))
+    const kind = prefix === 'url' ? 'http' : prefix || 'invoke'
+    const failed: Action = { kind, run: async () => {}, describe: () => (kind === 'http' ? { url: letter.target.slice('url:'.length) } : { target: letter.target }) }
     this.#runErrorAction(rule, failed, event, err)
   }
 
