@@ -234,8 +234,9 @@ describe('defaults', () => {
       maxTopicLevels: 32,
       websocketOrigins: [],
       drainTimeout: 30_000,
+      maxQueuedBytes: 8 * 1024 * 1024,
     })
-    for (const limit of ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin']) {
+    for (const limit of ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout']) {
       expect(await exceeded(limit)).toBe(0)
     }
   })

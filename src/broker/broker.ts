@@ -107,8 +107,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   }
 
   const aedes = await Aedes.createBroker(options)
+  const dropped = new Counter({ name: 'switchyard_mqtt_messages_dropped_total', help: 'QoS 0 messages dropped for subscribers that were not reading (limits.maxQueuedBytes)', registers: [deps.registry] })
   // Before any listener hands it a connection.
-  patchClientDelivery(aedes)
+  patchClientDelivery(aedes, { limits, dropped })
   // Aedes reports store failures in its publish path as 'error' events; with
   // no listener an EventEmitter throws them, which would end the process.
   const emitter: EventEmitter = aedes
@@ -118,7 +119,15 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
   publishLifecycleEvents(aedes, connections, log)
 
-  aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'))
+  // Aedes reports a drain timeout once per delivery that was waiting: count the connection once.
+  const drained = new WeakSet<Client>()
+  aedes.on('clientError', (client, err) => {
+    // Aedes' own words when a subscriber's socket stayed full past drainTimeout.
+    if (err.message !== 'drain timeout') return log.debug({ clientId: client.id, err: err.message }, 'client error')
+    if (drained.has(client)) return
+    drained.add(client)
+    limits.exceeded('drain_timeout', `subscriber did not read for ${limits.config.drainTimeout} ms; connection closed`, { clientId: client.id })
+  })
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
   return { aedes, connections, metrics, limits }
 }

@@ -1,8 +1,10 @@
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
+import type { Writable } from 'node:stream'
 import { topicMatches } from '../topics/match.js'
+import { SlowSubscriber, type SlowSubscriberDeps } from './slow-subscriber.js'
 
 /**
- * Two fixes to how Aedes 1.2 hands messages to a client, applied to each
+ * Three fixes to how Aedes 1.2 hands messages to a client, applied to each
  * client as it is created. Both wrap the client's own delivery functions,
  * which Aedes registers as the listener of every subscription the client
  * makes, so they must be in place before the first SUBSCRIBE or session
@@ -23,12 +25,15 @@ import { topicMatches } from '../topics/match.js'
  *    by the client's matching subscriptions). One case stays: Aedes still
  *    lowers a QoS 1/2 delivery to the QoS of a subscription whose filter is
  *    exactly the topic name, when there is one.
+ *
+ * 3. A subscriber that stops reading no longer holds up the others (see
+ *    SlowSubscriber).
  */
-export function patchClientDelivery(broker: Aedes): void {
+export function patchClientDelivery(broker: Aedes, deps: SlowSubscriberDeps): void {
   const handle = broker.handle
   broker.handle = (conn, req) => {
     const client = handle(conn, req)
-    patchClient(client as InternalClient, broker.id)
+    patchClient(client as InternalClient, broker.id, deps)
     return client
   }
   broker.on('connackSent', (_packet, client) => releaseHeld(client))
@@ -56,9 +61,18 @@ interface Patched {
 
 const patched = new WeakMap<Client, Patched>()
 
-function patchClient(client: InternalClient, brokerId: string): void {
-  const deliver0 = client.deliver0
-  const deliverQoS = client.deliverQoS
+function patchClient(client: InternalClient, brokerId: string, deps: SlowSubscriberDeps): void {
+  const conn = client.conn as Writable
+  let slow: SlowSubscriber | undefined
+  // Live messages go through Aedes' own delivery while the socket takes them,
+  // and queue behind it once it is full. Retained ones on SUBSCRIBE
+  // (`retain` set) keep Aedes' back-pressure.
+  const flowing = (deliver: Deliver): Deliver => (packet, cb) => {
+    if (packet.retain || (!slow?.waiting && !conn.writableNeedDrain)) return deliver(packet, cb)
+    ;(slow ??= new SlowSubscriber(conn, () => client.id, deps)).hold(packet, cb, deliver)
+  }
+  const deliver0 = flowing(client.deliver0)
+  const deliverQoS = flowing(client.deliverQoS)
   const seen = new RecentPackets(brokerId)
   // Aedes drops a delivery as a duplicate when its broker counter is not
   // above the highest seen so far. But counters are taken when a message is

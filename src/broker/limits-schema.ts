@@ -39,8 +39,14 @@ export const limitsSchema = z.strictObject({
    * no Origin header (devices, not browsers) are always allowed.
    */
   websocketOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'must be "*" or an origin such as https://chat.example.com'), { error: 'must be a list of origins' }).default([]),
-  /** How long a subscriber that stops reading may hold back its queue before it is disconnected. */
+  /** How long a subscriber's socket may stay full before it is disconnected; 0 waits forever. */
   drainTimeout: duration.default(30_000),
+  /**
+   * Bytes of live messages that may wait for one subscriber whose socket is
+   * full. Past it, QoS 0 messages for it are dropped and a QoS 1/2 message
+   * ends its connection (a persistent session keeps them for the next one).
+   */
+  maxQueuedBytes: byteSize.pipe(z.number().min(1024, 'must be at least 1KB')).default(8 * 1024 ** 2),
 }).prefault({})
 
 export type LimitsConfig = z.output<typeof limitsSchema>
