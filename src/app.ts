@@ -34,6 +34,7 @@ import { RuleSet } from './rules/rule-set.js'
 import { RuleStatsBook } from './rules/rule-stats.js'
 import { closeDatabase, openDatabase, type Db } from './store/database.js'
 import { EventStore } from './store/event-store.js'
+import { storeHealth } from './store/store-health.js'
 
 export interface AppOptions {
   /** The file the config came from: watched, and reread on reload(). */
@@ -99,6 +100,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
     try {
       const tls = config.tls ? readTlsFiles(config.tls) : undefined
       db = openDatabase(config.storage.sqlite)
+      storeHealth(db).report(log.child({ module: 'store' }), registry)
       persistence = createSqlitePersistence({ db })
       events = new EventStore(db)
       const hooks: BrokerHooks = {}

@@ -19,6 +19,13 @@ export class IncomingStore {
   readonly #get: Statement<[string, number], Row>
   readonly #delete: Statement<[string, number]>
   readonly #deleteClient: Statement<[string]>
+  readonly #clients: Statement<[], { client_id: string }>
+  /**
+   * The clients that may have packets here (a few more, never fewer): most
+   * have none, and `clean`, which Aedes calls at every CONNECT and close of a
+   * clean session, then costs no write.
+   */
+  readonly #holders = new Set<string>()
 
   constructor(db: Database, batch: WriteBatch) {
     this.#batch = batch
@@ -27,11 +34,19 @@ export class IncomingStore {
     this.#get = db.prepare('SELECT payload, packet FROM mqtt_incoming WHERE client_id = ? AND message_id = ?')
     this.#delete = db.prepare('DELETE FROM mqtt_incoming WHERE client_id = ? AND message_id = ?')
     this.#deleteClient = db.prepare('DELETE FROM mqtt_incoming WHERE client_id = ?')
+    this.#clients = db.prepare('SELECT DISTINCT client_id FROM mqtt_incoming')
+  }
+
+  /** Reads which clients have packets here (at setup, and after a failed commit). */
+  load(): void {
+    this.#holders.clear()
+    for (const { client_id } of this.#clients.all()) this.#holders.add(client_id)
   }
 
   put(clientId: string, packet: StoredPacket & { messageId: number }): Promise<void> {
     const messageId = packet.messageId
     const { payload, packet: blob } = encodePacket(packet)
+    this.#holders.add(clientId)
     return this.#batch.run(() => {
       this.#put.run(clientId, messageId, payload, blob)
     })
@@ -54,6 +69,7 @@ export class IncomingStore {
 
   /** Forgets a client's QoS 2 state when its session ends [MQTT-3.1.2-6]. */
   clean(clientId: string): Promise<void> {
+    if (!this.#holders.delete(clientId)) return Promise.resolve()
     return this.#batch.run(() => {
       this.#deleteClient.run(clientId)
     })

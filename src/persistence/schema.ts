@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { StoreError } from '../errors.js'
+import { storageCode } from '../store/store-health.js'
 
 /**
  * The session store's schema, one step per version. A released step is never
@@ -66,9 +67,20 @@ export const SCHEMA_VERSION = STEPS.length
 /**
  * Brings the store's tables up to date, each step in its own transaction. The
  * version lives in a table of its own rather than in `PRAGMA user_version`,
- * which belongs to the whole file and so to whichever store shares it.
+ * which belongs to the whole file and so to whichever store shares it. A
+ * database that cannot be written (full, read-only) is a StoreError that
+ * says so, when a step is due.
  */
 export function migrate(db: Database): void {
+  try {
+    applySteps(db)
+  } catch (err) {
+    if (!storageCode(err)) throw err
+    throw new StoreError(`cannot create the MQTT session tables: the database cannot be written (${(err as Error).message})`, { cause: err })
+  }
+}
+
+function applySteps(db: Database): void {
   db.exec(`CREATE TABLE IF NOT EXISTS mqtt_schema (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     version INTEGER NOT NULL

@@ -68,22 +68,28 @@ export class SqlitePersistence {
     this.#stores?.batch.flush()
     migrate(this.#db)
     const db = this.#db
-    // Subscriptions and queue sizes change in memory before their commit: a failed commit reloads them.
+    // Subscriptions, queue sizes and who holds QoS 2 packets and wills change in memory before their commit: a failed commit reloads them.
     const batch = new WriteBatch(db, () => {
       subscriptions.load()
       outgoing.load()
-    })
+      incoming.load()
+      wills.load()
+    }, 'sessions')
     const subscriptions = new SubscriptionStore(db, batch)
     subscriptions.load()
     const outgoing = new OutgoingQueue(db, batch)
     outgoing.load()
+    const incoming = new IncomingStore(db, batch)
+    incoming.load()
+    const wills = new WillStore(db, batch)
+    wills.load()
     this.#stores = {
       batch,
       retained: new RetainedStore(db, batch),
       subscriptions,
       outgoing,
-      incoming: new IncomingStore(db, batch),
-      wills: new WillStore(db, batch),
+      incoming,
+      wills,
     }
   }
 

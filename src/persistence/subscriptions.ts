@@ -102,14 +102,19 @@ export class SubscriptionStore {
     return this.#batch.run(() => this.#deleteAll(clientId, topics))
   }
 
+  /**
+   * Forgets a client's subscriptions. Memory holds every stored one, so a
+   * client with none in memory has none in the file either, and costs no
+   * write: every clean session asks at each CONNECT, and a database that
+   * cannot be written (full, read-only) must not keep it from connecting.
+   */
   clean(clientId: string): Promise<void> {
     const stored = this.#byClient.get(clientId)
-    if (stored) {
-      for (const [topic, entry] of stored) {
-        if (entry.qos > 0) this.#trie.remove(clientId, topic)
-      }
-      this.#byClient.delete(clientId)
+    if (!stored) return Promise.resolve()
+    for (const [topic, entry] of stored) {
+      if (entry.qos > 0) this.#trie.remove(clientId, topic)
     }
+    this.#byClient.delete(clientId)
     return this.#batch.run(() => {
       this.#deleteClient.run(clientId)
     })

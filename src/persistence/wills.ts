@@ -26,6 +26,13 @@ export class WillStore {
   readonly #delete: Statement<[string], Row>
   readonly #deleteOfBroker: Statement<[string, string], Row>
   readonly #page: Statement<[number, number], Row>
+  readonly #clients: Statement<[], { client_id: string }>
+  /**
+   * The clients that may have a will here (a few more, never fewer): Aedes
+   * deletes the will at every CONNECT, and most clients have none, which
+   * then costs no write.
+   */
+  readonly #holders = new Set<string>()
 
   constructor(db: Database, batch: WriteBatch) {
     this.#batch = batch
@@ -37,11 +44,19 @@ export class WillStore {
     this.#delete = db.prepare(`DELETE FROM mqtt_wills WHERE client_id = ? ${returning}`)
     this.#deleteOfBroker = db.prepare(`DELETE FROM mqtt_wills WHERE client_id = ? AND broker_id = ? ${returning}`)
     this.#page = db.prepare(`SELECT ${columns} FROM mqtt_wills WHERE rowid > ? ORDER BY rowid LIMIT ?`)
+    this.#clients = db.prepare('SELECT client_id FROM mqtt_wills')
+  }
+
+  /** Reads which clients have a will here (at setup, and after a failed commit). */
+  load(): void {
+    this.#holders.clear()
+    for (const { client_id } of this.#clients.all()) this.#holders.add(client_id)
   }
 
   put(will: StoredWill): Promise<void> {
     const { clientId, brokerId } = will
     const { payload, packet } = encodePacket(will)
+    this.#holders.add(clientId)
     return this.#batch.run(() => {
       this.#put.run(clientId, brokerId, payload, packet)
     })
@@ -59,8 +74,11 @@ export class WillStore {
    * the same clients may already have reconnected here with new ones.
    */
   delete(clientId: string, brokerId: string | undefined): Promise<StoredWill | undefined> {
+    if (!this.#holders.has(clientId)) return Promise.resolve(undefined)
     return this.#batch.run(() => {
       const row = brokerId === undefined ? this.#delete.get(clientId) : this.#deleteOfBroker.get(clientId, brokerId)
+      // One will per client: once it is gone, none is left.
+      if (row) this.#holders.delete(clientId)
       return row && toWill(row)
     })
   }

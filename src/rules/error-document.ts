@@ -34,11 +34,26 @@ function describeResource(action: Action, event: ActionEvent): string {
   }
 }
 
+/**
+ * The payload parsed when it is JSON, else as text. A JSON payload nested
+ * too deeply to be written out again (JSON.parse takes any depth,
+ * JSON.stringify does not) is left out: the document must reach the
+ * errorAction, and base64OriginalPayload still carries it.
+ */
 function jsonOrText(payload: Buffer): unknown {
   const text = payload.toString('utf8')
+  let value: unknown
   try {
-    return JSON.parse(text) as unknown
+    value = JSON.parse(text) as unknown
   } catch {
     return text
   }
+  if (typeof value === 'object' && value !== null) {
+    try {
+      JSON.stringify(value)
+    } catch {
+      return undefined
+    }
+  }
+  return value
 }

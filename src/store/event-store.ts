@@ -1,6 +1,8 @@
 import type { Statement } from 'better-sqlite3'
+import { StoreError } from '../errors.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
+import { storeHealth, type StoreHealth } from './store-health.js'
 
 /** An event kept by a rule's `store` action. */
 export interface StoredEvent {
@@ -49,6 +51,8 @@ const STEPS = [
 
 interface Pending {
   event: NewEvent
+  /** The event's data as JSON, written when it was appended. */
+  data: string
   resolve(): void
   reject(err: unknown): void
 }
@@ -57,6 +61,8 @@ interface Pending {
  * The events that rules store, in one SQLite table keyed by the rule's table
  * name. Appends are grouped: every append made in one turn of the event loop
  * is committed in one transaction, and each append resolves once committed.
+ * An event whose data cannot be written as JSON is refused when appended,
+ * so that it cannot fail the others of its turn.
  */
 export class EventStore {
   readonly #db: Db
@@ -64,19 +70,28 @@ export class EventStore {
   readonly #sweep: Statement
   /** One prepared statement per combination of filters (at most eight). */
   readonly #queries = new Map<string, Statement>()
+  readonly #health: StoreHealth
   #pending: Pending[] = []
   #scheduled = false
 
   constructor(db: Db) {
     migrate(db, 'store_events', STEPS)
     this.#db = db
+    this.#health = storeHealth(db)
     this.#insert = db.prepare('INSERT INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
     this.#sweep = db.prepare('DELETE FROM store_events WHERE expires_at IS NOT NULL AND expires_at <= ?')
   }
 
   append(event: NewEvent): Promise<void> {
+    let data: string
+    try {
+      data = JSON.stringify(event.data ?? null)
+    } catch (err) {
+      const why = err instanceof RangeError ? 'its data is nested too deeply to be written as JSON' : `its data cannot be written as JSON (${(err as Error).message})`
+      return Promise.reject(new StoreError(`cannot store the event in table ${event.table}: ${why}`, { cause: err }))
+    }
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject })
+      this.#pending.push({ event, data, resolve, reject })
       if (!this.#scheduled) {
         this.#scheduled = true
         setImmediate(() => this.flush())
@@ -92,12 +107,14 @@ export class EventStore {
       this.#pending = this.#pending.length <= MAX_BATCH ? [] : this.#pending.slice(MAX_BATCH)
       try {
         this.#db.transaction(() => {
-          for (const { event: e } of batch) {
-            this.#insert.run(e.table, e.key, e.timestamp, e.topic, e.clientId, JSON.stringify(e.data ?? null), e.expiresAt)
+          for (const { event: e, data } of batch) {
+            this.#insert.run(e.table, e.key, e.timestamp, e.topic, e.clientId, data, e.expiresAt)
           }
         })()
+        this.#health.committed()
         for (const p of batch) p.resolve()
       } catch (err) {
+        this.#health.failed('events', err, batch.length)
         for (const p of batch) p.reject(err)
       }
       if (this.#pending.length > 0) {

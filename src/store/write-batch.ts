@@ -1,4 +1,5 @@
 import BetterSqlite3, { type Database, type Transaction } from 'better-sqlite3'
+import { storeHealth, type StoreHealth } from './store-health.js'
 
 interface Pending {
   run(): unknown
@@ -23,10 +24,15 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
  *
  * Each write is one statement or makes its own (nested) transaction, so one
  * that fails leaves nothing behind and the others in the batch go on.
+ *
+ * Failures of the database itself (full, read-only, I/O errors) and the
+ * commits that follow them are reported to the database's StoreHealth.
  */
 export class WriteBatch {
   readonly #db: Database
   readonly #onAbort: () => void
+  readonly #name: string
+  readonly #health: StoreHealth
   readonly #commit: Transaction<(batch: readonly Pending[]) => Outcome[]>
   #pending: Pending[] = []
   #scheduled: NodeJS.Immediate | undefined
@@ -34,11 +40,13 @@ export class WriteBatch {
   /**
    * `onAbort` runs after a write failed in SQLite (a full disk, an I/O
    * error), committed or not, so that what memory holds can be read again
-   * from the file.
+   * from the file. `name` says whose writes these are, in the log.
    */
-  constructor(db: Database, onAbort: () => void) {
+  constructor(db: Database, onAbort: () => void, name = 'store') {
     this.#db = db
     this.#onAbort = onAbort
+    this.#name = name
+    this.#health = storeHealth(db)
     this.#commit = db.transaction((batch: readonly Pending[]) => {
       const outcomes: Outcome[] = []
       for (const write of batch) {
@@ -76,19 +84,23 @@ export class WriteBatch {
       outcomes = this.#commit(batch)
     } catch (error) {
       for (const write of batch) write.reject(error)
+      this.#health.failed(this.#name, error, batch.length)
       this.#onAbort()
       return
     }
     let sqliteFailed = false
+    let storageFailed = false
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!
       if (outcome.ok) {
         write.resolve(outcome.value)
       } else {
         sqliteFailed ||= outcome.error instanceof BetterSqlite3.SqliteError
+        storageFailed = this.#health.failed(this.#name, outcome.error) || storageFailed
         write.reject(outcome.error)
       }
     })
+    if (!storageFailed) this.#health.committed()
     if (sqliteFailed) this.#onAbort()
   }
 }

@@ -1,0 +1,33 @@
+import { afterEach, beforeEach, expect, it } from 'vitest'
+import { StoreError } from '../errors.js'
+import { closeDatabase, openDatabase, type Db } from './database.js'
+import { EventStore, type NewEvent } from './event-store.js'
+
+let db: Db
+let store: EventStore
+beforeEach(() => {
+  db = openDatabase(':memory:')
+  store = new EventStore(db)
+})
+afterEach(() => closeDatabase(db))
+
+const event = (topic: string, data: unknown): NewEvent => ({ table: 'readings', key: null, timestamp: Date.now(), topic, clientId: 'c', data, expiresAt: null })
+
+it('refuses an event whose data cannot be written as JSON, alone: the others of its turn are committed', async () => {
+  let deep: unknown = []
+  for (let i = 0; i < 100_000; i++) deep = [deep]
+  const circular: Record<string, unknown> = {}
+  circular.self = circular
+  const outcomes = await Promise.allSettled([
+    store.append(event('a', { n: 1 })),
+    store.append(event('deep', deep)),
+    store.append(event('circular', circular)),
+    store.append(event('b', { n: 2 })),
+  ])
+  expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled'])
+  const [, tooDeep, loop] = outcomes as PromiseRejectedResult[]
+  expect(tooDeep!.reason).toBeInstanceOf(StoreError)
+  expect(tooDeep!.reason.message).toBe('cannot store the event in table readings: its data is nested too deeply to be written as JSON')
+  expect(loop!.reason.message).toMatch(/^cannot store the event in table readings: its data cannot be written as JSON \(/)
+  expect(store.query('readings').map((e) => e.topic)).toEqual(['b', 'a'])
+})

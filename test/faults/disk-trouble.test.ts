@@ -1,0 +1,256 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { MqttClient } from 'mqtt'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createApp, type App } from '../../src/app.js'
+import { parseConfig } from '../../src/config/load.js'
+import { tempDir } from '../helpers/app.js'
+import { startChild, type ChildBroker } from '../helpers/child.js'
+import { connect, connectWithInbox, end, Inbox } from '../helpers/mqtt.js'
+
+// The SQLite file stops taking writes while the broker runs: the disk fills
+// (SQLite's max_page_count caps the file, and writes that need one more
+// page fail with the real SQLITE_FULL), or the file cannot be written when
+// the broker starts. Wanted: one clear error in the log, a metric, the
+// broker serving whatever needs no write, and everything back once the
+// database can be written again.
+
+const TOKEN = 'test-admin-token-0123456789'
+const BIN = fileURLToPath(new URL('../../bin/switchyard.js', import.meta.url))
+
+interface LoggedApp {
+  app: App
+  mqttUrl: string
+  wsUrl: string
+  httpUrl: string
+  logs: Array<{ level: number; msg: string; [key: string]: unknown }>
+  close(): Promise<void>
+}
+
+let t: LoggedApp | undefined
+const clients: MqttClient[] = []
+const children: ChildBroker[] = []
+const cleanups: Array<() => void> = []
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  await t?.close()
+  t = undefined
+  await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')))
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup()
+})
+
+/** The real app in this process, logging at info level into `logs`. */
+async function startLogged(extraYaml: string): Promise<LoggedApp> {
+  const temp = tempDir()
+  cleanups.push(temp.remove)
+  const file = join(temp.dir, 'switchyard.yaml')
+  const yaml = `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./switchyard.db\nadmin:\n  token: ${TOKEN}\n${extraYaml}`
+  writeFileSync(file, yaml)
+  const logs: LoggedApp['logs'] = []
+  const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) })
+  const app = createApp(parseConfig(yaml, file), log, { configFile: file })
+  const addresses = await app.start()
+  return {
+    app,
+    logs,
+    mqttUrl: `mqtt://127.0.0.1:${addresses.mqtt.port}`,
+    wsUrl: `ws://127.0.0.1:${addresses.http.port}/mqtt`,
+    httpUrl: `http://127.0.0.1:${addresses.http.port}`,
+    close: () => app.close(),
+  }
+}
+
+async function open(url: string, options = {}): Promise<MqttClient> {
+  const c = await connect(url, options)
+  clients.push(c)
+  return c
+}
+
+/** One sample of /metrics, by exact series name (labels included). */
+async function metric(httpUrl: string, series: string): Promise<number | undefined> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+async function stored(httpUrl: string, table: string): Promise<string[]> {
+  const res = await fetch(`${httpUrl}/api/store/${table}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  return ((await res.json()) as { events: Array<{ topic: string }> }).events.map((e) => e.topic)
+}
+
+/** Two clean sessions, one on TCP and one on WebSocket, trading QoS 0 and QoS 1 messages. */
+async function cleanSessionsTalk(app: LoggedApp, round: string): Promise<void> {
+  const { client: ws, inbox } = await connectWithInbox(app.wsUrl, { clientId: `ws-${round}` })
+  clients.push(ws)
+  await ws.subscribeAsync('live/#', { qos: 1 })
+  const tcp = await open(app.mqttUrl, { clientId: `tcp-${round}` })
+  await tcp.publishAsync(`live/${round}/0`, 'at QoS 0', { qos: 0 })
+  await tcp.publishAsync(`live/${round}/1`, 'at QoS 1', { qos: 1 })
+  const got = await inbox.count(2, 5000)
+  expect(got.map((m) => [m.topic, m.payload])).toEqual([[`live/${round}/0`, 'at QoS 0'], [`live/${round}/1`, 'at QoS 1']])
+}
+
+describe('a full disk', () => {
+  it('logs one clear error, counts the failed writes, keeps serving, and recovers when space returns', async () => {
+    t = await startLogged(`rules:
+  - name: keep
+    sql: SELECT * FROM 'data/#'
+    actions:
+      - store: { table: readings }
+`)
+    const app = t
+    // A persistent session, offline, that the broker owes every data/# message at QoS 1.
+    const keeper = await open(app.mqttUrl, { clientId: 'keeper', clean: false })
+    await keeper.subscribeAsync('data/#', { qos: 1 })
+    await end(keeper)
+    const publisher = await open(app.mqttUrl, { clientId: 'sensor' })
+    await publisher.publishAsync('data/before', JSON.stringify({ v: 0 }), { qos: 1 })
+    await expect.poll(() => stored(app.httpUrl, 'readings')).toEqual(['data/before'])
+    expect(await metric(app.httpUrl, 'switchyard_store_writable')).toBe(1)
+
+    // The file may grow no more; readings keep coming (QoS 0) until a write needs a page.
+    const db = app.app.db
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`)
+    let sent = 0
+    while ((await metric(app.httpUrl, 'switchyard_store_writable')) === 1) {
+      expect(sent, 'the database never filled up').toBeLessThan(500)
+      await publisher.publishAsync(`data/fill/${sent++}`, JSON.stringify({ v: sent, pad: 'x'.repeat(2000) }), { qos: 0 })
+    }
+    // Some more, to show that the error is logged once, not once per write.
+    for (let i = 0; i < 20; i++) await publisher.publishAsync(`data/fill/more/${i}`, JSON.stringify({ v: i, pad: 'x'.repeat(2000) }), { qos: 0 })
+    await expect.poll(() => metric(app.httpUrl, 'switchyard_store_write_errors_total{code="SQLITE_FULL"}')).toBeGreaterThan(10)
+    const errors = app.logs.filter((l) => l.level === 50 && l.msg.startsWith('the database cannot be written'))
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ code: 'SQLITE_FULL', err: 'database or disk is full' })
+    expect(errors[0]!.msg).toContain('the disk or the database is full')
+    expect(await metric(app.httpUrl, 'switchyard_store_writable')).toBe(0)
+
+    // What needs no write goes on: health, new clean sessions on both transports, QoS 0 and 1 between them.
+    expect((await fetch(`${app.httpUrl}/healthz`)).status).toBe(200)
+    await cleanSessionsTalk(app, 'full')
+    expect(publisher.connected).toBe(true)
+
+    // Space returns: the next writes succeed, and say so.
+    db.pragma('max_page_count = 1073741823')
+    const after = await open(app.mqttUrl, { clientId: 'sensor-2' })
+    await after.publishAsync('data/after', JSON.stringify({ v: 'after' }), { qos: 1 })
+    await expect.poll(() => stored(app.httpUrl, 'readings').then((topics) => topics[0])).toBe('data/after')
+    expect(await metric(app.httpUrl, 'switchyard_store_writable')).toBe(1)
+    expect(app.logs.filter((l) => l.msg === 'the database can be written again')).toHaveLength(1)
+    await after.publishAsync('status/sensor-2', 'online', { qos: 1, retain: true })
+    // The persistent session is whole: it gets what was published once the disk had room.
+    const { client: back, inbox } = await connectWithInbox(app.mqttUrl, { clientId: 'keeper', clean: false })
+    clients.push(back)
+    expect((await inbox.on('data/after', 5000)).payload).toBe(JSON.stringify({ v: 'after' }))
+    const late = await open(app.mqttUrl)
+    const lateInbox = new Inbox(late)
+    await late.subscribeAsync('status/#')
+    expect((await lateInbox.on('status/sensor-2', 5000)).payload).toBe('online')
+    await cleanSessionsTalk(app, 'recovered')
+  })
+})
+
+/**
+ * Runs `switchyard start` on `config`, as an unprivileged user when the tests
+ * run as root (for root, file permissions stop no write). Resolves with its
+ * exit code and output once it exits, or with `started` once it says so.
+ */
+function startUnprivileged(config: string): { exited: Promise<{ code: number | null; stderr: string }>; started: Promise<{ logs: Array<Record<string, unknown>>; mqttPort: number; httpPort: number }>; stop(): void } {
+  const asRoot = process.getuid?.() === 0
+  const child = spawn(process.execPath, [BIN, 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], ...(asRoot ? { uid: 65534, gid: 65534 } : {}) })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exited = once(child, 'exit').then(([code]) => ({ code: code as number | null, stderr }))
+  const logs: Array<Record<string, unknown>> = []
+  const started = new Promise<{ logs: typeof logs; mqttPort: number; httpPort: number }>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>
+      logs.push(entry)
+      if (entry.msg === 'Switchyard started') resolve({ logs, mqttPort: (entry.mqtt as { port: number }).port, httpPort: (entry.http as { port: number }).port })
+    })
+    void exited.then(({ code }) => reject(new Error(`exited with ${code} before it started: ${stderr}`)))
+  })
+  started.catch(() => {})
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+  }
+  cleanups.push(() => child.kill('SIGKILL'))
+  return { exited, started, stop }
+}
+
+/** A config in a fresh folder whose database lives in ./data, and that folder. */
+function brokerFolder(): { config: string; data: string; lockDown(): void } {
+  const temp = tempDir()
+  cleanups.push(() => {
+    chmodSync(data, 0o755)
+    temp.remove()
+  })
+  chmodSync(temp.dir, 0o755)
+  const config = join(temp.dir, 'switchyard.yaml')
+  writeFileSync(config, 'listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\n')
+  const data = join(temp.dir, 'data')
+  mkdirSync(data)
+  return {
+    config,
+    data,
+    // The database, its WAL and the folder become read-only.
+    lockDown() {
+      for (const name of ['switchyard.db', 'switchyard.db-wal', 'switchyard.db-shm']) {
+        try {
+          chmodSync(join(data, name), 0o444)
+        } catch {
+          // Not every file exists after every kind of stop.
+        }
+      }
+      chmodSync(data, 0o555)
+    },
+  }
+}
+
+describe('a database that cannot be written at start', () => {
+  it('is refused in one sentence when it cannot even be opened', async () => {
+    const folder = brokerFolder()
+    const first = await startChild(folder.config)
+    children.push(first)
+    expect((await first.kill('SIGTERM')).code).toBe(0)
+    folder.lockDown()
+
+    const { code, stderr } = await startUnprivileged(folder.config).exited
+    expect(code).toBe(1)
+    expect(stderr).toBe(`switchyard: cannot open the database ${join(folder.data, 'switchyard.db')}: it is read-only, and Switchyard must write it (check the permissions of the file and of its folder)\n`)
+  })
+
+  it('starts, says so, serves clean sessions, and stops cleanly when it can be read but not written', async () => {
+    // A broker killed outright leaves its WAL behind: the database can then be read without a write.
+    const folder = brokerFolder()
+    const first = await startChild(folder.config)
+    children.push(first)
+    const c = await connect(`mqtt://127.0.0.1:${first.mqttPort}`, { clientId: 'first', clean: false })
+    await c.subscribeAsync('x/#', { qos: 1 })
+    await end(c)
+    await first.kill('SIGKILL')
+    folder.lockDown()
+
+    const broker = startUnprivileged(folder.config)
+    const { logs, mqttPort, httpPort } = await broker.started
+    const error = logs.find((l) => l.level === 50)
+    expect(error).toMatchObject({ code: 'SQLITE_READONLY', msg: expect.stringMatching(/^the database cannot be written: the database is read-only/) })
+    expect(await metric(`http://127.0.0.1:${httpPort}`, 'switchyard_store_writable')).toBe(0)
+    const { client: sub, inbox } = await connectWithInbox(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'reader' })
+    clients.push(sub)
+    await sub.subscribeAsync('live/#')
+    const pub = await open(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'writer' })
+    await pub.publishAsync('live/1', 'still served')
+    expect((await inbox.on('live/1', 5000)).payload).toBe('still served')
+
+    broker.stop()
+    const { code, stderr } = await broker.exited
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+  })
+})
