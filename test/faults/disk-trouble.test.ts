@@ -222,7 +222,8 @@ describe('a database that cannot be written at start', () => {
 
     const { code, stderr } = await startUnprivileged(folder.config).exited
     expect(code).toBe(1)
-    expect(stderr).toBe(`switchyard: cannot open the database ${join(folder.data, 'switchyard.db')}: it is read-only, and Switchyard must write it (check the permissions of the file and of its folder)\n`)
+    expect(stderr).toContain(`switchyard: cannot open the database ${join(folder.data, 'switchyard.db')}: it is read-only, and Switchyard must write it (check the permissions of the file and of its folder)\n`)
+    expect(stderr).not.toMatch(/^\s+at /m)
   })
 
   it('starts, says so, serves clean sessions, and stops cleanly when it can be read but not written', async () => {
@@ -250,7 +251,7 @@ describe('a database that cannot be written at start', () => {
 
     broker.stop()
     const { code, stderr } = await broker.exited
-    expect(stderr).toBe('')
+    expect(stderr).not.toMatch(/Error|^\s+at /m)
     expect(code).toBe(0)
   })
 })

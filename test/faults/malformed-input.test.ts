@@ -143,6 +143,10 @@ async function conversation() {
   }, 20)
   return {
     closes,
+    /** Resolves once `n` messages have gone each way. */
+    async sentAtLeast(n: number) {
+      while (sent < n) await new Promise((resolve) => setTimeout(resolve, 20))
+    },
     async stop() {
       clearInterval(timer)
       await Promise.all(acks)
@@ -176,6 +180,8 @@ describe('malformed MQTT input', () => {
       runAll(wsCases, WS_ATTACKERS, (c, rng) => attackWs(t.wsUrl, c, rng), SEED ^ 0x5a5a5a5a),
     ])
     const elapsed = performance.now() - began
+    // However fast the attack went, the conversation has had a fair length.
+    await talk.sentAtLeast(100)
     clearInterval(healthTimer)
     const { sent, received, latencies } = await talk.stop()
 
@@ -198,10 +204,8 @@ describe('malformed MQTT input', () => {
     const slowest = Math.max(...latencies)
     console.log(`malformed-input: well-behaved latency median ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${slowest} ms`)
     expect(slowest).toBeLessThan(LATENCY_BOUND_MS)
-    expect(sent).toBeGreaterThan(100)
     expect(health.length).toBeGreaterThan(10)
     expect(health.filter((s) => s !== 200)).toEqual([])
-
   }, 60_000)
 })
 
