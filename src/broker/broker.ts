@@ -6,6 +6,7 @@ import type { SqlitePersistence } from '../persistence/index.js'
 import type { Acl } from './acl.js'
 import type { Authenticator } from './authenticator.js'
 import { BrokerMetrics } from './broker-metrics.js'
+import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
 import { publishLifecycleEvents } from './lifecycle-events.js'
@@ -118,6 +119,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metricsRef.refused = new Counter({ name: 'switchyard_connections_refused_total', help: 'Connections refused by authentication', labelNames: ['reason'], registers: [deps.registry] })
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
   publishLifecycleEvents(aedes, connections, log)
+  // After the lifecycle events, which also wrap client registration.
+  skipClosedRegistrations(aedes, (client) => log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered'))
 
   // Aedes reports a drain timeout once per delivery that was waiting: count the connection once.
   const drained = new WeakSet<Client>()

@@ -18,8 +18,6 @@ interface PacketParser {
   _emitError(err: Error): void
 }
 
-const guarded = Symbol('switchyard.limits')
-
 /**
  * The per-client limits of `limits:`. Each check answers whether the client
  * may go on; the caller ends the connection when it may not. Every breach
@@ -122,25 +120,36 @@ export class Limits {
    * `_parseLength`, so that step is wrapped, on this connection's parser only.
    */
   guardPacketSize(client: Client): void {
-    const parser = (client as unknown as { _parser?: PacketParser & { [guarded]?: true } })._parser
-    if (!parser || parser[guarded]) return
-    parser[guarded] = true
-    const parseLength = parser._parseLength
-    const limits = this
-    parser._parseLength = function (this: PacketParser) {
-      const done = parseLength.call(this)
-      if (done) {
-        // The fixed header is 1 byte plus 1 to 4 length bytes.
-        const size = this.packet.length + 1 + lengthBytes(this.packet.length)
-        const max = limits.#config.maxPacketSize
-        if (size > max) {
-          this._emitError(new Error(limits.exceeded('packet_size', `${this.packet.cmd ?? 'packet'} of ${size} bytes is larger than the limit of ${max}; closing the connection`, { clientId: client.id })))
-          return false
-        }
-      }
-      return done
-    }
+    const parser = (client as unknown as { _parser?: GuardedParser })._parser
+    if (!parser || parser[LIMITS]) return
+    parser[LIMITS] = this
+    parseLength ??= (Object.getPrototypeOf(parser) as PacketParser)._parseLength
+    // One function for every connection; what it needs hangs on the parser.
+    parser._parseLength = checkedLength
   }
+}
+
+const LIMITS = Symbol('switchyard.limits')
+
+interface GuardedParser extends PacketParser {
+  [LIMITS]?: Limits
+  /** Aedes hangs its client on the parser. */
+  client?: { id?: string }
+}
+
+/** mqtt-packet's own step, from the Parser prototype. */
+let parseLength: (() => boolean) | undefined
+
+function checkedLength(this: GuardedParser): boolean {
+  const done = parseLength!.call(this)
+  if (!done) return done
+  // The fixed header is 1 byte plus 1 to 4 length bytes.
+  const size = this.packet.length + 1 + lengthBytes(this.packet.length)
+  const limits = this[LIMITS]!
+  const max = limits.config.maxPacketSize
+  if (size <= max) return done
+  this._emitError(new Error(limits.exceeded('packet_size', `${this.packet.cmd ?? 'packet'} of ${size} bytes is larger than the limit of ${max}; closing the connection`, { clientId: this.client?.id })))
+  return false
 }
 
 function lengthBytes(length: number): number {

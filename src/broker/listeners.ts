@@ -8,6 +8,7 @@ import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws'
 import type { ListenAddress } from '../config/schema.js'
 import { ListenError } from '../errors.js'
 import type { Broker } from './broker.js'
+import { guardPackets } from './packet-guard.js'
 
 export const MQTT_WS_PATH = '/mqtt'
 
@@ -24,7 +25,7 @@ export async function listenMqtt(broker: Broker, address: ListenAddress, log: Lo
     }
     socket.setNoDelay(true)
     metrics.track(socket)
-    limits.guardPacketSize(aedes.handle(socket) as Client)
+    guard(broker, aedes.handle(socket) as Client)
   }
   // A TLS socket is handed over after its handshake; one that fails the
   // handshake never reaches the broker.
@@ -84,10 +85,16 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
       }
     })
     // Aedes keeps this as `client.req`; the socket is all that is read from it.
-    limits.guardPacketSize(aedes.handle(stream, { socket: tcp } as IncomingMessage) as Client)
+    guard(broker, aedes.handle(stream, { socket: tcp } as IncomingMessage) as Client)
   }
   for (const server of servers) server.on('upgrade', onUpgrade)
   return wss
+}
+
+/** Checks on what a new connection's parser accepts, before Aedes sees a packet. */
+function guard(broker: Broker, client: Client): void {
+  broker.limits.guardPacketSize(client)
+  guardPackets(client)
 }
 
 export function listen(server: Server | HttpServer, address: ListenAddress, what: string): Promise<void> {

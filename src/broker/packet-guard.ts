@@ -42,37 +42,44 @@ export function guardPackets(client: Client): void {
   const parser = (client as unknown as { _parser?: PacketParser & { [guarded]?: true } })._parser
   if (!parser || parser[guarded]) return
   parser[guarded] = true
-  const { _parseString: parseString, _parseConnect: parseConnect, _emitError: emitError } = parser
+  original ??= Object.getPrototypeOf(parser) as PacketParser
+  // The same three functions for every connection: nothing is made per connection.
+  parser._parseString = checkedString
+  parser._parseConnect = checkedConnect
+  parser._emitError = firstError
+}
 
-  parser._parseString = function (this: PacketParser) {
-    // The string's bytes follow its two length bytes.
-    const start = this._pos + 2
-    const text = parseString.call(this)
-    if (text !== null && !this.error) {
-      const problem = stringProblem(text, () => this._list.slice(start, this._pos))
-      // The parse goes on to the end of the packet, which is then dropped (the parser stops at an error).
-      if (problem) this._emitError(new Error(`${(this.packet.cmd ?? 'packet').toUpperCase()} holds ${problem}; closing the connection`))
+/** mqtt-packet's own steps, from the Parser prototype. */
+let original: PacketParser | undefined
+
+function checkedString(this: PacketParser): string | null {
+  // The string's bytes follow its two length bytes.
+  const start = this._pos + 2
+  const text = original!._parseString.call(this)
+  if (text !== null && !this.error) {
+    const problem = stringProblem(text, () => this._list.slice(start, this._pos))
+    // The parse goes on to the end of the packet, which is then dropped (the parser stops at an error).
+    if (problem) this._emitError(new Error(`${(this.packet.cmd ?? 'packet').toUpperCase()} holds ${problem}; closing the connection`))
+  }
+  return text
+}
+
+function checkedConnect(this: PacketParser): unknown {
+  const result = original!._parseConnect.call(this)
+  const will = this.packet.will
+  if (!this.error && will) {
+    if ((will.qos ?? 0) > 2) this._emitError(new Error('CONNECT asks for a will at QoS 3 [MQTT-3.1.2-14]; closing the connection'))
+    else {
+      const invalid = invalidTopicName(will.topic ?? '')
+      if (invalid) this._emitError(new Error(`CONNECT has an invalid will topic: ${invalid}; closing the connection`))
     }
-    return text
   }
+  return result
+}
 
-  parser._parseConnect = function (this: PacketParser) {
-    const result = parseConnect.call(this)
-    const will = this.packet.will
-    if (!this.error && will) {
-      if ((will.qos ?? 0) > 2) this._emitError(new Error('CONNECT asks for a will at QoS 3 [MQTT-3.1.2-14]; closing the connection'))
-      else {
-        const invalid = invalidTopicName(will.topic ?? '')
-        if (invalid) this._emitError(new Error(`CONNECT has an invalid will topic: ${invalid}; closing the connection`))
-      }
-    }
-    return result
-  }
-
-  // One error per packet: the parse that goes on after it may find more.
-  parser._emitError = function (this: PacketParser, err: Error) {
-    if (!this.error) emitError.call(this, err)
-  }
+/** One error per packet: the parse that goes on after it may find more. */
+function firstError(this: PacketParser, err: Error): void {
+  if (!this.error) original!._emitError.call(this, err)
 }
 
 /**

@@ -206,6 +206,8 @@ describe('malformed MQTT input', () => {
     expect(slowest).toBeLessThan(LATENCY_BOUND_MS)
     expect(health.length).toBeGreaterThan(10)
     expect(health.filter((s) => s !== 200)).toEqual([])
+    // No malicious connection stayed registered: only the two well-behaved clients remain.
+    await expect.poll(() => t.app.broker.aedes.connectedClients).toBe(2)
   }, 60_000)
 })
 
@@ -235,14 +237,11 @@ async function connectionsGauge(): Promise<number> {
   return text.split('\n').filter((l) => l.startsWith('switchyard_mqtt_connections{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0)
 }
 
-// Known faults, each fixed by a guard in src/broker/ that the listeners or
-// the broker set-up do not install yet (see each test). `it.fails` passes
-// while the fault is there; once the guard is installed, these fail: make
-// them plain tests then.
-describe('known faults, until their guards are installed', () => {
+// Faults of Aedes 1.2 and mqtt-packet, each fixed by a guard in src/broker/.
+describe('faults the broker guards against', () => {
   // Fixed by skipClosedRegistrations (src/broker/closed-registrations.ts) in createBroker.
   // The window is the store's write of the will: a client with one that leaves at once.
-  it.fails('forgets a client whose connection closed during its CONNECT', async () => {
+  it('forgets a client whose connection closed during its CONNECT', async () => {
     const will = { topic: 'wills/brief', payload: Buffer.from('gone'), qos: 1, retain: false }
     await Promise.all(Array.from({ length: 200 }, (_, i) => sendRaw(connectPacket(`brief-${i}`, { will }), true)))
     const stays = await connect(t.mqttUrl, { clientId: 'stays' })
@@ -252,7 +251,7 @@ describe('known faults, until their guards are installed', () => {
   })
 
   // Fixed by guardPackets (src/broker/packet-guard.ts) on each connection in listenMqtt and attachWebSocket.
-  it.fails('closes a publisher whose topic is not well-formed UTF-8, or holds U+0000 or a control character, and relays nothing of it', async () => {
+  it('closes a publisher whose topic is not well-formed UTF-8, or holds U+0000 or a control character, and relays nothing of it', async () => {
     const { client: watcher, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'watcher' })
     clients.push(watcher)
     await watcher.subscribeAsync('#')
@@ -265,7 +264,7 @@ describe('known faults, until their guards are installed', () => {
   })
 
   // Fixed by guardPackets too: the will is refused with its CONNECT.
-  it.fails('keeps a will at QoS 3 from cutting off a persistent subscriber at every reconnect', async () => {
+  it('keeps a will at QoS 3 from cutting off a persistent subscriber at every reconnect', async () => {
     const keeper = await connect(t.mqttUrl, { clientId: 'keeper', clean: false })
     await keeper.subscribeAsync('wills/#', { qos: 2 })
     await end(keeper)
