@@ -241,3 +241,22 @@ describe('defaults', () => {
     }
   })
 })
+
+describe('client ids', () => {
+  it('refuses a client id with + or #, which would make lifecycle topics wildcards, and accepts one with /', async () => {
+    t = await startApp()
+    for (const clientId of ['sensor+1', 'site/#']) {
+      const outcome = await new Promise<string>((resolve) => {
+        const c = mqtt.connect(t!.mqttUrl, { clientId, reconnectPeriod: 0, connectTimeout: 3000 })
+        c.once('connect', () => resolve('connected'))
+        c.once('error', (err) => {
+          c.end(true)
+          resolve(err.message)
+        })
+      })
+      expect(outcome).toMatch(/Identifier rejected/)
+    }
+    const ok = await open(t.mqttUrl, { clientId: 'site/device-1' })
+    expect(ok.connected).toBe(true)
+  })
+})

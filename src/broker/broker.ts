@@ -57,6 +57,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       done(null, true)
     },
     authenticate(client, username, password, done) {
+      // A client id names topics ($events/presence/connected/{clientId}): it
+      // may not hold the wildcards a topic name cannot [MQTT-4.7.1-1].
+      if (/[+#]/.test(client.id)) {
+        log.warn({ clientId: client.id }, 'client id holds + or #; connection refused')
+        metricsRef.refused?.inc({ reason: 'client_id' })
+        return done(Object.assign(new Error('client id must not contain + or #'), { returnCode: 2 }) as never, false)
+      }
       if (!deps.authenticator) return done(null, true)
       deps.authenticator.check(username, password).then((result) => {
         if (result.ok) {
