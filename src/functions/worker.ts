@@ -59,6 +59,14 @@ export default async function runInvocation(task: WorkerTask): Promise<void> {
       channel.send({ type: 'result', ok: false, reason: 'threw', message: errorMessage(err), retryable })
       return
     }
+    // Results leave as JSON (the admin API, the http: entries), so one that
+    // JSON cannot hold is the function's failure, here, and not a server
+    // error later. Structured clone alone would let a BigInt or a cycle through.
+    const notJson = jsonProblem(value)
+    if (notJson !== undefined) {
+      channel.send({ type: 'result', ok: false, reason: 'result', message: `returned a result that is not JSON (${notJson})` })
+      return
+    }
     try {
       channel.send({ type: 'result', ok: true, value })
     } catch (err) {
@@ -183,6 +191,17 @@ class HostChannel {
     this.#closed = true
     this.port.close()
     this.#pending.clear()
+  }
+}
+
+/** Why JSON cannot hold `value` (a BigInt, a cycle, a toJSON that throws), or undefined when it can. */
+function jsonProblem(value: unknown): string | undefined {
+  try {
+    JSON.stringify(value)
+    return undefined
+  } catch (err) {
+    // V8 describes a cycle over several lines; the first says what it is.
+    return errorMessage(err).split('\n')[0]
   }
 }
 
