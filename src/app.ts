@@ -23,6 +23,7 @@ import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/liste
 import { readTlsFiles } from './broker/tls-files.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { loadConfig } from './config/load.js'
+import { placeListenError } from './config/place.js'
 import type { Config } from './config/schema.js'
 import { watchFile } from './config/watch.js'
 import { rulesApi } from './http/api-rules.js'
@@ -170,14 +171,16 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const web = http
       if (config.listen.https && tls) https = createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, (req, res) => web.routing(req, res))
       wss = attachWebSocket(broker, https ? [http.server, https] : [http.server], log)
-      await listen(http.server, config.listen.http, 'HTTP')
+      // A listener that cannot bind names the line of the config that asked for it.
+      const inConfig = (key: keyof Config['listen']) => (err: unknown) => { throw placeListenError(err, options.configFile, ['listen', key]) }
+      await listen(http.server, config.listen.http, 'HTTP').catch(inConfig('http'))
       log.info({ address: http.server.address() }, 'HTTP and MQTT over WebSocket (/mqtt) listening')
       if (https && config.listen.https) {
-        await listen(https, config.listen.https, 'HTTPS')
+        await listen(https, config.listen.https, 'HTTPS').catch(inConfig('https'))
         log.info({ address: https.address() }, 'HTTPS and MQTT over secure WebSocket (/mqtt) listening')
       }
-      tcp = await listenMqtt(broker, config.listen.mqtt, log)
-      if (config.listen.mqtts && tls) mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls)
+      tcp = await listenMqtt(broker, config.listen.mqtt, log).catch(inConfig('mqtt'))
+      if (config.listen.mqtts && tls) mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls).catch(inConfig('mqtts'))
       if (options.configFile) watcher = watchFile(options.configFile, () => reload())
     } catch (err) {
       await close()

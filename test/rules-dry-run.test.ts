@@ -87,7 +87,8 @@ describe('the dry run', () => {
       writeFileSync(file, `rules:\n  - name: broken\n    sql: SELECT * FORM 'x'\n`)
       const res = spawnSync(process.execPath, [BIN, 'validate', '--config', file], { encoding: 'utf8' })
       expect(res.status).toBe(1)
-      expect(res.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:10: rules\\[0\\]\\.sql of rule broken does not parse: .*column \\d+`))
+      // 3:19 is the F of FORM: the place of the mistake inside the SQL.
+      expect(res.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:19: rules\\[0\\]\\.sql of rule broken does not parse: .*column \\d+`))
       expect(res.stderr).toMatch(/expected/i)
     } finally {
       temp.remove()

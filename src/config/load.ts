@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml'
 import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { checkedConfigSchema, configSchema, type Config } from './schema.js'
 import { describeKnownKeys } from './known-keys.js'
+import { offsetInScalar } from './scalar-position.js'
 
 export type { Config } from './schema.js'
 
@@ -30,19 +31,35 @@ export function parseConfig(text: string, file: string): Config {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const yamlError = doc.errors[0]
   if (yamlError) {
-    const pos = lines.linePos(yamlError.pos[0])
+    const pos = lines.linePos(yamlErrorOffset(doc, yamlError))
     throw new ConfigError('SY_CONFIG_YAML', `is not valid YAML: ${firstLine(yamlError.message)}`, { file, line: pos.line, column: pos.col })
   }
 
   const raw: unknown = doc.toJS() ?? {}
   const result = checkedConfigSchema.safeParse(raw)
   if (!result.success) {
-    throw issueToError(result.error.issues[0]!, doc, lines, file)
+    throw issueToError(result.error.issues[0]!, doc, lines, file, text)
   }
   return deepFreeze(resolvePaths(result.data, dirname(resolve(file))))
 }
 
-function issueToError(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string): ConfigError {
+/**
+ * Where to point for a YAML error. A quote that is never closed is found
+ * only at the end of the file; the place to fix is where it opened.
+ */
+function yamlErrorOffset(doc: Document, error: YAMLError): number {
+  let at = error.pos[0]
+  if (error.code === 'MISSING_CHAR' && /quote/.test(error.message)) {
+    visit(doc, {
+      Scalar(_key, node) {
+        if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && node.range?.[1] === error.pos[0]) at = node.range[0]
+      },
+    })
+  }
+  return at
+}
+
+function issueToError(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string, text: string): ConfigError {
   let path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
   let message = issue.message
   if (issue.code === 'unrecognized_keys') {
@@ -53,14 +70,24 @@ function issueToError(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter
     return new ConfigError('SY_CONFIG_INVALID', message, { file, ...at, key: formatKey(path) })
   }
   if (issue.code === 'invalid_type' && !doc.hasIn(path)) message = 'is required'
+  // A mistake inside a value with its own syntax (SQL) points into the value.
+  const inValue = issue.code === 'custom' ? (issue.params as { valueColumn?: unknown } | undefined)?.valueColumn : undefined
+  if (typeof inValue === 'number') {
+    const node = doc.getIn(path, true)
+    const offset = isScalar(node) ? offsetInScalar(text, node, inValue - 1) : undefined
+    if (offset !== undefined) {
+      const pos = lines.linePos(offset)
+      return new ConfigError('SY_CONFIG_INVALID', message, { file, line: pos.line, column: pos.col, key: formatKey(path) })
+    }
+  }
   const at = valuePosition(doc, path, lines)
   return new ConfigError('SY_CONFIG_INVALID', message, { file, ...at, key: formatKey(path) })
 }
 
-type PathPart = string | number
+export type PathPart = string | number
 
 /** The position of the value at `path`, or of the nearest ancestor that exists. */
-function valuePosition(doc: Document, path: PathPart[], lines: LineCounter): { line?: number; column?: number } {
+export function valuePosition(doc: Document, path: PathPart[], lines: LineCounter): { line?: number; column?: number } {
   for (let n = path.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
     if (node && typeof node === 'object' && 'range' in node && (node as Node).range) {

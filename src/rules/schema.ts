@@ -48,7 +48,8 @@ const ruleSchema = z.strictObject({
     return { ...rule, query: compileSql(rule.sql) }
   } catch (err) {
     if (!(err instanceof SqlSyntaxError)) throw err
-    ctx.addIssue({ code: 'custom', path: ['sql'], message: `of rule ${rule.name} does not parse: ${err.message}` })
+    // valueColumn lets the config loader point at the place inside the SQL.
+    ctx.addIssue({ code: 'custom', path: ['sql'], message: `of rule ${rule.name} does not parse: ${err.message}`, params: { valueColumn: err.column } })
     return z.NEVER
   }
 })
