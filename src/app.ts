@@ -66,6 +66,14 @@ export interface AppAddresses {
 
 export type ReloadResult = { ok: true; rules: number } | { ok: false; error: Error }
 
+// Sections a reload cannot apply to a running broker: they are read at start.
+const RESTART_ONLY = ['listen', 'storage', 'tls', 'admin', 'auth', 'acl', 'rulesEngine', 'delivery', 'http', 'log'] as const
+
+/** `a`, `a and b`, `a, b and c`. */
+function listOf(words: readonly string[]): string {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`
+}
+
 // How often expired stored events are deleted.
 const SWEEP_INTERVAL_MS = 60_000
 
@@ -197,23 +205,31 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   }
 
   function reload(): ReloadResult {
-    if (!options.configFile || !engine || !actionDeps) return { ok: false, error: new Error('nothing to reload: the app was not started from a config file') }
+    if (!options.configFile || !engine || !actionDeps || !functions || !routes) return { ok: false, error: new Error('nothing to reload: the app was not started from a config file') }
+    const file = options.configFile
     let next: Config
     let rules: RuleSet
+    let targets: ReturnType<FunctionRegistry['build']>
     try {
-      next = loadConfig(options.configFile)
+      next = loadConfig(file)
       rules = RuleSet.build(next.rules, actionDeps, ruleStats)
+      targets = functions.build(next.functions)
+      // The running HTTP entries stay until a restart: so must their functions.
+      const orphan = config.http.find((entry) => !targets.has(entry.function))
+      if (orphan) throw new Error(`${file}: function ${orphan.function} answers ${orphan.method} ${orphan.path} until the next restart (http entries change only then); keep it until then`)
+      // Last, as it takes effect when it succeeds: the routes, with the changes made through the API on top.
+      routes.load(next.routes, new Set(targets.keys()))
     } catch (err) {
       log.error({ err: (err as Error).message }, 'config not reloaded: the running config stays')
       return { ok: false, error: err as Error }
     }
-    if (JSON.stringify([next.listen, next.storage, next.admin, next.tls]) !== JSON.stringify([config.listen, config.storage, config.admin, config.tls])) {
-      log.warn('listen, storage, tls and admin changes take effect at the next restart')
-    }
+    const later = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]))
+    if (later.length > 0) log.warn({ sections: later }, `${listOf(later)} changes take effect at the next restart`)
+    functions.use(targets)
     engine.use(rules)
     limits.update(next.limits)
-    config = { ...next, listen: config.listen, storage: config.storage, admin: config.admin, tls: config.tls }
-    log.info({ rules: rules.size }, 'config reloaded')
+    config = { ...next, ...Object.fromEntries(RESTART_ONLY.map((key) => [key, config[key]])) }
+    log.info({ rules: rules.size, functions: targets.size, routes: routes.list().length }, 'config reloaded')
     return { ok: true, rules: rules.size }
   }
 

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startApp, type TestApp } from './helpers/app.js'
@@ -79,5 +80,41 @@ describe('hot reload', () => {
     } finally {
       await child.kill('SIGTERM')
     }
+  })
+})
+
+describe('hot reload of functions and routes', () => {
+  it('puts added functions and changed routes in force, and refuses to drop a function an HTTP entry still answers with', async () => {
+    const tag = fileURLToPath(new URL('./fixtures/router/tag.js', import.meta.url))
+    const functions = (names: string[]) => `functions:\n${names.map((n) => `  ${n}: { module: ${tag} }`).join('\n')}\n`
+    const routing = (target: string) => `routes:\n  handler:\n    targets: [ { function: ${target} } ]\nrules:\n  - name: direct\n    sql: SELECT * FROM 'direct'\n    actions:\n      - invoke: { function: v1 }\n  - name: routed\n    sql: SELECT * FROM 'routed'\n    actions:\n      - invoke: { route: handler }\n`
+    t = await startApp({ extraYaml: `${functions(['gateway'])}http:\n  - { method: POST, path: /tag, function: gateway }\n` })
+    const file = join(t.dir, 'switchyard.yaml')
+    const base = readFileSync(file, 'utf8').split('functions:')[0]!
+    const gateway = 'http:\n  - { method: POST, path: /tag, function: gateway }\n'
+    client = await connect(t.mqttUrl)
+    const inbox = new Inbox(client)
+    await client.subscribeAsync(['out/#', '$events/deadletter/+'], { qos: 1 })
+
+    // Functions and a route that did not exist at start.
+    writeFileSync(file, base + functions(['gateway', 'v1', 'v2']) + gateway + routing('v1'))
+    expect(t.app.reload()).toEqual({ ok: true, rules: 2 })
+    await roundTrip(inbox, client, 'direct', 'out/v1')
+    await roundTrip(inbox, client, 'routed', 'out/v1')
+
+    // The route repointed in the file.
+    writeFileSync(file, base + functions(['gateway', 'v1', 'v2']) + gateway + routing('v2'))
+    expect(t.app.reload().ok).toBe(true)
+    await roundTrip(inbox, client, 'routed', 'out/v2')
+
+    // The HTTP entries answer until a restart: their function cannot go before.
+    writeFileSync(file, base + functions(['v1', 'v2']) + routing('v2'))
+    const refused = t.app.reload()
+    expect(refused.ok).toBe(false)
+    if (!refused.ok) expect(refused.error.message).toBe(`${file}: function gateway answers POST /tag until the next restart (http entries change only then); keep it until then`)
+    const res = await fetch(`${t.httpUrl}/tag`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    expect(res.status).toBe(200)
+    await roundTrip(inbox, client, 'routed', 'out/v2')
+    expect(inbox.messages.filter((m) => m.topic.startsWith('$events/deadletter/'))).toEqual([])
   })
 })

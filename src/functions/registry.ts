@@ -21,15 +21,16 @@ export interface FunctionRegistryDeps {
 
 /**
  * The configured functions by name. Local modules share one worker pool,
- * started only when at least one is configured; `close()` stops it.
+ * started only when at least one is configured; `close()` stops it. A config
+ * reload builds the new set with `build` and puts it in force with `use`.
  */
 export class FunctionRegistry {
-  readonly #targets: ReadonlyMap<string, FunctionTarget>
-  readonly #pool: WorkerPool | undefined
+  #targets: ReadonlyMap<string, FunctionTarget> = new Map()
+  #pool: WorkerPool | undefined
+  readonly #log: Logger
 
-  private constructor(targets: ReadonlyMap<string, FunctionTarget>, pool: WorkerPool | undefined) {
-    this.#targets = targets
-    this.#pool = pool
+  private constructor(private readonly deps: FunctionRegistryDeps) {
+    this.#log = deps.log.child({ module: 'functions' })
   }
 
   /**
@@ -39,22 +40,33 @@ export class FunctionRegistry {
    * invoking it fails with a message that names the file.
    */
   static create(config: FunctionsConfig, deps: FunctionRegistryDeps): FunctionRegistry {
-    const log = deps.log.child({ module: 'functions' })
+    const registry = new FunctionRegistry(deps)
+    registry.use(registry.build(config))
+    return registry
+  }
+
+  /** Makes the functions of `config` without putting them in force; local ones run in this registry's pool. */
+  build(config: FunctionsConfig): ReadonlyMap<string, FunctionTarget> {
+    const { deps } = this
+    const log = this.#log
     const entries = Object.entries(config)
-    const pool = entries.some(([, c]) => isModuleFunction(c))
-      ? new WorkerPool({ size: deps.poolSize, log })
-      : undefined
+    if (!this.#pool && entries.some(([, c]) => isModuleFunction(c))) this.#pool = new WorkerPool({ size: deps.poolSize, log })
     const targets = new Map<string, FunctionTarget>()
     for (const [name, c] of entries) {
       if (isModuleFunction(c)) {
         const module = resolve(deps.configDir, c.module)
         if (!existsSync(module)) log.warn({ function: name, module }, `function ${name}: module ${module} does not exist`)
-        targets.set(name, new ModuleFunction({ name, module, timeout: c.timeout, retry: c.retry, pool: pool!, host: deps.host, log }))
+        targets.set(name, new ModuleFunction({ name, module, timeout: c.timeout, retry: c.retry, pool: this.#pool!, host: deps.host, log }))
       } else {
         targets.set(name, new HttpFunction({ name, url: c.url, timeout: c.timeout, headers: c.headers, retry: c.retry }))
       }
     }
-    return new FunctionRegistry(targets, pool)
+    return targets
+  }
+
+  /** Puts functions made by `build` in force; invocations under way finish with the function they began with. */
+  use(targets: ReadonlyMap<string, FunctionTarget>): void {
+    this.#targets = targets
   }
 
   get(name: string): FunctionTarget | undefined {
