@@ -47,6 +47,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const metricsRef: { refused?: Counter; denied?: Counter } = {}
 
   const { limits } = deps
+  let storeBeforePuback: (packet: PublishPacket, client: Client, done: (err?: Error | null) => void) => void = (_p, _c, done) => done(null)
   const options: AedesOptions = {
     persistence: deps.persistence,
     drainTimeout: limits.config.drainTimeout,
@@ -105,8 +106,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // Aedes acknowledges a QoS 1 publish before its `published` hook; this
       // is the last step before the PUBACK.
       const beforeAck = deps.hooks?.beforeAck
-      if (client && beforeAck) return beforeAck(client, packet, done)
-      done(null)
+      const ack = (err?: Error | null) => (err || !client || packet.qos !== 1 ? done(err ?? null) : storeBeforePuback(packet, client, done))
+      if (client && beforeAck) return beforeAck(client, packet, ack)
+      ack(null)
     },
     authorizeForward(_client, packet) {
       metrics?.messagesOut.inc()
@@ -115,6 +117,22 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   }
 
   const aedes = await Aedes.createBroker(options)
+  // Aedes 1.2 writes a QoS 1 PUBACK first and only then stores the message
+  // (the retained one, the queues of persistent sessions), so a crash in
+  // between lost a message the publisher was told was safe. The publish now
+  // runs before the PUBACK, and Aedes' own publish of that packet is skipped.
+  type Publish = (packet: PublishPacket, client: Client | null, done?: (err?: Error) => void) => void
+  const publish = (aedes.publish as unknown as Publish).bind(aedes)
+  const stored = new WeakSet<PublishPacket>()
+  storeBeforePuback = (packet, client, done) => publish(packet, client, (err) => {
+    if (err) return done(err)
+    stored.add(packet)
+    done(null)
+  })
+  ;(aedes as unknown as { publish: Publish }).publish = (packet, client, done) => {
+    if (!stored.delete(packet)) return publish(packet, client, done)
+    done?.()
+  }
   const dropped = new Counter({ name: 'switchyard_mqtt_messages_dropped_total', help: 'QoS 0 messages dropped for subscribers that were not reading (limits.maxQueuedBytes)', registers: [deps.registry] })
   // Before any listener hands it a connection.
   patchClientDelivery(aedes, { limits, dropped })

@@ -43,6 +43,8 @@ type Deliver = (packet: AedesPublishPacket, cb: () => void) => void
 
 /** The parts of Aedes' Client that are not in its type definitions. */
 interface InternalClient extends Client {
+  [DEPS]?: SlowSubscriberDeps
+  waitForDrain(done: (err?: Error | null, client?: Client) => void): void
   deliver0: Deliver
   deliverQoS: Deliver
   duplicates: Record<string, number>
@@ -52,6 +54,28 @@ interface InternalClient extends Client {
 }
 
 type Path = '0' | 'qos'
+
+const DEPS = Symbol('switchyard.slow-subscriber')
+
+/** Aedes' own Client#waitForDrain. */
+let waitForDrain: InternalClient['waitForDrain'] | undefined
+
+/**
+ * Aedes calls this when a write found the socket full, and holds the write's
+ * callback until the socket drains. Those callbacks are what its emitter
+ * waits on, for live messages, and what the publisher's PUBACK waits on: one
+ * subscriber that stops reading would hold up a message for everyone. While
+ * less than `maxQueuedBytes` waits in the socket, the callback goes on at
+ * once (the drain timer still runs: a subscriber that never drains is
+ * disconnected); past it, the wait is real, which is the back-pressure that
+ * retained messages on SUBSCRIBE and a session's stored queue rely on.
+ */
+function releasingWaitForDrain(this: InternalClient, done: (err?: Error | null, client?: Client) => void): void {
+  const conn = this.conn as Writable
+  if (conn.writableLength > this[DEPS]!.limits.config.maxQueuedBytes) return waitForDrain!.call(this, done)
+  waitForDrain!.call(this, noop)
+  setImmediate(done, null, this)
+}
 
 interface Patched {
   /** Deliveries waiting for the CONNACK; undefined once it is sent or the connection is gone. */
@@ -63,6 +87,9 @@ const patched = new WeakMap<Client, Patched>()
 
 function patchClient(client: InternalClient, brokerId: string, deps: SlowSubscriberDeps): void {
   const conn = client.conn as Writable
+  waitForDrain ??= (Object.getPrototypeOf(client) as InternalClient).waitForDrain
+  client[DEPS] = deps
+  client.waitForDrain = releasingWaitForDrain
   let slow: SlowSubscriber | undefined
   // Live messages go through Aedes' own delivery while the socket takes them,
   // and queue behind it once it is full. Retained ones on SUBSCRIBE
