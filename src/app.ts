@@ -170,7 +170,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         api: [
           rulesApi(engine),
           storeApi(events),
-          routesApi(routes, () => new Set(fns.names()), () => dispatch.wake(), box),
+          routesApi(routes, () => new Set(fns.names()), dispatch, box),
           deliveriesApi(box, events, dispatch, rulesEngine),
           functionsApi(fns),
         ],

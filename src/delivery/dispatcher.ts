@@ -49,6 +49,13 @@ const MAX_ROUTE_DEPTH = 16
  */
 export class Dispatcher {
   readonly #inFlight = new Set<number>()
+  /**
+   * Routes whose released backlog is being delivered: one delivery at a
+   * time each, oldest first, until none is left. A delivery that fails goes
+   * back to wait for its retry, and the next one goes on.
+   */
+  readonly #inOrder = new Set<string>()
+  readonly #inOrderBusy = new Set<string>()
   readonly #concurrency: number
   readonly #defaultRetry: RetryPolicy
   readonly #log: Logger
@@ -81,6 +88,12 @@ export class Dispatcher {
     })
   }
 
+  /** Delivers what was held for `target` (a `route:` address), in order. */
+  released(target: string): void {
+    this.#inOrder.add(target)
+    this.wake()
+  }
+
   /** Stops taking deliveries and waits (up to `ms`) for those running; the rest stay in the outbox. */
   async close(ms = 2000): Promise<void> {
     this.#closed = true
@@ -93,10 +106,25 @@ export class Dispatcher {
     if (this.#closed) return
     clearTimeout(this.#timer)
     this.#timer = undefined
-    const free = this.#concurrency - this.#inFlight.size
+    let free = this.#concurrency - this.#inFlight.size
     if (free > 0) {
       const now = Date.now()
-      const due = this.deps.outbox.due(now, free + this.#inFlight.size).filter((d) => !this.#inFlight.has(d.id)).slice(0, free)
+      for (const target of this.#inOrder) {
+        if (free === 0) break
+        if (this.#inOrderBusy.has(target)) continue
+        const first = this.deps.outbox.firstOf(target)
+        if (!first) {
+          this.#inOrder.delete(target)
+          continue
+        }
+        if (first.nextAt > now || this.#inFlight.has(first.id)) continue
+        this.#inOrderBusy.add(target)
+        free--
+        void this.#run(first).finally(() => this.#inOrderBusy.delete(target))
+      }
+      const window = free + this.#inFlight.size
+      const all = this.#inOrder.size === 0 ? this.deps.outbox.due(now, window) : this.deps.outbox.dueExcept(now, window, [...this.#inOrder])
+      const due = all.filter((d) => !this.#inFlight.has(d.id)).slice(0, free)
       for (const delivery of due) void this.#run(delivery)
       if (due.length === free) return // more may be due: the next completion wakes us
     }

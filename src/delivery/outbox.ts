@@ -84,7 +84,7 @@ type DeadRow = Omit<Row, 'next_at' | 'held' | 'last_error'> & { delivery_id: num
  * commit), which keeps recording before each PUBACK cheap.
  */
 export class Outbox {
-  readonly #s: Record<'insert' | 'due' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld' | 'deleteDead', Statement>
+  readonly #s: Record<'insert' | 'due' | 'dueExcept' | 'firstOf' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld' | 'deleteDead', Statement>
   readonly #writes: WriteBatch
 
   constructor(private readonly db: Db) {
@@ -93,6 +93,8 @@ export class Outbox {
     this.#s = {
       insert: db.prepare('INSERT INTO deliveries (target, spec, event, context, via, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       due: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND next_at <= ? ORDER BY id LIMIT ?'),
+      dueExcept: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND next_at <= ? AND target NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?'),
+      firstOf: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND target = ? ORDER BY id LIMIT 1'),
       delete: db.prepare('DELETE FROM deliveries WHERE id = ?'),
       retry: db.prepare('UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?'),
       hold: db.prepare('UPDATE deliveries SET held = 1 WHERE id = ?'),
@@ -127,6 +129,17 @@ export class Outbox {
   /** Deliveries due now, oldest first. */
   due(now: number, limit: number): Delivery[] {
     return (this.#s.due.all(now, limit) as Row[]).map(toDelivery)
+  }
+
+  /** Like `due`, leaving out the deliveries to `targets`. */
+  dueExcept(now: number, limit: number, targets: readonly string[]): Delivery[] {
+    return (this.#s.dueExcept.all(now, JSON.stringify(targets), limit) as Row[]).map(toDelivery)
+  }
+
+  /** The oldest delivery to `target` that is not held, due or not. */
+  firstOf(target: string): Delivery | undefined {
+    const row = this.#s.firstOf.get(target) as Row | undefined
+    return row && toDelivery(row)
   }
 
   get(id: number): Delivery | undefined {

@@ -7,7 +7,7 @@ import { RouteChangeError, type RouteTable, type RouteView } from '../routes/rou
  * or reweight), POST /api/routes/{name}/hold and .../release. Changes take
  * effect at once and are kept in SQLite.
  */
-export function routesApi(routes: RouteTable, functionNames: () => ReadonlySet<string>, wake: () => void, outbox: Outbox) {
+export function routesApi(routes: RouteTable, functionNames: () => ReadonlySet<string>, dispatcher: { wake(): void; released(target: string): void }, outbox: Outbox) {
   const withHeld = (view: RouteView) => ({ ...view, heldEvents: outbox.heldCount(`route:${view.name}`) })
   const fail = (reply: FastifyReply, err: unknown) => {
     if (err instanceof RouteChangeError) return reply.code(err.status).send({ error: err.message })
@@ -25,7 +25,7 @@ export function routesApi(routes: RouteTable, functionNames: () => ReadonlySet<s
       if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(req.params.name)) return reply.code(400).send({ error: 'a route name is letters, digits, _ . and -' })
       try {
         const view = routes.put(req.params.name, req.body, functionNames())
-        wake()
+        dispatcher.wake()
         return withHeld(view)
       } catch (err) {
         return fail(reply, err)
@@ -44,7 +44,7 @@ export function routesApi(routes: RouteTable, functionNames: () => ReadonlySet<s
       try {
         const view = routes.setHeld(req.params.name, false)
         const released = outbox.release(`route:${req.params.name}`)
-        wake()
+        dispatcher.released(`route:${req.params.name}`)
         return { ...withHeld(view), released }
       } catch (err) {
         return fail(reply, err)
