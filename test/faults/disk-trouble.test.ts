@@ -96,6 +96,39 @@ async function cleanSessionsTalk(app: LoggedApp, round: string): Promise<void> {
 }
 
 describe('a full disk', () => {
+  it('does not acknowledge a QoS 1 message it cannot keep for a persistent session; the retry after space returns gets through', async () => {
+    t = await startLogged('rules:\n  - name: keep\n    sql: SELECT * FROM \'fill/#\'\n    actions:\n      - store: { table: fill }\n')
+    const app = t
+    const keeper = await open(app.mqttUrl, { clientId: 'keeper', clean: false })
+    await keeper.subscribeAsync('orders/#', { qos: 1 })
+    await end(keeper)
+    const filler = await open(app.mqttUrl, { clientId: 'filler' })
+    const db = app.app.db
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`)
+    for (let sent = 0; (await metric(app.httpUrl, 'switchyard_store_writable')) === 1; sent++) {
+      expect(sent, 'the database never filled up').toBeLessThan(500)
+      await filler.publishAsync(`fill/${sent}`, 'x'.repeat(2000), { qos: 0 })
+    }
+    // The message must be queued for the offline session, and cannot be (it needs
+    // pages the file may not grow by): no PUBACK, the connection closes.
+    const order = `order 1 ${'x'.repeat(8000)}`
+    const publisher = await open(app.mqttUrl, { clientId: 'orders' })
+    const closed = new Promise<void>((resolve) => publisher.once('close', () => resolve()))
+    let acked = false
+    publisher.publish('orders/1', order, { qos: 1 }, (err) => {
+      if (!err) acked = true
+    })
+    await closed
+    expect(acked).toBe(false)
+    // Space returns; the publisher sends it again, as MQTT clients do after a reconnect.
+    db.pragma('max_page_count = 1073741823')
+    const again = await open(app.mqttUrl, { clientId: 'orders' })
+    await again.publishAsync('orders/1', order, { qos: 1 })
+    const { client: back, inbox } = await connectWithInbox(app.mqttUrl, { clientId: 'keeper', clean: false })
+    clients.push(back)
+    expect((await inbox.on('orders/1', 5000)).payload).toBe(order)
+  })
+
   it('logs one clear error, counts the failed writes, keeps serving, and recovers when space returns', async () => {
     t = await startLogged(`rules:
   - name: keep
