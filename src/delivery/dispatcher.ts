@@ -122,11 +122,12 @@ export class Dispatcher {
         free--
         void this.#run(first).finally(() => this.#inOrderBusy.delete(target))
       }
-      const window = free + this.#inFlight.size
-      const all = this.#inOrder.size === 0 ? this.deps.outbox.due(now, window) : this.deps.outbox.dueExcept(now, window, [...this.#inOrder])
-      const due = all.filter((d) => !this.#inFlight.has(d.id)).slice(0, free)
-      for (const delivery of due) void this.#run(delivery)
-      if (due.length === free) return // more may be due: the next completion wakes us
+      const ids = this.deps.outbox.dueIds(now, free + this.#inFlight.size, [...this.#inOrder]).filter((id) => !this.#inFlight.has(id)).slice(0, free)
+      for (const id of ids) {
+        const delivery = this.deps.outbox.get(id)
+        if (delivery) void this.#run(delivery)
+      }
+      if (ids.length === free) return // more may be due: the next completion wakes us
     }
     const next = this.deps.outbox.nextDueAt()
     if (next !== undefined) {

@@ -84,8 +84,10 @@ type DeadRow = Omit<Row, 'next_at' | 'held' | 'last_error'> & { delivery_id: num
  * commit), which keeps recording before each PUBACK cheap.
  */
 export class Outbox {
-  readonly #s: Record<'insert' | 'due' | 'dueExcept' | 'firstOf' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld' | 'deleteDead', Statement>
+  readonly #s: Record<'insert' | 'due' | 'dueIds' | 'dueIdsExcept' | 'firstOf' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld' | 'deleteDead', Statement>
   readonly #writes: WriteBatch
+  /** Deliveries made whose delete is not committed yet. */
+  readonly #completing = new Set<number>()
 
   constructor(private readonly db: Db) {
     migrate(db, 'delivery', STEPS)
@@ -93,8 +95,10 @@ export class Outbox {
     this.#s = {
       insert: db.prepare('INSERT INTO deliveries (target, spec, event, context, via, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       due: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND next_at <= ? ORDER BY id LIMIT ?'),
-      dueExcept: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND next_at <= ? AND target NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?'),
-      firstOf: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND target = ? ORDER BY id LIMIT 1'),
+      // In the order of the deliveries_due index, so that a long backlog is not sorted at every look.
+      dueIds: db.prepare('SELECT id FROM deliveries WHERE held = 0 AND next_at <= ? ORDER BY held, next_at, id LIMIT ?'),
+      dueIdsExcept: db.prepare('SELECT id FROM deliveries WHERE held = 0 AND next_at <= ? AND target NOT IN (SELECT value FROM json_each(?)) ORDER BY held, next_at, id LIMIT ?'),
+      firstOf: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND target = ? ORDER BY id LIMIT ?'),
       delete: db.prepare('DELETE FROM deliveries WHERE id = ?'),
       retry: db.prepare('UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?'),
       hold: db.prepare('UPDATE deliveries SET held = 1 WHERE id = ?'),
@@ -131,14 +135,21 @@ export class Outbox {
     return (this.#s.due.all(now, limit) as Row[]).map(toDelivery)
   }
 
-  /** Like `due`, leaving out the deliveries to `targets`. */
-  dueExcept(now: number, limit: number, targets: readonly string[]): Delivery[] {
-    return (this.#s.dueExcept.all(now, JSON.stringify(targets), limit) as Row[]).map(toDelivery)
+  /**
+   * The ids of deliveries due now, oldest first, leaving out those to
+   * `targets`: the dispatcher asks after every delivery, and reads in full
+   * only the ones it then runs.
+   */
+  dueIds(now: number, limit: number, except: readonly string[] = []): number[] {
+    const rows = except.length === 0 ? this.#s.dueIds.all(now, limit + this.#completing.size) : this.#s.dueIdsExcept.all(now, JSON.stringify(except), limit + this.#completing.size)
+    const ids = (rows as Array<{ id: number }>).map((r) => r.id)
+    return this.#completing.size === 0 ? ids : ids.filter((id) => !this.#completing.has(id))
   }
 
   /** The oldest delivery to `target` that is not held, due or not. */
   firstOf(target: string): Delivery | undefined {
-    const row = this.#s.firstOf.get(target) as Row | undefined
+    const rows = this.#s.firstOf.all(target, 1 + this.#completing.size) as Row[]
+    const row = rows.find((r) => !this.#completing.has(r.id))
     return row && toDelivery(row)
   }
 
@@ -152,8 +163,15 @@ export class Outbox {
     return (this.#s.nextDue.get() as { at: number | null }).at ?? undefined
   }
 
+  /**
+   * Removes a delivery that was made. The delete joins the group commit of
+   * this turn; until it is committed the delivery is left out of `dueIds`,
+   * so it is not made twice. A crash before the commit makes it again: at
+   * least once.
+   */
   complete(id: number): void {
-    this.#s.delete.run(id)
+    this.#completing.add(id)
+    this.#writes.run(() => this.#s.delete.run(id)).finally(() => this.#completing.delete(id)).catch(() => {})
   }
 
   retryLater(id: number, attempts: number, nextAt: number, error: string): void {
