@@ -35,6 +35,7 @@ import { RuleSet } from './rules/rule-set.js'
 import { RuleStatsBook } from './rules/rule-stats.js'
 import { closeDatabase, openDatabase, type Db } from './store/database.js'
 import { EventStore } from './store/event-store.js'
+import { startCheckpointer, type Checkpointer } from './store/checkpointer.js'
 import { storeHealth } from './store/store-health.js'
 
 export interface AppOptions {
@@ -86,6 +87,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
 
   let config = initial
   let db: Db | undefined
+  let checkpointer: Checkpointer | undefined
   let persistence: SqlitePersistence | undefined
   let events: EventStore | undefined
   let broker: Broker | undefined
@@ -110,6 +112,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const tls = config.tls ? readTlsFiles(config.tls) : undefined
       db = openDatabase(config.storage.sqlite)
       storeHealth(db).report(log.child({ module: 'store' }), registry)
+      checkpointer = startCheckpointer(db, config.storage.sqlite, log.child({ module: 'store' }))
       persistence = createSqlitePersistence({ db })
       events = new EventStore(db)
       const hooks: BrokerHooks = {}
@@ -251,6 +254,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       await httpClosed
       events?.flush()
       await persistence?.destroy()
+      await checkpointer?.stop()
       if (db) closeDatabase(db)
     })()
     return closing

@@ -1,0 +1,46 @@
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { afterEach, expect, it } from 'vitest'
+import { tempDir } from '../../test/helpers/app.js'
+import { startCheckpointer, type Checkpointer } from './checkpointer.js'
+import { closeDatabase, openDatabase, type Db } from './database.js'
+
+let temp: ReturnType<typeof tempDir> | undefined
+let db: Db | undefined
+let checkpointer: Checkpointer | undefined
+afterEach(async () => {
+  await checkpointer?.stop()
+  if (db) closeDatabase(db)
+  temp?.remove()
+})
+
+it('copies the WAL into the database file from its own thread, while the main connection never checkpoints', async () => {
+  temp = tempDir()
+  const path = join(temp.dir, 'store.db')
+  db = openDatabase(path)
+  checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0)
+  db.exec('CREATE TABLE t (x BLOB)')
+  const insert = db.prepare('INSERT INTO t (x) VALUES (?)')
+  const before = statSync(path).size
+  // 8 MB in many small commits: far past the 1,000 pages at which the main
+  // connection would have checkpointed by itself.
+  for (let i = 0; i < 200; i++) db.transaction(() => { for (let j = 0; j < 10; j++) insert.run(Buffer.alloc(4000, i)) })()
+  await expect.poll(() => statSync(path).size, { timeout: 5000 }).toBeGreaterThan(before + 7 * 1024 * 1024)
+  expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(2000)
+})
+
+it('hands checkpoints back to the main connection when it stops', async () => {
+  temp = tempDir()
+  const path = join(temp.dir, 'store.db')
+  db = openDatabase(path)
+  checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  await checkpointer!.stop()
+  expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000)
+})
+
+it('has nothing to do for a database in memory', () => {
+  db = openDatabase(':memory:')
+  expect(startCheckpointer(db, ':memory:', pino({ level: 'silent' }))).toBeUndefined()
+})
