@@ -22,9 +22,19 @@ export class DeliveryTracker {
   /** Latencies are recorded only inside the measured window. */
   measuring = false
 
-  constructor(readonly publishers: number, readonly subscribers: number) {
+  /** Unordered runs: the sequences seen above the next expected one, per subscriber x publisher. */
+  readonly #ahead: Array<Set<number>> | undefined
+
+  /**
+   * `ordered: false` for paths that do not keep order (a function's output,
+   * made on several workers at once): a message that arrives before an
+   * earlier one is then neither out of order nor makes the earlier one a
+   * duplicate.
+   */
+  constructor(readonly publishers: number, readonly subscribers: number, ordered = true) {
     this.#next = new Float64Array(publishers * subscribers)
     this.deliveredFrom = new Float64Array(publishers)
+    if (!ordered) this.#ahead = Array.from({ length: publishers * subscribers }, () => new Set<number>())
   }
 
   /** Records one delivery to `subscriber` and returns the publisher it came from. */
@@ -33,7 +43,21 @@ export class DeliveryTracker {
     const sequence = readSequence(payload)
     const k = subscriber * this.publishers + publisher
     const expected = this.#next[k]!
-    if (sequence === expected) {
+    const ahead = this.#ahead?.[k]
+    if (ahead) {
+      if (sequence < expected || ahead.has(sequence)) {
+        this.duplicates++
+      } else {
+        this.received++
+        if (sequence === expected) {
+          let next = expected + 1
+          while (ahead.delete(next)) next++
+          this.#next[k] = next
+        } else {
+          ahead.add(sequence)
+        }
+      }
+    } else if (sequence === expected) {
       this.#next[k] = expected + 1
       this.received++
     } else if (sequence < expected) {

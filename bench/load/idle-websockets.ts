@@ -13,7 +13,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000
  */
 export async function runIdleWebSockets(job: IdleWebSocketJob): Promise<IdleWebSocketResult> {
   await sleep(job.settleMs)
-  const rssBeforeKb = rssKb(job.brokerPid)
+  const rssStartKb = rssKb(job.brokerPid)
   const sockets: WebSocket[] = []
   let opened = 0
   let failed = 0
@@ -51,10 +51,22 @@ export async function runIdleWebSockets(job: IdleWebSocketJob): Promise<IdleWebS
   })
 
   // A bounded number of handshakes at once, so neither side's accept queue overflows.
-  const worker = async () => {
-    while (nextIndex < job.connections) await openOne(nextIndex++)
+  const openUpTo = async (until: number) => {
+    const worker = async () => {
+      while (nextIndex < until) await openOne(nextIndex++)
+    }
+    await Promise.all(Array.from({ length: Math.min(job.concurrency, until - nextIndex) }, worker))
   }
-  await Promise.all(Array.from({ length: Math.min(job.concurrency, job.connections) }, worker))
+
+  // The first connections pay for what a broker sets up once (caches, the
+  // heap's young generation growing to its working size): they stay open
+  // and are not counted, so the figure is what each further connection costs.
+  await openUpTo(job.warmup)
+  const warmedUp = opened
+  await sleep(job.settleMs)
+  const rssBeforeKb = rssKb(job.brokerPid)
+  await openUpTo(job.warmup + job.connections)
+  opened -= warmedUp
 
   await sleep(job.settleMs)
   const rssAfterKb = rssKb(job.brokerPid)
@@ -67,5 +79,6 @@ export async function runIdleWebSockets(job: IdleWebSocketJob): Promise<IdleWebS
     rssBeforeKb,
     rssAfterKb,
     kbPerConnection: opened > 0 ? (rssAfterKb - rssBeforeKb) / opened : Number.NaN,
+    kbPerConnectionFromStart: opened + warmedUp > 0 ? (rssAfterKb - rssStartKb) / (opened + warmedUp) : Number.NaN,
   }
 }

@@ -15,6 +15,12 @@ export interface PubSubJob {
   subscribers: number
   /** Every subscriber subscribes to this filter; publisher i publishes to `bench/<i>/x`. */
   filter: string
+  /** Every publisher publishes here instead (a rule's FROM); the subscribers then read what the rule makes of it. */
+  publishTopic?: string
+  /** JSON members the payload carries after the fixed fields, e.g. `,"room":"bench","message":"hi"`. */
+  payloadMembers?: string
+  /** The path does not keep order (functions run side by side): messages are counted, not their order. */
+  unordered?: boolean
   payloadBytes: number
   /** Publishes per second across all publishers; absent to publish as fast as the windows allow. */
   ratePerSecond?: number
@@ -32,7 +38,10 @@ export interface IdleWebSocketJob {
   kind: 'idle-ws'
   url: string
   brokerPid: number
+  /** Connections counted. */
   connections: number
+  /** Connections opened first and kept, not counted: what a broker sets up once is paid by them. */
+  warmup: number
   /** WebSocket handshakes in flight at once. */
   concurrency: number
   /** Quiet time before the RSS readings, so the broker has settled. */
@@ -68,6 +77,10 @@ export interface PubSubResult {
   brokerRssKb: number
   /** Rate runs: true if the generator could not keep the asked rate (windows full). */
   fellBehind: boolean
+  /** Scenarios that store: events the broker wrote per second in the window, once every one was found in its SQLite file. */
+  storedPerSecond?: number
+  /** The broker's longest event-loop stall during the run, in ms (from its /metrics). */
+  maxStallMs?: number
 }
 
 export interface IdleWebSocketResult {
@@ -78,6 +91,8 @@ export interface IdleWebSocketResult {
   rssBeforeKb: number
   rssAfterKb: number
   kbPerConnection: number
+  /** The same from before the first connection, the warm-up included: what a broker with only these would use. */
+  kbPerConnectionFromStart: number
 }
 
 export type LoadResult = PubSubResult | IdleWebSocketResult

@@ -23,10 +23,15 @@ const HEX = Buffer.from('0123456789abcdef')
 /** The smallest payload that holds the fields. */
 export const MIN_PAYLOAD_BYTES = MIN_BYTES
 
-/** A payload of `bytes` (at least MIN_PAYLOAD_BYTES) with zeroed fields, to be copied and filled. */
-export function payloadTemplate(bytes: number): Buffer {
-  const pad = Math.max(0, bytes - MIN_BYTES)
-  const text = `${HEAD}${'0'.repeat(T_DIGITS)}","p":"${'0'.repeat(P_DIGITS)}","s":"${'0'.repeat(S_DIGITS)}","x":"${'.'.repeat(pad)}"}`
+/**
+ * A payload of `bytes` (at least MIN_PAYLOAD_BYTES) with zeroed fields, to be
+ * copied and filled. `members` (such as `,"room":"r","message":"m"`) follow
+ * the fixed fields, which keep their offsets: a rule's `SELECT *, ...`
+ * output starts with them too, so a republished copy is read the same way.
+ */
+export function payloadTemplate(bytes: number, members = ''): Buffer {
+  const pad = Math.max(0, bytes - MIN_BYTES - members.length)
+  const text = `${HEAD}${'0'.repeat(T_DIGITS)}","p":"${'0'.repeat(P_DIGITS)}","s":"${'0'.repeat(S_DIGITS)}","x":"${'.'.repeat(pad)}"${members}}`
   return Buffer.from(text)
 }
 

@@ -24,9 +24,10 @@ export class Publisher {
     readonly qos: 0 | 1,
     payloadBytes: number,
     onAck: (publisher: Publisher) => void,
+    options: { topic?: string | undefined; members?: string | undefined } = {},
   ) {
-    const payload = payloadTemplate(payloadBytes)
-    this.#template = generate({ cmd: 'publish', topic: `bench/${index}/x`, payload, qos, messageId: qos ? 1 : undefined, retain: false, dup: false })
+    const payload = payloadTemplate(payloadBytes, options.members)
+    this.#template = generate({ cmd: 'publish', topic: options.topic ?? `bench/${index}/x`, payload, qos, messageId: qos ? 1 : undefined, retain: false, dup: false })
     this.#payloadAt = this.#template.length - payload.length
     // In a QoS 1 PUBLISH the packet id sits right before the payload.
     this.#idAt = this.#payloadAt - 2

@@ -30,7 +30,7 @@ interface Snapshot {
  * steady state rather than how fast it can buffer.
  */
 export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
-  const tracker = new DeliveryTracker(job.publishers, job.subscribers)
+  const tracker = new DeliveryTracker(job.publishers, job.subscribers, job.unordered !== true)
   const subscribers = await Promise.all(range(job.subscribers).map((i) => MqttConnection.open(job.port, `bench-sub-${i}`)))
   await Promise.all(subscribers.map((s) => s.subscribe(job.filter, job.qos)))
 
@@ -65,7 +65,7 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   }
 
   const connections = await Promise.all(range(job.publishers).map((i) => MqttConnection.open(job.port, `bench-pub-${i}`)))
-  const publishers = connections.map((c, i) => new Publisher(i, c, job.qos, job.payloadBytes, wake))
+  const publishers = connections.map((c, i) => new Publisher(i, c, job.qos, job.payloadBytes, wake, { topic: job.publishTopic, members: job.payloadMembers }))
   const puback = Buffer.from([0x40, 0x02, 0, 0])
   subscribers.forEach((connection, s) => {
     connection.onPacket((packet) => {

@@ -16,6 +16,8 @@ export interface RunningPeer {
   mqttPort: number
   /** ws:// address of MQTT over WebSocket, when asked for. */
   wsUrl: string | undefined
+  /** Switchyard only: its HTTP server (/metrics, /api) and its SQLite file. */
+  switchyard?: { httpUrl: string; sqlitePath: string; adminToken: string }
   /** False once the broker process has exited. */
   alive(): boolean
   stop(): Promise<void>
@@ -54,11 +56,12 @@ export async function whenListening(
   }
 }
 
-export function running(spawned: Spawned, mqttPort: number, wsUrl: string | undefined): RunningPeer {
+export function running(spawned: Spawned, mqttPort: number, wsUrl: string | undefined, switchyard?: RunningPeer['switchyard']): RunningPeer {
   return {
     pid: spawned.child.pid!,
     mqttPort,
     wsUrl,
+    ...(switchyard ? { switchyard } : {}),
     alive: () => spawned.exit === undefined,
     stop: () => stopProcess(spawned),
   }

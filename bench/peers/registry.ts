@@ -2,17 +2,21 @@ import { mosquittoPeer } from './mosquitto.js'
 import type { Peer } from './peer.js'
 import { plainAedesPeer } from './plain-aedes.js'
 import { switchyardPeer } from './switchyard.js'
+import { chatRules, invokeEcho, storeAll } from './switchyard-setups.js'
 
-export type PeerId = 'switchyard' | 'switchyard-1k' | 'aedes' | 'mosquitto' | 'switchyard-10' | 'switchyard-10k'
+export type PeerId = 'switchyard' | 'switchyard-1k' | 'aedes' | 'mosquitto' | 'switchyard-10' | 'switchyard-10k' | 'switchyard-chat' | 'switchyard-store' | 'switchyard-fn'
 
 /** Every broker configuration the scenarios can name. */
 export function createPeers(root: string): Record<PeerId, Peer> {
   return {
     'switchyard': switchyardPeer('switchyard', 'Switchyard, no rules', root),
-    'switchyard-1k': switchyardPeer('switchyard-1k', 'Switchyard, 1,000 rules (10 matching)', root, { matching: 10, nonMatching: 990 }),
+    'switchyard-1k': switchyardPeer('switchyard-1k', 'Switchyard, 1,000 rules (10 matching)', root, { rules: { matching: 10, nonMatching: 990 } }),
     'aedes': plainAedesPeer(root),
     'mosquitto': mosquittoPeer(),
-    'switchyard-10': switchyardPeer('switchyard-10', 'Switchyard, 10 non-matching rules', root, { matching: 0, nonMatching: 10 }),
-    'switchyard-10k': switchyardPeer('switchyard-10k', 'Switchyard, 10,000 non-matching rules', root, { matching: 0, nonMatching: 10_000 }),
+    'switchyard-10': switchyardPeer('switchyard-10', 'Switchyard, 10 non-matching rules', root, { rules: { matching: 0, nonMatching: 10 } }),
+    'switchyard-10k': switchyardPeer('switchyard-10k', 'Switchyard, 10,000 non-matching rules', root, { rules: { matching: 0, nonMatching: 10_000 } }),
+    'switchyard-chat': switchyardPeer('switchyard-chat', 'Switchyard, chat rules', root, chatRules),
+    'switchyard-store': switchyardPeer('switchyard-store', 'Switchyard, store action', root, storeAll),
+    'switchyard-fn': switchyardPeer('switchyard-fn', 'Switchyard, rule invoking a local function', root, invokeEcho),
   }
 }

@@ -6,22 +6,36 @@ import { freePort } from '../lib/ports.js'
 import { BROKER_CPU, lastLine, PeerUnavailable, running, whenListening, type Peer } from './peer.js'
 import { benchRules, type RuleCounts } from './switchyard-rules.js'
 
-export interface SwitchyardConfigOptions {
+/** What a Switchyard peer runs besides the broker: rules, functions, and the files they need. */
+export interface SwitchyardSetup {
+  rules?: RuleCounts | object[]
+  functions?: Record<string, object>
+  /** Files written into the run's folder (function modules), by name. */
+  files?: Record<string, string>
+}
+
+export interface SwitchyardConfigOptions extends SwitchyardSetup {
   mqttPort: number
   httpPort: number
   sqlitePath: string
-  rules?: RuleCounts | undefined
 }
+
+export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789'
 
 /** The YAML config a user would write for this run; `rules` is left out when there are none. */
 export function switchyardConfig(options: SwitchyardConfigOptions): string {
   const config: Record<string, unknown> = {
     listen: { mqtt: options.mqttPort, http: options.httpPort },
     storage: { sqlite: options.sqlitePath },
+    // The load generator publishes far faster than a person's client, from
+    // few connections; the limits that protect a public broker are lifted.
+    limits: { publishRate: 0, maxConnections: 100_000 },
+    admin: { token: BENCH_ADMIN_TOKEN },
     // warn, not info: nothing is logged per message at info, but a benchmark should not pay for logging at all.
     log: { level: 'warn' },
   }
-  if (options.rules) config.rules = benchRules(options.rules)
+  if (options.functions) config.functions = options.functions
+  if (options.rules) config.rules = Array.isArray(options.rules) ? options.rules : benchRules(options.rules)
   return stringify(config)
 }
 
@@ -49,7 +63,8 @@ export function snapshotSwitchyardBuild(root: string, dir: string): void {
  * Switchyard started as a user starts it: `node bin/switchyard.js start
  * --config <file>`, from the snapshot of the build when there is one.
  */
-export function switchyardPeer(id: string, label: string, root: string, rules?: RuleCounts): Peer {
+export function switchyardPeer(id: string, label: string, root: string, setup: SwitchyardSetup = {}): Peer {
+  const { rules } = setup
   return {
     id,
     label,
@@ -58,7 +73,9 @@ export function switchyardPeer(id: string, label: string, root: string, rules?: 
       const mqttPort = await freePort()
       const httpPort = await freePort()
       const configFile = join(workDir, 'switchyard.yaml')
-      writeFileSync(configFile, switchyardConfig({ mqttPort, httpPort, sqlitePath: join(workDir, 'switchyard.db'), rules }))
+      const sqlitePath = join(workDir, 'switchyard.db')
+      for (const [name, text] of Object.entries(setup.files ?? {})) writeFileSync(join(workDir, name), text)
+      writeFileSync(configFile, switchyardConfig({ ...setup, mqttPort, httpPort, sqlitePath }))
       const spawned = spawnPinned({
         cpu: BROKER_CPU,
         command: process.execPath,
@@ -71,7 +88,7 @@ export function switchyardPeer(id: string, label: string, root: string, rules?: 
         if (rules && /\brules\b/.test(said)) return `this Switchyard does not accept the rules config: ${said}`
         return `Switchyard exited (code ${spawned.exit?.code}): ${said}`
       })
-      return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`)
+      return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`, { httpUrl: `http://127.0.0.1:${httpPort}`, sqlitePath, adminToken: BENCH_ADMIN_TOKEN })
     },
   }
 }

@@ -30,12 +30,16 @@ export interface PubSubRow {
   /** Runs during which other processes used more than DISTURBED_PERCENT of a core. */
   disturbedRuns: number
   fellBehind: boolean
+  storedPerSecond?: number
+  /** The longest stall over every round. */
+  maxStallMs?: number
 }
 
 export interface IdleRow {
   kind: 'idle-ws'
   runs: number
   kbPerConnection: number
+  kbPerConnectionFromStart: number
   opened: number
   failed: number
   firstError: string | undefined
@@ -83,6 +87,8 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       generatorBound: pubsub.some((r) => r.generatorCpuPercent > GENERATOR_BOUND_PERCENT),
       disturbedRuns: pubsub.filter((r) => r.otherCpuPercent > DISTURBED_PERCENT).length,
       fellBehind: pubsub.some((r) => r.fellBehind),
+      ...(pubsub.some((r) => r.storedPerSecond !== undefined) ? { storedPerSecond: median(pubsub.map((r) => r.storedPerSecond ?? 0)) } : {}),
+      ...(pubsub.some((r) => r.maxStallMs !== undefined) ? { maxStallMs: Math.max(...pubsub.map((r) => r.maxStallMs ?? 0)) } : {}),
     }
   } else if (idle.length > 0) {
     const failed = sum(idle.map((r) => r.failed))
@@ -91,6 +97,8 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       kind: 'idle-ws',
       runs: idle.length,
       kbPerConnection: median(idle.map((r) => r.kbPerConnection)),
+      // Runs recorded before the warm-up existed have no such figure.
+      kbPerConnectionFromStart: median(idle.map((r) => r.kbPerConnectionFromStart ?? r.kbPerConnection)),
       opened: median(idle.map((r) => r.opened)),
       failed,
       firstError: idle.find((r) => r.firstError)?.firstError,

@@ -114,8 +114,11 @@ function rowNotes(row: Row): string {
     if (f.fellBehind) notes.push('could not keep the rate')
     if (f.duplicates > 0) notes.push(`${num(f.duplicates)} duplicates`)
     if (f.outOfOrder > 0) notes.push(`${num(f.outOfOrder)} out of order`)
+    if (f.storedPerSecond !== undefined) notes.push(`**${num(f.storedPerSecond)} events/s written to SQLite**`)
+    if (f.maxStallMs !== undefined) notes.push(`longest event-loop stall **${num(f.maxStallMs, 1)} ms**`)
     notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}, ${num(f.delivered)} deliveries checked`)
   } else if (f?.kind === 'idle-ws') {
+    notes.push(`${num(f.kbPerConnectionFromStart, 1)} KB a connection counting from an empty broker`)
     notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}`)
   }
   return notes.join('; ')

@@ -11,6 +11,9 @@ const COLORS: Record<PeerId, string> = {
   'switchyard-10k': '#9a6fe6',
   'aedes': '#3a9b5c',
   'mosquitto': '#d9822b',
+  'switchyard-chat': '#4a7fc1',
+  'switchyard-store': '#3f5fa8',
+  'switchyard-fn': '#6c8fd8',
 }
 
 const METRIC = {

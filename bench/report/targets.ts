@@ -15,6 +15,9 @@ export interface Check {
 // The budgets Switchyard is held to (see the task's plan).
 const MAX_RULES_OVERHEAD = 1.05
 const MAX_KB_PER_IDLE_WS = 20
+const MAX_CHAT_P99_MS = 5
+const MIN_STORED_PER_SECOND = 50_000
+const MAX_STALL_MS = 20
 
 function pubsub(run: BenchRun, caseId: string, peer: PeerId): PubSubRow | string {
   const row = rowOf(run, caseId, peer)
@@ -68,9 +71,31 @@ function cpuBudget(run: BenchRun, target: string, caseId: string, peer: PeerId, 
   }
 }
 
+/** p99 latency of one peer in a fixed-rate case, against a budget. */
+function latencyBudget(run: BenchRun, target: string, caseId: string, peer: PeerId, maxMs: number): Check {
+  const a = pubsub(run, caseId, peer)
+  if (typeof a === 'string') return { target, measured: a, verdict: 'n/a' }
+  const behind = a.fellBehind ? '; the generator could not keep the rate' : ''
+  return { target, measured: `p99 ${num(a.latencyP99Ms, 2)} ms (p50 ${num(a.latencyP50Ms, 2)} ms) at ${num(a.publishesPerSecond)} messages/s${behind}`, verdict: a.latencyP99Ms < maxMs && !a.fellBehind ? 'pass' : 'fail' }
+}
+
+/** Events written per second and the longest stall in the window. */
+function storeBudget(run: BenchRun, target: string, caseId: string, peer: PeerId): Check {
+  const a = pubsub(run, caseId, peer)
+  if (typeof a === 'string') return { target, measured: a, verdict: 'n/a' }
+  if (a.storedPerSecond === undefined || a.maxStallMs === undefined) return { target, measured: 'no store figures', verdict: 'n/a' }
+  return {
+    target,
+    measured: `${num(a.storedPerSecond)} events/s (median of the rounds), longest stall ${num(a.maxStallMs, 1)} ms (over the rounds)`,
+    verdict: a.storedPerSecond >= MIN_STORED_PER_SECOND && a.maxStallMs <= MAX_STALL_MS ? 'pass' : 'fail',
+  }
+}
+
 export function checkTargets(run: BenchRun): Check[] {
   const ws = idle(run, 'switchyard')
   return [
+    latencyBudget(run, 'Chat rules: p99 under 5 ms from publish to the republished copy, at 1,000 messages per second', 'chat-rule', 'switchyard-chat', MAX_CHAT_P99_MS),
+    storeBudget(run, 'Store action: at least 50,000 events per second, with no event-loop stall over 20 ms', 'store-action', 'switchyard-store'),
     cpuBudget(run, 'Switchyard with 1,000 rules: at most 5 % more CPU per delivery than plain Aedes (QoS 0 fan-out)', 'fan-out-qos0', 'switchyard-1k', 'aedes'),
     cpuBudget(run, 'Switchyard with 1,000 rules: at most 5 % more CPU per delivery than plain Aedes (QoS 1 fan-out)', 'fan-out-qos1', 'switchyard-1k', 'aedes'),
     cpuBudget(run, '10,000 non-matching rules: at most 5 % more CPU per delivery than 10', 'rule-count-qos1', 'switchyard-10k', 'switchyard-10'),

@@ -10,6 +10,16 @@ export interface PubSubCaseOptions {
   subscribers: number
   /** Publishes per second in total; absent to saturate. */
   ratePerSecond?: number
+  /** The subscribers' filter; `bench/+/x` unless given. */
+  filter?: string
+  /** Where every publisher publishes (a rule's FROM); `bench/<i>/x` unless given. */
+  publishTopic?: string
+  /** JSON members after the payload's fixed fields. */
+  payloadMembers?: string
+  /** The path does not keep order (functions): count messages, not their order. */
+  unordered?: boolean
+  /** Shown in the chart: `cpu-per-delivery` for saturated runs, `latency-p99` at a fixed rate, unless given. */
+  chart?: BenchCase['chart']
 }
 
 // Windows large enough to keep a broker busy through the generator's
@@ -26,7 +36,7 @@ export function pubSubCase(options: PubSubCaseOptions): BenchCase {
     peers: options.peers,
     websocket: false,
     // Unsaturated runs are about latency; saturated ones about cost.
-    chart: options.ratePerSecond ? 'latency-p99' : 'cpu-per-delivery',
+    chart: options.chart ?? (options.ratePerSecond ? 'latency-p99' : 'cpu-per-delivery'),
     measure: (peer, { mode, runLoad }) =>
       runLoad({
         kind: 'pubsub',
@@ -35,7 +45,10 @@ export function pubSubCase(options: PubSubCaseOptions): BenchCase {
         qos: options.qos,
         publishers: options.publishers,
         subscribers: options.subscribers,
-        filter: 'bench/+/x',
+        filter: options.filter ?? 'bench/+/x',
+        ...(options.publishTopic ? { publishTopic: options.publishTopic } : {}),
+        ...(options.payloadMembers ? { payloadMembers: options.payloadMembers } : {}),
+        ...(options.unordered ? { unordered: true } : {}),
         payloadBytes: PAYLOAD_BYTES,
         ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
         maxUnacked: MAX_UNACKED,

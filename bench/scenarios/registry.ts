@@ -2,9 +2,11 @@ import { fanIn } from './fan-in.js'
 import { fanOut } from './fan-out.js'
 import { fixedRateLatency } from './fixed-rate-latency.js'
 import { idleWebSockets } from './idle-websockets.js'
-import { chatRuleLatency, functionInvocations, storeAction } from './planned.js'
+import { chatRuleLatency } from './chat-rules.js'
+import { functionInvocations } from './functions.js'
 import { ruleCount } from './rule-count.js'
 import type { Scenario } from './scenario.js'
+import { storeAction } from './store-delivery.js'
 
 /** Every scenario of the plan, in report order. A new scenario is one file and one line here. */
 export const scenarios: readonly Scenario[] = [

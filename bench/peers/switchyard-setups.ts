@@ -1,0 +1,39 @@
+import type { SwitchyardSetup } from './switchyard.js'
+
+/**
+ * What the rule and function scenarios load into Switchyard. Each publisher
+ * of the load generator sends JSON whose fixed fields come first (see
+ * load/payload.ts), so what a rule or a function makes of a message (its
+ * `SELECT *, ...` output) is read by the generator like the message itself.
+ */
+
+/** The chat example's two message rules, as in switchyard.yaml: republish to the room, store the room's history. */
+export const chatRules: SwitchyardSetup = {
+  rules: [
+    {
+      name: 'chatPub',
+      sql: "SELECT *, clientId() AS clientId, timestamp() AS timestamp, newuuid() AS id FROM 'chat/out' WHERE NOT isUndefined(message) AND NOT isUndefined(room)",
+      actions: [{ republish: { topic: 'chat/pub/${room}', qos: 1 } }],
+      errorAction: { republish: { topic: 'errors/rules' } },
+    },
+    {
+      name: 'chatStore',
+      sql: "SELECT * FROM 'chat/pub/#'",
+      actions: [{ store: { table: 'chat', key: '${topic(3)}', ttl: '24h' } }],
+    },
+  ],
+}
+
+/** Every benchmark message stored by the store action. */
+export const storeAll: SwitchyardSetup = {
+  rules: [{ name: 'keep', sql: "SELECT * FROM 'bench/+/x'", actions: [{ store: { table: 'bench', key: '${topic(2)}' } }] }],
+}
+
+/** Every message invokes a local function, which publishes the event on: the subscriber times the round. */
+export const invokeEcho: SwitchyardSetup = {
+  rules: [{ name: 'toEcho', sql: "SELECT * FROM 'bench/+/x'", actions: [{ invoke: { function: 'echo' } }] }],
+  functions: { echo: { module: './echo.js', timeout: '3s' } },
+  files: {
+    'echo.js': "export default async function echo(event, ctx) {\n  await ctx.publish(`bench-fn/${ctx.topic.split('/')[1]}`, event, { qos: 0 })\n}\n",
+  },
+}
