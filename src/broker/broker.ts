@@ -124,10 +124,19 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   type Publish = (packet: PublishPacket, client: Client | null, done?: (err?: Error) => void) => void
   const publish = (aedes.publish as unknown as Publish).bind(aedes)
   const stored = new WeakSet<PublishPacket>()
+  // The PUBACKs of publishes that complete in one turn go out together, after
+  // it: mqtt-packet corks a socket for the turn, so they leave in one write
+  // (as when Aedes wrote each PUBACK right away) rather than a write each.
+  let acks: Array<() => void> = []
+  const flushAcks = () => {
+    const due = acks
+    acks = []
+    for (const ack of due) ack()
+  }
   storeBeforePuback = (packet, client, done) => publish(packet, client, (err) => {
     if (err) return done(err)
     stored.add(packet)
-    done(null)
+    if (acks.push(() => done(null)) === 1) setImmediate(flushAcks)
   })
   ;(aedes as unknown as { publish: Publish }).publish = (packet, client, done) => {
     if (!stored.delete(packet)) return publish(packet, client, done)
