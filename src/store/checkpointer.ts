@@ -77,9 +77,13 @@ export function startCheckpointer(db: Db, path: string, log: Logger): Checkpoint
     async stop() {
       if (stopped) return
       stopped = true
+      // Held while it stops: an unreferenced thread would let the process end before it has.
+      worker.ref()
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
       worker.postMessage('stop')
-      await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())])
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))])
+      clearTimeout(timer)
       await worker.terminate()
       if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`)
     },
