@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs'
 import type { PubSubResult } from '../load/job.js'
 import { GENERATOR_CPU } from '../load/run-generator.js'
 import { BROKER_CPU } from '../peers/peer.js'
@@ -55,6 +56,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
   out.push('| Figure | Earlier run | This run |', '| --- | --- | --- |')
   for (const c of compareWithReference(run)) out.push(`| ${cell(c.figure)} | ${c.reference} | ${cell(c.now)} |`)
   out.push('', `![Broker CPU per delivery and memory per idle connection](${chartFile})`, '')
+  out.push(...limitsSection())
 
   for (const scenario of scenarios) out.push(...scenarioSection(run, scenario))
 
@@ -143,4 +145,14 @@ function problemList(run: BenchRun): string[] {
 function disturbedRuns(run: BenchRun): { runs: number; of: number } {
   const results: PubSubResult[] = [...run.outcomes.values()].flat().flatMap((o) => (o.status === 'ok' && o.result.kind === 'pubsub' ? [o.result] : []))
   return { runs: results.filter((r) => r.otherCpuPercent > DISTURBED_PERCENT).length, of: results.length }
+}
+
+/**
+ * What limits Switchyard where a target is missed: written by hand from the
+ * profiles (bench/LIMITS.md), as no run can say it. Kept beside the figures.
+ */
+function limitsSection(): string[] {
+  const file = new URL('../LIMITS.md', import.meta.url)
+  if (!existsSync(file)) return []
+  return [readFileSync(file, 'utf8').trim(), '']
 }
