@@ -4,11 +4,13 @@
  * rounds with the brokers alternating, and writes bench/RESULTS.md and
  * bench/results.svg, with the raw results in bench/results.json.
  * Options: --quick, --rounds N, --only 1,5 (scenario numbers), --report
- * (rebuild RESULTS.md and results.svg from results.json without measuring).
+ * (rebuild RESULTS.md and results.svg from results.json without measuring),
+ * --out DIR (write the three files there instead: a check that must leave
+ * the committed results alone).
  */
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { PubSubResult, IdleWebSocketResult } from './load/job.js'
@@ -30,7 +32,6 @@ import type { Mode } from './scenarios/scenario.js'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH_DIR)
-const RAW_FILE = join(BENCH_DIR, 'results.json')
 const BUILD_TIMEOUT_MS = 300_000
 // A run during which other processes were busy is repeated (at most twice)
 // and the least disturbed one kept, within a time allowance for all repeats
@@ -42,9 +43,9 @@ function otherCpu(outcome: Outcome): number {
   return outcome.status === 'ok' && outcome.result.kind === 'pubsub' ? outcome.result.otherCpuPercent : 0
 }
 
-function parseMode(): { mode: Mode; only: Set<number> | undefined; reportOnly: boolean } {
+function parseMode(): { mode: Mode; only: Set<number> | undefined; reportOnly: boolean; outDir: string } {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, report: { type: 'boolean' } },
+    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, report: { type: 'boolean' }, out: { type: 'string' } },
     strict: true,
   })
   const quick = values.quick ?? false
@@ -54,12 +55,12 @@ function parseMode(): { mode: Mode; only: Set<number> | undefined; reportOnly: b
   const mode: Mode = quick
     ? { quick, rounds, warmupMs: 700, measureMs: 2500, drainMs: 10_000 }
     : { quick, rounds, warmupMs: 2000, measureMs: 8000, drainMs: 15_000 }
-  return { mode, only, reportOnly: values.report ?? false }
+  return { mode, only, reportOnly: values.report ?? false, outDir: values.out ? resolve(values.out) : BENCH_DIR }
 }
 
-function writeReport(run: BenchRun): void {
-  writeFileSync(join(BENCH_DIR, 'results.svg'), resultsChart(run))
-  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(run, 'results.svg'))
+function writeReport(run: BenchRun, outDir: string): void {
+  writeFileSync(join(outDir, 'results.svg'), resultsChart(run))
+  writeFileSync(join(outDir, 'RESULTS.md'), resultsMarkdown(run, 'results.svg'))
 }
 
 /** `npx tsc -p tsconfig.build.json`; on failure the Switchyard peers are reported as not available. */
@@ -86,12 +87,15 @@ function describe(outcome: Outcome): string {
 
 async function main(): Promise<number> {
   killChildrenOnExit()
-  const { mode, only, reportOnly } = parseMode()
+  const { mode, only, reportOnly, outDir } = parseMode()
+  const rawFile = join(outDir, 'results.json')
+  const shown = (file: string) => relative(process.cwd(), join(outDir, file))
   if (reportOnly) {
-    writeReport(loadRun(RAW_FILE, createPeers(ROOT)))
-    console.log('rebuilt bench/RESULTS.md and bench/results.svg from bench/results.json')
+    writeReport(loadRun(rawFile, createPeers(ROOT)), outDir)
+    console.log(`rebuilt ${shown('RESULTS.md')} and ${shown('results.svg')} from ${shown('results.json')}`)
     return 0
   }
+  mkdirSync(outDir, { recursive: true })
   const startedAt = new Date()
   build()
   const noMosquitto = installMosquittoIfMissing()
@@ -144,9 +148,9 @@ async function main(): Promise<number> {
 
   run.finishedAt = new Date()
   run.load.end = loadAverage()
-  saveRun(run, RAW_FILE)
-  writeReport(run)
-  console.log(`wrote bench/RESULTS.md, bench/results.svg and bench/results.json (${((run.finishedAt.getTime() - startedAt.getTime()) / 60_000).toFixed(1)} minutes)`)
+  saveRun(run, rawFile)
+  writeReport(run, outDir)
+  console.log(`wrote ${shown('RESULTS.md')}, ${shown('results.svg')} and ${shown('results.json')} (${((run.finishedAt.getTime() - startedAt.getTime()) / 60_000).toFixed(1)} minutes)`)
 
   const failed = [...run.outcomes.values()].map(aggregate).filter((row) => row.problems.length > 0)
   if (failed.length > 0) console.error(`${failed.length} row(s) failed: lost messages or runs that broke; see RESULTS.md`)

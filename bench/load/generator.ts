@@ -4,6 +4,7 @@
  * prints its result as the last line of stdout: `{"result": ...}` or
  * `{"error": "..."}`.
  */
+import { runHttpInvoke } from './http-invoke.js'
 import { runIdleWebSockets } from './idle-websockets.js'
 import type { LoadJob, LoadResult } from './job.js'
 import { runPubSub } from './pubsub-load.js'
@@ -14,6 +15,8 @@ function run(job: LoadJob): Promise<LoadResult> {
       return runPubSub(job)
     case 'idle-ws':
       return runIdleWebSockets(job)
+    case 'http-invoke':
+      return runHttpInvoke(job)
   }
 }
 

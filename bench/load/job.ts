@@ -12,6 +12,13 @@ export interface PubSubJob {
   brokerPid: number
   qos: 0 | 1
   publishers: number
+  /**
+   * With none, each publisher sends a PINGREQ after every quarter of
+   * `maxUndelivered` publishes: the broker handles a client's packets in
+   * order, so a PINGRESP says it has taken in every publish before it, and
+   * the window counts publishes not yet taken in. The broker's own work per
+   * message (rules, the store) is then all there is.
+   */
   subscribers: number
   /** Every subscriber subscribes to this filter; publisher i publishes to `bench/<i>/x`. */
   filter: string
@@ -26,8 +33,14 @@ export interface PubSubJob {
   ratePerSecond?: number
   /** QoS 1 publishes a publisher may have without a PUBACK. */
   maxUnacked: number
-  /** Messages of one publisher not yet received by every subscriber. Bounds the broker's queues, also for QoS 0. */
+  /** Messages of one publisher not yet received by every subscriber (or not yet taken in, without subscribers). Bounds the broker's queues, also for QoS 0. */
   maxUndelivered: number
+  /**
+   * Rows the broker has written so far, read from its SQLite file (as a
+   * second reader beside it, in WAL mode) at the start and the end of the
+   * measured window: `sql` answers one number that only grows.
+   */
+  storedRows?: { sqlitePath: string; sql: string }
   warmupMs: number
   measureMs: number
   /** How long to wait after the window for the last messages before counting the rest as lost. */
@@ -48,7 +61,27 @@ export interface IdleWebSocketJob {
   settleMs: number
 }
 
-export type LoadJob = PubSubJob | IdleWebSocketJob
+/**
+ * Sync invocations over HTTP (`POST /api/functions/{name}/invoke`), each
+ * client with its own keep-alive connection sending its next request as soon
+ * as the last is answered. It answers in the publish/subscribe result's
+ * shape: a request is a publish and its correct answer a delivery.
+ */
+export interface HttpInvokeJob {
+  kind: 'http-invoke'
+  /** The endpoint, e.g. http://127.0.0.1:8080/api/functions/answer/invoke. */
+  url: string
+  /** The admin API's bearer token. */
+  token: string
+  brokerPid: number
+  /** Requests in flight at once, one per connection. */
+  clients: number
+  warmupMs: number
+  measureMs: number
+  drainMs: number
+}
+
+export type LoadJob = PubSubJob | IdleWebSocketJob | HttpInvokeJob
 
 export interface PubSubResult {
   kind: 'pubsub'
@@ -77,9 +110,14 @@ export interface PubSubResult {
   brokerRssKb: number
   /** Rate runs: true if the generator could not keep the asked rate (windows full). */
   fellBehind: boolean
-  /** Scenarios that store: events the broker wrote per second in the window, once every one was found in its SQLite file. */
+  /** The measured window, in ms since the epoch: what the broker's own readings (its event-loop probe) are matched with. */
+  windowStartedAt: number
+  windowEndedAt: number
+  /** Jobs with `storedRows`: rows the broker wrote in the window. */
+  storedInWindow?: number
+  /** Scenarios that store: rows the broker wrote per second in the window, once every event was found in its SQLite file. */
   storedPerSecond?: number
-  /** The broker's longest event-loop stall during the run, in ms (from its /metrics). */
+  /** The broker's longest event-loop stall in the window, in ms (from its event-loop probe). */
   maxStallMs?: number
 }
 

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { IPublishPacket } from 'mqtt-packet'
@@ -12,11 +13,22 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 interface Snapshot {
   at: number
+  /** The same moment in ms since the epoch, the clock the broker's own readings use. */
+  wallClock: number
   brokerCpu: number
   machineBusy: number
   ownCpu: NodeJS.CpuUsage
   deliveries: number
   published: number
+  stored: number
+}
+
+/** Reads the job's count of stored rows from the broker's SQLite file; 0 without one. */
+function storedRowsReader(job: PubSubJob): { read(): number; close(): void } {
+  if (!job.storedRows) return { read: () => 0, close: () => {} }
+  const db = new Database(job.storedRows.sqlitePath, { readonly: true, fileMustExist: true })
+  const query = db.prepare(job.storedRows.sql).pluck()
+  return { read: () => Number(query.get() ?? 0), close: () => db.close() }
 }
 
 /**
@@ -39,8 +51,11 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   const dirty: Publisher[] = []
   let pumpScheduled = false
 
+  const pingEvery = job.subscribers === 0 ? Math.max(1, Math.floor(job.maxUndelivered / 4)) : undefined
   const room = (p: Publisher): number => {
-    const undelivered = Math.ceil((p.sent * job.subscribers - tracker.deliveredFrom[p.index]!) / job.subscribers)
+    const undelivered = pingEvery
+      ? p.sent - p.confirmed
+      : Math.ceil((p.sent * job.subscribers - tracker.deliveredFrom[p.index]!) / job.subscribers)
     const byDelivery = job.maxUndelivered - undelivered
     return job.qos ? Math.min(byDelivery, job.maxUnacked - p.unacked) : byDelivery
   }
@@ -65,7 +80,9 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   }
 
   const connections = await Promise.all(range(job.publishers).map((i) => MqttConnection.open(job.port, `bench-pub-${i}`)))
-  const publishers = connections.map((c, i) => new Publisher(i, c, job.qos, job.payloadBytes, wake, { topic: job.publishTopic, members: job.payloadMembers }))
+  const publishers = connections.map((c, i) => new Publisher(i, c, job.qos, job.payloadBytes, wake, { topic: job.publishTopic, members: job.payloadMembers, pingEvery }))
+  const confirmed = () => publishers.reduce((n, p) => n + p.confirmed, 0)
+  const storedRows = storedRowsReader(job)
   const puback = Buffer.from([0x40, 0x02, 0, 0])
   subscribers.forEach((connection, s) => {
     connection.onPacket((packet) => {
@@ -81,13 +98,16 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     })
   })
 
+  // Without subscribers, what the broker has taken in stands for what it delivered.
   const snapshot = (): Snapshot => ({
     at: performance.now(),
+    wallClock: Date.now(),
     brokerCpu: cpuSeconds(job.brokerPid),
     machineBusy: machineBusySeconds(),
     ownCpu: process.cpuUsage(),
-    deliveries: tracker.deliveries,
+    deliveries: pingEvery ? confirmed() : tracker.deliveries,
     published: publishers.reduce((n, p) => n + p.sent, 0),
+    stored: storedRows.read(),
   })
 
   const started = performance.now()
@@ -120,14 +140,19 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   const published = publishers.reduce((n, p) => n + p.sent, 0)
   const expected = published * job.subscribers
   const drainUntil = performance.now() + job.drainMs
-  while ((tracker.received < expected || publishers.some((p) => p.unacked > 0)) && performance.now() < drainUntil) {
+  for (const p of pingEvery ? publishers : []) p.ping()
+  const waiting = () => tracker.received < expected || publishers.some((p) => p.unacked > 0 || (pingEvery !== undefined && p.confirmed < p.sent))
+  while (waiting() && performance.now() < drainUntil) {
     const broken = [...subscribers, ...connections].find((c) => c.error)
     if (broken) break
     await sleep(20)
   }
   const broken = [...subscribers, ...connections].find((c) => c.error)
   for (const c of [...connections, ...subscribers]) c.close()
+  storedRows.close()
   if (broken) throw new Error(`a connection broke during the run: ${broken.error!.message}`)
+  const unconfirmed = pingEvery ? published - confirmed() : 0
+  if (unconfirmed > 0) throw new Error(`the broker did not take in ${unconfirmed} of ${published} publishes within ${job.drainMs} ms`)
 
   const windowSeconds = (last.at - first.at) / 1000
   const deliveriesInWindow = last.deliveries - first.deliveries
@@ -155,5 +180,8 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     latencyP99Ms: tracker.latency.quantileMs(0.99),
     brokerRssKb,
     fellBehind: !saturate && publishesInWindow < 0.97 * job.ratePerSecond! * windowSeconds,
+    windowStartedAt: first.wallClock,
+    windowEndedAt: last.wallClock,
+    ...(job.storedRows ? { storedInWindow: last.stored - first.stored } : {}),
   }
 }

@@ -16,8 +16,8 @@ export interface RunningPeer {
   mqttPort: number
   /** ws:// address of MQTT over WebSocket, when asked for. */
   wsUrl: string | undefined
-  /** Switchyard only: its HTTP server (/metrics, /api) and its SQLite file. */
-  switchyard?: { httpUrl: string; sqlitePath: string; adminToken: string }
+  /** Switchyard only: its HTTP server (/metrics, /api), its SQLite file, and where its event-loop probe writes, when it has one. */
+  switchyard?: { httpUrl: string; sqlitePath: string; adminToken: string; eventLoopFile: string | undefined }
   /** False once the broker process has exited. */
   alive(): boolean
   stop(): Promise<void>

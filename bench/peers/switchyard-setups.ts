@@ -9,6 +9,7 @@ import type { SwitchyardSetup } from './switchyard.js'
 
 /** The chat example's two message rules, as in switchyard.yaml: republish to the room, store the room's history. */
 export const chatRules: SwitchyardSetup = {
+  probeEventLoop: true,
   rules: [
     {
       name: 'chatPub',
@@ -26,14 +27,21 @@ export const chatRules: SwitchyardSetup = {
 
 /** Every benchmark message stored by the store action. */
 export const storeAll: SwitchyardSetup = {
+  probeEventLoop: true,
   rules: [{ name: 'keep', sql: "SELECT * FROM 'bench/+/x'", actions: [{ store: { table: 'bench', key: '${topic(2)}' } }] }],
 }
 
-/** Every message invokes a local function, which publishes the event on: the subscriber times the round. */
+/**
+ * Every message invokes a local function, which publishes the event on: the
+ * subscriber times the round. `answer` only returns its event, for the sync
+ * endpoint (`POST /api/functions/answer/invoke`).
+ */
 export const invokeEcho: SwitchyardSetup = {
+  probeEventLoop: true,
   rules: [{ name: 'toEcho', sql: "SELECT * FROM 'bench/+/x'", actions: [{ invoke: { function: 'echo' } }] }],
-  functions: { echo: { module: './echo.js', timeout: '3s' } },
+  functions: { echo: { module: './echo.js', timeout: '3s' }, answer: { module: './answer.js', timeout: '3s' } },
   files: {
     'echo.js': "export default async function echo(event, ctx) {\n  await ctx.publish(`bench-fn/${ctx.topic.split('/')[1]}`, event, { qos: 0 })\n}\n",
+    'answer.js': 'export default async function answer(event) {\n  return event\n}\n',
   },
 }

@@ -1,5 +1,6 @@
 import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { spawnPinned } from '../lib/child-processes.js'
 import { freePort } from '../lib/ports.js'
@@ -12,6 +13,8 @@ export interface SwitchyardSetup {
   functions?: Record<string, object>
   /** Files written into the run's folder (function modules), by name. */
   files?: Record<string, string>
+  /** Measure the broker's event-loop stalls (event-loop-probe.mjs, loaded with `--import`). */
+  probeEventLoop?: boolean
 }
 
 export interface SwitchyardConfigOptions extends SwitchyardSetup {
@@ -21,6 +24,7 @@ export interface SwitchyardConfigOptions extends SwitchyardSetup {
 }
 
 export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789'
+const EVENT_LOOP_PROBE = fileURLToPath(new URL('./event-loop-probe.mjs', import.meta.url))
 
 /** The YAML config a user would write for this run; `rules` is left out when there are none. */
 export function switchyardConfig(options: SwitchyardConfigOptions): string {
@@ -74,13 +78,15 @@ export function switchyardPeer(id: string, label: string, root: string, setup: S
       const httpPort = await freePort()
       const configFile = join(workDir, 'switchyard.yaml')
       const sqlitePath = join(workDir, 'switchyard.db')
+      const eventLoopFile = setup.probeEventLoop ? join(workDir, 'event-loop.txt') : undefined
       for (const [name, text] of Object.entries(setup.files ?? {})) writeFileSync(join(workDir, name), text)
       writeFileSync(configFile, switchyardConfig({ ...setup, mqttPort, httpPort, sqlitePath }))
       const spawned = spawnPinned({
         cpu: BROKER_CPU,
         command: process.execPath,
-        args: [join(installDir ?? root, 'bin/switchyard.js'), 'start', '--config', configFile],
+        args: [...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(installDir ?? root, 'bin/switchyard.js'), 'start', '--config', configFile],
         cwd: workDir,
+        ...(eventLoopFile ? { env: { ...process.env, BENCH_EVENT_LOOP_FILE: eventLoopFile } } : {}),
       })
       await whenListening(spawned, [mqttPort, httpPort], (output) => {
         const said = output.split('\n').find((l) => l.startsWith('switchyard:')) ?? lastLine(output)
@@ -88,7 +94,7 @@ export function switchyardPeer(id: string, label: string, root: string, setup: S
         if (rules && /\brules\b/.test(said)) return `this Switchyard does not accept the rules config: ${said}`
         return `Switchyard exited (code ${spawned.exit?.code}): ${said}`
       })
-      return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`, { httpUrl: `http://127.0.0.1:${httpPort}`, sqlitePath, adminToken: BENCH_ADMIN_TOKEN })
+      return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`, { httpUrl: `http://127.0.0.1:${httpPort}`, sqlitePath, adminToken: BENCH_ADMIN_TOKEN, eventLoopFile })
     },
   }
 }

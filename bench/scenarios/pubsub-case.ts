@@ -7,6 +7,7 @@ export interface PubSubCaseOptions {
   peers: readonly PeerId[]
   qos: 0 | 1
   publishers: number
+  /** None: the publishers are paced by PINGREQ/PINGRESP instead (see PubSubJob). */
   subscribers: number
   /** Publishes per second in total; absent to saturate. */
   ratePerSecond?: number
@@ -18,6 +19,8 @@ export interface PubSubCaseOptions {
   payloadMembers?: string
   /** The path does not keep order (functions): count messages, not their order. */
   unordered?: boolean
+  /** Switchyard: a count of rows in its SQLite file that only grows, read at the start and end of the window. */
+  storedRowsSql?: string
   /** Shown in the chart: `cpu-per-delivery` for saturated runs, `latency-p99` at a fixed rate, unless given. */
   chart?: BenchCase['chart']
 }
@@ -37,8 +40,9 @@ export function pubSubCase(options: PubSubCaseOptions): BenchCase {
     websocket: false,
     // Unsaturated runs are about latency; saturated ones about cost.
     chart: options.chart ?? (options.ratePerSecond ? 'latency-p99' : 'cpu-per-delivery'),
-    measure: (peer, { mode, runLoad }) =>
-      runLoad({
+    measure: (peer, { mode, runLoad }) => {
+      if (options.storedRowsSql && !peer.switchyard) throw new Error(`${options.id} reads Switchyard's SQLite file and runs on Switchyard only`)
+      return runLoad({
         kind: 'pubsub',
         port: peer.mqttPort,
         brokerPid: peer.pid,
@@ -49,6 +53,7 @@ export function pubSubCase(options: PubSubCaseOptions): BenchCase {
         ...(options.publishTopic ? { publishTopic: options.publishTopic } : {}),
         ...(options.payloadMembers ? { payloadMembers: options.payloadMembers } : {}),
         ...(options.unordered ? { unordered: true } : {}),
+        ...(options.storedRowsSql ? { storedRows: { sqlitePath: peer.switchyard!.sqlitePath, sql: options.storedRowsSql } } : {}),
         payloadBytes: PAYLOAD_BYTES,
         ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
         maxUnacked: MAX_UNACKED,
@@ -56,6 +61,7 @@ export function pubSubCase(options: PubSubCaseOptions): BenchCase {
         warmupMs: mode.warmupMs,
         measureMs: mode.measureMs,
         drainMs: mode.drainMs,
-      }),
+      })
+    },
   }
 }

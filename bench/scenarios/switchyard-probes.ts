@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import { existsSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PubSubResult } from '../load/job.js'
 import type { RunningPeer } from '../peers/peer.js'
@@ -6,27 +7,40 @@ import type { BenchCase } from './scenario.js'
 
 type Switchyard = NonNullable<RunningPeer['switchyard']>
 
+// The probe writes its readings every 250 ms: wait at most this long for those of the window's end.
+const PROBE_WAIT_MS = 3000
+
 /**
- * The longest event-loop stall since the last call, in ms, from the
- * broker's own /metrics: prom-client's monitorEventLoopDelay histogram is
- * reset at every scrape, so a scrape before a run and one after it bound it.
+ * The broker's longest event-loop stall inside the measured window, in ms,
+ * from its event-loop probe (peers/event-loop-probe.mjs): the periods that
+ * ended inside the window count.
  */
-async function eventLoopMaxMs(sy: Switchyard): Promise<number> {
-  const text = await (await fetch(`${sy.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
-  const line = text.split('\n').find((l) => l.startsWith('switchyard_nodejs_eventloop_lag_max_seconds '))
-  if (!line) throw new Error('the broker reports no switchyard_nodejs_eventloop_lag_max_seconds')
-  return Number(line.split(' ')[1]) * 1000
+async function longestStallMs(sy: Switchyard, result: PubSubResult): Promise<number> {
+  const file = sy.eventLoopFile
+  if (!file) throw new Error('this Switchyard was started without its event-loop probe (probeEventLoop in its setup)')
+  const readings = () => existsSync(file)
+    ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => line.split(' ').map(Number) as [number, number])
+    : []
+  const until = performance.now() + PROBE_WAIT_MS
+  let all = readings()
+  while (!all.some(([at]) => at >= result.windowEndedAt) && performance.now() < until) {
+    await sleep(100)
+    all = readings()
+  }
+  const inWindow = all.filter(([at]) => at > result.windowStartedAt && at <= result.windowEndedAt)
+  if (inWindow.length === 0) throw new Error('the event-loop probe wrote no reading inside the measured window')
+  return Math.max(...inWindow.map(([, ms]) => ms))
 }
 
-/** Reads a count from the broker's SQLite file (WAL: a reader beside the running broker) until it reaches `want` or time is up. */
-async function countUntil(sqlitePath: string, sql: string, want: (n: number) => boolean, timeoutMs: number): Promise<number> {
+/** Reads a count from the broker's SQLite file (WAL: a reader beside the running broker) until it passes `done` or time is up. */
+async function countUntil(sqlitePath: string, sql: string, done: (n: number) => boolean, timeoutMs: number): Promise<number> {
   const db = new Database(sqlitePath, { readonly: true, fileMustExist: true })
   try {
     const query = db.prepare(sql).pluck()
     const until = performance.now() + timeoutMs
     for (;;) {
       const n = query.get() as number
-      if (want(n) || performance.now() > until) return n
+      if (done(n) || performance.now() > until) return n
       await sleep(100)
     }
   } finally {
@@ -35,24 +49,29 @@ async function countUntil(sqlitePath: string, sql: string, want: (n: number) => 
 }
 
 /**
- * A publish/subscribe case on a Switchyard whose rule stores every message:
- * the run fails unless every published message is found in the SQLite
- * file, and reports the events written per second (the publish rate, then)
- * and the longest event-loop stall.
+ * A publish/subscribe case on a Switchyard whose rule stores every message
+ * in `table`, with `storedRowsSql` given: the run fails unless every
+ * published message is found in the SQLite file, and reports the rows
+ * written per second in the window (read from the file at its start and
+ * end) and the longest event-loop stall.
  */
 export function storedEvents(c: BenchCase, table: string): BenchCase {
   return withProbes(c, async (sy, result) => {
     const stored = await countUntil(sy.sqlitePath, `SELECT count(*) FROM store_events WHERE tbl = '${table}'`, (n) => n >= result.published, 10_000)
     if (stored < result.published) throw new Error(`${result.published - stored} of ${result.published} events were not stored`)
-    return { storedPerSecond: result.publishesPerSecond }
+    if (result.storedInWindow === undefined) throw new Error('the load did not count the rows written in the window (storedRowsSql)')
+    // Without subscribers the events found in the file are what was checked.
+    const checked = result.expected === 0 ? { expected: result.published, received: Math.min(stored, result.published) } : {}
+    return { ...checked, storedPerSecond: result.storedInWindow / result.windowSeconds }
   })
 }
 
 /**
  * A publish/subscribe case on a Switchyard whose rule invokes a function for
- * every message: the outbox must be empty at the end (every recorded
- * delivery made); reports deliveries recorded per second and the longest
- * event-loop stall.
+ * every message, each recorded in the outbox before its PUBACK: the outbox
+ * must be empty at the end (every recorded delivery made); reports the
+ * deliveries recorded per second (the PUBACKs in the window) and the
+ * longest event-loop stall.
  */
 export function durableDeliveries(c: BenchCase): BenchCase {
   return withProbes(c, async (sy, result) => {
@@ -73,42 +92,9 @@ function withProbes(c: BenchCase, after: (sy: Switchyard, result: PubSubResult) 
     async measure(peer, ctx) {
       const sy = peer.switchyard
       if (!sy) throw new Error(`${c.id} runs on Switchyard only`)
-      // The longest stall in the measured window: /metrics is read every
-      // POLL_MS (each read starts a new maximum), and the reads that cover
-      // only the window count. Starting the generator and its connections
-      // (before its warm-up ends) is left out.
-      await eventLoopMaxMs(sy)
-      const started = performance.now()
-      const samples: Array<{ from: number; to: number; maxMs: number }> = []
-      let polling = true
-      const poll = (async () => {
-        let from = performance.now()
-        while (polling) {
-          await sleep(POLL_MS)
-          const maxMs = await eventLoopMaxMs(sy)
-          const to = performance.now()
-          samples.push({ from, to, maxMs })
-          from = to
-        }
-      })()
-      let result
-      try {
-        result = await c.measure(peer, ctx)
-      } finally {
-        polling = false
-        await poll
-      }
+      const result = await c.measure(peer, ctx)
       if (result.kind !== 'pubsub') return result
-      const windowFrom = started + GENERATOR_START_MS + ctx.mode.warmupMs
-      const windowTo = windowFrom + ctx.mode.measureMs
-      const inWindow = samples.filter((s) => s.from >= windowFrom && s.to <= windowTo)
-      if (inWindow.length === 0) throw new Error('no event-loop reading fell inside the measured window')
-      const maxStallMs = Math.max(...inWindow.map((s) => s.maxMs))
-      return { ...result, ...(await after(sy, result)), maxStallMs }
+      return { ...result, ...(await after(sy, result)), maxStallMs: await longestStallMs(sy, result) }
     },
   }
 }
-
-const POLL_MS = 250
-// Starting the generator process and opening its connections, before its warm-up begins.
-const GENERATOR_START_MS = 1000
