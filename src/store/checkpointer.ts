@@ -49,7 +49,7 @@ export interface Checkpointer {
  * syncs the database file: on the development machine's disk that stalled
  * the broker for 30 to 360 ms during a store-heavy load. Here the main
  * connection never checkpoints; a worker thread with its own connection
- * does, every second, without blocking the writer. Should the thread fail,
+ * does, every 200 ms, without blocking the writer. Should the thread fail,
  * the main connection checkpoints by itself again.
  */
 export function startCheckpointer(db: Db, path: string, log: Logger): Checkpointer | undefined {
