@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { covers } from '../src/broker/acl.js'
 import { verifyPassword } from '../src/broker/passwords.js'
 import { startApp, type TestApp } from './helpers/app.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
+import { attempt as tryConnect, connect, end, Inbox } from './helpers/mqtt.js'
 
 const BIN = fileURLToPath(new URL('../bin/switchyard.js', import.meta.url))
 const SECRET = 'a-jwt-secret-of-at-least-32-characters!!'
@@ -27,17 +27,7 @@ async function open(options = {}) {
 }
 /** The error a connection attempt ends with, or 'connected'. */
 function attempt(options: mqtt.IClientOptions): Promise<string> {
-  return new Promise((resolve) => {
-    const c = mqtt.connect(t!.mqttUrl, { reconnectPeriod: 0, connectTimeout: 3000, ...options })
-    c.once('connect', () => {
-      clients.push(c)
-      resolve('connected')
-    })
-    c.once('error', (err) => {
-      c.end(true)
-      resolve(err.message)
-    })
-  })
+  return tryConnect(t!.mqttUrl, options, (c) => clients.push(c))
 }
 /** What the broker granted each filter (MQTT.js rejects a SUBACK with a refusal, and keeps the packet). */
 async function grants(c: MqttClient, topics: string[]): Promise<Array<[string, number]>> {

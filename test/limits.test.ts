@@ -3,7 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startApp, type TestApp } from './helpers/app.js'
-import { connect, connectWithInbox, end, type Inbox } from './helpers/mqtt.js'
+import { attempt, connect, connectWithInbox, end, type Inbox } from './helpers/mqtt.js'
 
 // Each limit ends only the connection that breaks it: a bystander keeps
 // publishing and receiving, and the breach shows in /metrics.
@@ -246,15 +246,7 @@ describe('client ids', () => {
   it('refuses a client id with + or #, which would make lifecycle topics wildcards, and accepts one with /', async () => {
     t = await startApp()
     for (const clientId of ['sensor+1', 'site/#']) {
-      const outcome = await new Promise<string>((resolve) => {
-        const c = mqtt.connect(t!.mqttUrl, { clientId, reconnectPeriod: 0, connectTimeout: 3000 })
-        c.once('connect', () => resolve('connected'))
-        c.once('error', (err) => {
-          c.end(true)
-          resolve(err.message)
-        })
-      })
-      expect(outcome).toMatch(/Identifier rejected/)
+      expect(await attempt(t.mqttUrl, { clientId }, (c) => clients.push(c))).toMatch(/Identifier rejected/)
     }
     const ok = await open(t.mqttUrl, { clientId: 'site/device-1' })
     expect(ok.connected).toBe(true)

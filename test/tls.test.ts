@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../src/config/load.js'
 import { startApp, type TestApp } from './helpers/app.js'
-import { connect, connectWithInbox, end } from './helpers/mqtt.js'
+import { attempt as tryConnect, connect, connectWithInbox, end } from './helpers/mqtt.js'
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url))
 const ca = readFileSync(fixture('ca.crt'))
@@ -38,17 +38,7 @@ function httpsGet(path: string, headers: Record<string, string> = {}): Promise<{
 }
 /** The error a connection attempt ends with, or 'connected'. */
 function attempt(url: string, options: mqtt.IClientOptions): Promise<string> {
-  return new Promise((resolve) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, ...options })
-    c.once('connect', () => {
-      clients.push(c)
-      resolve('connected')
-    })
-    c.once('error', (err) => {
-      c.end(true)
-      resolve(err.message)
-    })
-  })
+  return tryConnect(url, options, (c) => clients.push(c))
 }
 
 describe('TLS listeners', () => {

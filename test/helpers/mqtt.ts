@@ -77,3 +77,22 @@ export function connectWithInbox(url: string, options: IClientOptions = {}): Pro
     client.once('error', reject)
   })
 }
+
+/**
+ * How a connection attempt ends: 'connected' (the client is then handed to
+ * `keep`, to be ended after the test) or the message of the error it failed
+ * with, such as MQTT.js' words for a CONNACK refusal.
+ */
+export function attempt(url: string, options: IClientOptions, keep: (client: MqttClient) => void): Promise<string> {
+  return new Promise((resolve) => {
+    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, ...options })
+    c.once('connect', () => {
+      keep(c)
+      resolve('connected')
+    })
+    c.once('error', (err) => {
+      c.end(true)
+      resolve(err.message)
+    })
+  })
+}
