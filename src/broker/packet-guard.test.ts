@@ -1,9 +1,10 @@
 import { Aedes, type Client } from 'aedes'
 import mqttPacket from 'mqtt-packet'
 import { once } from 'node:events'
-import { connect as connectTcp, createServer, type AddressInfo, type Server } from 'node:net'
+import { createServer, type AddressInfo, type Server } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, connectWithInbox, end } from '../../test/helpers/mqtt.js'
+import { sendRawUntilClosed } from '../../test/helpers/raw.js'
 import { createSqlitePersistence, type SqlitePersistence } from '../persistence/index.js'
 import { guardPackets, stringProblem } from './packet-guard.js'
 
@@ -113,23 +114,7 @@ describe('the packet guard, in a broker', () => {
     url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`
   }
 
-  /** Sends raw bytes; resolves once the broker closes the connection, rejects if it has not within 2 s. */
-  function sendRaw(bytes: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = connectTcp((server.address() as AddressInfo).port, '127.0.0.1')
-      const timer = setTimeout(() => {
-        socket.destroy()
-        reject(new Error(`the broker kept the connection open after ${bytes.toString('hex')}`))
-      }, 2000)
-      socket.on('error', () => {})
-      socket.on('data', () => {})
-      socket.on('close', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      socket.write(bytes)
-    })
-  }
+  const sendRaw = (bytes: Buffer) => sendRawUntilClosed((server.address() as AddressInfo).port, bytes)
 
   it('closes the publisher of a bad topic and relays nothing of it', async () => {
     await start()

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startApp, type TestApp } from '../helpers/app.js'
 import { connect, connectWithInbox, end, Inbox } from '../helpers/mqtt.js'
+import { sendRawUntilClosed } from '../helpers/raw.js'
 import { BAD_UTF8, CASE_KINDS, fuzzCases, prng, rawPublish, willQos3Connect, type FuzzCase } from './mqtt-fuzz.js'
 
 // Thousands of malformed MQTT streams, over TCP and WebSocket at once, while
@@ -211,24 +212,7 @@ describe('malformed MQTT input', () => {
   }, 60_000)
 })
 
-/** Sends raw bytes on a new TCP connection; resolves once the broker closes it, rejects if it has not within 2 s. */
-function sendRaw(bytes: Buffer, endAfter = false): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp(t.addresses.mqtt.port, '127.0.0.1')
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new Error(`the broker kept the connection open after ${bytes.toString('hex')}`))
-    }, 2000)
-    socket.on('error', () => {})
-    socket.on('data', () => {})
-    socket.on('close', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    socket.write(bytes)
-    if (endAfter) socket.end()
-  })
-}
+const sendRaw = (bytes: Buffer, endAfter = false) => sendRawUntilClosed(t.addresses.mqtt.port, bytes, endAfter)
 
 const connectPacket = (clientId: string, extra: object = {}) => mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 30, ...extra } as mqttPacket.Packet)
 
