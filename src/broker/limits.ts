@@ -3,7 +3,9 @@ import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import type { LimitsConfig } from './limits-schema.js'
 
-export type LimitName = 'packet_size' | 'connections' | 'publish_rate' | 'topic_length' | 'topic_levels' | 'websocket_origin' | 'queued_bytes' | 'drain_timeout'
+const LIMIT_NAMES = ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout'] as const
+
+export type LimitName = (typeof LIMIT_NAMES)[number]
 
 /** A token bucket: `publishRate` tokens a second, holding at most one second's worth. */
 interface Bucket {
@@ -38,7 +40,7 @@ export class Limits {
       labelNames: ['limit'],
       registers: [registry],
     })
-    for (const limit of ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout']) this.#exceeded.inc({ limit }, 0)
+    for (const limit of LIMIT_NAMES) this.#exceeded.inc({ limit }, 0)
   }
 
   get config(): LimitsConfig {

@@ -84,7 +84,7 @@ type DeadRow = Omit<Row, 'next_at' | 'held' | 'last_error'> & { delivery_id: num
  * commit), which keeps recording before each PUBACK cheap.
  */
 export class Outbox {
-  readonly #s: Record<'insert' | 'due' | 'dueIds' | 'dueIdsExcept' | 'firstOf' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld' | 'deleteDead', Statement>
+  readonly #s: Record<'insert' | 'dueIds' | 'dueIdsExcept' | 'firstOf' | 'delete' | 'retry' | 'hold' | 'release' | 'retarget' | 'nextDue' | 'insertDead' | 'get' | 'countHeld' | 'deleteDead', Statement>
   readonly #writes: WriteBatch
   /** Deliveries made whose delete is not committed yet. */
   readonly #completing = new Set<number>()
@@ -94,7 +94,6 @@ export class Outbox {
     this.#writes = new WriteBatch(db, () => {})
     this.#s = {
       insert: db.prepare('INSERT INTO deliveries (target, spec, event, context, via, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      due: db.prepare('SELECT * FROM deliveries WHERE held = 0 AND next_at <= ? ORDER BY id LIMIT ?'),
       // In the order of the deliveries_due index, so that a long backlog is not sorted at every look.
       dueIds: db.prepare('SELECT id FROM deliveries WHERE held = 0 AND next_at <= ? ORDER BY held, next_at, id LIMIT ?'),
       dueIdsExcept: db.prepare('SELECT id FROM deliveries WHERE held = 0 AND next_at <= ? AND target NOT IN (SELECT value FROM json_each(?)) ORDER BY held, next_at, id LIMIT ?'),
@@ -128,11 +127,6 @@ export class Outbox {
 
   #insert(d: NewDelivery, nextAt: number, attempts: number, createdAt = nextAt): number {
     return Number(this.#s.insert.run(d.target, d.spec === undefined ? null : JSON.stringify(d.spec), JSON.stringify(d.event ?? null), JSON.stringify(d.context), d.via ?? null, attempts, nextAt, createdAt).lastInsertRowid)
-  }
-
-  /** Deliveries due now, oldest first. */
-  due(now: number, limit: number): Delivery[] {
-    return (this.#s.due.all(now, limit) as Row[]).map(toDelivery)
   }
 
   /**
