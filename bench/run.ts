@@ -43,19 +43,20 @@ function otherCpu(outcome: Outcome): number {
   return outcome.status === 'ok' && outcome.result.kind === 'pubsub' ? outcome.result.otherCpuPercent : 0
 }
 
-function parseMode(): { mode: Mode; only: Set<number> | undefined; reportOnly: boolean; outDir: string } {
+function parseMode(): { mode: Mode; only: Set<number> | undefined; peerIds: Set<string> | undefined; reportOnly: boolean; outDir: string } {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, report: { type: 'boolean' }, out: { type: 'string' } },
+    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, peers: { type: 'string' }, report: { type: 'boolean' }, out: { type: 'string' } },
     strict: true,
   })
   const quick = values.quick ?? false
   const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds must be a whole number from 1 to 20')
   const only = values.only ? new Set(values.only.split(',').map(Number)) : undefined
+  const peerIds = values.peers ? new Set(values.peers.split(',')) : undefined
   const mode: Mode = quick
     ? { quick, rounds, warmupMs: 700, measureMs: 2500, drainMs: 10_000 }
     : { quick, rounds, warmupMs: 2000, measureMs: 8000, drainMs: 15_000 }
-  return { mode, only, reportOnly: values.report ?? false, outDir: values.out ? resolve(values.out) : BENCH_DIR }
+  return { mode, only, peerIds, reportOnly: values.report ?? false, outDir: values.out ? resolve(values.out) : BENCH_DIR }
 }
 
 function writeReport(run: BenchRun, outDir: string): void {
@@ -87,7 +88,7 @@ function describe(outcome: Outcome): string {
 
 async function main(): Promise<number> {
   killChildrenOnExit()
-  const { mode, only, reportOnly, outDir } = parseMode()
+  const { mode, only, peerIds, reportOnly, outDir } = parseMode()
   const rawFile = join(outDir, 'results.json')
   const shown = (file: string) => relative(process.cwd(), join(outDir, file))
   if (reportOnly) {
@@ -101,6 +102,8 @@ async function main(): Promise<number> {
   const noMosquitto = installMosquittoIfMissing()
   if (noMosquitto) console.log(`Mosquitto will be reported as not available: ${noMosquitto}`)
   const peers = createPeers(ROOT)
+  const unknown = [...(peerIds ?? [])].filter((id) => !(id in peers))
+  if (unknown.length > 0) throw new Error(`--peers: no broker named ${unknown.join(', ')} (known: ${Object.keys(peers).join(', ')})`)
   const run: BenchRun = {
     mode,
     startedAt,
@@ -121,7 +124,8 @@ async function main(): Promise<number> {
       for (const scenario of selected) {
         for (const benchCase of scenario.cases) {
           // Rotate the order each round so no broker always runs first (or right after another).
-          const order = benchCase.peers.map((_, i) => benchCase.peers[(i + round) % benchCase.peers.length]!)
+          const named = benchCase.peers.filter((id) => !peerIds || peerIds.has(id))
+          const order = named.map((_, i) => named[(i + round) % named.length]!)
           for (const peerId of order) {
             const key = outcomeKey(benchCase.id, peerId)
             const previous = run.outcomes.get(key) ?? []

@@ -129,6 +129,32 @@ rules:
     expect(JSON.parse((await inbox.on('decoded')).payload)).toEqual({ data: Buffer.from([0xde, 0xad, 0xbe, 0xef]).toString('base64'), t: 'raw/1' })
   })
 
+  it('republish a JSON payload of SELECT * byte for byte, and a payload that is not JSON as * in base64', async () => {
+    await app(`
+rules:
+  - name: copy
+    sql: SELECT * FROM 'in/#'
+    actions:
+      - republish: { topic: 'copy/\${topic(2)}' }
+      - republish: { topic: 'sized/\${size}' }
+`)
+    const c = await open(t!.mqttUrl)
+    const got = new Map<string, Buffer>()
+    c.on('message', (topic, payload) => got.set(topic, payload))
+    await c.subscribeAsync('copy/#')
+    await c.subscribeAsync('sized/#')
+    const binary = Buffer.from([0xde, 0xad, 0x00, 0xef])
+    // Spacing, key order and a number past 2^53 survive, as they would not through JSON.parse and JSON.stringify.
+    const json = Buffer.from('{ "size": 3,  "id": 12345678901234567890 }')
+    await c.publishAsync('in/bin', binary, { qos: 1 })
+    await c.publishAsync('in/json', json, { qos: 1 })
+    await expect.poll(() => [...got.keys()].filter((k) => k.startsWith('copy/') || k === 'sized/3').length).toBe(3)
+    expect(got.get('copy/bin')!.toString()).toBe(binary.toString('base64'))
+    expect(got.get('copy/json')).toEqual(json)
+    // A template that reads the output still sees the parsed document.
+    expect(got.get('sized/3')).toEqual(json)
+  })
+
   it('let rules read lifecycle events from $events topics', async () => {
     await app(`
 rules:

@@ -4,6 +4,13 @@ import { waitForPort } from '../lib/ports.js'
 /** The core brokers run on; the load generator gets the other one. */
 export const BROKER_CPU = 0
 
+/**
+ * Extra Node.js options for the Node brokers (Switchyard and plain Aedes),
+ * from `BENCH_BROKER_NODE_OPTIONS`: `--cpu-prof --cpu-prof-dir=/tmp/prof`
+ * profiles every broker of the run, each into a file of its own.
+ */
+export const BROKER_NODE_OPTIONS: string[] = (process.env.BENCH_BROKER_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)
+
 export interface StartOptions {
   /** A fresh directory for this run's config and data. */
   workDir: string

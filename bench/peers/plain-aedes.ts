@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { spawnPinned } from '../lib/child-processes.js'
 import { freePort } from '../lib/ports.js'
-import { BROKER_CPU, lastLine, running, whenListening, type Peer } from './peer.js'
+import { BROKER_CPU, BROKER_NODE_OPTIONS, lastLine, running, whenListening, type Peer } from './peer.js'
 
 const SCRIPT = fileURLToPath(new URL('./plain-aedes.mjs', import.meta.url))
 
@@ -12,7 +12,7 @@ export function plainAedesPeer(root: string): Peer {
     async start({ websocket }) {
       const mqttPort = await freePort()
       const wsPort = websocket ? await freePort() : undefined
-      const args = [SCRIPT, String(mqttPort), ...(wsPort ? [String(wsPort)] : [])]
+      const args = [...BROKER_NODE_OPTIONS, SCRIPT, String(mqttPort), ...(wsPort ? [String(wsPort)] : [])]
       // cwd at the project root so that `aedes` and `ws` resolve from its node_modules.
       const spawned = spawnPinned({ cpu: BROKER_CPU, command: process.execPath, args, cwd: root })
       await whenListening(spawned, wsPort ? [mqttPort, wsPort] : [mqttPort], (output) => `plain Aedes exited: ${lastLine(output)}`)

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { spawnPinned } from '../lib/child-processes.js'
 import { freePort } from '../lib/ports.js'
-import { BROKER_CPU, lastLine, PeerUnavailable, running, whenListening, type Peer } from './peer.js'
+import { BROKER_CPU, BROKER_NODE_OPTIONS, lastLine, PeerUnavailable, running, whenListening, type Peer } from './peer.js'
 import { benchRules, type RuleCounts } from './switchyard-rules.js'
 
 /** What a Switchyard peer runs besides the broker: rules, functions, and the files they need. */
@@ -84,7 +84,7 @@ export function switchyardPeer(id: string, label: string, root: string, setup: S
       const spawned = spawnPinned({
         cpu: BROKER_CPU,
         command: process.execPath,
-        args: [...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(installDir ?? root, 'bin/switchyard.js'), 'start', '--config', configFile],
+        args: [...BROKER_NODE_OPTIONS, ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(installDir ?? root, 'bin/switchyard.js'), 'start', '--config', configFile],
         cwd: workDir,
         ...(eventLoopFile ? { env: { ...process.env, BENCH_EVENT_LOOP_FILE: eventLoopFile } } : {}),
       })

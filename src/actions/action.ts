@@ -23,6 +23,12 @@ export interface ActionEvent {
   payload: Buffer
   /** The rule's SELECT output. */
   output: unknown
+  /**
+   * True when the output is the payload itself (`SELECT *` alone): when it
+   * is a JSON document, an action that sends it whole as JSON may send
+   * `payload` as published, byte for byte.
+   */
+  outputIsPayload?: boolean
   /** How many rule republishes led to this message, for the loop guard. */
   lineage: Lineage
   /** Evaluates a compiled substitution template against this event. */

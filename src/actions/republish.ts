@@ -21,21 +21,35 @@ export const republish: ActionKind<RepublishConfig> = {
     const { topic, payload } = config
     const render = (event: ActionEvent) => ({
       topic: event.fill(topic),
-      payload: payload ? event.fill(payload) : outputPayload(event.output),
+      payload: payload ? event.fill(payload) : wholeOutput(event),
     })
     return {
       kind: 'republish',
-      async run(event) {
+      // Not async: a republish is one publish, and runs for every message its rule passes.
+      run(event) {
         const message = render(event)
         const invalid = invalidTopicName(message.topic)
-        if (invalid) throw new ActionError(`cannot republish to "${message.topic}": ${invalid}`, false)
-        await deps.publish({ topic: message.topic, payload: Buffer.from(message.payload), qos: config.qos, retain: config.retain }, event)
+        if (invalid) return Promise.reject(new ActionError(`cannot republish to "${message.topic}": ${invalid}`, false))
+        // Payloads are never changed once published: the original's bytes can be shared.
+        const bytes = typeof message.payload === 'string' ? Buffer.from(message.payload) : message.payload
+        return deps.publish({ topic: message.topic, payload: bytes, qos: config.qos, retain: config.retain }, event)
       },
       describe(event) {
-        return { kind: 'republish', ...render(event), qos: config.qos, retain: config.retain }
+        const message = render(event)
+        return { kind: 'republish', topic: message.topic, payload: message.payload.toString(), qos: config.qos, retain: config.retain }
       },
     }
   },
+}
+
+/**
+ * The SELECT output as a message: the payload's own bytes when the output is
+ * the payload's JSON document (`SELECT *`), so that it is not written out
+ * again (and keeps its spacing and its numbers' digits), else `outputPayload`.
+ */
+export function wholeOutput(event: ActionEvent): Buffer | string {
+  const output = event.output
+  return event.outputIsPayload && typeof output === 'object' && output !== null ? event.payload : outputPayload(output)
 }
 
 /** The SELECT output as the payload of a message: JSON, or a string as is. */

@@ -5,11 +5,13 @@ import { transportOf, type Transport } from './connection-info.js'
 
 /**
  * Broker metrics. Bytes are read from the sockets' own counters when scraped,
- * so counting them costs nothing per message.
+ * so counting them costs nothing per message; messages are counted in plain
+ * numbers, which the counters read when scraped (prom-client's `inc`
+ * allocates on every call, and messages out are counted per delivery).
  */
 export class BrokerMetrics {
-  readonly messagesIn: Counter
-  readonly messagesOut: Counter
+  #messagesIn = 0
+  #messagesOut = 0
   readonly #sockets = new Set<Socket>()
   #closedBytesIn = 0
   #closedBytesOut = 0
@@ -17,16 +19,18 @@ export class BrokerMetrics {
   constructor(registry: Registry, broker: Aedes) {
     const sockets = this.#sockets
     const self = this
-    this.messagesIn = new Counter({
-      name: 'switchyard_mqtt_messages_in_total',
-      help: 'PUBLISH packets received from clients',
-      registers: [registry],
-    })
-    this.messagesOut = new Counter({
-      name: 'switchyard_mqtt_messages_out_total',
-      help: 'PUBLISH packets sent to subscribers',
-      registers: [registry],
-    })
+    const counted = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset()
+          this.inc(read())
+        },
+      })
+    counted('switchyard_mqtt_messages_in_total', 'PUBLISH packets received from clients', () => self.#messagesIn)
+    counted('switchyard_mqtt_messages_out_total', 'PUBLISH packets sent to subscribers', () => self.#messagesOut)
     new Gauge({
       name: 'switchyard_mqtt_connections',
       help: 'Connected MQTT clients by transport',
@@ -53,9 +57,16 @@ export class BrokerMetrics {
       })
     socketBytes('in', () => self.#closedBytesIn, (s) => s.bytesRead)
     socketBytes('out', () => self.#closedBytesOut, (s) => s.bytesWritten)
-    broker.on('publish', (_packet, client) => {
-      if (client) this.messagesIn.inc()
-    })
+  }
+
+  /** A client's PUBLISH was accepted. */
+  messageIn(): void {
+    this.#messagesIn++
+  }
+
+  /** A PUBLISH is on its way to a subscriber. */
+  messageOut(): void {
+    this.#messagesOut++
   }
 
   /** Open MQTT connections on every listener. */

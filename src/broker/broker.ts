@@ -106,12 +106,17 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // Aedes acknowledges a QoS 1 publish before its `published` hook; this
       // is the last step before the PUBACK.
       const beforeAck = deps.hooks?.beforeAck
-      const ack = (err?: Error | null) => (err || !client || packet.qos !== 1 ? done(err ?? null) : storeBeforePuback(packet, client, done))
+      const ack = (err?: Error | null) => {
+        if (err || !client) return done(err ?? null)
+        metrics?.messageIn()
+        if (packet.qos !== 1) return done(null)
+        storeBeforePuback(packet, client, done)
+      }
       if (client && beforeAck) return beforeAck(client, packet, ack)
       ack(null)
     },
     authorizeForward(_client, packet) {
-      metrics?.messagesOut.inc()
+      metrics?.messageOut()
       return packet
     },
   }

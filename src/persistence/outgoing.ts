@@ -1,5 +1,6 @@
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import { decodePacket, encodePacket } from './packet-codec.js'
+import { NOTHING_STORED } from './memory-answers.js'
 import type { PacketInput, StoredPacket } from './types.js'
 import type { WriteBatch } from '../store/write-batch.js'
 
@@ -85,7 +86,7 @@ export class OutgoingQueue {
    * delivers once and clears the other entry as a duplicate.
    */
   enqueue(clientIds: readonly string[], packet: StoredPacket): Promise<void> {
-    if (clientIds.length === 0) return Promise.resolve()
+    if (clientIds.length === 0) return NOTHING_STORED
     const { payload, packet: blob } = encodePacket(packet)
     const brokerId = packet.brokerId ?? null
     const brokerCounter = packet.brokerCounter ?? null
@@ -135,14 +136,14 @@ export class OutgoingQueue {
    * removed if it has not been given a message id yet.
    */
   clear(clientId: string, packet: PacketInput | undefined): Promise<StoredPacket | undefined> {
-    if (!this.#queued.has(clientId)) return Promise.resolve(undefined)
+    if (!this.#queued.has(clientId)) return NOTHING_STORED
     const messageId = packet?.messageId
     const brokerId = packet?.brokerId
     const brokerCounter = packet?.brokerCounter
     let remove: (() => Row | undefined) | undefined
     if (typeof messageId === 'number') remove = () => this.#clearByMessageId.get(clientId, messageId)
     else if (typeof brokerId === 'string' && typeof brokerCounter === 'number') remove = () => this.#clearUnsent.get(clientId, brokerId, brokerCounter)
-    if (!remove) return Promise.resolve(undefined)
+    if (!remove) return NOTHING_STORED
     const take = remove
     return this.#batch.run(() => {
       const row = take()

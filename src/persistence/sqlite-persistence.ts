@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { Readable } from 'node:stream'
 import { closeDatabase, openDatabase } from '../store/database.js'
 import { IncomingStore } from './incoming.js'
+import { NO_SUBSCRIPTIONS, NOTHING_STORED } from './memory-answers.js'
 import { OutgoingQueue } from './outgoing.js'
 import { RetainedStore } from './retained.js'
 import { migrate } from './schema.js'
@@ -121,8 +122,13 @@ export class SqlitePersistence {
     return this.#s.subscriptions.counts()
   }
 
-  async subscriptionsByTopic(topic: string): Promise<TopicSubscription[]> {
-    return this.#s.subscriptions.byTopic(topic)
+  // Called for every QoS 1/2 publish: not async, so that a topic without
+  // persistent subscribers costs no promise (see memory-answers.ts).
+  subscriptionsByTopic(topic: string): Promise<TopicSubscription[]> {
+    const stores = this.#stores
+    if (!stores) return this.#unusable()
+    const subs = stores.subscriptions.byTopic(topic)
+    return subs.length === 0 ? NO_SUBSCRIPTIONS : Promise.resolve(subs)
   }
 
   async cleanSubscriptions(client: ClientRef): Promise<void> {
@@ -133,16 +139,23 @@ export class SqlitePersistence {
     return this.#s.outgoing.enqueue([sub.clientId], new Packet(packet))
   }
 
-  async outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: PacketInput): Promise<void> {
-    return this.#s.outgoing.enqueue(subs.map((sub) => sub.clientId), new Packet(packet))
+  // Called for every QoS 1/2 publish, mostly with no subscriptions at all.
+  outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: PacketInput): Promise<void> {
+    const stores = this.#stores
+    if (!stores) return this.#unusable()
+    if (subs.length === 0) return NOTHING_STORED
+    return stores.outgoing.enqueue(subs.map((sub) => sub.clientId), new Packet(packet))
   }
 
   async outgoingUpdate(client: ClientRef, packet: PacketInput): Promise<void> {
     return this.#s.outgoing.update(client.id, packet)
   }
 
-  async outgoingClearMessageId(client: ClientRef, packet: PacketInput | undefined): Promise<StoredPacket | undefined> {
-    return this.#s.outgoing.clear(client.id, packet)
+  // Called for every PUBACK; answers NOTHING_STORED for a client with nothing queued.
+  outgoingClearMessageId(client: ClientRef, packet: PacketInput | undefined): Promise<StoredPacket | undefined> {
+    const stores = this.#stores
+    if (!stores) return this.#unusable()
+    return stores.outgoing.clear(client.id, packet)
   }
 
   outgoingStream(client: ClientRef): Readable {
@@ -207,6 +220,15 @@ export class SqlitePersistence {
 
   get #s(): Stores {
     if (this.#stores) return this.#stores
-    throw new Error(this.#destroyed ? 'the session store is destroyed' : 'the session store is not set up: Aedes calls setup(broker) at start')
+    throw this.#unusableError()
+  }
+
+  /** What the methods that are not async answer before setup and after destroy: a rejection, as the async ones give. */
+  #unusable(): Promise<never> {
+    return Promise.reject(this.#unusableError())
+  }
+
+  #unusableError(): Error {
+    return new Error(this.#destroyed ? 'the session store is destroyed' : 'the session store is not set up: Aedes calls setup(broker) at start')
   }
 }

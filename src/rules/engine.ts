@@ -17,7 +17,7 @@ export interface EngineOptions {
 }
 
 interface Work {
-  rules: CompiledRule[]
+  rules: readonly CompiledRule[]
   ctx: SqlContext
   payload: Buffer
   lineage: Lineage
@@ -165,7 +165,7 @@ export class RulesEngine {
     })
   }
 
-  #work(rules: CompiledRule[], packet: AedesPublishPacket, client: Client | null): Work {
+  #work(rules: readonly CompiledRule[], packet: AedesPublishPacket, client: Client | null): Work {
     const info = client ? this.connections.get(client) : undefined
     return {
       rules,
@@ -212,22 +212,29 @@ export class RulesEngine {
     for (const rule of work.rules) {
       const stats = rule.stats
       stats.matched++
-      let output: unknown
-      try {
-        const result = rule.query.run(work.ctx)
-        if (!result.passed) continue
-        output = result.output
-      } catch (err) {
-        stats.failed++
-        this.#log.debug({ rule: rule.name, err }, 'rule evaluation failed')
-        continue
+      let event: ActionEvent
+      if (rule.query.passThrough) {
+        // `SELECT *` without WHERE: nothing to decide, and the output (the
+        // payload's document) is made only if an action reads it.
+        event = makeEvent(rule, work, PAYLOAD)
+      } else {
+        try {
+          const result = rule.query.run(work.ctx)
+          if (!result.passed) continue
+          event = makeEvent(rule, work, result.output)
+        } catch (err) {
+          stats.failed++
+          this.#log.debug({ rule: rule.name, err }, 'rule evaluation failed')
+          continue
+        }
       }
       stats.passed++
-      const event = makeEvent(rule.name, work, output)
-      rule.actions.forEach((action, i) => {
+      const actions = rule.actions
+      for (let i = 0; i < actions.length; i++) {
+        const action = actions[i]!
         const running = this.#start(rule, action, i, event)
         if (action.durable) durable.push(running)
-      })
+      }
     }
     return durable
   }
@@ -246,6 +253,7 @@ export class RulesEngine {
         // A reload may have reshaped the stats while this action ran.
         const stats = rule.stats.actions[index]
         if (stats) stats.success++
+        this.#settled()
         return true
       },
       (err: unknown) => {
@@ -253,13 +261,17 @@ export class RulesEngine {
         if (stats) stats.failure++
         this.#log.warn({ rule: rule.name, action: action.kind, err: (err as Error).message }, 'rule action failed')
         this.#runErrorAction(rule, action, event, err as Error)
+        this.#settled()
         return false
       },
-    ).finally(() => {
-      this.#inFlight--
-      if (this.#queue.length > 0 || this.#waiting.length > 0) this.#schedule()
-      else if (this.#whenIdle && this.#idle()) this.#whenIdle()
-    })
+    )
+  }
+
+  /** An action has finished: room for queued work, or the engine may be idle. */
+  #settled(): void {
+    this.#inFlight--
+    if (this.#queue.length > 0 || this.#waiting.length > 0) this.#schedule()
+    else if (this.#whenIdle && this.#idle()) this.#whenIdle()
   }
 
   /**
@@ -272,7 +284,7 @@ export class RulesEngine {
     if (!rule?.errorAction) return
     const payload = Buffer.from(JSON.stringify(letter.event ?? null))
     const ctx = { payload, topic: letter.context.topic, clientId: letter.context.clientId ?? undefined, principal: undefined, timestamp: letter.context.timestamp }
-    const event = makeEvent(rule.name, { rules: [rule], ctx, payload, lineage: { hops: letter.context.hops, fromLoop: letter.context.fromLoop } }, letter.event)
+    const event = makeEvent(rule, { rules: [rule], ctx, payload, lineage: { hops: letter.context.hops, fromLoop: letter.context.fromLoop } }, letter.event)
     // The target's kind (function, route, topic); a URL is what an http action calls.
     const prefix = letter.target.slice(0, letter.target.indexOf(':'))
     const kind = prefix === 'url' ? 'http' : prefix || 'invoke'
@@ -283,7 +295,7 @@ export class RulesEngine {
   #runErrorAction(rule: CompiledRule, failed: Action, event: ActionEvent, err: Error): void {
     const handler = rule.errorAction
     if (!handler) return
-    const errorEvent: ActionEvent = { ...event, output: errorDocument(rule.name, event, failed, err) }
+    const errorEvent: ActionEvent = { ...event, output: errorDocument(rule.name, event, failed, err), outputIsPayload: false }
     handler.run(errorEvent).then(
       () => {
         if (rule.stats.errorAction) rule.stats.errorAction.success++
@@ -374,19 +386,29 @@ export class RulesEngine {
   }
 }
 
-function makeEvent(rule: string, work: Work, output: unknown): ActionEvent {
+/** Stands for an output that is the payload's own document, made when first read. */
+const PAYLOAD = Symbol('the payload')
+
+function makeEvent(rule: CompiledRule, work: Work, output: unknown): ActionEvent {
   const ctx = work.ctx
-  return {
-    rule,
+  const outputIsPayload = rule.query.selectsPayload
+  let value = output
+  const event: ActionEvent = {
+    rule: rule.name,
     topic: ctx.topic,
     clientId: ctx.clientId,
     principal: ctx.principal,
     timestamp: ctx.timestamp,
     payload: work.payload,
-    output,
+    outputIsPayload,
+    get output() {
+      if (value === PAYLOAD) value = rule.query.run(ctx).output
+      return value
+    },
     lineage: work.lineage,
     fill(template: Template) {
-      return template.constant ? template.source : template.render({ output, ctx })
+      return template.constant ? template.source : template.render({ output: event.output, ctx })
     },
   }
+  return event
 }

@@ -27,6 +27,17 @@ export function lineageOf(packet: WithProperties): Lineage {
   return { hops: Number.isFinite(hops) ? hops : 0, fromLoop: props[LOOP] === '1' }
 }
 
-export function lineageProperties(lineage: Lineage): { userProperties: Record<string, string> } {
-  return { userProperties: lineage.fromLoop ? { [HOPS]: String(lineage.hops), [LOOP]: '1' } : { [HOPS]: String(lineage.hops) } }
+type LineageProperties = Readonly<{ userProperties: Readonly<Record<string, string>> }>
+
+/** Made once per hop count: every republish carries one of a handful. */
+const made = { plain: [] as LineageProperties[], fromLoop: [] as LineageProperties[] }
+
+/** The packet properties that carry `lineage`; shared between packets, never to be changed. */
+export function lineageProperties(lineage: Lineage): LineageProperties {
+  const list = lineage.fromLoop ? made.fromLoop : made.plain
+  const known = list[lineage.hops]
+  if (known) return known
+  const userProperties: Record<string, string> = { [HOPS]: String(lineage.hops) }
+  if (lineage.fromLoop) userProperties[LOOP] = '1'
+  return (list[lineage.hops] = Object.freeze({ userProperties: Object.freeze(userProperties) }))
 }

@@ -28,6 +28,14 @@ export class RuleSet {
   readonly rules: readonly CompiledRule[]
   readonly #matcher: Qlobber
   readonly #enabled: number
+  /**
+   * What `match` found for recent topics. A message is matched up to three
+   * times (before a QoS 1 PUBACK, when published, and its rules' republishes
+   * in turn), and most applications publish to a set of topics that repeats.
+   * Cleared whole when full, so that it stays bounded however many topics
+   * there are.
+   */
+  readonly #matched = new Map<string, readonly CompiledRule[]>()
 
   private constructor(rules: CompiledRule[]) {
     this.rules = rules
@@ -68,11 +76,21 @@ export class RuleSet {
     return this.#enabled
   }
 
-  /** The enabled rules whose FROM matches `topic`, in config order. */
-  match(topic: string): CompiledRule[] {
-    if (this.#enabled === 0) return []
+  /** The enabled rules whose FROM matches `topic`, in config order; shared between calls, never to be changed. */
+  match(topic: string): readonly CompiledRule[] {
+    if (this.#enabled === 0) return NONE
+    let rules = this.#matched.get(topic)
+    if (rules === undefined) {
+      if (this.#matched.size >= MATCH_CACHE_SIZE) this.#matched.clear()
+      rules = this.#find(topic)
+      this.#matched.set(topic, rules)
+    }
+    return rules
+  }
+
+  #find(topic: string): readonly CompiledRule[] {
     const found = this.#matcher.match(topic) as number[]
-    if (found.length === 0) return []
+    if (found.length === 0) return NONE
     // [MQTT-4.7.2-1] a FROM starting with a wildcard does not match '$' topics.
     const dollar = topic.charCodeAt(0) === 36
     const out: CompiledRule[] = []
@@ -81,9 +99,12 @@ export class RuleSet {
       if (dollar && isWildcardFirst(rule.from)) continue
       out.push(rule)
     }
-    return out
+    return out.length === 0 ? NONE : Object.freeze(out)
   }
 }
+
+const NONE: readonly CompiledRule[] = Object.freeze([])
+const MATCH_CACHE_SIZE = 10_000
 
 function buildAction(action: ActionConfig, deps: ActionDeps): Action {
   return (actionKinds[action.kind].create as (config: unknown, deps: ActionDeps) => Action)(action.config, deps)

@@ -1,7 +1,7 @@
 import { compileExpr } from './compile-expr.js'
 import { documentOf, type SqlContext } from './context.js'
 import { parseStatement } from './parser.js'
-import { compileProjection } from './select.js'
+import { compileProjection, star } from './select.js'
 import { toBoolean } from './values.js'
 
 /** What a compiled rule statement says about one message. */
@@ -31,6 +31,18 @@ export interface CompiledQuery {
   /** The FROM topic filter, e.g. `chat/pub/#`; matching topics against it is the caller's job. */
   readonly from: string
   /**
+   * True for `SELECT *` alone: the output is the payload itself, its JSON
+   * document (or, for a payload that is not JSON, the payload in base64).
+   * Where such an output goes out whole as JSON, the payload's own bytes
+   * say the same, with nothing written out again.
+   */
+  readonly selectsPayload: boolean
+  /**
+   * True for `SELECT * FROM ...` without WHERE: every message passes, so a
+   * caller may skip `run` until the output is needed.
+   */
+  readonly passThrough: boolean
+  /**
    * Evaluates the statement against one message: the WHERE first, then,
    * if it passed, the SELECT. Data problems never throw: a missing field, a
    * wrong type or a division by zero is Undefined, as on AWS. Parses the
@@ -51,6 +63,8 @@ export function compileSql(sql: string): CompiledQuery {
   return {
     sql,
     from: statement.from,
+    selectsPayload: select === star,
+    passThrough: !where && select === star,
     run(ctx, options) {
       const doc = documentOf(ctx)
       let verdict: boolean | undefined
