@@ -196,11 +196,16 @@ export class RulesEngine {
 
   #drain(): void {
     this.#scheduled = false
-    // A bounded slice per turn, so that sockets are served in between.
-    let budget = 512
-    while (this.#queue.length > 0 && budget-- > 0 && this.#inFlight < this.options.concurrency) {
-      this.#evaluate(this.#queue.shift()!)
+    // A bounded slice per turn, so that sockets are served in between. Taken
+    // by index and removed at once: a shift() per message copies the queue
+    // each time once it is long. (Rules' own publishes may add to its end
+    // meanwhile.)
+    const queue = this.#queue
+    let taken = 0
+    while (taken < queue.length && taken < 512 && this.#inFlight < this.options.concurrency) {
+      this.#evaluate(queue[taken++]!)
     }
+    queue.splice(0, taken)
     while (this.#waiting.length > 0 && this.#queue.length < this.options.queueSize) this.#waiting.shift()!()
     if (this.#queue.length > 0 && this.#inFlight < this.options.concurrency) this.#schedule()
     else if (this.#whenIdle && this.#idle()) this.#whenIdle()
@@ -295,7 +300,18 @@ export class RulesEngine {
   #runErrorAction(rule: CompiledRule, failed: Action, event: ActionEvent, err: Error): void {
     const handler = rule.errorAction
     if (!handler) return
-    const errorEvent: ActionEvent = { ...event, output: errorDocument(rule.name, event, failed, err), outputIsPayload: false }
+    // The same message, with the error document as its output; templates still read the message.
+    const errorEvent: ActionEvent = {
+      rule: event.rule,
+      topic: event.topic,
+      clientId: event.clientId,
+      principal: event.principal,
+      timestamp: event.timestamp,
+      payload: event.payload,
+      lineage: event.lineage,
+      output: errorDocument(rule.name, event, failed, err),
+      fill: (template) => event.fill(template),
+    }
     handler.run(errorEvent).then(
       () => {
         if (rule.stats.errorAction) rule.stats.errorAction.success++
@@ -389,26 +405,49 @@ export class RulesEngine {
 /** Stands for an output that is the payload's own document, made when first read. */
 const PAYLOAD = Symbol('the payload')
 
-function makeEvent(rule: CompiledRule, work: Work, output: unknown): ActionEvent {
-  const ctx = work.ctx
-  const outputIsPayload = rule.query.selectsPayload
-  let value = output
-  const event: ActionEvent = {
-    rule: rule.name,
-    topic: ctx.topic,
-    clientId: ctx.clientId,
-    principal: ctx.principal,
-    timestamp: ctx.timestamp,
-    payload: work.payload,
-    outputIsPayload,
-    get output() {
-      if (value === PAYLOAD) value = rule.query.run(ctx).output
-      return value
-    },
-    lineage: work.lineage,
-    fill(template: Template) {
-      return template.constant ? template.source : template.render({ output: event.output, ctx })
-    },
+/**
+ * One message as a rule's actions see it. A class rather than an object
+ * literal: with the output's getter, a literal is built the slow way, as a
+ * dictionary of about a kilobyte, for every message a rule passes.
+ */
+class RuleEvent implements ActionEvent {
+  readonly rule: string
+  readonly topic: string
+  readonly clientId: string | undefined
+  readonly principal: string | undefined
+  readonly timestamp: number
+  readonly payload: Buffer
+  readonly lineage: Lineage
+  readonly outputIsPayload: boolean
+  readonly #query: CompiledRule['query']
+  readonly #ctx: SqlContext
+  #output: unknown
+
+  constructor(rule: CompiledRule, work: Work, output: unknown) {
+    const ctx = work.ctx
+    this.rule = rule.name
+    this.topic = ctx.topic
+    this.clientId = ctx.clientId
+    this.principal = ctx.principal
+    this.timestamp = ctx.timestamp
+    this.payload = work.payload
+    this.lineage = work.lineage
+    this.outputIsPayload = rule.query.selectsPayload
+    this.#query = rule.query
+    this.#ctx = ctx
+    this.#output = output
   }
-  return event
+
+  get output(): unknown {
+    if (this.#output === PAYLOAD) this.#output = this.#query.run(this.#ctx).output
+    return this.#output
+  }
+
+  fill(template: Template): string {
+    return template.constant ? template.source : template.render({ output: this.output, ctx: this.#ctx })
+  }
+}
+
+function makeEvent(rule: CompiledRule, work: Work, output: unknown): ActionEvent {
+  return new RuleEvent(rule, work, output)
 }
