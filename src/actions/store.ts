@@ -20,8 +20,9 @@ export const store: ActionKind<StoreConfig> = {
     const { key } = config
     return {
       kind: 'store',
-      async run(event) {
-        await deps.events.append({
+      // Not async: the append's promise is its batch's, shared with the other events of the turn.
+      run(event) {
+        return deps.events.append({
           table: config.table,
           key: key ? event.fill(key) : null,
           timestamp: event.timestamp,

@@ -31,3 +31,26 @@ it('refuses an event whose data cannot be written as JSON, alone: the others of 
   expect(loop!.reason.message).toMatch(/^cannot store the event in table readings: its data cannot be written as JSON \(/)
   expect(store.query('readings').map((e) => e.topic)).toEqual(['b', 'a'])
 })
+
+it('commits in batches of at most 2,000, one per turn, and everything at once when flushed at close', async () => {
+  const commits: number[] = []
+  const transaction = db.transaction.bind(db)
+  db.transaction = ((fn: (...args: unknown[]) => unknown) => {
+    const run = transaction(fn)
+    return (...args: unknown[]) => {
+      commits.push(1)
+      return run(...args)
+    }
+  }) as typeof db.transaction
+  const first = Array.from({ length: 4500 }, (_, i) => store.append(event(`t/${i}`, { i })))
+  await Promise.all(first)
+  expect(commits).toHaveLength(3)
+  expect(db.prepare('SELECT count(*) AS n FROM store_events').get()).toEqual({ n: 4500 })
+
+  // At close nothing waits for a later turn: all of it is committed now.
+  const last = Array.from({ length: 4500 }, (_, i) => store.append(event(`u/${i}`, { i })))
+  store.flush()
+  expect(db.prepare('SELECT count(*) AS n FROM store_events').get()).toEqual({ n: 9000 })
+  expect(commits).toHaveLength(6)
+  await Promise.all(last)
+})

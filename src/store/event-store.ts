@@ -49,12 +49,26 @@ const STEPS = [
   CREATE INDEX store_events_by_expiry ON store_events (expires_at) WHERE expires_at IS NOT NULL;`,
 ]
 
-interface Pending {
-  event: NewEvent
-  /** The event's data as JSON, written when it was appended. */
-  data: string
+/**
+ * The appends of one transaction: events and their data as JSON, written
+ * when appended, in turn. They share one promise, settled by the commit:
+ * nothing is made per event beyond its row.
+ */
+interface Batch {
+  rows: Array<NewEvent | string>
+  done: Promise<void>
   resolve(): void
   reject(err: unknown): void
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void
+  let reject!: (err: unknown) => void
+  const done = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { rows: [], done, resolve, reject }
 }
 
 /**
@@ -71,7 +85,8 @@ export class EventStore {
   /** One prepared statement per combination of filters (at most eight). */
   readonly #queries = new Map<string, Statement>()
   readonly #health: StoreHealth
-  #pending: Pending[] = []
+  /** Waiting for their commit, oldest first; only the last takes new appends. */
+  #batches: Batch[] = []
   #scheduled = false
 
   constructor(db: Db) {
@@ -90,39 +105,49 @@ export class EventStore {
       const why = err instanceof RangeError ? 'its data is nested too deeply to be written as JSON' : `its data cannot be written as JSON (${(err as Error).message})`
       return Promise.reject(new StoreError(`cannot store the event in table ${event.table}: ${why}`, { cause: err }))
     }
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ event, data, resolve, reject })
-      if (!this.#scheduled) {
-        this.#scheduled = true
-        setImmediate(() => this.flush())
-      }
-    })
+    let batch = this.#batches.at(-1)
+    if (!batch || batch.rows.length >= 2 * MAX_BATCH) {
+      batch = newBatch()
+      this.#batches.push(batch)
+    }
+    batch.rows.push(event, data)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(() => this.#flushOne())
+    }
+    return batch.done
   }
 
-  /** Commits what is pending now; called each tick and at close. */
+  /** Commits everything waiting now; called at close. */
   flush(): void {
+    while (this.#batches.length > 0) this.#commit(this.#batches.shift()!)
+  }
+
+  /** Commits the oldest batch, and lets other work run before the next. */
+  #flushOne(): void {
     this.#scheduled = false
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.length <= MAX_BATCH ? this.#pending : this.#pending.slice(0, MAX_BATCH)
-      this.#pending = this.#pending.length <= MAX_BATCH ? [] : this.#pending.slice(MAX_BATCH)
-      try {
-        this.#db.transaction(() => {
-          for (const { event: e, data } of batch) {
-            this.#insert.run(e.table, e.key, e.timestamp, e.topic, e.clientId, data, e.expiresAt)
-          }
-        })()
-        this.#health.committed()
-        for (const p of batch) p.resolve()
-      } catch (err) {
-        this.#health.failed('events', err, batch.length)
-        for (const p of batch) p.reject(err)
-      }
-      if (this.#pending.length > 0) {
-        // Let other work run between batches.
-        this.#scheduled = true
-        setImmediate(() => this.flush())
-        return
-      }
+    const batch = this.#batches.shift()
+    if (batch) this.#commit(batch)
+    if (this.#batches.length > 0) {
+      this.#scheduled = true
+      setImmediate(() => this.#flushOne())
+    }
+  }
+
+  #commit(batch: Batch): void {
+    const rows = batch.rows
+    try {
+      this.#db.transaction(() => {
+        for (let i = 0; i < rows.length; i += 2) {
+          const e = rows[i] as NewEvent
+          this.#insert.run(e.table, e.key, e.timestamp, e.topic, e.clientId, rows[i + 1] as string, e.expiresAt)
+        }
+      })()
+      this.#health.committed()
+      batch.resolve()
+    } catch (err) {
+      this.#health.failed('events', err, rows.length / 2)
+      batch.reject(err)
     }
   }
 
