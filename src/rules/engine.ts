@@ -196,10 +196,9 @@ export class RulesEngine {
 
   #drain(): void {
     this.#scheduled = false
-    // A bounded slice per turn, so that sockets are served in between. Taken
-    // by index and removed at once: a shift() per message copies the queue
-    // each time once it is long. (Rules' own publishes may add to its end
-    // meanwhile.)
+    // A bounded slice per turn, so that sockets are served in between, taken
+    // by index and removed in one move. (Rules' own publishes may add to the
+    // queue's end meanwhile.)
     const queue = this.#queue
     let taken = 0
     while (taken < queue.length && taken < 512 && this.#inFlight < this.options.concurrency) {
@@ -312,7 +311,14 @@ export class RulesEngine {
       output: errorDocument(rule.name, event, failed, err),
       fill: (template) => event.fill(template),
     }
-    handler.run(errorEvent).then(
+    // Actions need not be async functions: one that throws fails like one that rejects.
+    let running: Promise<void>
+    try {
+      running = handler.run(errorEvent)
+    } catch (handlerErr) {
+      running = Promise.reject(handlerErr)
+    }
+    running.then(
       () => {
         if (rule.stats.errorAction) rule.stats.errorAction.success++
       },
