@@ -220,12 +220,12 @@ export class RulesEngine {
       if (rule.query.passThrough) {
         // `SELECT *` without WHERE: nothing to decide, and the output (the
         // payload's document) is made only if an action reads it.
-        event = makeEvent(rule, work, PAYLOAD)
+        event = new RuleEvent(rule, work, PAYLOAD)
       } else {
         try {
           const result = rule.query.run(work.ctx)
           if (!result.passed) continue
-          event = makeEvent(rule, work, result.output)
+          event = new RuleEvent(rule, work, result.output)
         } catch (err) {
           stats.failed++
           this.#log.debug({ rule: rule.name, err }, 'rule evaluation failed')
@@ -246,13 +246,7 @@ export class RulesEngine {
   /** Starts an action; resolves (never rejects) with whether it succeeded. */
   #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): Promise<boolean> {
     this.#inFlight++
-    let running: Promise<void>
-    try {
-      running = action.run(event)
-    } catch (err) {
-      running = Promise.reject(err)
-    }
-    return running.then(
+    return runAction(action, event).then(
       () => {
         // A reload may have reshaped the stats while this action ran.
         const stats = rule.stats.actions[index]
@@ -288,7 +282,7 @@ export class RulesEngine {
     if (!rule?.errorAction) return
     const payload = Buffer.from(JSON.stringify(letter.event ?? null))
     const ctx = { payload, topic: letter.context.topic, clientId: letter.context.clientId ?? undefined, principal: undefined, timestamp: letter.context.timestamp }
-    const event = makeEvent(rule, { rules: [rule], ctx, payload, lineage: { hops: letter.context.hops, fromLoop: letter.context.fromLoop } }, letter.event)
+    const event = new RuleEvent(rule, { rules: [rule], ctx, payload, lineage: { hops: letter.context.hops, fromLoop: letter.context.fromLoop } }, letter.event)
     // The target's kind (function, route, topic); a URL is what an http action calls.
     const prefix = letter.target.slice(0, letter.target.indexOf(':'))
     const kind = prefix === 'url' ? 'http' : prefix || 'invoke'
@@ -311,14 +305,7 @@ export class RulesEngine {
       output: errorDocument(rule.name, event, failed, err),
       fill: (template) => event.fill(template),
     }
-    // Actions need not be async functions: one that throws fails like one that rejects.
-    let running: Promise<void>
-    try {
-      running = handler.run(errorEvent)
-    } catch (handlerErr) {
-      running = Promise.reject(handlerErr)
-    }
-    running.then(
+    runAction(handler, errorEvent).then(
       () => {
         if (rule.stats.errorAction) rule.stats.errorAction.success++
       },
@@ -454,6 +441,11 @@ class RuleEvent implements ActionEvent {
   }
 }
 
-function makeEvent(rule: CompiledRule, work: Work, output: unknown): ActionEvent {
-  return new RuleEvent(rule, work, output)
+/** Runs an action; actions need not be async functions: one that throws fails like one that rejects. */
+function runAction(action: Action, event: ActionEvent): Promise<void> {
+  try {
+    return action.run(event)
+  } catch (err) {
+    return Promise.reject(err)
+  }
 }

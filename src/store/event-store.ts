@@ -50,12 +50,13 @@ const STEPS = [
 ]
 
 /**
- * The appends of one transaction: events and their data as JSON, written
- * when appended, in turn. They share one promise, settled by the commit:
- * nothing is made per event beyond its row.
+ * The appends of one transaction: the events and, beside them, their data
+ * as JSON, written when appended. They share one promise, settled by the
+ * commit: nothing is made per event beyond its row.
  */
 interface Batch {
-  rows: Array<NewEvent | string>
+  events: NewEvent[]
+  data: string[]
   done: Promise<void>
   resolve(): void
   reject(err: unknown): void
@@ -68,7 +69,7 @@ function newBatch(): Batch {
     resolve = res
     reject = rej
   })
-  return { rows: [], done, resolve, reject }
+  return { events: [], data: [], done, resolve, reject }
 }
 
 /**
@@ -106,11 +107,12 @@ export class EventStore {
       return Promise.reject(new StoreError(`cannot store the event in table ${event.table}: ${why}`, { cause: err }))
     }
     let batch = this.#batches.at(-1)
-    if (!batch || batch.rows.length >= 2 * MAX_BATCH) {
+    if (!batch || batch.events.length >= MAX_BATCH) {
       batch = newBatch()
       this.#batches.push(batch)
     }
-    batch.rows.push(event, data)
+    batch.events.push(event)
+    batch.data.push(data)
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => this.#flushOne())
@@ -135,18 +137,15 @@ export class EventStore {
   }
 
   #commit(batch: Batch): void {
-    const rows = batch.rows
+    const { events, data } = batch
     try {
       this.#db.transaction(() => {
-        for (let i = 0; i < rows.length; i += 2) {
-          const e = rows[i] as NewEvent
-          this.#insert.run(e.table, e.key, e.timestamp, e.topic, e.clientId, rows[i + 1] as string, e.expiresAt)
-        }
+        events.forEach((e, i) => this.#insert.run(e.table, e.key, e.timestamp, e.topic, e.clientId, data[i], e.expiresAt))
       })()
       this.#health.committed()
       batch.resolve()
     } catch (err) {
-      this.#health.failed('events', err, rows.length / 2)
+      this.#health.failed('events', err, events.length)
       batch.reject(err)
     }
   }
