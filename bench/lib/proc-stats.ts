@@ -20,12 +20,32 @@ export function clockTicksPerSecond(): number {
  * parentheses may itself contain spaces and parentheses.
  */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid)
+  return user + system
+}
+
+/** CPU seconds a process has used so far in user space and in the kernel (all threads). */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // After the name, field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
-  return (utime + stime) / clockTicksPerSecond()
+  const ticks = clockTicksPerSecond()
+  return { user: Number(fields[11]) / ticks, system: Number(fields[12]) / ticks }
+}
+
+/**
+ * Read and write system calls a process has made so far (syscr and syscw of
+ * /proc/<pid>/io; readable for a process of the same user). Per delivery
+ * they show how well the broker batches its socket writes.
+ */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(io)
+    if (!match) throw new Error(`no ${name} in /proc/${pid}/io`)
+    return Number(match[1])
+  }
+  return { reads: field('syscr'), writes: field('syscw') }
 }
 
 /** Resident set size in KiB (VmRSS of /proc/<pid>/status). */

@@ -102,6 +102,11 @@ export interface PubSubResult {
   brokerCpuUsPerDelivery: number
   /** Broker CPU in the window, in percent of one core. */
   brokerCpuPercent: number
+  /** The share of the broker's CPU time spent in the kernel (system calls, the network stack), in percent. */
+  brokerSystemPercent?: number
+  /** The broker's read and write system calls per delivered message. */
+  brokerReadsPerDelivery?: number
+  brokerWritesPerDelivery?: number
   generatorCpuPercent: number
   /** CPU used by everything else on the machine in the window, in percent of one core: other work disturbs the figures. */
   otherCpuPercent: number

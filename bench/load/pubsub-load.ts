@@ -2,7 +2,7 @@ import Database from 'better-sqlite3'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { IPublishPacket } from 'mqtt-packet'
-import { cpuSeconds, machineBusySeconds, rssKb } from '../lib/proc-stats.js'
+import { cpuTimes, machineBusySeconds, rssKb, syscalls } from '../lib/proc-stats.js'
 import { DeliveryTracker } from './delivery-tracker.js'
 import type { PubSubJob, PubSubResult } from './job.js'
 import { MqttConnection } from './mqtt-connection.js'
@@ -15,7 +15,8 @@ interface Snapshot {
   at: number
   /** The same moment in ms since the epoch, the clock the broker's own readings use. */
   wallClock: number
-  brokerCpu: number
+  brokerCpu: { user: number; system: number }
+  brokerSyscalls: { reads: number; writes: number }
   machineBusy: number
   ownCpu: NodeJS.CpuUsage
   deliveries: number
@@ -102,7 +103,8 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   const snapshot = (): Snapshot => ({
     at: performance.now(),
     wallClock: Date.now(),
-    brokerCpu: cpuSeconds(job.brokerPid),
+    brokerCpu: cpuTimes(job.brokerPid),
+    brokerSyscalls: syscalls(job.brokerPid),
     machineBusy: machineBusySeconds(),
     ownCpu: process.cpuUsage(),
     deliveries: pingEvery ? confirmed() : tracker.deliveries,
@@ -156,7 +158,8 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
 
   const windowSeconds = (last.at - first.at) / 1000
   const deliveriesInWindow = last.deliveries - first.deliveries
-  const brokerCpuSeconds = last.brokerCpu - first.brokerCpu
+  const brokerCpuSeconds = last.brokerCpu.user + last.brokerCpu.system - first.brokerCpu.user - first.brokerCpu.system
+  const brokerSystemSeconds = last.brokerCpu.system - first.brokerCpu.system
   const ownCpuUs = last.ownCpu.user + last.ownCpu.system - first.ownCpu.user - first.ownCpu.system
   const publishesInWindow = last.published - first.published
   return {
@@ -174,6 +177,9 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     brokerCpuSeconds,
     brokerCpuUsPerDelivery: deliveriesInWindow > 0 ? (brokerCpuSeconds * 1e6) / deliveriesInWindow : Number.NaN,
     brokerCpuPercent: (brokerCpuSeconds / windowSeconds) * 100,
+    brokerSystemPercent: brokerCpuSeconds > 0 ? (brokerSystemSeconds / brokerCpuSeconds) * 100 : Number.NaN,
+    brokerReadsPerDelivery: (last.brokerSyscalls.reads - first.brokerSyscalls.reads) / deliveriesInWindow,
+    brokerWritesPerDelivery: (last.brokerSyscalls.writes - first.brokerSyscalls.writes) / deliveriesInWindow,
     generatorCpuPercent: (ownCpuUs / 1e6 / windowSeconds) * 100,
     otherCpuPercent: Math.max(0, ((last.machineBusy - first.machineBusy - brokerCpuSeconds - ownCpuUs / 1e6) / windowSeconds) * 100),
     latencyP50Ms: tracker.latency.quantileMs(0.5),
