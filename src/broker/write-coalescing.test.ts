@@ -1,0 +1,106 @@
+import mqttPacket from 'mqtt-packet'
+import { once } from 'node:events'
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { WriteCoalescer } from './write-coalescing.js'
+
+let server: Server | undefined
+const sockets: Socket[] = []
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy()
+  server?.close()
+  server = undefined
+})
+
+/** Both ends of a loopback TCP connection; what reaches the far end is collected. */
+async function socketPair(): Promise<{ near: Socket; received: () => number }> {
+  server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const far = connect((server.address() as AddressInfo).port, '127.0.0.1')
+  const [near] = (await once(server, 'connection')) as [Socket]
+  let bytes = 0
+  far.on('data', (d: Buffer) => (bytes += d.length))
+  sockets.push(near, far)
+  return { near, received: () => bytes }
+}
+
+function publish(payloadBytes: number): mqttPacket.IPublishPacket {
+  return { cmd: 'publish', topic: 't', payload: Buffer.alloc(payloadBytes), qos: 0, dup: false, retain: false }
+}
+const size = (payloadBytes: number) => mqttPacket.generate(publish(payloadBytes)).length
+
+/** What Aedes does for one delivery: an immediate that writes the packet with mqtt-packet. */
+function deliverLater(socket: Socket, payloadBytes: number): Promise<boolean> {
+  return new Promise((resolve) => setImmediate(() => resolve(mqttPacket.writeToStream(publish(payloadBytes), socket))))
+}
+
+describe('WriteCoalescer', () => {
+  it('holds the writes of a batch until its last one is written, then sends them together', async () => {
+    const { near, received } = await socketPair()
+    const coalescer = new WriteCoalescer()
+    const outlet = coalescer.outlet(near)!
+    const writes = Array.from({ length: 20 }, () => {
+      const written = deliverLater(near, 100)
+      coalescer.hold(outlet)
+      return written
+    })
+    await writes[19]
+    // Every packet is written to the socket, none sent yet.
+    expect(near.writableLength).toBe(20 * size(100))
+    expect(near.writableCorked).toBe(1)
+    await new Promise((r) => setImmediate(r))
+    expect(near.writableCorked).toBe(0)
+    expect(near.writableLength).toBe(0)
+    while (received() < 20 * size(100)) await new Promise((r) => setTimeout(r, 5))
+  })
+
+  it('flushes before a write would pass the high-water mark, so a write only waits for the kernel', async () => {
+    const { near } = await socketPair()
+    const coalescer = new WriteCoalescer()
+    const outlet = coalescer.outlet(near)!
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () => {
+        const written = deliverLater(near, 1000)
+        coalescer.hold(outlet)
+        return written.then((ok) => ({ ok, buffered: near.writableLength }))
+      }),
+    )
+    // 40 KB in one batch, more than the 16 KB mark: corked throughout, the
+    // last writes would have returned false and the subscriber looked slow.
+    expect(results.every((r) => r.ok)).toBe(true)
+    expect(Math.max(...results.map((r) => r.buffered))).toBeLessThan(near.writableHighWaterMark)
+    await new Promise((r) => setImmediate(r))
+    expect(near.writableCorked).toBe(0)
+  })
+
+  it('keeps a socket corked past an uncork queued before its latest delivery', async () => {
+    const { near } = await socketPair()
+    const coalescer = new WriteCoalescer()
+    const outlet = coalescer.outlet(near)!
+    void deliverLater(near, 10)
+    coalescer.hold(outlet)
+    // Inside the immediates (as a rule's republish is): the uncork of the
+    // first batch is queued already, this delivery is written after it.
+    const late = await new Promise<Promise<boolean>>((resolve) =>
+      setImmediate(() => {
+        const written = deliverLater(near, 10)
+        coalescer.hold(outlet)
+        resolve(written)
+      }),
+    )
+    await late
+    // The first batch's uncork has run, and left the socket corked: both
+    // packets wait for the second batch's.
+    expect(near.writableCorked).toBe(1)
+    expect(near.writableLength).toBe(2 * size(10))
+    await new Promise((r) => setImmediate(r))
+    expect(near.writableCorked).toBe(0)
+    expect(near.writableLength).toBe(0)
+  })
+
+  it('leaves connections other than TCP alone', async () => {
+    const { PassThrough } = await import('node:stream')
+    expect(new WriteCoalescer().outlet(new PassThrough())).toBeUndefined()
+  })
+})

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs'
+import { connect as connectTcp, type Socket } from 'node:net'
+import type { MqttClient } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startApp, type TestApp } from './helpers/app.js'
+import { connectWithInbox, end, type Inbox } from './helpers/mqtt.js'
+
+// The deliveries of one turn to a TCP subscriber leave in few system calls,
+// counted in this process's /proc/self/io (the broker runs in it).
+
+let t: TestApp | undefined
+const clients: MqttClient[] = []
+const sockets: Socket[] = []
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy()
+  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  await t?.close()
+  t = undefined
+})
+
+function writeSyscalls(): number {
+  return Number(/^syscw:\s+(\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1])
+}
+
+/** A publisher on a raw socket, connected; `burst` sends many publishes in one write. */
+async function rawPublisher(port: number): Promise<{ burst(packets: mqttPacket.Packet[]): void }> {
+  const socket = connectTcp(port, '127.0.0.1')
+  sockets.push(socket)
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject)
+    socket.once('data', () => resolve())
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'burst-publisher', clean: true, keepalive: 60 }))
+  })
+  return { burst: (packets) => void socket.write(Buffer.concat(packets.map((p) => mqttPacket.generate(p)))) }
+}
+
+function publishes(n: number, bytes: number): mqttPacket.IPublishPacket[] {
+  return Array.from({ length: n }, (_, i) => ({
+    cmd: 'publish',
+    topic: `burst/${i % 7}`,
+    payload: Buffer.from(String(i).padEnd(bytes, '.')),
+    qos: 0,
+    dup: false,
+    retain: false,
+  }))
+}
+
+async function subscriber(): Promise<Inbox> {
+  const { client, inbox } = await connectWithInbox(t!.mqttUrl)
+  clients.push(client)
+  await client.subscribeAsync('burst/#', { qos: 0 })
+  return inbox
+}
+
+describe('write coalescing', () => {
+  it('sends the deliveries one read of publishes makes to a subscriber in a few writes, in order', async () => {
+    t = await startApp()
+    const inboxes = [await subscriber(), await subscriber()]
+    const publisher = await rawPublisher(t.addresses.mqtt.port)
+    const n = 400
+    const before = writeSyscalls()
+    publisher.burst(publishes(n, 40))
+    for (const inbox of inboxes) await inbox.count(n)
+    const writes = writeSyscalls() - before
+    // One write per delivery would be 800 (and the publisher's burst one
+    // more); what else this process writes meanwhile (the test runner's
+    // messages) counts too.
+    expect(writes).toBeLessThan(100)
+    for (const inbox of inboxes) expect(inbox.messages.map((m) => Number.parseInt(m.payload, 10))).toEqual([...Array(n).keys()])
+  })
+
+  it('flushes a batch larger than half the socket buffer as it grows, so that corking never makes a write wait', async () => {
+    t = await startApp()
+    const inbox = await subscriber()
+    const publisher = await rawPublisher(t.addresses.mqtt.port)
+    // About 63 KB for the subscriber, within what loopback takes at once.
+    const n = 300
+    const before = writeSyscalls()
+    publisher.burst(publishes(n, 200))
+    await inbox.count(n)
+    const writes = writeSyscalls() - before
+    expect(inbox.messages.map((m) => Number.parseInt(m.payload, 10))).toEqual([...Array(n).keys()])
+    // Written about 8 KB at a time (half the socket's high-water mark): some
+    // 8 writes, where one cork for the whole batch would make 1 or 2 and no
+    // coalescing 300.
+    expect(writes).toBeGreaterThanOrEqual(7)
+    expect(writes).toBeLessThan(40)
+    const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
+    expect(metrics).toMatch(/^switchyard_mqtt_messages_dropped_total 0$/m)
+  })
+})
