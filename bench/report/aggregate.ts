@@ -21,6 +21,10 @@ export interface PubSubRow {
   brokerCpuPercent: number
   generatorCpuPercent: number
   otherCpuPercent: number
+  /** Share of the broker's CPU time spent in the kernel; absent in runs recorded before it was measured. */
+  brokerSystemPercent?: number
+  /** The broker's write system calls per delivery; absent in runs recorded before it was measured. */
+  writesPerDelivery?: number
   brokerRssMb: number
   delivered: number
   lost: number
@@ -79,6 +83,8 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       brokerCpuPercent: median(pubsub.map((r) => r.brokerCpuPercent)),
       generatorCpuPercent: median(pubsub.map((r) => r.generatorCpuPercent)),
       otherCpuPercent: median(pubsub.map((r) => r.otherCpuPercent)),
+      ...(pubsub.every((r) => r.brokerSystemPercent !== undefined) ? { brokerSystemPercent: median(pubsub.map((r) => r.brokerSystemPercent!)) } : {}),
+      ...(pubsub.every((r) => r.brokerWritesPerDelivery !== undefined) ? { writesPerDelivery: median(pubsub.map((r) => r.brokerWritesPerDelivery!)) } : {}),
       brokerRssMb: median(pubsub.map((r) => r.brokerRssKb / 1024)),
       delivered: sum(pubsub.map((r) => r.received)),
       lost,

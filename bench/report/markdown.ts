@@ -7,7 +7,7 @@ import type { BenchCase, Scenario } from '../scenarios/scenario.js'
 import { DISTURBED_PERCENT, GENERATOR_BOUND_PERCENT, type Row } from './aggregate.js'
 import { rowOf, type BenchRun } from './bench-run.js'
 import { cell, num } from './format.js'
-import { checkTargets, compareWithReference } from './targets.js'
+import { besideTargets, checkTargets, compareWithReference } from './targets.js'
 
 const VERDICT = { 'pass': '✅ pass', 'fail': '❌ fail', 'n/a': '– n/a' } as const
 
@@ -41,6 +41,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
     `- Each broker runs as its own process pinned to core ${BROKER_CPU} (\`taskset\`), the load generator to core ${GENERATOR_CPU}; each run starts a fresh broker on free loopback ports and stops it after.`,
     '- The generator speaks raw MQTT 3.1.1 (`mqtt-packet` over `net`), answers PUBACKs itself, pipelines publishes within two windows per publisher (50 without PUBACK, 100 not yet received by every subscriber) and stamps each payload with its send time, publisher and sequence number.',
     '- **Broker CPU per delivery** is the main figure: utime + stime of the broker (`/proc/<pid>/stat`) over the measured window, divided by the messages delivered to subscribers in it; the lowest and highest of the rounds follow in parentheses. It does not depend on whether the broker or the generator was the bottleneck. Deliveries per second do. Targets that compare two brokers take the median of the per-round ratios, since the two ran minutes apart within a round.',
+    '- **Kernel %** is the share of that CPU time spent in the kernel (stime), and **writes / delivery** the write system calls the broker made per delivered message (`syscw` of `/proc/<pid>/io`): together they show how much of a broker\'s cost is system calls, and how well it batches its socket writes.',
     `- A run is **generator-bound** when the generator used more than ${GENERATOR_BOUND_PERCENT} % of its core: its deliveries per second then say more about the generator than about the broker.`,
     `- **Other CPU %** is what the rest of the machine used during the window (\`/proc/stat\` minus the broker and the generator). Above ${DISTURBED_PERCENT} % of a core, other processes were competing for the cores: in a full run such a run is repeated up to twice (within 5 minutes for all repeats), the least disturbed kept, and the row says if it was still disturbed. Throughput and latency suffer most, CPU per delivery less.`,
     '- In saturated runs the latency is mostly the time a message waits inside those windows; scenario 2, at a fixed rate, is the latency figure.',
@@ -52,6 +53,8 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
   out.push('## Targets', '')
   out.push('| Target | Measured | |', '| --- | --- | --- |')
   for (const check of checkTargets(run)) out.push(`| ${cell(check.target)} | ${cell(check.measured)} | ${VERDICT[check.verdict]} |`)
+  out.push('', 'Beside the targets, what the matching rules cost over Switchyard without rules:', '', '| Figure | Measured |', '| --- | --- |')
+  for (const figure of besideTargets(run)) out.push(`| ${cell(figure.target)} | ${cell(figure.measured)} |`)
   out.push('', '### Against an earlier run', '')
   out.push('| Figure | Earlier run | This run |', '| --- | --- | --- |')
   for (const c of compareWithReference(run)) out.push(`| ${cell(c.figure)} | ${c.reference} | ${cell(c.now)} |`)
@@ -79,11 +82,11 @@ function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
   const idle = c.id === 'idle-ws'
   out.push(idle
     ? '| Broker | KB per connection | Connections | RSS before (MB) | RSS after (MB) | Notes |\n| --- | ---: | ---: | ---: | ---: | --- |'
-    : '| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Generator CPU % | Other CPU % | RSS MB | Notes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+    : '| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Kernel % | Writes / delivery | Generator CPU % | Other CPU % | RSS MB | Notes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
   for (const peer of c.peers) {
     const label = run.peers[peer].label
     const row = rowOf(run, c.id, peer)
-    const columns = idle ? 4 : 9
+    const columns = idle ? 4 : 11
     if (!row) {
       out.push(`| ${label} |${' – |'.repeat(columns)} not run |`)
       continue
@@ -98,7 +101,7 @@ function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
       out.push(`| ${label} | ${num(f.kbPerConnection, 1)} | ${num(f.opened)} | ${num(f.rssBeforeMb, 1)} | ${num(f.rssAfterMb, 1)} | ${cell(notes)} |`)
     } else if (f?.kind === 'pubsub') {
       const spread = f.runs > 1 ? ` (${num(f.cpuUsMin, 2)}–${num(f.cpuUsMax, 2)})` : ''
-      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)}${spread} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.generatorCpuPercent)} | ${num(f.otherCpuPercent)} | ${num(f.brokerRssMb)} | ${cell(notes)} |`)
+      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)}${spread} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.brokerSystemPercent)} | ${num(f.writesPerDelivery, 3)} | ${num(f.generatorCpuPercent)} | ${num(f.otherCpuPercent)} | ${num(f.brokerRssMb)} | ${cell(notes)} |`)
     } else {
       out.push(`| ${label} |${' – |'.repeat(columns)} ${cell(notes || 'no figures')} |`)
     }

@@ -110,6 +110,23 @@ export function checkTargets(run: BenchRun): Check[] {
   ]
 }
 
+/**
+ * Figures shown beside the targets, without a verdict: what the rules cost
+ * over Switchyard without rules (the targets compare with plain Aedes, whose
+ * deliveries cost more than Switchyard's own).
+ */
+export function besideTargets(run: BenchRun): Check[] {
+  const own = (caseId: string, qos: string): Check => {
+    const a = pubsub(run, caseId, 'switchyard-1k')
+    const b = pubsub(run, caseId, 'switchyard')
+    if (typeof a === 'string' || typeof b === 'string') return { target: `1,000 rules against no rules (${qos} fan-out)`, measured: [a, b].filter((x) => typeof x === 'string').join('; '), verdict: 'n/a' }
+    const ratios = pairedRatios(run, caseId, 'switchyard-1k', 'switchyard')
+    const rounds = ratios.length > 1 ? ` (rounds: ${ratios.map(change).join(', ')})` : ''
+    return { target: `1,000 rules against no rules (${qos} fan-out)`, measured: `${num(a.cpuUsPerDelivery, 2)} µs against ${num(b.cpuUsPerDelivery, 2)} µs; median of the per-round ratios ${change(median(ratios))}${rounds}`, verdict: 'n/a' }
+  }
+  return [own('fan-out-qos0', 'QoS 0'), own('fan-out-qos1', 'QoS 1')]
+}
+
 export interface Comparison {
   figure: string
   reference: string
