@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { StoreError } from '../errors.js'
 import { closeDatabase, openDatabase, type Db } from './database.js'
 import { EventStore, type NewEvent } from './event-store.js'
@@ -33,6 +35,7 @@ it('refuses an event whose data cannot be written as JSON, alone: the others of 
 })
 
 it('commits in batches of at most 2,000, one per turn, and everything at once when flushed at close', async () => {
+  // The store makes its transaction when it is made: count the runs of the one made now.
   const commits: number[] = []
   const transaction = db.transaction.bind(db)
   db.transaction = ((fn: (...args: unknown[]) => unknown) => {
@@ -42,6 +45,7 @@ it('commits in batches of at most 2,000, one per turn, and everything at once wh
       return run(...args)
     }
   }) as typeof db.transaction
+  store = new EventStore(db)
   const first = Array.from({ length: 4500 }, (_, i) => store.append(event(`t/${i}`, { i })))
   await Promise.all(first)
   expect(commits).toHaveLength(3)
@@ -53,4 +57,26 @@ it('commits in batches of at most 2,000, one per turn, and everything at once wh
   expect(db.prepare('SELECT count(*) AS n FROM store_events').get()).toEqual({ n: 9000 })
   expect(commits).toHaveLength(6)
   await Promise.all(last)
+})
+
+it('keeps only the row of an event waiting for its commit, not the data it was given', async () => {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const outcome = await new Promise<{ collected: boolean; committed: Promise<void> }>((resolve) => {
+    setImmediate(() => {
+      const data = { reading: 21.5, tags: ['a', 'b'] }
+      const given = new WeakRef(data)
+      // Queued before the store's commit, in a later job (a WeakRef keeps
+      // its target through the job that made it).
+      setImmediate(() => {
+        gc()
+        resolve({ collected: given.deref() === undefined, committed })
+      })
+      const committed = store.append(event('t', data))
+    })
+  })
+  expect(store.query('readings')).toEqual([])
+  expect(outcome.collected).toBe(true)
+  await outcome.committed
+  expect(store.query('readings')[0]!.data).toEqual({ reading: 21.5, tags: ['a', 'b'] })
 })

@@ -50,17 +50,21 @@ const STEPS = [
 ]
 
 /**
- * The appends of one transaction: the events and, beside them, their data
- * as JSON, written when appended. They share one promise, settled by the
- * commit: nothing is made per event beyond its row.
+ * The appends of one transaction, as the insert's arguments, COLUMNS to a
+ * row, one after another: the data is written as JSON when appended, and
+ * nothing of an event but its row waits for the commit (an event's data
+ * object would otherwise live on, and be copied by the garbage collector,
+ * until then). They share one promise, settled by the commit.
  */
 interface Batch {
-  events: NewEvent[]
-  data: string[]
+  rows: unknown[]
   done: Promise<void>
   resolve(): void
   reject(err: unknown): void
 }
+
+/** table, key, ts, topic, client_id, data, expires_at */
+const COLUMNS = 7
 
 function newBatch(): Batch {
   let resolve!: () => void
@@ -69,7 +73,7 @@ function newBatch(): Batch {
     resolve = res
     reject = rej
   })
-  return { events: [], data: [], done, resolve, reject }
+  return { rows: [], done, resolve, reject }
 }
 
 /**
@@ -82,6 +86,8 @@ function newBatch(): Batch {
 export class EventStore {
   readonly #db: Db
   readonly #insert: Statement
+  /** Inserts a batch's rows in one transaction. */
+  readonly #insertRows: (rows: unknown[]) => void
   readonly #sweep: Statement
   /** One prepared statement per combination of filters (at most eight). */
   readonly #queries = new Map<string, Statement>()
@@ -95,6 +101,9 @@ export class EventStore {
     this.#db = db
     this.#health = storeHealth(db)
     this.#insert = db.prepare('INSERT INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#insertRows = db.transaction((rows: unknown[]) => {
+      for (let i = 0; i < rows.length; i += COLUMNS) this.#insert.run(rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], rows[i + 5], rows[i + 6])
+    })
     this.#sweep = db.prepare('DELETE FROM store_events WHERE expires_at IS NOT NULL AND expires_at <= ?')
   }
 
@@ -107,12 +116,11 @@ export class EventStore {
       return Promise.reject(new StoreError(`cannot store the event in table ${event.table}: ${why}`, { cause: err }))
     }
     let batch = this.#batches.at(-1)
-    if (!batch || batch.events.length >= MAX_BATCH) {
+    if (!batch || batch.rows.length >= MAX_BATCH * COLUMNS) {
       batch = newBatch()
       this.#batches.push(batch)
     }
-    batch.events.push(event)
-    batch.data.push(data)
+    batch.rows.push(event.table, event.key, event.timestamp, event.topic, event.clientId, data, event.expiresAt)
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => this.#flushOne())
@@ -137,15 +145,13 @@ export class EventStore {
   }
 
   #commit(batch: Batch): void {
-    const { events, data } = batch
+    const { rows } = batch
     try {
-      this.#db.transaction(() => {
-        events.forEach((e, i) => this.#insert.run(e.table, e.key, e.timestamp, e.topic, e.clientId, data[i], e.expiresAt))
-      })()
+      this.#insertRows(rows)
       this.#health.committed()
       batch.resolve()
     } catch (err) {
-      this.#health.failed('events', err, events.length)
+      this.#health.failed('events', err, rows.length / COLUMNS)
       batch.reject(err)
     }
   }
