@@ -16,9 +16,9 @@ export interface EngineOptions {
   concurrency: number
 }
 
-interface Work {
+/** One message waiting for its rules: the SQL's view of it, with what the engine needs beside. One object per message, as a queue of them may be long. */
+interface Work extends SqlContext {
   rules: readonly CompiledRule[]
-  ctx: SqlContext
   payload: Buffer
   lineage: Lineage
 }
@@ -170,16 +170,14 @@ export class RulesEngine {
     return {
       rules,
       payload: packet.payload as Buffer,
+      topic: packet.topic,
+      clientId: client?.id,
+      principal: info?.username ?? client?.id,
+      timestamp: Date.now(),
+      parsed: undefined,
       // A client's own publish is always an origin: only the broker's
       // internal publishes carry a lineage.
       lineage: client ? ORIGIN : lineageOf(packet),
-      ctx: {
-        payload: packet.payload as Buffer,
-        topic: packet.topic,
-        clientId: client?.id,
-        principal: info?.username ?? client?.id,
-        timestamp: Date.now(),
-      },
     }
   }
 
@@ -223,7 +221,7 @@ export class RulesEngine {
         event = new RuleEvent(rule, work, PAYLOAD)
       } else {
         try {
-          const result = rule.query.run(work.ctx)
+          const result = rule.query.run(work)
           if (!result.passed) continue
           event = new RuleEvent(rule, work, result.output)
         } catch (err) {
@@ -246,23 +244,31 @@ export class RulesEngine {
   /** Starts an action; resolves (never rejects) with whether it succeeded. */
   #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): Promise<boolean> {
     this.#inFlight++
-    return runAction(action, event).then(
-      () => {
-        // A reload may have reshaped the stats while this action ran.
-        const stats = rule.stats.actions[index]
-        if (stats) stats.success++
-        this.#settled()
-        return true
-      },
-      (err: unknown) => {
-        const stats = rule.stats.actions[index]
-        if (stats) stats.failure++
-        this.#log.warn({ rule: rule.name, action: action.kind, err: (err as Error).message }, 'rule action failed')
-        this.#runErrorAction(rule, action, event, err as Error)
-        this.#settled()
-        return false
-      },
-    )
+    // The event is kept until the action settles only for an errorAction:
+    // a store action waits for its commit, and the event's output (a
+    // message's whole document) would otherwise outlive the turn with it.
+    return runAction(action, event).then(this.#succeeded(rule, index), this.#failed(rule, action, index, rule.errorAction ? event : undefined))
+  }
+
+  #succeeded(rule: CompiledRule, index: number): () => boolean {
+    return () => {
+      // A reload may have reshaped the stats while this action ran.
+      const stats = rule.stats.actions[index]
+      if (stats) stats.success++
+      this.#settled()
+      return true
+    }
+  }
+
+  #failed(rule: CompiledRule, action: Action, index: number, event: ActionEvent | undefined): (err: unknown) => boolean {
+    return (err) => {
+      const stats = rule.stats.actions[index]
+      if (stats) stats.failure++
+      this.#log.warn({ rule: rule.name, action: action.kind, err: (err as Error).message }, 'rule action failed')
+      if (event) this.#runErrorAction(rule, action, event, err as Error)
+      this.#settled()
+      return false
+    }
   }
 
   /** An action has finished: room for queued work, or the engine may be idle. */
@@ -281,8 +287,17 @@ export class RulesEngine {
     const rule = this.#rules.rules.find((r) => r.name === letter.context.rule)
     if (!rule?.errorAction) return
     const payload = Buffer.from(JSON.stringify(letter.event ?? null))
-    const ctx = { payload, topic: letter.context.topic, clientId: letter.context.clientId ?? undefined, principal: undefined, timestamp: letter.context.timestamp }
-    const event = new RuleEvent(rule, { rules: [rule], ctx, payload, lineage: { hops: letter.context.hops, fromLoop: letter.context.fromLoop } }, letter.event)
+    const work: Work = {
+      rules: [rule],
+      payload,
+      topic: letter.context.topic,
+      clientId: letter.context.clientId ?? undefined,
+      principal: undefined,
+      timestamp: letter.context.timestamp,
+      parsed: undefined,
+      lineage: { hops: letter.context.hops, fromLoop: letter.context.fromLoop },
+    }
+    const event = new RuleEvent(rule, work, letter.event)
     // The target's kind (function, route, topic); a URL is what an http action calls.
     const prefix = letter.target.slice(0, letter.target.indexOf(':'))
     const kind = prefix === 'url' ? 'http' : prefix || 'invoke'
@@ -417,17 +432,16 @@ class RuleEvent implements ActionEvent {
   #output: unknown
 
   constructor(rule: CompiledRule, work: Work, output: unknown) {
-    const ctx = work.ctx
     this.rule = rule.name
-    this.topic = ctx.topic
-    this.clientId = ctx.clientId
-    this.principal = ctx.principal
-    this.timestamp = ctx.timestamp
+    this.topic = work.topic
+    this.clientId = work.clientId
+    this.principal = work.principal
+    this.timestamp = work.timestamp
     this.payload = work.payload
     this.lineage = work.lineage
     this.outputIsPayload = rule.query.selectsPayload
     this.#query = rule.query
-    this.#ctx = ctx
+    this.#ctx = work
     this.#output = output
   }
 
