@@ -65,8 +65,13 @@ export const rulesSchema = z.array(ruleSchema, { error: 'must be a list of rules
 export const rulesEngineSchema = z.strictObject({
   /** How many republishes may follow from one message before it is dropped as a loop. */
   maxHops: z.number({ error: 'must be a whole number' }).int().min(1).max(64).default(8),
-  /** Messages waiting for rule evaluation; a publisher waits when it is full. */
-  queueSize: z.number({ error: 'must be a whole number' }).int().min(1).default(10_000),
+  /**
+   * Messages waiting for rule evaluation; a publisher waits when it is full.
+   * Under sustained load a full queue only holds messages longer: past a few
+   * milliseconds of work it adds latency, and garbage-collection work for
+   * every message that outlives a collection, and no throughput.
+   */
+  queueSize: z.number({ error: 'must be a whole number' }).int().min(1).default(1_000),
   /** Actions running at once (HTTP calls, stores). */
   concurrency: z.number({ error: 'must be a whole number' }).int().min(1).default(256),
 }).prefault({})
