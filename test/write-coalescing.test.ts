@@ -3,6 +3,7 @@ import { connect as connectTcp, type Socket } from 'node:net'
 import type { MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { startApp, type TestApp } from './helpers/app.js'
 import { connectWithInbox, end, type Inbox } from './helpers/mqtt.js'
 
@@ -88,5 +89,33 @@ describe('write coalescing', () => {
     expect(writes).toBeLessThan(40)
     const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
     expect(metrics).toMatch(/^switchyard_mqtt_messages_dropped_total 0$/m)
+  })
+
+  it('sends a WebSocket subscriber the deliveries of a turn in one frame, where each packet was four or five', async () => {
+    t = await startApp()
+    const ws = new WebSocket(t.wsUrl, 'mqtt')
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+    const parser = mqttPacket.parser()
+    const received: string[] = []
+    let frames = 0
+    parser.on('packet', (p) => {
+      if (p.cmd === 'publish') received.push(p.payload.toString())
+    })
+    const subscribed = new Promise<void>((resolve) => parser.on('packet', (p) => p.cmd === 'suback' && resolve()))
+    ws.on('message', (data: Buffer) => {
+      frames++
+      parser.parse(data)
+    })
+    ws.send(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'ws-subscriber', clean: true, keepalive: 60 }))
+    ws.send(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'burst/#', qos: 0 }] }))
+    await subscribed
+    const publisher = await rawPublisher(t.addresses.mqtt.port)
+    frames = 0
+    const n = 100
+    publisher.burst(publishes(n, 20))
+    while (received.length < n) await new Promise((r) => setTimeout(r, 10))
+    ws.close()
+    expect(received.map((p) => Number.parseInt(p, 10))).toEqual([...Array(n).keys()])
+    expect(frames).toBeLessThanOrEqual(5)
   })
 })

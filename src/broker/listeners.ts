@@ -75,7 +75,7 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
   // headers: about a kilobyte per idle connection.
   const serve = (ws: WebSocket, tcp: Socket, remoteAddress: string | undefined) => {
     metrics.track(tcp)
-    const stream = createWebSocketStream(ws)
+    const stream = oneFramePerWrite(createWebSocketStream(ws))
     // A broken WebSocket must end only its own connection.
     stream.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -89,6 +89,23 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
   }
   for (const server of servers) server.on('upgrade', onUpgrade)
   return wss
+}
+
+/**
+ * The stream of `createWebSocketStream` sends every chunk written to it as a
+ * frame of its own, one after another, each waiting for the last: mqtt-packet
+ * writes a PUBLISH in four or five chunks, so each delivery was that many
+ * frames and socket writes. With a `_writev`, what is written while the stream
+ * is corked (one packet, or a turn's deliveries) leaves as one binary frame.
+ * MQTT over WebSocket lets a frame hold several packets or parts of one
+ * [MQTT-6.0.0-2]; MQTT.js and the other clients parse a byte stream.
+ */
+export function oneFramePerWrite(stream: Duplex): Duplex {
+  stream._writev = (chunks, callback) => {
+    const bytes = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map(({ chunk, encoding }) => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding))))
+    stream._write(bytes, 'buffer' as BufferEncoding, callback)
+  }
+  return stream
 }
 
 /** Checks on what a new connection's parser accepts, before Aedes sees a packet. */

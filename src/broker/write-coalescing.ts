@@ -1,4 +1,3 @@
-import { Socket } from 'node:net'
 import type { Writable } from 'node:stream'
 
 /**
@@ -18,8 +17,9 @@ export interface Outlet {
  * Aedes writes every delivery in an immediate of its own, and mqtt-packet
  * corks the socket around each packet and uncorks it on the next tick: every
  * delivery was a `writev` of its own, the larger part of the broker's CPU
- * time in a fan-out (the kernel's share alone was a third). Here a TCP or TLS
- * socket is corked when the first delivery of a turn is handed to Aedes, and
+ * time in a fan-out (the kernel's share alone was a third). Here a socket (or
+ * a WebSocket stream, whose batch becomes one frame) is corked when the first
+ * delivery of a turn is handed to Aedes, and
  * uncorked by an immediate queued behind the ones that write them: the
  * deliveries that Aedes writes in one pass over its immediates leave together.
  *
@@ -38,17 +38,20 @@ export class WriteCoalescer {
   #placing = false
   readonly #corked: Outlet[] = []
 
-  /** An outlet for a connection whose writes can be coalesced (a TCP or TLS socket); none for others. */
+  /**
+   * An outlet for a connection whose writes can be coalesced: one that writes
+   * what was written while corked at once (`_writev`: a TCP or TLS socket, a
+   * WebSocket stream made by `oneFramePerWrite`). None for others, which would
+   * send a corked stream's chunks one at a time, each waiting for the last.
+   */
   outlet(conn: Writable): Outlet | undefined {
-    // A WebSocket stream has no writev: corked, its chunks would leave one
-    // frame at a time, each waiting for the last.
-    if (!(conn instanceof Socket)) return undefined
+    if (typeof conn._writev !== 'function') return undefined
     const outlet: Outlet = { conn, stamp: 0, corked: false }
     const cork = conn.cork
     const uncork = conn.uncork
     const flushAt = conn.writableHighWaterMark / 2
     // mqtt-packet corks the socket first thing for every packet it writes.
-    conn.cork = function corkFlushingFirst(this: Socket) {
+    conn.cork = function corkFlushingFirst(this: Writable) {
       if (outlet.corked && this.writableLength >= flushAt) {
         uncork.call(this)
         cork.call(this)
