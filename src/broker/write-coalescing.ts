@@ -19,9 +19,9 @@ export interface Outlet {
  * delivery was a `writev` of its own, the larger part of the broker's CPU
  * time in a fan-out (the kernel's share alone was a third). Here a socket (or
  * a WebSocket stream, whose batch becomes one frame) is corked when the first
- * delivery of a turn is handed to Aedes, and
- * uncorked by an immediate queued behind the ones that write them: the
- * deliveries that Aedes writes in one pass over its immediates leave together.
+ * delivery of a turn is handed to Aedes, and uncorked by an immediate queued
+ * behind the ones that write them: the deliveries that Aedes writes in one
+ * pass over its immediates leave together.
  *
  * Epochs keep that promise when deliveries are handed over in the middle of
  * the immediates (a rule's republish runs there): each batch of hand-overs
