@@ -6,7 +6,7 @@ import { WriteCoalescer } from './write-coalescing.js'
 
 /**
  * Four changes to how Aedes 1.2 hands messages to a client, applied to each
- * client as it is created. Both wrap the client's own delivery functions,
+ * client as it is created. They wrap the client's own delivery functions,
  * which Aedes registers as the listener of every subscription the client
  * makes, so they must be in place before the first SUBSCRIBE or session
  * restore.
@@ -30,8 +30,9 @@ import { WriteCoalescer } from './write-coalescing.js'
  * 3. A subscriber that stops reading no longer holds up the others (see
  *    SlowSubscriber).
  *
- * 4. The deliveries of one event-loop turn to a TCP subscriber leave in one
- *    system call, not one each (see WriteCoalescer).
+ * 4. The deliveries of one event-loop turn to a subscriber leave in one
+ *    socket write (over WebSocket, one frame), not one each (see
+ *    WriteCoalescer).
  */
 export function patchClientDelivery(broker: Aedes, deps: SlowSubscriberDeps): void {
   const handle = broker.handle

@@ -16,7 +16,10 @@ export interface EngineOptions {
   concurrency: number
 }
 
-/** One message waiting for its rules: the SQL's view of it, with what the engine needs beside. One object per message, as a queue of them may be long. */
+/**
+ * One message waiting for its rules: the SQL's view of it, with what the
+ * engine needs beside. One object per message, as a queue of them may be long.
+ */
 interface Work extends SqlContext {
   rules: readonly CompiledRule[]
   payload: Buffer
