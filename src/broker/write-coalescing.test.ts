@@ -99,7 +99,7 @@ describe('WriteCoalescer', () => {
     expect(near.writableLength).toBe(0)
   })
 
-  it('leaves connections other than TCP alone', async () => {
+  it('leaves alone a stream that cannot write a batch at once (no _writev)', async () => {
     const { PassThrough } = await import('node:stream')
     expect(new WriteCoalescer().outlet(new PassThrough())).toBeUndefined()
   })

@@ -423,38 +423,51 @@ const PAYLOAD = Symbol('the payload')
  */
 class RuleEvent implements ActionEvent {
   readonly rule: string
-  readonly topic: string
-  readonly clientId: string | undefined
-  readonly principal: string | undefined
-  readonly timestamp: number
-  readonly payload: Buffer
-  readonly lineage: Lineage
   readonly outputIsPayload: boolean
   readonly #query: CompiledRule['query']
-  readonly #ctx: SqlContext
+  readonly #work: Work
   #output: unknown
 
   constructor(rule: CompiledRule, work: Work, output: unknown) {
     this.rule = rule.name
-    this.topic = work.topic
-    this.clientId = work.clientId
-    this.principal = work.principal
-    this.timestamp = work.timestamp
-    this.payload = work.payload
-    this.lineage = work.lineage
     this.outputIsPayload = rule.query.selectsPayload
     this.#query = rule.query
-    this.#ctx = work
+    this.#work = work
     this.#output = output
   }
 
+  // The message's own fields are read from it, not copied for each rule it passes.
+  get topic(): string {
+    return this.#work.topic
+  }
+
+  get clientId(): string | undefined {
+    return this.#work.clientId
+  }
+
+  get principal(): string | undefined {
+    return this.#work.principal
+  }
+
+  get timestamp(): number {
+    return this.#work.timestamp
+  }
+
+  get payload(): Buffer {
+    return this.#work.payload
+  }
+
+  get lineage(): Lineage {
+    return this.#work.lineage
+  }
+
   get output(): unknown {
-    if (this.#output === PAYLOAD) this.#output = this.#query.run(this.#ctx).output
+    if (this.#output === PAYLOAD) this.#output = this.#query.run(this.#work).output
     return this.#output
   }
 
   fill(template: Template): string {
-    return template.constant ? template.source : template.render({ output: this.output, ctx: this.#ctx })
+    return template.constant ? template.source : template.render({ output: this.output, ctx: this.#work })
   }
 }
 
