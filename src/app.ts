@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import type { AddressInfo, Server } from 'node:net'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { FastifyInstance } from 'fastify'
@@ -5,38 +6,37 @@ import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { WebSocketServer } from 'ws'
 import type { ActionDeps } from './actions/action.js'
-import type { AedesPublishPacket } from 'aedes'
-import { closeBroker, createBroker, type Broker, type BrokerHooks } from './broker/broker.js'
-import { Dispatcher } from './delivery/dispatcher.js'
-import { Outbox } from './delivery/outbox.js'
-import { FunctionRegistry } from './functions/registry.js'
-import { deliveriesApi } from './http/api-deliveries.js'
-import { functionsApi, gatewayRoutes } from './http/api-functions.js'
-import { routesApi } from './http/api-routes.js'
-import { RouteTable } from './routes/route-table.js'
-import { FunctionHostImpl } from './delivery/function-host.js'
+import { openSqliteStorage, type SqliteStorage } from './backends/sqlite.js'
 import { Acl } from './broker/acl.js'
 import { Authenticator } from './broker/authenticator.js'
-import { publishOrphanedWills } from './broker/orphaned-wills.js'
+import { closeBroker, createBroker, type Broker, type BrokerHooks } from './broker/broker.js'
 import { Limits } from './broker/limits.js'
 import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/listeners.js'
-import { readTlsFiles } from './broker/tls-files.js'
+import { publishOrphanedWills } from './broker/orphaned-wills.js'
 import { timedPersistence } from './broker/timed-persistence.js'
+import { readTlsFiles } from './broker/tls-files.js'
 import { loadConfig } from './config/load.js'
 import { placeListenError } from './config/place.js'
 import type { Config } from './config/schema.js'
 import { watchFile } from './config/watch.js'
+import { Deliveries } from './delivery/deliveries.js'
+import { Dispatcher } from './delivery/dispatcher.js'
+import { RouteControl } from './delivery/route-control.js'
+import { LocalFunctionHost } from './functions/host.js'
+import { FunctionRegistry } from './functions/registry.js'
+import { deliveriesApi } from './http/api-deliveries.js'
+import { functionsApi, gatewayRoutes } from './http/api-functions.js'
+import { routesApi } from './http/api-routes.js'
 import { rulesApi } from './http/api-rules.js'
 import { storeApi } from './http/api-store.js'
 import { createHttpServer } from './http/server.js'
-import { createSqlitePersistence, type SqlitePersistence } from './persistence/index.js'
+import { Publisher } from './publisher/publisher.js'
+import { RouteTable } from './routes/route-table.js'
 import { RulesEngine } from './rules/engine.js'
 import { RuleSet } from './rules/rule-set.js'
 import { RuleStatsBook } from './rules/rule-stats.js'
-import { closeDatabase, openDatabase, type Db } from './store/database.js'
-import { EventStore } from './store/event-store.js'
-import { startCheckpointer, type Checkpointer } from './store/checkpointer.js'
-import { storeHealth } from './store/store-health.js'
+import type { Storage } from './storage/index.js'
+import type { Db } from './store/database.js'
 
 export interface AppOptions {
   /** The file the config came from: watched, and reread on reload(). */
@@ -51,6 +51,8 @@ export interface App {
   /** Stops in the reverse order of start: listeners, clients, broker, store. */
   close(): Promise<void>
   readonly broker: Broker
+  /** The stores, as the rest of the app uses them. */
+  readonly storage: Storage
   readonly db: Db
   readonly registry: Registry
   readonly engine: RulesEngine
@@ -78,110 +80,105 @@ function listOf(words: readonly string[]): string {
 // How often expired stored events are deleted.
 const SWEEP_INTERVAL_MS = 60_000
 
-/** The composition root: every part is made here and handed what it needs. */
+/** What a started app is made of; `close` stops whatever of it was built. */
+interface Parts {
+  storage: SqliteStorage
+  broker: Broker
+  engine: RulesEngine
+  actionDeps: ActionDeps
+  functions: FunctionRegistry
+  routes: RouteTable
+  dispatcher: Dispatcher
+  sweeper: NodeJS.Timeout
+  http: FastifyInstance
+  https: HttpsServer
+  wss: WebSocketServer
+  tcp: Server
+  mqtts: Server
+  watcher: { close(): void }
+}
+
+/**
+ * The composition root: every part is made here and handed what it needs,
+ * in the order they depend on each other; `close` stops them in reverse.
+ * A message's path runs through the parts themselves (broker → rules →
+ * actions → delivery → functions → publisher), never back through here.
+ */
 export function createApp(initial: Config, log: Logger, options: AppOptions = {}): App {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' })
   const ruleStats = new RuleStatsBook(registry)
   const limits = new Limits(initial.limits, registry, log.child({ module: 'limits' }))
+  const nodeId = `${hostname()}-${process.pid}`
 
   let config = initial
-  let db: Db | undefined
-  let checkpointer: Checkpointer | undefined
-  let persistence: SqlitePersistence | undefined
-  let events: EventStore | undefined
-  let broker: Broker | undefined
-  let engine: RulesEngine | undefined
-  let actionDeps: ActionDeps | undefined
-  let outbox: Outbox | undefined
-  let routes: RouteTable | undefined
-  let functions: FunctionRegistry | undefined
-  let dispatcher: Dispatcher | undefined
-  let http: FastifyInstance | undefined
-  let wss: WebSocketServer | undefined
-  let tcp: Server | undefined
-  let mqtts: Server | undefined
-  let https: HttpsServer | undefined
-  let sweeper: NodeJS.Timeout | undefined
-  let watcher: { close(): void } | undefined
+  const parts: Partial<Parts> = {}
   let ready = false
   let closing: Promise<void> | undefined
 
   async function start(): Promise<AppAddresses> {
     try {
       const tls = config.tls ? readTlsFiles(config.tls) : undefined
-      db = openDatabase(config.storage.sqlite)
-      storeHealth(db).report(log.child({ module: 'store' }), registry)
-      checkpointer = startCheckpointer(db, config.storage.sqlite, log.child({ module: 'store' }))
-      persistence = createSqlitePersistence({ db })
-      events = new EventStore(db)
+      const storage = (parts.storage = openSqliteStorage(config.storage.sqlite, log, registry))
       const hooks: BrokerHooks = {}
-      broker = await createBroker({
-        persistence: timedPersistence(persistence, registry),
+      const broker = (parts.broker = await createBroker({
+        persistence: timedPersistence(storage.sessions, registry),
         authenticator: new Authenticator(config.auth),
         acl: new Acl(config.acl),
         limits,
         log,
         registry,
         hooks,
-      })
-      const rulesEngine = (engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry))
-      const host = new FunctionHostImpl(rulesEngine, events)
-      functions = FunctionRegistry.create(config.functions, { host, log, configDir: '.' })
-      routes = new RouteTable(db)
+      }))
+      const publisher = new Publisher({ broker: broker.aedes, maxHops: config.rulesEngine.maxHops, loops: ruleStats, log, registry })
+      const engine = (parts.engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry))
+      const functions = (parts.functions = FunctionRegistry.create(config.functions, { host: new LocalFunctionHost(publisher, storage.events), log, configDir: '.' }))
+      const routes = (parts.routes = new RouteTable(storage.routes))
+      await routes.refresh()
       routes.load(config.routes, new Set(functions.names()))
-      const box = (outbox = new Outbox(db))
-      const fns = functions
-      const dispatch = (dispatcher = new Dispatcher({
-        outbox,
+      const dispatcher = (parts.dispatcher = new Dispatcher({
+        outbox: storage.outbox,
         routes,
-        functions: { get: (name) => fns.get(name) },
-        invoke: (fn, event, context, lineage) => host.run(context.requestId, lineage, () => fn.invoke(event, context)),
-        publish: (topic, payload, qos, lineage) => rulesEngine.publishAs({ topic, payload, qos, retain: false }, lineage),
-        onDeadLetter: (letter, _delivery, err) => rulesEngine.deadLettered(letter, err),
+        functions,
+        publisher,
+        onDeadLetter: (letter, err) => engine.deadLettered(letter, err),
         log,
         registry,
+        nodeId,
         concurrency: config.delivery.concurrency,
         defaultRetry: config.delivery.retry,
+        leaseMs: config.delivery.lease,
       }))
-      engine.recordWith(async (delivery) => {
-        await box.record([delivery])
-        dispatch.wake()
-      })
-      actionDeps = {
-        broker: broker.aedes,
-        events,
-        log: log.child({ module: 'actions' }),
-        publish: (message, cause) => rulesEngine.publish(message, cause),
-        deliver: (delivery, cause) => rulesEngine.deliver(delivery, cause),
-      }
+      const wake = () => dispatcher.wake()
+      const deliveries = new Deliveries({ outbox: storage.outbox, publisher, wake })
+      const actionDeps = (parts.actionDeps = { events: storage.events, log: log.child({ module: 'actions' }), publisher, deliveries })
       engine.use(RuleSet.build(config.rules, actionDeps, ruleStats))
-      engine.attach()
-      hooks.beforeAck = (client, packet, done) => rulesEngine.beforeAck(packet as AedesPublishPacket, client, done)
+      engine.attach(hooks)
       // Deliveries left by the previous run (a crash, a restart) go out now,
       // and the wills it owed, once rules can see them.
-      dispatch.wake()
-      await publishOrphanedWills(broker.aedes, persistence, log)
-      const store = events
-      sweeper = setInterval(() => store.sweepExpired(), SWEEP_INTERVAL_MS).unref()
+      dispatcher.wake()
+      await publishOrphanedWills(broker.aedes, storage.sessions, log)
+      parts.sweeper = setInterval(() => {
+        storage.events.sweepExpired().catch((err: unknown) => log.warn({ err }, 'could not delete expired stored events'))
+      }, SWEEP_INTERVAL_MS).unref()
 
-      http = await createHttpServer({
+      const http = (parts.http = await createHttpServer({
         log,
         registry,
         ready: () => ready,
         adminToken: config.admin.token,
         api: [
           rulesApi(engine),
-          storeApi(events),
-          routesApi(routes, () => new Set(fns.names()), dispatch, box),
-          deliveriesApi(box, events, dispatch, rulesEngine),
-          functionsApi(fns),
+          storeApi(storage.events),
+          routesApi(new RouteControl({ routes, outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })),
+          deliveriesApi(deliveries, storage.events, publisher),
+          functionsApi(functions),
         ],
-        routes: [gatewayRoutes(config.http, fns)],
-      })
-      const web = http
-      if (config.listen.https && tls) https = createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, (req, res) => web.routing(req, res))
-      wss = attachWebSocket(broker, https ? [http.server, https] : [http.server], log)
+        routes: [gatewayRoutes(config.http, functions)],
+      }))
+      if (config.listen.https && tls) parts.https = createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, (req, res) => http.routing(req, res))
+      const https = parts.https
+      parts.wss = attachWebSocket(broker, https ? [http.server, https] : [http.server], log)
       // A listener that cannot bind names the line of the config that asked for it.
       const inConfig = (key: keyof Config['listen']) => (err: unknown) => { throw placeListenError(err, options.configFile, ['listen', key]) }
       await listen(http.server, config.listen.http, 'HTTP').catch(inConfig('http'))
@@ -190,14 +187,15 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         await listen(https, config.listen.https, 'HTTPS').catch(inConfig('https'))
         log.info({ address: https.address() }, 'HTTPS and MQTT over secure WebSocket (/mqtt) listening')
       }
-      tcp = await listenMqtt(broker, config.listen.mqtt, log).catch(inConfig('mqtt'))
-      if (config.listen.mqtts && tls) mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls).catch(inConfig('mqtts'))
-      if (options.configFile) watcher = watchFile(options.configFile, () => reload())
+      parts.tcp = await listenMqtt(broker, config.listen.mqtt, log).catch(inConfig('mqtt'))
+      if (config.listen.mqtts && tls) parts.mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls).catch(inConfig('mqtts'))
+      if (options.configFile) parts.watcher = watchFile(options.configFile, () => reload())
     } catch (err) {
       await close()
       throw err
     }
     ready = true
+    const { engine, tcp, http, mqtts, https } = parts as Parts
     log.info({ rules: engine.rules.size }, 'rules loaded')
     return {
       mqtt: tcp.address() as AddressInfo,
@@ -208,6 +206,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   }
 
   function reload(): ReloadResult {
+    const { engine, actionDeps, functions, routes } = parts
     if (!options.configFile || !engine || !actionDeps || !functions || !routes) return { ok: false, error: new Error('nothing to reload: the app was not started from a config file') }
     const file = options.configFile
     let next: Config
@@ -239,6 +238,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   function close(): Promise<void> {
     closing ??= (async () => {
       ready = false
+      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss } = parts
       watcher?.close()
       clearInterval(sweeper)
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
@@ -247,15 +247,12 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       await engine?.close()
       await dispatcher?.close()
       if (broker) await closeBroker(broker.aedes)
-      outbox?.flush()
+      await storage?.outbox.flush()
       await functions?.close()
       wss?.close()
       await tcpClosed
       await httpClosed
-      events?.flush()
-      await persistence?.destroy()
-      await checkpointer?.stop()
-      if (db) closeDatabase(db)
+      await storage?.close()
     })()
     return closing
   }
@@ -269,13 +266,16 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
     reload,
     close,
     get broker() {
-      return started(broker)
+      return started(parts.broker)
+    },
+    get storage() {
+      return started(parts.storage)
     },
     get db() {
-      return started(db)
+      return started(parts.storage?.db)
     },
     get engine() {
-      return started(engine)
+      return started(parts.engine)
     },
     registry,
   }

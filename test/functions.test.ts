@@ -23,7 +23,7 @@ function fakeHost() {
       if (topic.startsWith('forbidden/')) throw new Error(`not allowed to publish to ${topic}`)
       published.push({ topic, payload: payload.toString('base64'), options, context: ctx })
     },
-    queryStore(table, query) {
+    async queryStore(table, query) {
       queries.push({ table, query })
       return [storedEvent]
     },

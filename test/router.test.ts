@@ -185,12 +185,15 @@ rules:
     actions:
       - invoke: { function: greet }
 `)
-    // A store that takes its time: the PUBACK must wait for it.
+    // An outbox that takes its time: the PUBACK must wait for it.
     const recorded: unknown[] = []
-    t!.app.engine.recordWith(async (delivery) => {
+    const outbox = t!.app.storage.outbox
+    const record = outbox.record.bind(outbox)
+    outbox.record = async (deliveries) => {
       await new Promise((r) => setTimeout(r, 300))
-      recorded.push(delivery)
-    })
+      recorded.push(...deliveries)
+      return record(deliveries)
+    }
     const c = await open()
     await c.publishAsync('joins/x', JSON.stringify({ user: 'x' }), { qos: 1 })
     expect(recorded).toHaveLength(1)

@@ -1,16 +1,16 @@
-import type { Aedes } from 'aedes'
+import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
-import type { EventStore } from '../store/event-store.js'
-import type { Lineage } from '../rules/lineage.js'
-import { randomUUID } from 'node:crypto'
-import type { DeliveryContext, NewDelivery } from '../delivery/outbox.js'
+import type { Cause, Publisher } from '../publisher/publisher.js'
+import { nextHop, type Lineage } from '../publisher/lineage.js'
+import type { EventLog } from '../storage/event-log.js'
+import type { DeliveryContext, NewDelivery } from '../storage/outbox-store.js'
 
 /**
  * What an action sees of the event that triggered it. Built once per matched
  * rule; actions read it and never change it.
  */
-export interface ActionEvent {
+export interface ActionEvent extends Cause {
   /** The rule that matched. */
   rule: string
   topic: string
@@ -55,27 +55,15 @@ export interface Action {
 
 /** What actions may use. Passed in explicitly; nothing reaches for a global. */
 export interface ActionDeps {
-  broker: Aedes
-  events: EventStore
+  events: EventLog
   log: Logger
+  /** Publishes through the broker, with the loop guard (maxHops). */
+  publisher: Publisher
   /**
-   * Publishes through the broker on behalf of the rule behind `cause`: one
-   * hop further from the original message. Past the engine's `maxHops` the
-   * message is dropped as a loop instead.
+   * Records a durable delivery (to a function, route or URL); resolves once
+   * committed. Past maxHops it is dropped as a loop instead.
    */
-  publish(message: RulePublish, cause: ActionEvent): Promise<void>
-  /**
-   * Records a durable delivery (to a function or route); resolves once
-   * committed. Past the engine's `maxHops` it is dropped as a loop instead.
-   */
-  deliver(delivery: NewDelivery, cause: ActionEvent): Promise<void>
-}
-
-export interface RulePublish {
-  topic: string
-  payload: Buffer
-  qos: 0 | 1 | 2
-  retain: boolean
+  deliveries: { record(delivery: NewDelivery, cause: Cause): Promise<void> }
 }
 
 /**
@@ -95,7 +83,6 @@ export function deliveryContext(event: ActionEvent): DeliveryContext {
     rule: event.rule,
     requestId: randomUUID(),
     timestamp: event.timestamp,
-    hops: event.lineage.hops + 1,
-    fromLoop: event.lineage.fromLoop,
+    ...nextHop(event.lineage),
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod'
-import { duration } from '../config/duration.js'
-import { retrySchema, type RetryPolicy } from '../delivery/retry.js'
-import { ActionError } from '../errors.js'
+import { duration } from '../duration.js'
+import { formatTarget, send, type DurableHttpRequest } from '../delivery/targets/index.js'
+import { retrySchema } from '../retry.js'
 import { deliveryContext, type ActionEvent, type ActionKind } from './action.js'
 import { outputPayload } from './republish.js'
 import { templateString } from './template-string.js'
@@ -51,7 +51,7 @@ export const http: ActionKind<HttpConfig> = {
         async run(event) {
           const request = render(event)
           const spec: DurableHttpRequest = { ...request, rendered: true, timeout: config.timeout, ...(config.retry ? { retry: config.retry } : {}) }
-          await deps.deliver({ target: `url:${request.url}`, spec, event: event.output, context: deliveryContext(event) }, event)
+          await deps.deliveries.record({ target: formatTarget({ kind: 'url', url: request.url }), spec, event: event.output, context: deliveryContext(event) }, event)
         },
         describe(event) {
           return { kind: 'http', ...render(event), timeout: config.timeout, durable: true }
@@ -69,43 +69,4 @@ export const http: ActionKind<HttpConfig> = {
       },
     }
   },
-}
-
-export interface HttpRequest {
-  method: string
-  url: string
-  headers: Record<string, string>
-  body: string | undefined
-}
-
-/** What the outbox keeps of a durable http action: the request as rendered, sent as it is. */
-export interface DurableHttpRequest extends HttpRequest {
-  /** Tells it from a route's url target, whose request the dispatcher builds. */
-  rendered: true
-  timeout: number
-  retry?: RetryPolicy
-}
-
-/** Sends a request; resolves with the response for a 2xx, throws an ActionError otherwise. */
-export async function send(request: HttpRequest, timeoutMs: number): Promise<Response> {
-  let response: Response
-  try {
-    response = await fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      ...(request.body === undefined ? {} : { body: request.body }),
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'manual',
-    })
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } }
-    const reason = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : e.cause?.code ?? e.cause?.message ?? e.message
-    throw new ActionError(`${request.method} ${request.url} failed: ${reason}`, true, { cause: err })
-  }
-  if (response.status >= 200 && response.status < 300) return response
-  // Free the connection; the body of a failure is only read for the message.
-  const text = (await response.text().catch(() => '')).slice(0, 200)
-  // A client error will not go away by itself, but 408 and 429 ask to retry.
-  const retryable = response.status >= 500 || response.status === 408 || response.status === 429
-  throw new ActionError(`${request.method} ${request.url} answered ${response.status}${text ? `: ${text}` : ''}`, retryable)
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { formatTarget } from '../delivery/targets/index.js'
 import { deliveryContext, type ActionKind } from './action.js'
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
@@ -18,12 +19,12 @@ export type InvokeConfig = z.output<typeof schema>
 export const invoke: ActionKind<InvokeConfig> = {
   schema,
   create(config, deps) {
-    const target = config.function !== undefined ? `function:${config.function}` : `route:${config.route!}`
+    const target = formatTarget(config.function !== undefined ? { kind: 'function', name: config.function } : { kind: 'route', name: config.route! })
     return {
       kind: 'invoke',
       durable: true,
       async run(event) {
-        await deps.deliver({ target, event: event.output, context: deliveryContext(event) }, event)
+        await deps.deliveries.record({ target, event: event.output, context: deliveryContext(event) }, event)
       },
       describe(event) {
         return { kind: 'invoke', target, event: event.output }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ActionError } from '../errors.js'
+import { nextHop } from '../publisher/lineage.js'
 import { invalidTopicName } from '../topics/match.js'
 import type { ActionEvent, ActionKind, Template } from './action.js'
 import { templateString } from './template-string.js'
@@ -32,7 +33,7 @@ export const republish: ActionKind<RepublishConfig> = {
         if (invalid) return Promise.reject(new ActionError(`cannot republish to "${message.topic}": ${invalid}`, false))
         // Payloads are never changed once published: the original's bytes can be shared.
         const bytes = typeof message.payload === 'string' ? Buffer.from(message.payload) : message.payload
-        return deps.publish({ topic: message.topic, payload: bytes, qos: config.qos, retain: config.retain }, event)
+        return deps.publisher.publish({ topic: message.topic, payload: bytes, qos: config.qos, retain: config.retain }, nextHop(event.lineage), event)
       },
       describe(event) {
         const message = render(event)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { duration } from '../config/duration.js'
+import { duration } from '../duration.js'
 import type { ActionKind } from './action.js'
 import { templateString } from './template-string.js'
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { compileTemplate, type TemplateEnv } from '../rules/sql/index.js'
+import { compileTemplate, type TemplateEnv } from '../sql/index.js'
 import { SqlSyntaxError } from '../errors.js'
 
 /** A compiled substitution template such as `chat/pub/${room}`. */

@@ -2,7 +2,7 @@ import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes
 import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
-import type { SqlitePersistence } from '../persistence/index.js'
+import type { SessionStore } from '../storage/session-store.js'
 import type { Acl } from './acl.js'
 import type { Authenticator } from './authenticator.js'
 import { BrokerMetrics } from './broker-metrics.js'
@@ -13,7 +13,7 @@ import { publishLifecycleEvents } from './lifecycle-events.js'
 import type { Limits } from './limits.js'
 
 export interface BrokerDeps {
-  persistence: SqlitePersistence
+  persistence: SessionStore
   authenticator?: Authenticator
   acl?: Acl
   limits: Limits

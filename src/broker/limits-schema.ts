@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { duration } from '../config/duration.js'
+import { duration } from '../duration.js'
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 }
 

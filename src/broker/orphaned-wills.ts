@@ -1,6 +1,6 @@
 import type { Aedes, PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
-import type { SqlitePersistence } from '../persistence/index.js'
+import type { SessionStore } from '../storage/session-store.js'
 
 /**
  * Publishes the wills left in the store by a broker that died (a crash, a
@@ -14,7 +14,7 @@ import type { SqlitePersistence } from '../persistence/index.js'
  * instead leave the wills of live peers alone, which Aedes' own sweep does
  * from their heartbeats.
  */
-export async function publishOrphanedWills(aedes: Aedes, persistence: SqlitePersistence, log: Logger): Promise<number> {
+export async function publishOrphanedWills(aedes: Aedes, persistence: SessionStore, log: Logger): Promise<number> {
   let sent = 0
   for await (const will of persistence.streamWill({ [aedes.id]: Date.now() })) {
     const packet = will as PublishPacket & { clientId: string; brokerId: string }

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client'
-import type { SqlitePersistence } from '../persistence/index.js'
+import type { SessionStore } from '../storage/session-store.js'
 import { answeredFromMemory } from '../persistence/memory-answers.js'
 import { LatencyHistogram } from './latency-histogram.js'
 
@@ -41,7 +41,7 @@ export function wrapPersistence<P extends object>(
 }
 
 /** Times every store operation into `switchyard_store_operation_seconds{op}`. */
-export function timedPersistence(persistence: SqlitePersistence, registry: Registry): SqlitePersistence {
+export function timedPersistence(persistence: SessionStore, registry: Registry): SessionStore {
   const histogram = new LatencyHistogram({
     name: 'switchyard_store_operation_seconds',
     help: 'Latency of MQTT session store operations (calls answered from memory, touching no row, are not counted)',

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { aclSchema, authSchema } from '../broker/auth-schema.js'
 import { limitsSchema } from '../broker/limits-schema.js'
-import { retrySchema } from '../delivery/retry.js'
+import { duration } from '../duration.js'
+import { retrySchema } from '../retry.js'
 import { functionsSchema } from '../functions/schema.js'
 import { checkRoutes } from '../routes/check.js'
 import { routesSchema } from '../routes/schema.js'
@@ -84,6 +85,11 @@ export const configSchema = z.strictObject({
     concurrency: z.number({ error: 'must be a whole number' }).int().min(1).default(64),
     /** The retry policy of targets that have none of their own. */
     retry: retrySchema.prefault({}),
+    /**
+     * How long a claim on a delivery holds: renewed while the delivery runs,
+     * it lets another worker take over a delivery whose worker died.
+     */
+    lease: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30_000),
   }).prefault({}),
   auth: authSchema,
   acl: aclSchema,

@@ -1,5 +1,6 @@
-import type { RetryPolicy } from '../delivery/retry.js'
-import type { EventQuery, StoredEvent } from '../store/event-store.js'
+import type { Lineage } from '../publisher/lineage.js'
+import type { RetryPolicy } from '../retry.js'
+import type { EventQuery, StoredEvent } from '../storage/event-log.js'
 
 /** Who and what caused an invocation; a function sees these fields in its `ctx`. */
 export interface InvocationContext {
@@ -11,6 +12,12 @@ export interface InvocationContext {
   rule: string | undefined
   /** Unique per invocation, and the same on every retry of one delivery. */
   requestId: string
+  /**
+   * The lineage of the delivery behind the invocation, which what the
+   * function publishes continues; absent for a direct call. Kept in the
+   * main thread: a function never sees it.
+   */
+  lineage?: Lineage | undefined
 }
 
 /** Publish options a function can give; both default to off. */
@@ -32,7 +39,7 @@ export interface FunctionHost {
    */
   publish(topic: string, payload: Buffer, options: PublishOptions, context: InvocationContext): Promise<void>
   /** Stored events of `table`, newest first. */
-  queryStore(table: string, query: EventQuery): StoredEvent[]
+  queryStore(table: string, query: EventQuery): Promise<StoredEvent[]>
 }
 
 /**

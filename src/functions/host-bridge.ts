@@ -1,6 +1,6 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import type { Logger } from 'pino'
-import type { EventQuery } from '../store/event-store.js'
+import type { EventQuery } from '../storage/event-log.js'
 import type { FunctionHost, InvocationContext } from './function-target.js'
 import type { HostReply, WorkerMessage } from './protocol.js'
 
@@ -72,8 +72,8 @@ export class HostBridge {
         this.options.host.publish(topic, bytes, { qos, retain }, this.options.context)
           .then(() => reply({ type: 'reply', id: call.id, ok: true, value: undefined }), fail)
       } else if (call.op === 'query') {
-        const events = this.options.host.queryStore(call.table, checkQuery(call.table, call.query))
-        reply({ type: 'reply', id: call.id, ok: true, value: events })
+        this.options.host.queryStore(call.table, checkQuery(call.table, call.query))
+          .then((events) => reply({ type: 'reply', id: call.id, ok: true, value: events }), fail)
       } else {
         throw new Error('unknown call')
       }

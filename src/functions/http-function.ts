@@ -1,4 +1,4 @@
-import type { RetryPolicy } from '../delivery/retry.js'
+import type { RetryPolicy } from '../retry.js'
 import { ActionError } from '../errors.js'
 import type { FunctionTarget, InvocationContext } from './function-target.js'
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { RetryPolicy } from '../delivery/retry.js'
+import type { RetryPolicy } from '../retry.js'
 import { ActionError } from '../errors.js'
 import type { FunctionHost, FunctionTarget, InvocationContext } from './function-target.js'
 import { HostBridge, type WorkerOutcome } from './host-bridge.js'

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads'
-import type { EventQuery } from '../store/event-store.js'
+import type { EventQuery } from '../storage/event-log.js'
 
 /**
  * The messages between the main thread and a worker running one invocation.

@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { duration } from '../config/duration.js'
-import { retrySchema } from '../delivery/retry.js'
+import { duration } from '../duration.js'
+import { retrySchema } from '../retry.js'
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 

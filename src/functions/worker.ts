@@ -10,7 +10,7 @@
 import { pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import type { MessagePort, TransferListItem } from 'node:worker_threads'
-import type { EventQuery, StoredEvent } from '../store/event-store.js'
+import type { EventQuery, StoredEvent } from '../storage/event-log.js'
 import type { FailureReason, HostReply, LogLevel, WorkerMessage, WorkerTask } from './protocol.js'
 
 /** What a local function receives as its second argument. */

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import type { Dispatcher } from '../delivery/dispatcher.js'
-import type { Outbox } from '../delivery/outbox.js'
-import type { RulesEngine } from '../rules/engine.js'
-import type { EventStore } from '../store/event-store.js'
+import type { Deliveries } from '../delivery/deliveries.js'
+import { replayStored } from '../delivery/replay.js'
+import type { Publisher } from '../publisher/publisher.js'
+import type { EventLog } from '../storage/event-log.js'
 import { parseTime } from './api-store.js'
 
 /**
@@ -10,7 +10,7 @@ import { parseTime } from './api-store.js'
  * (by ids or by target), and POST /api/replay, which republishes the stored
  * events of a table over a time range (archive and replay).
  */
-export function deliveriesApi(outbox: Outbox, events: EventStore, dispatcher: Dispatcher, engine: RulesEngine) {
+export function deliveriesApi(deliveries: Deliveries, events: EventLog, publisher: Publisher) {
   return async (app: FastifyInstance) => {
     app.get<{ Querystring: { target?: string; limit?: number } }>('/deadletters', {
       schema: {
@@ -20,7 +20,7 @@ export function deliveriesApi(outbox: Outbox, events: EventStore, dispatcher: Di
           properties: { target: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10000 } },
         },
       },
-    }, async (req) => ({ deadLetters: outbox.deadLetters({ target: req.query.target, limit: req.query.limit ?? 100 }) }))
+    }, async (req) => ({ deadLetters: await deliveries.deadLetters({ target: req.query.target, limit: req.query.limit ?? 100 }) }))
 
     app.post<{ Body: { ids?: number[]; target?: string; limit?: number } }>('/deadletters/replay', {
       schema: {
@@ -37,10 +37,8 @@ export function deliveriesApi(outbox: Outbox, events: EventStore, dispatcher: Di
     }, async (req, reply) => {
       const { ids, target, limit } = req.body ?? {}
       if (ids === undefined && target === undefined) return reply.code(400).send({ error: 'give ids, or a target such as function:chat, to replay' })
-      const letters = outbox.deadLetters({ ids, target, limit: limit ?? 10000 })
-      const deliveries = outbox.replay(letters)
-      dispatcher.wake()
-      return { replayed: deliveries.length, deliveries }
+      const replayed = await deliveries.replay({ ids, target, limit: limit ?? 10000 })
+      return { replayed: replayed.length, deliveries: replayed }
     })
 
     app.post<{ Body: { table: string; from?: string | number; to?: string | number; key?: string; topic?: string; limit?: number } }>('/replay', {
@@ -63,12 +61,8 @@ export function deliveriesApi(outbox: Outbox, events: EventStore, dispatcher: Di
       const from = parseTime(req.body.from === undefined ? undefined : String(req.body.from))
       const to = parseTime(req.body.to === undefined ? undefined : String(req.body.to))
       if (Number.isNaN(from) || Number.isNaN(to)) return reply.code(400).send({ error: 'from and to must be milliseconds since the epoch or ISO 8601 dates' })
-      // Oldest first, as they happened.
-      const stored = events.query(req.body.table, { key: req.body.key, since: from, until: to, limit: req.body.limit ?? 1000 }).reverse()
-      for (const event of stored) {
-        await engine.publishAs({ topic: req.body.topic ?? event.topic, payload: Buffer.from(JSON.stringify(event.data)), qos: 1, retain: false }, { hops: 1, fromLoop: false })
-      }
-      return { replayed: stored.length }
+      const { table, key, topic, limit } = req.body
+      return { replayed: await replayStored(events, publisher, { table, key, from, to, topic, limit: limit ?? 1000 }) }
     })
   }
 }

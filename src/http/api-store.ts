@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import type { EventStore } from '../store/event-store.js'
+import type { EventLog } from '../storage/event-log.js'
 
 /** GET /api/store/{table}?key=&since=&limit=: stored events, newest first. */
-export function storeApi(events: EventStore) {
+export function storeApi(events: EventLog) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { table: string }; Querystring: { key?: string; since?: string; until?: string; limit?: number } }>('/store/:table', {
       schema: {
@@ -26,7 +26,7 @@ export function storeApi(events: EventStore) {
       }
       return {
         table: req.params.table,
-        events: events.query(req.params.table, { key: req.query.key, since, until, limit: req.query.limit ?? 100 }),
+        events: await events.query(req.params.table, { key: req.query.key, since, until, limit: req.query.limit ?? 100 }),
       }
     })
   }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openDatabase, type Db } from '../store/database.js'
+import { SqliteRouteStateStore } from '../store/route-state.js'
 import { RouteTable } from './route-table.js'
 import { routesSchema } from './schema.js'
 
@@ -16,8 +17,15 @@ beforeEach(() => {
 afterEach(() => db.close())
 
 describe('RouteTable', () => {
-  it('picks by weight, or every target for a fanout', () => {
-    const table = new RouteTable(db)
+  /** A table on the database's saved state, as read at start. */
+  async function tableOn(db: Db): Promise<RouteTable> {
+    const table = new RouteTable(new SqliteRouteStateStore(db))
+    await table.refresh()
+    return table
+  }
+
+  it('picks by weight, or every target for a fanout', async () => {
+    const table = await tableOn(db)
     table.load(config, functions)
     const picks = Array.from({ length: 100 }, () => table.pick('chat-handler')![0]!)
     expect(picks.filter((t) => 'function' in t && t.function === 'chatV2')).toHaveLength(10)
@@ -25,28 +33,28 @@ describe('RouteTable', () => {
     expect(table.pick('nope')).toBeUndefined()
   })
 
-  it('repoints live, and keeps API changes and holds across a restart and a config reload', () => {
-    const table = new RouteTable(db)
+  it('repoints live, and keeps API changes and holds across a restart and a config reload', async () => {
+    const table = await tableOn(db)
     table.load(config, functions)
-    const view = table.put('chat-handler', { targets: [{ function: 'chatV2' }] }, functions)
+    const view = await table.put('chat-handler', { targets: [{ function: 'chatV2' }] }, functions)
     expect(view).toMatchObject({ source: 'api', held: false, targets: [{ function: 'chatV2', weight: 1 }] })
     expect(table.pick('chat-handler')).toEqual([{ function: 'chatV2', weight: 1 }])
-    table.setHeld('new-user', true)
+    await table.setHeld('new-user', true)
 
-    const restarted = new RouteTable(db)
+    const restarted = await tableOn(db)
     restarted.load(config, functions)
     expect(restarted.get('chat-handler')).toMatchObject({ source: 'api', targets: [{ function: 'chatV2' }] })
     expect(restarted.isHeld('new-user')).toBe(true)
     expect(restarted.get('new-user')!.source).toBe('config')
   })
 
-  it('refuses a change that names a missing function or makes a cycle, and changes nothing', () => {
-    const table = new RouteTable(db)
+  it('refuses a change that names a missing function or makes a cycle, and changes nothing', async () => {
+    const table = await tableOn(db)
     table.load(config, functions)
-    expect(() => table.put('chat-handler', { targets: [{ function: 'ghost' }] }, functions)).toThrow(/names function ghost/)
-    table.put('a', { targets: [{ route: 'chat-handler' }] }, functions)
-    expect(() => table.put('chat-handler', { targets: [{ route: 'a' }] }, functions)).toThrow(/forms a cycle: chat-handler → a → chat-handler|forms a cycle: a → chat-handler → a/)
-    expect(() => table.put('chat-handler', { targets: [] }, functions)).toThrow(/at least one target/)
+    await expect(table.put('chat-handler', { targets: [{ function: 'ghost' }] }, functions)).rejects.toThrow(/names function ghost/)
+    await table.put('a', { targets: [{ route: 'chat-handler' }] }, functions)
+    await expect(table.put('chat-handler', { targets: [{ route: 'a' }] }, functions)).rejects.toThrow(/forms a cycle: chat-handler → a → chat-handler|forms a cycle: a → chat-handler → a/)
+    await expect(table.put('chat-handler', { targets: [] }, functions)).rejects.toThrow(/at least one target/)
     expect(table.get('chat-handler')!.source).toBe('config')
   })
 })

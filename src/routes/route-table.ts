@@ -1,6 +1,4 @@
-import type { Statement } from 'better-sqlite3'
-import type { Db } from '../store/database.js'
-import { migrate } from '../store/migrate.js'
+import type { RouteStateStore, SavedRoute } from '../storage/route-state-store.js'
 import { checkRoutes } from './check.js'
 import { routeSchema, type RouteConfig, type TargetConfig } from './schema.js'
 import { WeightedPicker } from './weighted-picker.js'
@@ -30,34 +28,32 @@ interface Live {
   picker: WeightedPicker<TargetConfig> | undefined
 }
 
-const STEPS = [
-  `CREATE TABLE routes (
-    name TEXT PRIMARY KEY,
-    definition TEXT,
-    held INTEGER NOT NULL DEFAULT 0,
-    updated_at INTEGER NOT NULL
-  );`,
-]
-
 /**
  * Named, indirect addresses: what a route points at can change while events
  * flow. Routes come from the config; the admin API can repoint, reweight,
- * hold and release them, and those changes are kept in SQLite so that they
- * survive a restart (and a config reload) until changed again.
+ * hold and release them, and those changes are saved in the route state
+ * store so that they survive a restart (and a config reload) until changed
+ * again. The table is a cache of that store: read at start (`refresh`), and
+ * written through on every change.
  */
 export class RouteTable {
   #live = new Map<string, Live>()
-  readonly #upsertDefinition: Statement
-  readonly #upsertHeld: Statement
-  readonly #saved: Statement
+  /** What the store held when last read or written, by route name. */
+  #saved = new Map<string, SavedRoute>()
+  #version = -1
 
-  constructor(private readonly db: Db) {
-    migrate(db, 'routes', STEPS)
-    this.#upsertDefinition = db.prepare(`INSERT INTO routes (name, definition, updated_at) VALUES (?, ?, ?)
-      ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`)
-    this.#upsertHeld = db.prepare(`INSERT INTO routes (name, held, updated_at) VALUES (?, ?, ?)
-      ON CONFLICT (name) DO UPDATE SET held = excluded.held`)
-    this.#saved = db.prepare('SELECT name, definition, held, updated_at FROM routes')
+  constructor(private readonly store: RouteStateStore) {}
+
+  /** The version of the saved changes this table holds. */
+  get version(): number {
+    return this.#version
+  }
+
+  /** Reads the saved changes again; `load` then applies them over the config. */
+  async refresh(): Promise<void> {
+    const state = await this.store.read()
+    this.#saved = new Map(state.routes.map((r) => [r.name, r]))
+    this.#version = state.version
   }
 
   /**
@@ -70,13 +66,13 @@ export class RouteTable {
     for (const [name, config] of Object.entries(fromConfig)) {
       next.set(name, live(config, 'config', false, null))
     }
-    for (const row of this.#saved.all() as Array<{ name: string; definition: string | null; held: number; updated_at: number }>) {
-      const existing = next.get(row.name)
-      if (row.definition !== null) {
-        const parsed = routeSchema.safeParse(JSON.parse(row.definition))
-        if (parsed.success) next.set(row.name, live(parsed.data, 'api', row.held === 1, row.updated_at))
+    for (const saved of this.#saved.values()) {
+      const existing = next.get(saved.name)
+      if (saved.definition !== null) {
+        const parsed = routeSchema.safeParse(saved.definition)
+        if (parsed.success) next.set(saved.name, live(parsed.data, 'api', saved.held, saved.updatedAt))
       } else if (existing) {
-        existing.held = row.held === 1
+        existing.held = saved.held
       }
     }
     const problems = checkRoutes(Object.fromEntries([...next].map(([n, l]) => [n, l.config])), functions)
@@ -105,7 +101,7 @@ export class RouteTable {
   }
 
   /** Repoints or reweights a route (or adds one); validated, applied at once and saved. */
-  put(name: string, definition: unknown, functions: ReadonlySet<string>): RouteView {
+  async put(name: string, definition: unknown, functions: ReadonlySet<string>): Promise<RouteView> {
     const parsed = routeSchema.safeParse(definition)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!
@@ -121,16 +117,19 @@ export class RouteTable {
       const p = problems[0]!
       throw new RouteChangeError(`route ${p.path.join('.')} ${p.message}`, 409)
     }
-    this.#upsertDefinition.run(name, JSON.stringify(parsed.data), updatedAt)
+    this.#version = await this.store.putDefinition(name, parsed.data, updatedAt)
+    this.#saved.set(name, { name, definition: parsed.data, held: previous?.held ?? false, updatedAt })
     this.#live = candidate
     return view(name, candidate.get(name)!)
   }
 
   /** Holds or releases a route; events for a held route wait in the outbox. */
-  setHeld(name: string, held: boolean): RouteView {
+  async setHeld(name: string, held: boolean): Promise<RouteView> {
     const l = this.#live.get(name)
     if (!l) throw new RouteChangeError(`there is no route ${name}`, 404)
-    this.#upsertHeld.run(name, held ? 1 : 0, Date.now())
+    this.#version = await this.store.setHeld(name, held, Date.now())
+    const saved = this.#saved.get(name)
+    this.#saved.set(name, saved ? { ...saved, held } : { name, definition: null, held, updatedAt: null })
     l.held = held
     return view(name, l)
   }

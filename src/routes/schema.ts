@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { duration } from '../config/duration.js'
-import { retrySchema } from '../delivery/retry.js'
+import { duration } from '../duration.js'
+import { retrySchema } from '../retry.js'
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 const weight = z.number({ error: 'must be a number' }).min(0, 'must not be negative').default(1)
@@ -39,11 +39,3 @@ export const routeSchema = z.strictObject({
 export type RouteConfig = z.output<typeof routeSchema>
 
 export const routesSchema = z.record(z.string().regex(NAME, 'must be a route name'), routeSchema, { error: 'must map route names to routes' }).default({})
-
-/** A target's address, as dead letters and events name it: `function:chat`, `route:x`, `topic:a/b`, `url:http://...`. */
-export function targetAddress(target: TargetConfig): string {
-  if ('function' in target) return `function:${target.function}`
-  if ('route' in target) return `route:${target.route}`
-  if ('topic' in target) return `topic:${target.topic}`
-  return `url:${target.url}`
-}

@@ -1,6 +1,6 @@
 import type { ActionDeps, ActionEvent } from '../actions/action.js'
 import type { Template } from '../actions/template-string.js'
-import { ORIGIN } from './lineage.js'
+import { ORIGIN } from '../publisher/lineage.js'
 import type { RuleSet } from './rule-set.js'
 
 export interface DryRunInput {

@@ -1,7 +1,7 @@
 import { Qlobber } from 'qlobber'
 import type { Action, ActionDeps } from '../actions/action.js'
 import { actionKinds } from '../actions/registry.js'
-import type { CompiledQuery } from './sql/index.js'
+import type { CompiledQuery } from '../sql/index.js'
 import type { ActionConfig, RuleConfig } from './schema.js'
 import type { RuleStats, RuleStatsBook } from './rule-stats.js'
 

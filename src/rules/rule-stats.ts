@@ -78,6 +78,12 @@ export class RuleStatsBook {
     return stats
   }
 
+  /** A republish or delivery of `rule` was dropped by the loop guard (a rule no longer configured is not counted). */
+  countLoop(rule: string): void {
+    const stats = this.#byName.get(rule)
+    if (stats) stats.loops++
+  }
+
   /** Forgets the rules that are no longer configured. */
   keepOnly(names: Set<string>): void {
     for (const name of this.#byName.keys()) if (!names.has(name)) this.#byName.delete(name)

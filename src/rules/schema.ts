@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { actionKinds, type ActionKindName } from '../actions/registry.js'
 import { SqlSyntaxError } from '../errors.js'
-import { compileSql, type CompiledQuery } from './sql/index.js'
+import { compileSql, type CompiledQuery } from '../sql/index.js'
 
 const KIND_NAMES = Object.keys(actionKinds) as ActionKindName[]
 

@@ -1,32 +1,11 @@
 import type { Statement } from 'better-sqlite3'
 import { StoreError } from '../errors.js'
+import type { EventLog, EventQuery, NewEvent, StoredEvent } from '../storage/event-log.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
 import { storeHealth, type StoreHealth } from './store-health.js'
 
-/** An event kept by a rule's `store` action. */
-export interface StoredEvent {
-  id: number
-  table: string
-  key: string | null
-  /** When the broker received the message, ms since the epoch. */
-  timestamp: number
-  topic: string
-  clientId: string | null
-  data: unknown
-  expiresAt: number | null
-}
-
-export type NewEvent = Omit<StoredEvent, 'id'>
-
-export interface EventQuery {
-  key?: string | undefined
-  /** Only events at or after this time (ms since the epoch). */
-  since?: number | undefined
-  /** Only events before this time (ms since the epoch). */
-  until?: number | undefined
-  limit?: number | undefined
-}
+export type { EventQuery, NewEvent, StoredEvent } from '../storage/event-log.js'
 
 const MAX_LIMIT = 1000
 // Big enough to amortise a commit, small enough that one flush never stalls
@@ -83,7 +62,7 @@ function newBatch(): Batch {
  * An event whose data cannot be written as JSON is refused when appended,
  * so that it cannot fail the others of its turn.
  */
-export class EventStore {
+export class EventStore implements EventLog {
   readonly #db: Db
   readonly #insert: Statement
   /** Inserts a batch's rows in one transaction. */
@@ -129,7 +108,7 @@ export class EventStore {
   }
 
   /** Commits everything waiting now; called at close. */
-  flush(): void {
+  async flush(): Promise<void> {
     while (this.#batches.length > 0) this.#commit(this.#batches.shift()!)
   }
 
@@ -157,7 +136,11 @@ export class EventStore {
   }
 
   /** Newest first. Expired events are never returned, swept or not. */
-  query(table: string, q: EventQuery = {}): StoredEvent[] {
+  async query(table: string, q: EventQuery = {}): Promise<StoredEvent[]> {
+    return this.#query(table, q)
+  }
+
+  #query(table: string, q: EventQuery): StoredEvent[] {
     const where = ['tbl = ?', '(expires_at IS NULL OR expires_at > ?)']
     const args: unknown[] = [table, Date.now()]
     if (q.key !== undefined) {
@@ -194,7 +177,7 @@ export class EventStore {
   }
 
   /** Deletes expired events; returns how many. */
-  sweepExpired(now = Date.now()): number {
+  async sweepExpired(now = Date.now()): Promise<number> {
     return this.#sweep.run(now).changes
   }
 }

@@ -1,4 +1,4 @@
-import type { SqlSyntaxError } from '../../errors.js'
+import type { SqlSyntaxError } from '../errors.js'
 import { syntaxError } from './syntax-error.js'
 
 /**

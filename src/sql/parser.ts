@@ -1,4 +1,4 @@
-import { invalidTopicFilter } from '../../topics/match.js'
+import { invalidTopicFilter } from '../topics/match.js'
 import type { Expr, SelectCore, SelectItem, Statement } from './ast.js'
 import { ExpressionParser } from './expression-parser.js'
 import { Lexer, type Token } from './lexer.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SqlSyntaxError } from '../../errors.js'
+import { SqlSyntaxError } from '../errors.js'
 import { compileSql } from './index.js'
 
 function syntaxError(sql: string): SqlSyntaxError {

@@ -16,6 +16,11 @@ const LOOP = 'switchyard-loop'
 
 export const ORIGIN: Lineage = Object.freeze({ hops: 0, fromLoop: false })
 
+/** The lineage of what follows from a message with `lineage`: one hop further. */
+export function nextHop(lineage: Lineage): Lineage {
+  return { hops: lineage.hops + 1, fromLoop: lineage.fromLoop }
+}
+
 interface WithProperties {
   properties?: { userProperties?: Record<string, string | string[]> } | undefined
 }

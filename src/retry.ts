@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { duration } from '../config/duration.js'
+import { duration } from './duration.js'
 
 /**
  * How a failed delivery is retried: exponential backoff with equal jitter (half the wait fixed, half random)

@@ -1,4 +1,4 @@
-import { SqlSyntaxError } from '../../errors.js'
+import { SqlSyntaxError } from '../errors.js'
 
 /**
  * The one shape of every SQL error: "expected X but found Y at column N",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SqlSyntaxError } from '../../errors.js'
+import { SqlSyntaxError } from '../errors.js'
 import { compileSql, compileTemplate, type SqlContext } from './index.js'
 
 function message(payload: unknown, overrides: Partial<SqlContext> = {}): SqlContext {

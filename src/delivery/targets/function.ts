@@ -1,0 +1,39 @@
+import { ActionError } from '../../errors.js'
+import type { InvocationContext } from '../../functions/function-target.js'
+import { addressOf, type TargetKind } from './target.js'
+
+export type FunctionTarget = { kind: 'function'; name: string }
+
+/**
+ * A configured function, invoked with the delivery's event. The invocation
+ * is told of on `$events/functions/{name}/invoking`, then `invoked` or
+ * `failed`; what the function publishes continues the delivery's lineage.
+ */
+export const functionTarget: TargetKind<FunctionTarget> = {
+  kind: 'function',
+  format: (target) => `function:${target.name}`,
+  parse(address) {
+    const name = addressOf('function', address)
+    return name === undefined ? undefined : { kind: 'function', name }
+  },
+  async deliver({ name }, d, deps) {
+    const fn = deps.functions.get(name)
+    if (!fn) throw new ActionError(`function ${name} does not exist`, false)
+    const ctx = d.context
+    const lineage = { hops: ctx.hops, fromLoop: ctx.fromLoop }
+    const base = { functionName: name, requestId: ctx.requestId, rule: ctx.rule, clientId: ctx.clientId, topic: ctx.topic, attempt: d.attempts + 1 }
+    const event = (type: string, extra: Record<string, unknown> = {}) =>
+      deps.publisher.publish({ topic: `$events/functions/${name}/${type}`, payload: Buffer.from(JSON.stringify({ ...base, eventType: type, timestamp: Date.now(), ...extra })), qos: 0, retain: false }, lineage)
+        .catch((err: unknown) => deps.log.debug({ err }, 'could not publish a function event'))
+    void event('invoking')
+    const started = performance.now()
+    try {
+      const context: InvocationContext = { clientId: ctx.clientId ?? undefined, topic: ctx.topic, rule: ctx.rule ?? undefined, requestId: ctx.requestId, lineage }
+      await fn.invoke(d.event, context)
+    } catch (err) {
+      void event('failed', { durationMs: Math.round(performance.now() - started), error: (err as Error).message })
+      throw err
+    }
+    void event('invoked', { durationMs: Math.round(performance.now() - started) })
+  },
+}

@@ -1,0 +1,116 @@
+import type { Aedes, AedesPublishPacket } from 'aedes'
+import type { Logger } from 'pino'
+import { Counter, type Registry } from 'prom-client'
+import { lineageProperties, type Lineage } from './lineage.js'
+
+/** A message the router publishes: a rule's republish, a function's `ctx.publish`, an event of its own. */
+export interface Message {
+  topic: string
+  payload: Buffer
+  qos: 0 | 1 | 2
+  retain: boolean
+}
+
+/** The rule whose action led to a publish or a delivery: a loop it forms is reported in its name. */
+export interface Cause {
+  rule: string
+  /** The topic of the message the rule matched. */
+  topic: string
+  clientId: string | undefined
+}
+
+export interface PublisherDeps {
+  broker: Aedes
+  /** How many steps (republishes, deliveries, function publishes) may follow from one client message. */
+  maxHops: number
+  /** Told of each loop a rule forms; the rules' stats count them. */
+  loops?: { countLoop(rule: string): void }
+  log: Logger
+  registry: Registry
+}
+
+/**
+ * The one way the router publishes: rules' actions, the dispatcher, functions
+ * and the replay API all go through it, with the lineage of what they
+ * publish. It holds the loop guard: past `maxHops` a message (or a delivery,
+ * through `admits`) is dropped and counted, and when a rule caused it, a
+ * `$events/rules/{rule}/loop` event says so, once.
+ */
+export class Publisher {
+  readonly #broker: Aedes
+  readonly #maxHops: number
+  readonly #log: Logger
+  readonly #loopDrops: Counter
+  readonly #loops: PublisherDeps['loops']
+
+  constructor(deps: PublisherDeps) {
+    this.#broker = deps.broker
+    this.#maxHops = deps.maxHops
+    this.#log = deps.log.child({ module: 'publisher' })
+    this.#loops = deps.loops
+    this.#loopDrops = new Counter({ name: 'switchyard_rules_loop_drops_total', help: 'Republishes dropped by the loop guard (maxHops)', registers: [deps.registry] })
+  }
+
+  get maxHops(): number {
+    return this.#maxHops
+  }
+
+  /** Publishes `message`, which carries `lineage` (its own, already one hop past its cause's). */
+  publish(message: Message, lineage: Lineage, cause?: Cause): Promise<void> {
+    if (!this.admits(lineage, message.topic, cause)) return Promise.resolve()
+    return this.#publish(message, lineage)
+  }
+
+  /**
+   * Whether something with `lineage` may go on to `to` (a topic, or a
+   * delivery's target). Past maxHops it may not: the drop is counted, and
+   * reported as a loop of `cause`'s rule unless a loop event is already
+   * among its ancestors.
+   */
+  admits(lineage: Lineage, to: string, cause?: Cause): boolean {
+    if (lineage.hops <= this.#maxHops) return true
+    this.#loopDrops.inc()
+    if (cause) {
+      this.#loops?.countLoop(cause.rule)
+      if (!lineage.fromLoop) this.#publishLoopEvent(to, cause, lineage)
+    }
+    return false
+  }
+
+  #publishLoopEvent(to: string, cause: Cause, lineage: Lineage): void {
+    this.#log.warn({ rule: cause.rule, to, hops: lineage.hops }, 'dropped a message past maxHops: the rules form a loop')
+    const body = {
+      rule: cause.rule,
+      topic: to,
+      sourceTopic: cause.topic,
+      clientId: cause.clientId ?? null,
+      hops: lineage.hops,
+      maxHops: this.#maxHops,
+      timestamp: Date.now(),
+      eventType: 'loop',
+    }
+    // The event may itself trigger rules, once: whatever follows from it is
+    // marked, and is never answered with another loop event.
+    void this.#publish(
+      { topic: `$events/rules/${cause.rule}/loop`, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false },
+      { hops: this.#maxHops, fromLoop: true },
+    )
+  }
+
+  #publish(message: Message, lineage: Lineage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#broker.publish(
+        {
+          cmd: 'publish',
+          topic: message.topic,
+          payload: message.payload,
+          qos: message.qos,
+          retain: message.retain,
+          dup: false,
+          properties: lineageProperties(lineage),
+        } as AedesPublishPacket,
+        (err) => (err ? reject(err) : resolve()),
+      )
+    })
+  }
+}

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino'
+import type { Action, ActionEvent } from '../actions/action.js'
+import { runAction, type ErrorActions } from './error-actions.js'
+import { PAYLOAD, RuleEvent, type Work } from './rule-event.js'
+import type { CompiledRule } from './rule-set.js'
+
+export interface EvaluatorDeps {
+  errorActions: ErrorActions
+  /** Told when an action starts and when it settles. */
+  actions: { started(): void; settled(): void }
+  log: Logger
+}
+
+/**
+ * Runs the rules a message matched: each rule's SQL, then the actions of
+ * each rule it passes, counting all of it in the rule's stats. A failed
+ * action goes to the rule's errorAction; nothing of it reaches the broker.
+ */
+export class Evaluator {
+  constructor(private readonly deps: EvaluatorDeps) {}
+
+  /** Runs the rules on one message; returns the outcomes of its durable actions. */
+  evaluate(work: Work): Array<Promise<boolean>> {
+    const durable: Array<Promise<boolean>> = []
+    for (const rule of work.rules) {
+      const stats = rule.stats
+      stats.matched++
+      let event: ActionEvent
+      if (rule.query.passThrough) {
+        // `SELECT *` without WHERE: nothing to decide, and the output (the
+        // payload's document) is made only if an action reads it.
+        event = new RuleEvent(rule, work, PAYLOAD)
+      } else {
+        try {
+          const result = rule.query.run(work)
+          if (!result.passed) continue
+          event = new RuleEvent(rule, work, result.output)
+        } catch (err) {
+          stats.failed++
+          this.deps.log.debug({ rule: rule.name, err }, 'rule evaluation failed')
+          continue
+        }
+      }
+      stats.passed++
+      const actions = rule.actions
+      for (let i = 0; i < actions.length; i++) {
+        const action = actions[i]!
+        const running = this.#start(rule, action, i, event)
+        if (action.durable) durable.push(running)
+      }
+    }
+    return durable
+  }
+
+  /** Starts an action; resolves (never rejects) with whether it succeeded. */
+  #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): Promise<boolean> {
+    this.deps.actions.started()
+    // The event is kept until the action settles only for an errorAction:
+    // a store action waits for its commit, and the event's output (a
+    // message's whole document) would otherwise outlive the turn with it.
+    return runAction(action, event).then(this.#succeeded(rule, index), this.#failed(rule, action, index, rule.errorAction ? event : undefined))
+  }
+
+  #succeeded(rule: CompiledRule, index: number): () => boolean {
+    return () => {
+      // A reload may have reshaped the stats while this action ran.
+      const stats = rule.stats.actions[index]
+      if (stats) stats.success++
+      this.deps.actions.settled()
+      return true
+    }
+  }
+
+  #failed(rule: CompiledRule, action: Action, index: number, event: ActionEvent | undefined): (err: unknown) => boolean {
+    return (err) => {
+      const stats = rule.stats.actions[index]
+      if (stats) stats.failure++
+      this.deps.log.warn({ rule: rule.name, action: action.kind, err: (err as Error).message }, 'rule action failed')
+      if (event) this.deps.errorActions.failed(rule, action, event, err as Error)
+      this.deps.actions.settled()
+      return false
+    }
+  }
+}

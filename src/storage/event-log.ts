@@ -1,0 +1,43 @@
+/** An event kept by a rule's `store` action. */
+export interface StoredEvent {
+  id: number
+  table: string
+  key: string | null
+  /** When the broker received the message, ms since the epoch. */
+  timestamp: number
+  topic: string
+  clientId: string | null
+  data: unknown
+  expiresAt: number | null
+}
+
+export type NewEvent = Omit<StoredEvent, 'id'>
+
+export interface EventQuery {
+  key?: string | undefined
+  /** Only events at or after this time (ms since the epoch). */
+  since?: number | undefined
+  /** Only events before this time (ms since the epoch). */
+  until?: number | undefined
+  /** At most this many (1 to 1,000; 100 when absent). */
+  limit?: number | undefined
+}
+
+/**
+ * The events that rules' `store` actions keep, by table name: appended,
+ * read back newest first by key and time range, and forgotten after their
+ * time to live.
+ */
+export interface EventLog {
+  /**
+   * Appends an event; resolves once it is durable. An event whose data
+   * cannot be written as JSON is refused, and fails no other append.
+   */
+  append(event: NewEvent): Promise<void>
+  /** Newest first. Expired events are never returned, swept or not. */
+  query(table: string, query?: EventQuery): Promise<StoredEvent[]>
+  /** Deletes expired events; resolves with how many. */
+  sweepExpired(now?: number): Promise<number>
+  /** Makes every append asked for so far durable now (called at shutdown). */
+  flush(): Promise<void>
+}

@@ -1,0 +1,41 @@
+import type { Readable } from 'node:stream'
+import type {
+  BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
+} from './session-types.js'
+
+export type * from './session-types.js'
+
+/**
+ * Sessions, offline queues, retained messages and wills: what Aedes keeps
+ * through its persistence, in the async interface of aedes-persistence 11.
+ * An implementation passes that package's abstract suite
+ * (test/node/persistence-abstract.test.mjs).
+ */
+export interface SessionStore {
+  setup(broker: BrokerRef): Promise<void>
+  storeRetained(packet: PacketInput & { topic: string }): Promise<void>
+  createRetainedStream(pattern: string): Readable
+  createRetainedStreamCombi(patterns: readonly string[]): Readable
+  addSubscriptions(client: ClientRef, subs: readonly SubscriptionInput[]): Promise<void>
+  removeSubscriptions(client: ClientRef, topics: readonly string[]): Promise<void>
+  subscriptionsByClient(client: ClientRef): Promise<ClientSubscription[]>
+  countOffline(): Promise<{ subsCount: number; clientsCount: number }>
+  subscriptionsByTopic(topic: string): Promise<TopicSubscription[]>
+  cleanSubscriptions(client: ClientRef): Promise<void>
+  outgoingEnqueue(sub: { clientId: string }, packet: PacketInput): Promise<void>
+  outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: PacketInput): Promise<void>
+  outgoingUpdate(client: ClientRef, packet: PacketInput): Promise<void>
+  outgoingClearMessageId(client: ClientRef, packet: PacketInput | undefined): Promise<StoredPacket | undefined>
+  outgoingStream(client: ClientRef): Readable
+  incomingStorePacket(client: ClientRef, packet: PacketInput & { messageId: number }): Promise<void>
+  incomingGetPacket(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket>
+  incomingDelPacket(client: ClientRef, packet: { messageId?: number }): Promise<void>
+  cleanIncoming(client: ClientRef): Promise<void>
+  putWill(client: ClientRef, packet: PacketInput): Promise<void>
+  getWill(client: ClientRef): Promise<StoredWill | undefined>
+  delWill(client: ClientRef): Promise<StoredWill | undefined>
+  /** The wills of clients of brokers other than those named (by id, with their last heartbeat). */
+  streamWill(brokers?: Readonly<Record<string, unknown>>): Readable
+  getClientList(topic: string): Readable
+  destroy(): Promise<void>
+}
