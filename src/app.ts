@@ -21,6 +21,7 @@ import type { Config } from './config/schema.js'
 import { watchFile } from './config/watch.js'
 import { Deliveries } from './delivery/deliveries.js'
 import { Dispatcher } from './delivery/dispatcher.js'
+import { StoredEventReplay } from './delivery/replay.js'
 import { RouteControl } from './delivery/route-control.js'
 import { LocalFunctionHost } from './functions/host.js'
 import { FunctionRegistry } from './functions/registry.js'
@@ -171,7 +172,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
           rulesApi(engine),
           storeApi(storage.events),
           routesApi(new RouteControl({ routes, outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })),
-          deliveriesApi(deliveries, storage.events, publisher),
+          deliveriesApi(deliveries, new StoredEventReplay(storage.events, publisher)),
           functionsApi(functions),
         ],
         routes: [gatewayRoutes(config.http, functions)],

@@ -10,13 +10,13 @@ import type { SessionStore } from '../storage/session-store.js'
  * intervals (four minutes by default); a restarted broker sends them at once.
  *
  * Every will in the store belongs to a broker id other than this one (ids are
- * new at each start). With one node that is the old process; a cluster must
- * instead leave the wills of live peers alone, which Aedes' own sweep does
- * from their heartbeats.
+ * new at each start). With one node that is the old process. Nodes that
+ * share the store name the peers they know to be alive in `livePeers` (broker
+ * id → last heartbeat): their clients' wills stay theirs.
  */
-export async function publishOrphanedWills(aedes: Aedes, persistence: SessionStore, log: Logger): Promise<number> {
+export async function publishOrphanedWills(aedes: Aedes, persistence: SessionStore, log: Logger, livePeers: Readonly<Record<string, number>> = {}): Promise<number> {
   let sent = 0
-  for await (const will of persistence.streamWill({ [aedes.id]: Date.now() })) {
+  for await (const will of persistence.streamWill({ ...livePeers, [aedes.id]: Date.now() })) {
     const packet = will as PublishPacket & { clientId: string; brokerId: string }
     await new Promise<void>((resolve) => {
       aedes.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }, (err) => {

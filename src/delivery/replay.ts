@@ -1,7 +1,7 @@
 import type { Publisher } from '../publisher/publisher.js'
 import type { EventLog } from '../storage/event-log.js'
 
-export interface StoredReplay {
+export interface StoredReplayRequest {
   table: string
   key?: string | undefined
   from?: number | undefined
@@ -16,10 +16,15 @@ export interface StoredReplay {
  * range again, oldest first, as they happened, one hop from an origin (so
  * rules see them, and the loop guard counts them).
  */
-export async function replayStored(events: EventLog, publisher: Publisher, replay: StoredReplay): Promise<number> {
-  const stored = (await events.query(replay.table, { key: replay.key, since: replay.from, until: replay.to, limit: replay.limit })).reverse()
-  for (const event of stored) {
-    await publisher.publish({ topic: replay.topic ?? event.topic, payload: Buffer.from(JSON.stringify(event.data)), qos: 1, retain: false }, { hops: 1, fromLoop: false })
+export class StoredEventReplay {
+  constructor(private readonly events: EventLog, private readonly publisher: Publisher) {}
+
+  /** Resolves with how many events were published again. */
+  async replay(request: StoredReplayRequest): Promise<number> {
+    const stored = (await this.events.query(request.table, { key: request.key, since: request.from, until: request.to, limit: request.limit })).reverse()
+    for (const event of stored) {
+      await this.publisher.publish({ topic: request.topic ?? event.topic, payload: Buffer.from(JSON.stringify(event.data)), qos: 1, retain: false }, { hops: 1, fromLoop: false })
+    }
+    return stored.length
   }
-  return stored.length
 }

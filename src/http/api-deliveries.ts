@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Deliveries } from '../delivery/deliveries.js'
-import { replayStored } from '../delivery/replay.js'
-import type { Publisher } from '../publisher/publisher.js'
-import type { EventLog } from '../storage/event-log.js'
+import type { StoredEventReplay } from '../delivery/replay.js'
 import { parseTime } from './api-store.js'
 
 /**
@@ -10,7 +8,7 @@ import { parseTime } from './api-store.js'
  * (by ids or by target), and POST /api/replay, which republishes the stored
  * events of a table over a time range (archive and replay).
  */
-export function deliveriesApi(deliveries: Deliveries, events: EventLog, publisher: Publisher) {
+export function deliveriesApi(deliveries: Deliveries, stored: StoredEventReplay) {
   return async (app: FastifyInstance) => {
     app.get<{ Querystring: { target?: string; limit?: number } }>('/deadletters', {
       schema: {
@@ -62,7 +60,7 @@ export function deliveriesApi(deliveries: Deliveries, events: EventLog, publishe
       const to = parseTime(req.body.to === undefined ? undefined : String(req.body.to))
       if (Number.isNaN(from) || Number.isNaN(to)) return reply.code(400).send({ error: 'from and to must be milliseconds since the epoch or ISO 8601 dates' })
       const { table, key, topic, limit } = req.body
-      return { replayed: await replayStored(events, publisher, { table, key, from, to, topic, limit: limit ?? 1000 }) }
+      return { replayed: await stored.replay({ table, key, from, to, topic, limit: limit ?? 1000 }) }
     })
   }
 }
