@@ -4,6 +4,7 @@ import { startCommand } from './start.js'
 import { passwdCommand } from './passwd.js'
 import { rulesTestCommand } from './rules-test.js'
 import { validateCommand } from './validate.js'
+import type { CliOptions } from './options.js'
 
 const USAGE = `Usage: switchyard <command> [options]
 
@@ -58,14 +59,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err
   }
-}
-
-export interface CliOptions {
-  config?: string
-  'log-level'?: string
-  topic?: string
-  payload?: string
-  'client-id'?: string
 }
 
 const OPTIONS = {

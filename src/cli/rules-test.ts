@@ -4,7 +4,7 @@ import { DRY_RUN_DEPS, dryRun } from '../rules/dry-run.js'
 import { RuleSet } from '../rules/rule-set.js'
 import { RuleStatsBook } from '../rules/rule-stats.js'
 import { Registry } from 'prom-client'
-import type { CliOptions } from './index.js'
+import type { CliOptions } from './options.js'
 
 /**
  * `switchyard rules test --config FILE --topic T --payload JSON [--client-id C]`:

@@ -2,7 +2,7 @@ import { pino, type Level } from 'pino'
 import { createApp } from '../app.js'
 import { loadConfig } from '../config/load.js'
 import { UsageError } from '../errors.js'
-import type { CliOptions } from './index.js'
+import type { CliOptions } from './options.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 // A shutdown that takes longer than this is stuck; exit anyway.

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.js'
 import { UsageError } from '../errors.js'
-import type { CliOptions } from './index.js'
+import type { CliOptions } from './options.js'
 
 /** `switchyard validate --config FILE`: 0 when the file is valid; else the error and 1. */
 export function validateCommand(options: CliOptions): number {

@@ -1,0 +1,8 @@
+/** The command line's options, as parsed for every command. */
+export interface CliOptions {
+  config?: string
+  'log-level'?: string
+  topic?: string
+  payload?: string
+  'client-id'?: string
+}
