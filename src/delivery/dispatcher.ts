@@ -149,7 +149,7 @@ export class Dispatcher {
   }
 
   /** Follows routes to a concrete target; undefined when the delivery was held, split or dead-lettered. */
-  async #resolve(delivery: Delivery): Promise<{ delivery: Delivery; target: Target } | undefined> {
+  async #resolve(delivery: Delivery): Promise<{ delivery: Delivery; target: Target | undefined } | undefined> {
     const { outbox, routes } = this.deps
     let d = delivery
     let target = parseTarget(d.target)
@@ -174,15 +174,12 @@ export class Dispatcher {
       await outbox.retarget(d.id, address, pick, name)
       d = { ...d, target: address, spec: pick, via: name }
     }
-    if (!target) {
-      await this.#deadLetter(d, target, new ActionError(`unknown target ${d.target}`, false))
-      return undefined
-    }
     return { delivery: d, target }
   }
 
-  async #attempt(d: Delivery, target: Target): Promise<void> {
+  async #attempt(d: Delivery, target: Target | undefined): Promise<void> {
     try {
+      if (!target) throw new ActionError(`unknown target ${d.target}`, false)
       await deliverTo(target, d, this.deps)
     } catch (err) {
       this.#failed.inc({ target: d.target })
@@ -195,7 +192,7 @@ export class Dispatcher {
     this.deps.outbox.complete(d.id).catch((err: unknown) => this.#log.warn({ err, delivery: d.id }, 'could not remove a delivery that was made; it will be made again'))
   }
 
-  async #afterFailure(d: Delivery, target: Target, err: Error): Promise<void> {
+  async #afterFailure(d: Delivery, target: Target | undefined, err: Error): Promise<void> {
     const policy = this.#policyFor(d, target)
     const attempts = d.attempts + 1
     const retryable = err instanceof ActionError ? err.retryable : true
@@ -209,9 +206,9 @@ export class Dispatcher {
     this.#log.debug({ delivery: d.id, target: d.target, attempts, wait, err: err.message }, 'delivery failed; will retry')
   }
 
-  #policyFor(d: Delivery, target: Target): RetryPolicy {
+  #policyFor(d: Delivery, target: Target | undefined): RetryPolicy {
     if (isRenderedRequest(d.spec) && d.spec.retry) return d.spec.retry
-    if (target.kind === 'function') {
+    if (target?.kind === 'function') {
       const own = this.deps.functions.get(target.name)?.retry
       if (own) return own
     }
