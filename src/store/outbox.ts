@@ -73,7 +73,7 @@ export class SqliteOutboxStore implements OutboxStore {
       inOrder: db.prepare('SELECT target, running FROM deliveries_in_order'),
       isRunning: db.prepare('SELECT 1 FROM deliveries WHERE id = ? AND claimed_by IS NOT NULL AND next_at > ?').pluck(),
       setRunning: db.prepare('UPDATE deliveries_in_order SET running = ? WHERE target = ?'),
-      firstInOrder: db.prepare(`SELECT ${COLUMNS}, claimed_by FROM deliveries WHERE held = 0 AND target = ? ORDER BY id LIMIT 1`),
+      firstInOrder: db.prepare(`SELECT ${COLUMNS} FROM deliveries WHERE held = 0 AND target = ? ORDER BY id LIMIT 1`),
       claimOne: db.prepare(`UPDATE deliveries SET claimed_by = ?, next_at = ? WHERE id = ? RETURNING ${COLUMNS}`),
       leaveOrder: db.prepare('DELETE FROM deliveries_in_order WHERE target = ?'),
       renew: db.prepare('UPDATE deliveries SET next_at = ? WHERE id = ? AND claimed_by = ?'),
@@ -124,13 +124,14 @@ export class SqliteOutboxStore implements OutboxStore {
         if (claimed.length === limit) break
         // One at a time: the last one taken (by now perhaps retargeted from the route) is still under way.
         if (running !== null && this.#s.isRunning.get(running, now) !== undefined) continue
-        const first = this.#s.firstInOrder.get(target) as (Row & { claimed_by: string | null }) | undefined
+        const first = this.#s.firstInOrder.get(target) as Row | undefined
         if (!first) {
           this.#s.leaveOrder.run(target)
           continue
         }
         // The oldest waits for its own time (a retry, or another's lease): nothing overtakes it.
-        if (first.claimed_by !== null || first.next_at > now) continue
+        // A claim whose lease has run out is taken over, as claimDue does.
+        if (first.next_at > now) continue
         claimed.push(toDelivery(this.#s.claimOne.get(claimant.worker, now + claimant.leaseMs, first.id) as Row))
         this.#s.setRunning.run(first.id, target)
       }
