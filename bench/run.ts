@@ -8,7 +8,6 @@
  * --out DIR (write the three files there instead: a check that must leave
  * the committed results alone).
  */
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,7 +18,7 @@ import { machineInfo, versions } from './lib/machine.js'
 import { loadAverage } from './lib/proc-stats.js'
 import { installMosquittoIfMissing } from './peers/mosquitto.js'
 import { createPeers } from './peers/registry.js'
-import { snapshotSwitchyardBuild, switchyardBuildFailed } from './peers/switchyard.js'
+import { buildSwitchyard, type SwitchyardBuild } from './peers/switchyard-build.js'
 import { aggregate, DISTURBED_PERCENT } from './report/aggregate.js'
 import { outcomeKey, type BenchRun } from './report/bench-run.js'
 import { num } from './report/format.js'
@@ -32,7 +31,6 @@ import type { Mode } from './scenarios/scenario.js'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH_DIR)
-const BUILD_TIMEOUT_MS = 300_000
 // A run during which other processes were busy is repeated (at most twice)
 // and the least disturbed one kept, within a time allowance for all repeats
 // together: none in quick mode, which must stay under three minutes.
@@ -65,18 +63,11 @@ function writeReport(run: BenchRun, outDir: string): void {
 }
 
 /** `npx tsc -p tsconfig.build.json`; on failure the Switchyard peers are reported as not available. */
-function build(): void {
+function build(): SwitchyardBuild {
   console.log('building Switchyard (tsc -p tsconfig.build.json)…')
-  const result = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8', timeout: BUILD_TIMEOUT_MS })
-  if (result.status === 0) {
-    snapshotSwitchyardBuild(ROOT, join(BENCH_DIR, '.switchyard-build'))
-    return
-  }
-  const firstError = `${result.stdout ?? ''}\n${result.stderr ?? ''}`.split('\n').find((l) => l.includes('error')) ?? `exit ${result.status}`
-  const errors = (result.stdout ?? '').split('\n').filter((l) => l.includes('error TS')).length
-  const reason = `${errors > 1 ? `${errors} errors, the first: ` : ''}${firstError.trim()}`
-  console.log(`build failed, Switchyard will be reported as not available: ${reason}`)
-  switchyardBuildFailed(reason)
+  const built = buildSwitchyard(ROOT, join(BENCH_DIR, '.switchyard-build'))
+  if ('failure' in built) console.log(`Switchyard will be reported as not available: ${built.failure}`)
+  return built
 }
 
 function describe(outcome: Outcome): string {
@@ -92,16 +83,16 @@ async function main(): Promise<number> {
   const rawFile = join(outDir, 'results.json')
   const shown = (file: string) => relative(process.cwd(), join(outDir, file))
   if (reportOnly) {
-    writeReport(loadRun(rawFile, createPeers(ROOT)), outDir)
+    writeReport(loadRun(rawFile, createPeers(ROOT, { failure: 'not built: --report only rebuilds the report' })), outDir)
     console.log(`rebuilt ${shown('RESULTS.md')} and ${shown('results.svg')} from ${shown('results.json')}`)
     return 0
   }
   mkdirSync(outDir, { recursive: true })
   const startedAt = new Date()
-  build()
+  const built = build()
   const noMosquitto = installMosquittoIfMissing()
   if (noMosquitto) console.log(`Mosquitto will be reported as not available: ${noMosquitto}`)
-  const peers = createPeers(ROOT)
+  const peers = createPeers(ROOT, built)
   const unknown = [...(peerIds ?? [])].filter((id) => !(id in peers))
   if (unknown.length > 0) throw new Error(`--peers: no broker named ${unknown.join(', ')} (known: ${Object.keys(peers).join(', ')})`)
   const run: BenchRun = {
