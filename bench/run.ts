@@ -6,7 +6,10 @@
  * Options: --quick, --rounds N, --only 1,5 (scenario numbers), --report
  * (rebuild RESULTS.md and results.svg from results.json without measuring),
  * --out DIR (write the three files there instead: a check that must leave
- * the committed results alone).
+ * the committed results alone), --peers a,b (only these brokers), --baseline
+ * REF (also build the git ref REF, e.g. `main~3`, in a temporary worktree
+ * and run every Switchyard setup on it too, in the same rounds: the report
+ * then sets this build against it).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -17,7 +20,8 @@ import { killChildrenOnExit } from './lib/child-processes.js'
 import { machineInfo, versions } from './lib/machine.js'
 import { loadAverage } from './lib/proc-stats.js'
 import { installMosquittoIfMissing } from './peers/mosquitto.js'
-import { createPeers } from './peers/registry.js'
+import { createPeers, isBaseline, PEER_IDS, withBaselines, type Builds, type PeerId } from './peers/registry.js'
+import { baselineName, prepareBaseline, type BaselineInfo } from './peers/switchyard-baseline.js'
 import { buildSwitchyard, type SwitchyardBuild } from './peers/switchyard-build.js'
 import { aggregate, DISTURBED_PERCENT } from './report/aggregate.js'
 import { outcomeKey, type BenchRun } from './report/bench-run.js'
@@ -41,9 +45,26 @@ function otherCpu(outcome: Outcome): number {
   return outcome.status === 'ok' && outcome.result.kind === 'pubsub' ? outcome.result.otherCpuPercent : 0
 }
 
-function parseMode(): { mode: Mode; only: Set<number> | undefined; peerIds: Set<string> | undefined; reportOnly: boolean; outDir: string } {
+interface Options {
+  mode: Mode
+  only: Set<number> | undefined
+  peerIds: Set<string> | undefined
+  reportOnly: boolean
+  outDir: string
+  baselineRef: string | undefined
+}
+
+function parseMode(): Options {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, peers: { type: 'string' }, report: { type: 'boolean' }, out: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean' },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
+      peers: { type: 'string' },
+      report: { type: 'boolean' },
+      out: { type: 'string' },
+      baseline: { type: 'string' },
+    },
     strict: true,
   })
   const quick = values.quick ?? false
@@ -51,16 +72,24 @@ function parseMode(): { mode: Mode; only: Set<number> | undefined; peerIds: Set<
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds must be a whole number from 1 to 20')
   const only = values.only ? new Set(values.only.split(',').map(Number)) : undefined
   const peerIds = values.peers ? new Set(values.peers.split(',')) : undefined
+  if (values.baseline !== undefined && values.report) throw new Error('--baseline builds and measures; --report only rebuilds the report from results.json')
+  if (values.baseline === '') throw new Error('--baseline needs a git ref, e.g. --baseline main~3')
+  const unknown = [...(peerIds ?? [])].filter((id) => !(PEER_IDS as readonly string[]).includes(id))
+  if (unknown.length > 0) throw new Error(`--peers: no broker named ${unknown.join(', ')} (known: ${PEER_IDS.join(', ')})`)
+  const twins = [...(peerIds ?? [])].filter((id) => isBaseline(id as PeerId))
+  if (twins.length > 0 && values.baseline === undefined) throw new Error(`--peers ${twins.join(', ')}: a baseline peer needs --baseline REF`)
   const mode: Mode = quick
     ? { quick, rounds, warmupMs: 700, measureMs: 2500, drainMs: 10_000 }
     : { quick, rounds, warmupMs: 2000, measureMs: 8000, drainMs: 15_000 }
-  return { mode, only, peerIds, reportOnly: values.report ?? false, outDir: values.out ? resolve(values.out) : BENCH_DIR }
+  return { mode, only, peerIds, reportOnly: values.report ?? false, outDir: values.out ? resolve(values.out) : BENCH_DIR, baselineRef: values.baseline }
 }
 
 function writeReport(run: BenchRun, outDir: string): void {
   writeFileSync(join(outDir, 'results.svg'), resultsChart(run))
   writeFileSync(join(outDir, 'RESULTS.md'), resultsMarkdown(run, 'results.svg'))
 }
+
+const NOT_BUILT: SwitchyardBuild = { failure: 'not built: --report only rebuilds the report' }
 
 /** `npx tsc -p tsconfig.build.json`; on failure the Switchyard peers are reported as not available. */
 function build(): SwitchyardBuild {
@@ -79,22 +108,35 @@ function describe(outcome: Outcome): string {
 
 async function main(): Promise<number> {
   killChildrenOnExit()
-  const { mode, only, peerIds, reportOnly, outDir } = parseMode()
-  const rawFile = join(outDir, 'results.json')
-  const shown = (file: string) => relative(process.cwd(), join(outDir, file))
-  if (reportOnly) {
-    writeReport(loadRun(rawFile, createPeers(ROOT, { failure: 'not built: --report only rebuilds the report' })), outDir)
+  const options = parseMode()
+  const rawFile = join(options.outDir, 'results.json')
+  const shown = (file: string) => relative(process.cwd(), join(options.outDir, file))
+  if (options.reportOnly) {
+    const peersFor: Parameters<typeof loadRun>[1] = (baseline) =>
+      createPeers(ROOT, { current: NOT_BUILT, ...(baseline ? { baseline: { build: NOT_BUILT, name: baselineName(baseline) } } : {}) })
+    writeReport(loadRun(rawFile, peersFor), options.outDir)
     console.log(`rebuilt ${shown('RESULTS.md')} and ${shown('results.svg')} from ${shown('results.json')}`)
     return 0
   }
-  mkdirSync(outDir, { recursive: true })
+  mkdirSync(options.outDir, { recursive: true })
   const startedAt = new Date()
-  const built = build()
+  const builds: Builds = { current: build() }
+  const baseline = options.baselineRef ? prepareBaseline(ROOT, options.baselineRef, (line) => console.log(line)) : undefined
+  try {
+    if (baseline) builds.baseline = { build: baseline.build, name: baselineName(baseline.info) }
+    return await measure(options, startedAt, builds, baseline?.info)
+  } finally {
+    baseline?.remove()
+  }
+}
+
+/** Every round of every selected case on every selected peer; then the report. The exit code: 1 if a row failed or the run stopped early. */
+async function measure({ mode, only, peerIds, outDir }: Options, startedAt: Date, builds: Builds, baseline: BaselineInfo | undefined): Promise<number> {
+  const rawFile = join(outDir, 'results.json')
+  const shown = (file: string) => relative(process.cwd(), join(outDir, file))
   const noMosquitto = installMosquittoIfMissing()
   if (noMosquitto) console.log(`Mosquitto will be reported as not available: ${noMosquitto}`)
-  const peers = createPeers(ROOT, built)
-  const unknown = [...(peerIds ?? [])].filter((id) => !(id in peers))
-  if (unknown.length > 0) throw new Error(`--peers: no broker named ${unknown.join(', ')} (known: ${Object.keys(peers).join(', ')})`)
+  const peers = createPeers(ROOT, builds)
   const run: BenchRun = {
     mode,
     startedAt,
@@ -102,6 +144,7 @@ async function main(): Promise<number> {
     machine: machineInfo(),
     versions: versions(ROOT),
     peers,
+    baseline,
     outcomes: new Map(),
     load: { start: loadAverage(), end: Number.NaN },
     interrupted: undefined,
@@ -114,8 +157,9 @@ async function main(): Promise<number> {
     for (let round = 0; round < mode.rounds; round++) {
       for (const scenario of selected) {
         for (const benchCase of scenario.cases) {
+          const casePeers = baseline ? withBaselines(benchCase.peers) : benchCase.peers
+          const named = casePeers.filter((id) => !peerIds || peerIds.has(id))
           // Rotate the order each round so no broker always runs first (or right after another).
-          const named = benchCase.peers.filter((id) => !peerIds || peerIds.has(id))
           const order = named.map((_, i) => named[(i + round) % named.length]!)
           for (const peerId of order) {
             const key = outcomeKey(benchCase.id, peerId)
