@@ -78,6 +78,7 @@ function parseMode(): Options {
   if (unknown.length > 0) throw new Error(`--peers: no broker named ${unknown.join(', ')} (known: ${PEER_IDS.join(', ')})`)
   const twins = [...(peerIds ?? [])].filter((id) => isBaseline(id as PeerId))
   if (twins.length > 0 && values.baseline === undefined) throw new Error(`--peers ${twins.join(', ')}: a baseline peer needs --baseline REF`)
+  if (peerIds && twins.length === 0 && values.baseline !== undefined) throw new Error('--baseline: --peers names no baseline peer (such as switchyard-baseline), so the baseline would be built for nothing')
   const mode: Mode = quick
     ? { quick, rounds, warmupMs: 700, measureMs: 2500, drainMs: 10_000 }
     : { quick, rounds, warmupMs: 2000, measureMs: 8000, drainMs: 15_000 }
