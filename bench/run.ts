@@ -20,7 +20,7 @@ import { killChildrenOnExit } from './lib/child-processes.js'
 import { machineInfo, versions } from './lib/machine.js'
 import { loadAverage } from './lib/proc-stats.js'
 import { installMosquittoIfMissing } from './peers/mosquitto.js'
-import { createPeers, isBaseline, PEER_IDS, withBaselines, type Builds, type PeerId } from './peers/registry.js'
+import { baselineOf, createPeers, isBaseline, PEER_IDS, type Builds, type PeerId } from './peers/registry.js'
 import { baselineName, prepareBaseline, type BaselineInfo } from './peers/switchyard-baseline.js'
 import { buildSwitchyard, type SwitchyardBuild } from './peers/switchyard-build.js'
 import { aggregate, DISTURBED_PERCENT } from './report/aggregate.js'
@@ -131,6 +131,19 @@ async function main(): Promise<number> {
   }
 }
 
+/**
+ * The order a case's peers run in, in a round: the order rotates each round
+ * so no broker always runs first (or right after another). A Switchyard peer
+ * and its baseline twin run next to each other, so that little drift of the
+ * machine comes between them, and the twin goes first every other round.
+ */
+function roundOrder(peers: readonly PeerId[], round: number, baseline: boolean, selected: Set<string> | undefined): PeerId[] {
+  const groups = peers
+    .map((id) => [id, ...(baseline ? [baselineOf(id)] : [])].filter((x) => x !== undefined).filter((x) => !selected || selected.has(x)))
+    .filter((group) => group.length > 0)
+  return groups.map((_, i) => groups[(i + round) % groups.length]!).flatMap((group) => (round % 2 === 1 ? group.reverse() : group))
+}
+
 /** Every round of every selected case on every selected peer; then the report. The exit code: 1 if a row failed or the run stopped early. */
 async function measure({ mode, only, peerIds, outDir }: Options, startedAt: Date, builds: Builds, baseline: BaselineInfo | undefined): Promise<number> {
   const rawFile = join(outDir, 'results.json')
@@ -158,11 +171,7 @@ async function measure({ mode, only, peerIds, outDir }: Options, startedAt: Date
     for (let round = 0; round < mode.rounds; round++) {
       for (const scenario of selected) {
         for (const benchCase of scenario.cases) {
-          const casePeers = baseline ? withBaselines(benchCase.peers) : benchCase.peers
-          const named = casePeers.filter((id) => !peerIds || peerIds.has(id))
-          // Rotate the order each round so no broker always runs first (or right after another).
-          const order = named.map((_, i) => named[(i + round) % named.length]!)
-          for (const peerId of order) {
+          for (const peerId of roundOrder(benchCase.peers, round, baseline !== undefined, peerIds)) {
             const key = outcomeKey(benchCase.id, peerId)
             const previous = run.outcomes.get(key) ?? []
             // A peer that could not start will not start in the next round either.
