@@ -6,9 +6,11 @@
  * Options: --quick, --rounds N, --only 1,5 (scenario numbers), --report
  * (rebuild RESULTS.md and results.svg from results.json without measuring),
  * --out DIR (write the three files there instead: a check that must leave
- * the committed results alone).
+ * the committed results alone), --peers a,b (only these brokers), --baseline
+ * REF (also build the git ref REF, e.g. `main~3`, in a temporary worktree
+ * and run every Switchyard setup on it too, in the same rounds: the report
+ * then sets this build against it).
  */
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,8 +20,9 @@ import { killChildrenOnExit } from './lib/child-processes.js'
 import { machineInfo, versions } from './lib/machine.js'
 import { loadAverage } from './lib/proc-stats.js'
 import { installMosquittoIfMissing } from './peers/mosquitto.js'
-import { createPeers } from './peers/registry.js'
-import { snapshotSwitchyardBuild, switchyardBuildFailed } from './peers/switchyard.js'
+import { baselineOf, createPeers, isBaseline, PEER_IDS, type Builds, type PeerId } from './peers/registry.js'
+import { baselineName, prepareBaseline, type BaselineInfo } from './peers/switchyard-baseline.js'
+import { buildSwitchyard, type SwitchyardBuild } from './peers/switchyard-build.js'
 import { aggregate, DISTURBED_PERCENT } from './report/aggregate.js'
 import { outcomeKey, type BenchRun } from './report/bench-run.js'
 import { num } from './report/format.js'
@@ -32,7 +35,6 @@ import type { Mode } from './scenarios/scenario.js'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH_DIR)
-const BUILD_TIMEOUT_MS = 300_000
 // A run during which other processes were busy is repeated (at most twice)
 // and the least disturbed one kept, within a time allowance for all repeats
 // together: none in quick mode, which must stay under three minutes.
@@ -43,9 +45,26 @@ function otherCpu(outcome: Outcome): number {
   return outcome.status === 'ok' && outcome.result.kind === 'pubsub' ? outcome.result.otherCpuPercent : 0
 }
 
-function parseMode(): { mode: Mode; only: Set<number> | undefined; peerIds: Set<string> | undefined; reportOnly: boolean; outDir: string } {
+interface Options {
+  mode: Mode
+  only: Set<number> | undefined
+  peerIds: Set<string> | undefined
+  reportOnly: boolean
+  outDir: string
+  baselineRef: string | undefined
+}
+
+function parseMode(): Options {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, peers: { type: 'string' }, report: { type: 'boolean' }, out: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean' },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
+      peers: { type: 'string' },
+      report: { type: 'boolean' },
+      out: { type: 'string' },
+      baseline: { type: 'string' },
+    },
     strict: true,
   })
   const quick = values.quick ?? false
@@ -53,10 +72,17 @@ function parseMode(): { mode: Mode; only: Set<number> | undefined; peerIds: Set<
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds must be a whole number from 1 to 20')
   const only = values.only ? new Set(values.only.split(',').map(Number)) : undefined
   const peerIds = values.peers ? new Set(values.peers.split(',')) : undefined
+  if (values.baseline !== undefined && values.report) throw new Error('--baseline builds and measures; --report only rebuilds the report from results.json')
+  if (values.baseline === '') throw new Error('--baseline needs a git ref, e.g. --baseline main~3')
+  const unknown = [...(peerIds ?? [])].filter((id) => !(PEER_IDS as readonly string[]).includes(id))
+  if (unknown.length > 0) throw new Error(`--peers: no broker named ${unknown.join(', ')} (known: ${PEER_IDS.join(', ')})`)
+  const twins = [...(peerIds ?? [])].filter((id) => isBaseline(id as PeerId))
+  if (twins.length > 0 && values.baseline === undefined) throw new Error(`--peers ${twins.join(', ')}: a baseline peer needs --baseline REF`)
+  if (peerIds && twins.length === 0 && values.baseline !== undefined) throw new Error('--baseline: --peers names no baseline peer (such as switchyard-baseline), so the baseline would be built for nothing')
   const mode: Mode = quick
     ? { quick, rounds, warmupMs: 700, measureMs: 2500, drainMs: 10_000 }
     : { quick, rounds, warmupMs: 2000, measureMs: 8000, drainMs: 15_000 }
-  return { mode, only, peerIds, reportOnly: values.report ?? false, outDir: values.out ? resolve(values.out) : BENCH_DIR }
+  return { mode, only, peerIds, reportOnly: values.report ?? false, outDir: values.out ? resolve(values.out) : BENCH_DIR, baselineRef: values.baseline }
 }
 
 function writeReport(run: BenchRun, outDir: string): void {
@@ -64,19 +90,14 @@ function writeReport(run: BenchRun, outDir: string): void {
   writeFileSync(join(outDir, 'RESULTS.md'), resultsMarkdown(run, 'results.svg'))
 }
 
+const NOT_BUILT: SwitchyardBuild = { failure: 'not built: --report only rebuilds the report' }
+
 /** `npx tsc -p tsconfig.build.json`; on failure the Switchyard peers are reported as not available. */
-function build(): void {
+function build(): SwitchyardBuild {
   console.log('building Switchyard (tsc -p tsconfig.build.json)…')
-  const result = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8', timeout: BUILD_TIMEOUT_MS })
-  if (result.status === 0) {
-    snapshotSwitchyardBuild(ROOT, join(BENCH_DIR, '.switchyard-build'))
-    return
-  }
-  const firstError = `${result.stdout ?? ''}\n${result.stderr ?? ''}`.split('\n').find((l) => l.includes('error')) ?? `exit ${result.status}`
-  const errors = (result.stdout ?? '').split('\n').filter((l) => l.includes('error TS')).length
-  const reason = `${errors > 1 ? `${errors} errors, the first: ` : ''}${firstError.trim()}`
-  console.log(`build failed, Switchyard will be reported as not available: ${reason}`)
-  switchyardBuildFailed(reason)
+  const built = buildSwitchyard(ROOT, join(BENCH_DIR, '.switchyard-build'))
+  if ('failure' in built) console.log(`Switchyard will be reported as not available: ${built.failure}`)
+  return built
 }
 
 function describe(outcome: Outcome): string {
@@ -88,22 +109,48 @@ function describe(outcome: Outcome): string {
 
 async function main(): Promise<number> {
   killChildrenOnExit()
-  const { mode, only, peerIds, reportOnly, outDir } = parseMode()
-  const rawFile = join(outDir, 'results.json')
-  const shown = (file: string) => relative(process.cwd(), join(outDir, file))
-  if (reportOnly) {
-    writeReport(loadRun(rawFile, createPeers(ROOT)), outDir)
+  const options = parseMode()
+  const rawFile = join(options.outDir, 'results.json')
+  const shown = (file: string) => relative(process.cwd(), join(options.outDir, file))
+  if (options.reportOnly) {
+    const peersFor: Parameters<typeof loadRun>[1] = (baseline) =>
+      createPeers(ROOT, { current: NOT_BUILT, ...(baseline ? { baseline: { build: NOT_BUILT, name: baselineName(baseline) } } : {}) })
+    writeReport(loadRun(rawFile, peersFor), options.outDir)
     console.log(`rebuilt ${shown('RESULTS.md')} and ${shown('results.svg')} from ${shown('results.json')}`)
     return 0
   }
-  mkdirSync(outDir, { recursive: true })
+  mkdirSync(options.outDir, { recursive: true })
   const startedAt = new Date()
-  build()
+  const builds: Builds = { current: build() }
+  const baseline = options.baselineRef ? prepareBaseline(ROOT, options.baselineRef, (line) => console.log(line)) : undefined
+  try {
+    if (baseline) builds.baseline = { build: baseline.build, name: baselineName(baseline.info) }
+    return await measure(options, startedAt, builds, baseline?.info)
+  } finally {
+    baseline?.remove()
+  }
+}
+
+/**
+ * The order a case's peers run in, in a round: the order rotates each round
+ * so no broker always runs first (or right after another). A Switchyard peer
+ * and its baseline twin run next to each other, so that little drift of the
+ * machine comes between them, and the twin goes first every other round.
+ */
+function roundOrder(peers: readonly PeerId[], round: number, baseline: boolean, selected: Set<string> | undefined): PeerId[] {
+  const groups = peers
+    .map((id) => [id, ...(baseline ? [baselineOf(id)] : [])].filter((x) => x !== undefined).filter((x) => !selected || selected.has(x)))
+    .filter((group) => group.length > 0)
+  return groups.map((_, i) => groups[(i + round) % groups.length]!).flatMap((group) => (round % 2 === 1 ? group.reverse() : group))
+}
+
+/** Every round of every selected case on every selected peer; then the report. The exit code: 1 if a row failed or the run stopped early. */
+async function measure({ mode, only, peerIds, outDir }: Options, startedAt: Date, builds: Builds, baseline: BaselineInfo | undefined): Promise<number> {
+  const rawFile = join(outDir, 'results.json')
+  const shown = (file: string) => relative(process.cwd(), join(outDir, file))
   const noMosquitto = installMosquittoIfMissing()
   if (noMosquitto) console.log(`Mosquitto will be reported as not available: ${noMosquitto}`)
-  const peers = createPeers(ROOT)
-  const unknown = [...(peerIds ?? [])].filter((id) => !(id in peers))
-  if (unknown.length > 0) throw new Error(`--peers: no broker named ${unknown.join(', ')} (known: ${Object.keys(peers).join(', ')})`)
+  const peers = createPeers(ROOT, builds)
   const run: BenchRun = {
     mode,
     startedAt,
@@ -111,6 +158,7 @@ async function main(): Promise<number> {
     machine: machineInfo(),
     versions: versions(ROOT),
     peers,
+    baseline,
     outcomes: new Map(),
     load: { start: loadAverage(), end: Number.NaN },
     interrupted: undefined,
@@ -123,10 +171,7 @@ async function main(): Promise<number> {
     for (let round = 0; round < mode.rounds; round++) {
       for (const scenario of selected) {
         for (const benchCase of scenario.cases) {
-          // Rotate the order each round so no broker always runs first (or right after another).
-          const named = benchCase.peers.filter((id) => !peerIds || peerIds.has(id))
-          const order = named.map((_, i) => named[(i + round) % named.length]!)
-          for (const peerId of order) {
+          for (const peerId of roundOrder(benchCase.peers, round, baseline !== undefined, peerIds)) {
             const key = outcomeKey(benchCase.id, peerId)
             const previous = run.outcomes.get(key) ?? []
             // A peer that could not start will not start in the next round either.

@@ -1,22 +1,57 @@
 import { mosquittoPeer } from './mosquitto.js'
 import type { Peer } from './peer.js'
 import { plainAedesPeer } from './plain-aedes.js'
-import { switchyardPeer } from './switchyard.js'
+import { switchyardPeer, type SwitchyardSetup } from './switchyard.js'
+import type { SwitchyardBuild } from './switchyard-build.js'
 import { chatRules, invokeEcho, storeAll } from './switchyard-setups.js'
 
-export type PeerId = 'switchyard' | 'switchyard-1k' | 'aedes' | 'mosquitto' | 'switchyard-10' | 'switchyard-10k' | 'switchyard-chat' | 'switchyard-store' | 'switchyard-fn'
+export type SwitchyardPeerId = 'switchyard' | 'switchyard-1k' | 'switchyard-10' | 'switchyard-10k' | 'switchyard-chat' | 'switchyard-store' | 'switchyard-fn'
+/** The same setup run on the `--baseline` build: `switchyard-1k` has `switchyard-baseline-1k`. */
+export type BaselinePeerId = SwitchyardPeerId extends infer Id ? (Id extends `switchyard${infer Setup}` ? `switchyard-baseline${Setup}` : never) : never
+export type PeerId = SwitchyardPeerId | BaselinePeerId | 'aedes' | 'mosquitto'
 
-/** Every broker configuration the scenarios can name. */
-export function createPeers(root: string): Record<PeerId, Peer> {
-  return {
-    'switchyard': switchyardPeer('switchyard', 'Switchyard, no rules', root),
-    'switchyard-1k': switchyardPeer('switchyard-1k', 'Switchyard, 1,000 rules (10 matching)', root, { rules: { matching: 10, nonMatching: 990 } }),
-    'aedes': plainAedesPeer(root),
-    'mosquitto': mosquittoPeer(),
-    'switchyard-10': switchyardPeer('switchyard-10', 'Switchyard, 10 non-matching rules', root, { rules: { matching: 0, nonMatching: 10 } }),
-    'switchyard-10k': switchyardPeer('switchyard-10k', 'Switchyard, 10,000 non-matching rules', root, { rules: { matching: 0, nonMatching: 10_000 } }),
-    'switchyard-chat': switchyardPeer('switchyard-chat', 'Switchyard, chat rules', root, chatRules),
-    'switchyard-store': switchyardPeer('switchyard-store', 'Switchyard, store action', root, storeAll),
-    'switchyard-fn': switchyardPeer('switchyard-fn', 'Switchyard, rule invoking a local function', root, invokeEcho),
+const SWITCHYARD: Record<SwitchyardPeerId, { label: string; setup?: SwitchyardSetup }> = {
+  'switchyard': { label: 'Switchyard, no rules' },
+  'switchyard-1k': { label: 'Switchyard, 1,000 rules (10 matching)', setup: { rules: { matching: 10, nonMatching: 990 } } },
+  'switchyard-10': { label: 'Switchyard, 10 non-matching rules', setup: { rules: { matching: 0, nonMatching: 10 } } },
+  'switchyard-10k': { label: 'Switchyard, 10,000 non-matching rules', setup: { rules: { matching: 0, nonMatching: 10_000 } } },
+  'switchyard-chat': { label: 'Switchyard, chat rules', setup: chatRules },
+  'switchyard-store': { label: 'Switchyard, store action', setup: storeAll },
+  'switchyard-fn': { label: 'Switchyard, rule invoking a local function', setup: invokeEcho },
+}
+
+/** Every peer id, for checking `--peers`. */
+export const PEER_IDS: readonly PeerId[] = [...(Object.keys(SWITCHYARD) as SwitchyardPeerId[]).flatMap((id) => [id, baselineOf(id)!]), 'aedes', 'mosquitto']
+
+/** The baseline twin of a Switchyard peer; none for the other brokers (and for twins). */
+export function baselineOf(id: PeerId): BaselinePeerId | undefined {
+  return id in SWITCHYARD ? (`switchyard-baseline${id.slice('switchyard'.length)}` as BaselinePeerId) : undefined
+}
+
+export function isBaseline(id: PeerId): id is BaselinePeerId {
+  return id.startsWith('switchyard-baseline')
+}
+
+/** A case's peers with each Switchyard peer's baseline twin right after it. */
+export function withBaselines(peers: readonly PeerId[]): PeerId[] {
+  return peers.flatMap((id) => [id, baselineOf(id)].filter((x) => x !== undefined))
+}
+
+export interface Builds {
+  /** This checkout's build. */
+  current: SwitchyardBuild
+  /** The `--baseline` ref's build, and the name the twins' labels give it. */
+  baseline?: { build: SwitchyardBuild; name: string }
+}
+
+/** Every broker configuration the scenarios can name, and each Switchyard one again on the baseline build. */
+export function createPeers(root: string, builds: Builds): Record<PeerId, Peer> {
+  const peers = { aedes: plainAedesPeer(root), mosquitto: mosquittoPeer() } as Record<PeerId, Peer>
+  for (const [id, { label, setup }] of Object.entries(SWITCHYARD) as Array<[SwitchyardPeerId, (typeof SWITCHYARD)[SwitchyardPeerId]]>) {
+    peers[id] = switchyardPeer(id, label, builds.current, setup)
+    const twin = baselineOf(id)!
+    const baseline = builds.baseline ?? { build: { failure: 'no --baseline given' }, name: 'none' }
+    peers[twin] = switchyardPeer(twin, `${label}, baseline ${baseline.name}`, baseline.build, setup)
   }
+  return peers
 }

@@ -1,10 +1,11 @@
-import { cpSync, rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { spawnPinned } from '../lib/child-processes.js'
 import { freePort } from '../lib/ports.js'
 import { BROKER_CPU, BROKER_NODE_OPTIONS, lastLine, PeerUnavailable, running, whenListening, type Peer } from './peer.js'
+import type { SwitchyardBuild } from './switchyard-build.js'
 import { benchRules, type RuleCounts } from './switchyard-rules.js'
 
 /** What a Switchyard peer runs besides the broker: rules, functions, and the files they need. */
@@ -43,37 +44,17 @@ export function switchyardConfig(options: SwitchyardConfigOptions): string {
   return stringify(config)
 }
 
-/** Set by the harness when `tsc -p tsconfig.build.json` failed: then no Switchyard peer can run. */
-let buildFailure: string | undefined
-export function switchyardBuildFailed(reason: string): void {
-  buildFailure = reason
-}
-
-/** Where the copy of the build lives (inside bench/, so node_modules still resolves from it). */
-let installDir: string | undefined
-
-/**
- * Copies the fresh build (bin/, dist/, web/, package.json) aside, so that
- * every round runs the same Switchyard even if dist/ is rebuilt meanwhile,
- * as it is whenever someone runs `npm test` on this machine.
- */
-export function snapshotSwitchyardBuild(root: string, dir: string): void {
-  rmSync(dir, { recursive: true, force: true })
-  for (const part of ['bin', 'dist', 'web', 'package.json']) cpSync(join(root, part), join(dir, part), { recursive: true })
-  installDir = dir
-}
-
 /**
  * Switchyard started as a user starts it: `node bin/switchyard.js start
- * --config <file>`, from the snapshot of the build when there is one.
+ * --config <file>`, from the snapshot of its build.
  */
-export function switchyardPeer(id: string, label: string, root: string, setup: SwitchyardSetup = {}): Peer {
+export function switchyardPeer(id: string, label: string, build: SwitchyardBuild, setup: SwitchyardSetup = {}): Peer {
   const { rules } = setup
   return {
     id,
     label,
     async start({ workDir }) {
-      if (buildFailure) throw new PeerUnavailable(`the build failed: ${buildFailure}`)
+      if ('failure' in build) throw new PeerUnavailable(build.failure)
       const mqttPort = await freePort()
       const httpPort = await freePort()
       const configFile = join(workDir, 'switchyard.yaml')
@@ -84,7 +65,7 @@ export function switchyardPeer(id: string, label: string, root: string, setup: S
       const spawned = spawnPinned({
         cpu: BROKER_CPU,
         command: process.execPath,
-        args: [...BROKER_NODE_OPTIONS, ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(installDir ?? root, 'bin/switchyard.js'), 'start', '--config', configFile],
+        args: [...BROKER_NODE_OPTIONS, ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(build.dir, 'bin/switchyard.js'), 'start', '--config', configFile],
         cwd: workDir,
         ...(eventLoopFile ? { env: { ...process.env, BENCH_EVENT_LOOP_FILE: eventLoopFile } } : {}),
       })

@@ -1,8 +1,9 @@
 import type { MachineInfo, Versions } from '../lib/machine.js'
 import type { Peer } from '../peers/peer.js'
-import type { PeerId } from '../peers/registry.js'
+import { withBaselines, type PeerId } from '../peers/registry.js'
+import type { BaselineInfo } from '../peers/switchyard-baseline.js'
 import type { Outcome } from '../run-case.js'
-import type { Mode } from '../scenarios/scenario.js'
+import type { BenchCase, Mode } from '../scenarios/scenario.js'
 import { aggregate, type Row } from './aggregate.js'
 
 /** Everything one `npm run bench` learned, as the report needs it. */
@@ -13,6 +14,8 @@ export interface BenchRun {
   machine: MachineInfo
   versions: Versions
   peers: Record<PeerId, Peer>
+  /** The build that `--baseline REF` measured beside this one, if any. */
+  baseline: BaselineInfo | undefined
   /** Every run of a case on a peer, keyed by `caseId:peerId`. */
   outcomes: Map<string, Outcome[]>
   /** 1-minute load averages when the run started and ended: was the machine quiet? */
@@ -23,6 +26,11 @@ export interface BenchRun {
 
 export function outcomeKey(caseId: string, peerId: PeerId): string {
   return `${caseId}:${peerId}`
+}
+
+/** The peers a case has in this run's report: with a baseline, each Switchyard peer's twin follows it. */
+export function peersOf(run: BenchRun, c: BenchCase): readonly PeerId[] {
+  return run.baseline ? withBaselines(c.peers) : c.peers
 }
 
 export function rowOf(run: BenchRun, caseId: string, peerId: PeerId): Row | undefined {

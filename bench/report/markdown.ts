@@ -2,10 +2,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import type { PubSubResult } from '../load/job.js'
 import { GENERATOR_CPU } from '../load/run-generator.js'
 import { BROKER_CPU } from '../peers/peer.js'
+import { baselineName } from '../peers/switchyard-baseline.js'
 import { scenarios } from '../scenarios/registry.js'
 import type { BenchCase, Scenario } from '../scenarios/scenario.js'
 import { DISTURBED_PERCENT, GENERATOR_BOUND_PERCENT, type Row } from './aggregate.js'
-import { rowOf, type BenchRun } from './bench-run.js'
+import { baselineSection } from './baseline-section.js'
+import { peersOf, rowOf, type BenchRun } from './bench-run.js'
 import { cell, num } from './format.js'
 import { besideTargets, checkTargets, compareWithReference } from './targets.js'
 
@@ -25,6 +27,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
     out.push('>', `> **Other processes were busy** on the machine during ${disturbed.runs} of ${disturbed.of} publish/subscribe runs (over ${DISTURBED_PERCENT} % of a core; see the *Other CPU %* column).`)
   }
   out.push('', `Run on ${run.startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, ${minutes.toFixed(1)} minutes; load average ${num(run.load.start, 2)} at the start, ${num(run.load.end, 2)} at the end.`, '')
+  out.push(...baselineSection(run))
 
   out.push('## Machine and versions', '')
   out.push('| | |', '| --- | --- |')
@@ -34,7 +37,9 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
   out.push(`| Node.js | ${run.versions.node} |`)
   out.push(`| Aedes | ${run.versions.aedes} |`)
   out.push(`| Mosquitto | ${run.versions.mosquitto} (Debian package) |`)
-  out.push(`| Switchyard | ${cell(run.versions.switchyard)} |`, '')
+  out.push(`| Switchyard | ${cell(run.versions.switchyard)} |`)
+  if (run.baseline) out.push(`| Switchyard baseline (\`--baseline ${cell(baselineName(run.baseline))}\`) | ${cell(run.baseline.version)} (${run.baseline.commit}) |`)
+  out.push('')
 
   out.push('## How it was measured', '')
   out.push(
@@ -83,7 +88,7 @@ function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
   out.push(idle
     ? '| Broker | KB per connection | Connections | RSS before (MB) | RSS after (MB) | Notes |\n| --- | ---: | ---: | ---: | ---: | --- |'
     : '| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Kernel % | Writes / delivery | Generator CPU % | Other CPU % | RSS MB | Notes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
-  for (const peer of c.peers) {
+  for (const peer of peersOf(run, c)) {
     const label = run.peers[peer].label
     const row = rowOf(run, c.id, peer)
     const columns = idle ? 4 : 11
@@ -133,7 +138,7 @@ function problemList(run: BenchRun): string[] {
   const lines: string[] = []
   for (const scenario of scenarios) {
     for (const c of scenario.cases) {
-      for (const peer of c.peers) {
+      for (const peer of peersOf(run, c)) {
         const row = rowOf(run, c.id, peer)
         if (!row) continue
         const where = `${scenario.number}. ${c.label}, ${run.peers[peer].label}`

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { Peer } from '../peers/peer.js'
 import type { PeerId } from '../peers/registry.js'
+import type { BaselineInfo } from '../peers/switchyard-baseline.js'
 import type { Outcome } from '../run-case.js'
 import type { BenchRun } from './bench-run.js'
 
@@ -21,7 +22,9 @@ export function saveRun(run: BenchRun, file: string): void {
   writeFileSync(file, `${JSON.stringify(raw, null, 1)}\n`)
 }
 
-export function loadRun(file: string, peers: Record<PeerId, Peer>): BenchRun {
+/** `peersFor` names the peers, the baseline's as the run named them. */
+export function loadRun(file: string, peersFor: (baseline: BaselineInfo | undefined) => Record<PeerId, Peer>): BenchRun {
   const raw = JSON.parse(readFileSync(file, 'utf8')) as RawRun
-  return { ...raw, peers, startedAt: new Date(raw.startedAt), finishedAt: new Date(raw.finishedAt), outcomes: new Map(raw.outcomes) }
+  // Runs recorded before --baseline existed have no `baseline` key.
+  return { ...raw, baseline: raw.baseline, peers: peersFor(raw.baseline), startedAt: new Date(raw.startedAt), finishedAt: new Date(raw.finishedAt), outcomes: new Map(raw.outcomes) }
 }

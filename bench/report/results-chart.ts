@@ -1,10 +1,11 @@
-import type { PeerId } from '../peers/registry.js'
+import { isBaseline, type BaselinePeerId, type PeerId } from '../peers/registry.js'
+import { baselineName } from '../peers/switchyard-baseline.js'
 import { scenarios } from '../scenarios/registry.js'
 import type { BenchCase } from '../scenarios/scenario.js'
-import { rowOf, type BenchRun } from './bench-run.js'
+import { peersOf, rowOf, type BenchRun } from './bench-run.js'
 import { renderChart, type Bar, type Panel } from './svg-chart.js'
 
-const COLORS: Record<PeerId, string> = {
+const COLORS: Record<Exclude<PeerId, BaselinePeerId>, string> = {
   'switchyard': '#2f6fdf',
   'switchyard-1k': '#7a4fd6',
   'switchyard-10': '#5b8def',
@@ -22,10 +23,13 @@ const METRIC = {
   'kb-per-connection': { caption: 'broker memory per connection, lower is better', unit: 'KB', decimals: 1 },
 } as const
 
+// Every setup on the baseline build: grey, beside the colour of the same setup on this build.
+const BASELINE_COLOR = '#9aa0a8'
+
 function bar(run: BenchRun, c: BenchCase, peer: PeerId): Bar {
   const row = rowOf(run, c.id, peer)
   const label = run.peers[peer].label
-  const color = COLORS[peer]
+  const color = isBaseline(peer) ? BASELINE_COLOR : COLORS[peer]
   if (!row) return { label, value: undefined, note: 'not run', color }
   if (row.unavailable) return { label, value: undefined, note: 'not available', color }
   const f = row.figures
@@ -41,16 +45,18 @@ export function resultsChart(run: BenchRun): string {
   for (const scenario of scenarios) {
     for (const c of scenario.cases) {
       // Cases left out with --only get no empty panel.
-      if (!c.peers.some((peer) => rowOf(run, c.id, peer))) continue
+      const peers = peersOf(run, c)
+      if (!peers.some((peer) => rowOf(run, c.id, peer))) continue
       const metric = METRIC[c.chart]
       panels.push({
         title: `${scenario.number}. ${scenario.short}, ${c.label}: ${metric.caption}`,
         unit: metric.unit,
         decimals: metric.decimals,
-        bars: c.peers.map((peer) => bar(run, c, peer)),
+        bars: peers.map((peer) => bar(run, c, peer)),
       })
     }
   }
   const kind = run.mode.quick ? 'quick run, 1 round' : `${run.mode.rounds} rounds, medians`
-  return renderChart('Switchyard benchmark', `${run.startedAt.toISOString().slice(0, 10)}, ${kind}; ${run.machine.cpuModel}, ${run.machine.cores} cores`, panels)
+  const baseline = run.baseline ? `; baseline ${baselineName(run.baseline)} (${run.baseline.commit}) in grey` : ''
+  return renderChart('Switchyard benchmark', `${run.startedAt.toISOString().slice(0, 10)}, ${kind}; ${run.machine.cpuModel}, ${run.machine.cores} cores${baseline}`, panels)
 }

@@ -1,8 +1,8 @@
 import type { PeerId } from '../peers/registry.js'
 import type { IdleRow, PubSubRow } from './aggregate.js'
-import { median } from '../lib/stats.js'
-import { outcomeKey, rowOf, type BenchRun } from './bench-run.js'
-import { change, num, ratio } from './format.js'
+import { rowOf, type BenchRun } from './bench-run.js'
+import { num, ratio } from './format.js'
+import { CPU_PER_DELIVERY, describePaired, paired, unusable } from './paired.js'
 
 export type Verdict = 'pass' | 'fail' | 'n/a'
 
@@ -20,12 +20,10 @@ const MIN_STORED_PER_SECOND = 50_000
 const MAX_STALL_MS = 20
 
 function pubsub(run: BenchRun, caseId: string, peer: PeerId): PubSubRow | string {
-  const row = rowOf(run, caseId, peer)
-  if (!row) return `${run.peers[peer].label} was not run`
-  if (row.unavailable) return `${run.peers[peer].label} not available`
-  if (row.figures?.kind !== 'pubsub') return `${run.peers[peer].label} has no figures`
-  if (row.problems.length > 0) return `${run.peers[peer].label} failed: ${row.problems[0]}`
-  return row.figures
+  const why = unusable(run, caseId, peer)
+  if (why) return why
+  const figures = rowOf(run, caseId, peer)?.figures
+  return figures?.kind === 'pubsub' ? figures : `${run.peers[peer].label} has no figures`
 }
 
 function idle(run: BenchRun, peer: PeerId): IdleRow | string {
@@ -36,39 +34,11 @@ function idle(run: BenchRun, peer: PeerId): IdleRow | string {
   return row.figures
 }
 
-/**
- * CPU per delivery of one peer relative to another, round by round: the two
- * run minutes apart within a round, so drift of the machine between rounds
- * cancels out. The median of those ratios is held to the budget.
- */
-function pairedRatios(run: BenchRun, caseId: string, peer: PeerId, base: PeerId): number[] {
-  const a = run.outcomes.get(outcomeKey(caseId, peer)) ?? []
-  const b = run.outcomes.get(outcomeKey(caseId, base)) ?? []
-  const ratios: number[] = []
-  for (let round = 0; round < Math.min(a.length, b.length); round++) {
-    const x = a[round]!
-    const y = b[round]!
-    if (x.status === 'ok' && y.status === 'ok' && x.result.kind === 'pubsub' && y.result.kind === 'pubsub') {
-      ratios.push(x.result.brokerCpuUsPerDelivery / y.result.brokerCpuUsPerDelivery)
-    }
-  }
-  return ratios
-}
-
 /** CPU per delivery of `peer` relative to `base` in one case, against a budget. */
 function cpuBudget(run: BenchRun, target: string, caseId: string, peer: PeerId, base: PeerId): Check {
-  const a = pubsub(run, caseId, peer)
-  const b = pubsub(run, caseId, base)
-  if (typeof a === 'string' || typeof b === 'string') return { target, measured: [a, b].filter((x) => typeof x === 'string').join('; '), verdict: 'n/a' }
-  const ratios = pairedRatios(run, caseId, peer, base)
-  const r = median(ratios)
-  const rounds = ratios.length > 1 ? ` (rounds: ${ratios.map(change).join(', ')})` : ''
-  const disturbed = a.disturbedRuns + b.disturbedRuns > 0 ? '; other processes were busy in some runs' : ''
-  return {
-    target,
-    measured: `${num(a.cpuUsPerDelivery, 2)} µs against ${num(b.cpuUsPerDelivery, 2)} µs; median of the per-round ratios ${change(r)}${rounds}${disturbed}`,
-    verdict: r <= MAX_RULES_OVERHEAD ? 'pass' : 'fail',
-  }
+  const p = paired(run, caseId, peer, base)
+  if (typeof p === 'string') return { target, measured: p, verdict: 'n/a' }
+  return { target, measured: describePaired(p), verdict: p.ratio <= MAX_RULES_OVERHEAD ? 'pass' : 'fail' }
 }
 
 /** A run that lost messages or broke fails the target it measures; one that did not run has no verdict. */
@@ -117,12 +87,8 @@ export function checkTargets(run: BenchRun): Check[] {
  */
 export function besideTargets(run: BenchRun): Check[] {
   const own = (caseId: string, qos: string): Check => {
-    const a = pubsub(run, caseId, 'switchyard-1k')
-    const b = pubsub(run, caseId, 'switchyard')
-    if (typeof a === 'string' || typeof b === 'string') return { target: `1,000 rules against no rules (${qos} fan-out)`, measured: [a, b].filter((x) => typeof x === 'string').join('; '), verdict: 'n/a' }
-    const ratios = pairedRatios(run, caseId, 'switchyard-1k', 'switchyard')
-    const rounds = ratios.length > 1 ? ` (rounds: ${ratios.map(change).join(', ')})` : ''
-    return { target: `1,000 rules against no rules (${qos} fan-out)`, measured: `${num(a.cpuUsPerDelivery, 2)} µs against ${num(b.cpuUsPerDelivery, 2)} µs; median of the per-round ratios ${change(median(ratios))}${rounds}`, verdict: 'n/a' }
+    const p = paired(run, caseId, 'switchyard-1k', 'switchyard')
+    return { target: `1,000 rules against no rules (${qos} fan-out)`, measured: typeof p === 'string' ? p : describePaired(p, CPU_PER_DELIVERY, { noteDisturbed: false }), verdict: 'n/a' }
   }
   return [own('fan-out-qos0', 'QoS 0'), own('fan-out-qos1', 'QoS 1')]
 }
