@@ -1,0 +1,13 @@
+/**
+ * Every use of Aedes 1.2 and mqtt-packet 9.0 that goes past their public
+ * API, in one place. Nothing else in src/broker reads or replaces a
+ * private property of an Aedes instance, a Client or a parser, or relies
+ * on how they work inside; it calls these functions.
+ */
+export { clientsById, handleWithSocket, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient, type ClientPublish } from './aedes.js'
+export {
+  connackSent, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
+  type Deliver, type DrainCallback, type Subscription,
+} from './client.js'
+export { checkPacketLength, checkPackets, flushBeforeEachPacket, type LengthCheck, type PacketChecks, type ParsingPacket } from './mqtt-packet.js'
+export type { Point, Probe } from './points.js'
