@@ -9,7 +9,7 @@ import { BrokerMetrics } from './broker-metrics.js'
 import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
-import { isDrainTimeout, wrapPublish } from './internals/index.js'
+import { checkAedesInternals, isDrainTimeout, wrapPublish } from './internals/index.js'
 import { publishLifecycleEvents } from './lifecycle-events.js'
 import type { Limits } from './limits.js'
 
@@ -40,6 +40,8 @@ export interface Broker {
  * connection bookkeeping, lifecycle events, metrics and the delivery fixes.
  */
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
+  // Before anything is patched: a changed Aedes stops the start here, with one sentence.
+  checkAedesInternals()
   const log = deps.log.child({ module: 'broker' })
   const connections = new Connections()
   let metrics: BrokerMetrics | undefined
