@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'SY_STORE'
   | 'SY_LISTEN'
   | 'SY_USAGE'
+  | 'SY_DEPENDENCY'
 
 export class SwitchyardError extends Error {
   readonly code: ErrorCode
@@ -100,5 +101,15 @@ export class ListenError extends SwitchyardError {
 export class UsageError extends SwitchyardError {
   constructor(message: string) {
     super('SY_USAGE', message)
+  }
+}
+
+/**
+ * An installed dependency is not the version Switchyard is written for:
+ * a part of it that Switchyard relies on is missing or has changed.
+ */
+export class DependencyError extends SwitchyardError {
+  constructor(message: string) {
+    super('SY_DEPENDENCY', message)
   }
 }

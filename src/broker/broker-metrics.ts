@@ -2,6 +2,7 @@ import type { Aedes } from 'aedes'
 import type { Socket } from 'node:net'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { transportOf, type Transport } from './connection-info.js'
+import { clientsById } from './internals/index.js'
 
 /**
  * Broker metrics. Bytes are read from the sockets' own counters when scraped,
@@ -38,7 +39,7 @@ export class BrokerMetrics {
       registers: [registry],
       collect() {
         const counts: Record<Transport, number> = { tcp: 0, tls: 0, ws: 0, wss: 0 }
-        const clients = (broker as unknown as { clients: Record<string, Parameters<typeof transportOf>[0]> }).clients
+        const clients = clientsById(broker)
         for (const id in clients) counts[transportOf(clients[id]!)]++
         for (const [transport, n] of Object.entries(counts)) this.set({ transport }, n)
       },

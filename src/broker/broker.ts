@@ -9,6 +9,7 @@ import { BrokerMetrics } from './broker-metrics.js'
 import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
+import { checkAedesInternals, isDrainTimeout, wrapPublish } from './internals/index.js'
 import { publishLifecycleEvents } from './lifecycle-events.js'
 import type { Limits } from './limits.js'
 
@@ -39,6 +40,8 @@ export interface Broker {
  * connection bookkeeping, lifecycle events, metrics and the delivery fixes.
  */
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
+  // Before anything is patched: a changed Aedes stops the start here, with one sentence.
+  checkAedesInternals()
   const log = deps.log.child({ module: 'broker' })
   const connections = new Connections()
   let metrics: BrokerMetrics | undefined
@@ -126,9 +129,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   // (the retained one, the queues of persistent sessions), so a crash in
   // between lost a message the publisher was told was safe. The publish now
   // runs before the PUBACK, and Aedes' own publish of that packet is skipped.
-  type Publish = (packet: PublishPacket, client: Client | null, done?: (err?: Error) => void) => void
-  const publish = (aedes.publish as unknown as Publish).bind(aedes)
   const stored = new WeakSet<PublishPacket>()
+  const publish = wrapPublish(aedes, (publish) => (packet, client, done) => {
+    if (!stored.delete(packet)) return publish(packet, client, done)
+    done?.()
+  })
   // The PUBACKs of publishes that complete in one turn go out together, after
   // it: mqtt-packet corks a socket for the turn, so they leave in one write
   // (as when Aedes wrote each PUBACK right away) rather than a write each.
@@ -143,13 +148,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     stored.add(packet)
     if (acks.push(() => done(null)) === 1) setImmediate(flushAcks)
   })
-  ;(aedes as unknown as { publish: Publish }).publish = (packet, client, done) => {
-    if (!stored.delete(packet)) return publish(packet, client, done)
-    done?.()
-  }
   const dropped = new Counter({ name: 'switchyard_mqtt_messages_dropped_total', help: 'QoS 0 messages dropped for subscribers that were not reading (limits.maxQueuedBytes)', registers: [deps.registry] })
   // Before any listener hands it a connection.
-  patchClientDelivery(aedes, { limits, dropped })
+  patchClientDelivery(aedes, { limits, dropped, persistence: deps.persistence })
   // Aedes reports store failures in its publish path as 'error' events; with
   // no listener an EventEmitter throws them, which would end the process.
   const emitter: EventEmitter = aedes
@@ -159,13 +160,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
   publishLifecycleEvents(aedes, connections, log)
   // After the lifecycle events, which also wrap client registration.
-  skipClosedRegistrations(aedes, (client) => log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered'))
+  skipClosedRegistrations(aedes, deps.persistence, (client) => log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered'))
 
   // Aedes reports a drain timeout once per delivery that was waiting: count the connection once.
   const drained = new WeakSet<Client>()
   aedes.on('clientError', (client, err) => {
-    // Aedes' own words when a subscriber's socket stayed full past drainTimeout.
-    if (err.message !== 'drain timeout') return log.debug({ clientId: client.id, err: err.message }, 'client error')
+    if (!isDrainTimeout(err)) return log.debug({ clientId: client.id, err: err.message }, 'client error')
     if (drained.has(client)) return
     drained.add(client)
     limits.exceeded('drain_timeout', `subscriber did not read for ${limits.config.drainTimeout} ms; connection closed`, { clientId: client.id })

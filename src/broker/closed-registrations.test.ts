@@ -27,7 +27,7 @@ async function start(guarded: boolean): Promise<void> {
   skipped = []
   persistence = createSqlitePersistence()
   broker = await Aedes.createBroker({ persistence })
-  if (guarded) skipClosedRegistrations(broker, (client) => skipped.push(client))
+  if (guarded) skipClosedRegistrations(broker, persistence, (client) => skipped.push(client))
   server = createServer(broker.handle)
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')

@@ -1,14 +1,6 @@
 import type { Aedes, Client } from 'aedes'
-
-/** What Aedes 1.2 keeps of a client and of the broker, as used below. */
-interface InternalClient extends Client {
-  subscriptions: Record<string, { func: Parameters<Aedes['unsubscribe']>[1] }>
-}
-interface InternalBroker {
-  persistence: { delWill(client: { id: string; brokerId: string }): Promise<unknown> }
-  registerClient(client: Client): void
-  _finishRegisterClient(client: Client): void
-}
+import type { SessionStore } from '../storage/session-store.js'
+import { subscriptionsOf, wrapFinishRegisterClient, wrapRegisterClient } from './internals/index.js'
 
 /**
  * Keeps Aedes from registering a client whose connection closed while its
@@ -34,22 +26,20 @@ interface InternalBroker {
  *
  * Install it after publishLifecycleEvents, whose takeover bookkeeping also
  * wraps `registerClient`: a closed client then never reaches it.
+ * `persistence` is the session store Aedes was given.
  */
-export function skipClosedRegistrations(aedes: Aedes, onSkipped?: (client: Client) => void): void {
-  const internal = aedes as unknown as InternalBroker
-  const register = internal.registerClient.bind(aedes)
-  const finish = internal._finishRegisterClient.bind(aedes)
+export function skipClosedRegistrations(aedes: Aedes, persistence: Pick<SessionStore, 'delWill'>, onSkipped?: (client: Client) => void): void {
   const drop = (client: Client) => {
-    const subscriptions = (client as InternalClient).subscriptions
+    const subscriptions = subscriptionsOf(client)
     for (const topic of Object.keys(subscriptions)) {
       aedes.unsubscribe(topic, subscriptions[topic]!.func, () => {})
       delete subscriptions[topic]
     }
-    internal.persistence.delWill({ id: client.id, brokerId: aedes.id }).then(() => {}, () => {})
+    persistence.delWill({ id: client.id, brokerId: aedes.id }).then(() => {}, () => {})
     onSkipped?.(client)
   }
   // The first check covers the usual case; the second a connection that
   // closes while the one it takes over is being closed.
-  internal.registerClient = (client) => (client.closed ? drop(client) : register(client))
-  internal._finishRegisterClient = (client) => (client.closed ? drop(client) : finish(client))
+  wrapRegisterClient(aedes, (register) => (client) => (client.closed ? drop(client) : register(client)))
+  wrapFinishRegisterClient(aedes, (finish) => (client) => (client.closed ? drop(client) : finish(client)))
 }

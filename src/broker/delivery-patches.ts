@@ -1,6 +1,8 @@
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type { Writable } from 'node:stream'
+import type { SessionStore } from '../storage/session-store.js'
 import { topicMatches } from '../topics/match.js'
+import { connackSent, deliveries, replaceDeliveries, replaceWaitForDrain, subscriptionsOf, turnOffDedupe, waitForDrain, type Deliver, type DrainCallback } from './internals/index.js'
 import { SlowSubscriber, type SlowSubscriberDeps } from './slow-subscriber.js'
 import { WriteCoalescer } from './write-coalescing.js'
 
@@ -34,37 +36,30 @@ import { WriteCoalescer } from './write-coalescing.js'
  *    socket write (over WebSocket, one frame), not one each (see
  *    WriteCoalescer).
  */
-export function patchClientDelivery(broker: Aedes, deps: SlowSubscriberDeps): void {
+export function patchClientDelivery(broker: Aedes, deps: DeliveryDeps): void {
   const handle = broker.handle
   const coalescer = new WriteCoalescer()
   broker.handle = (conn, req) => {
     const client = handle(conn, req)
-    patchClient(client as InternalClient, broker.id, deps, coalescer)
+    patchClient(client as PatchedClient, broker.id, deps, coalescer)
     return client
   }
   broker.on('connackSent', (_packet, client) => releaseHeld(client))
 }
 
-type Deliver = (packet: AedesPublishPacket, cb: () => void) => void
+export interface DeliveryDeps extends SlowSubscriberDeps {
+  /** The broker's session store: a queued copy that is not sent is removed from it. */
+  persistence: Pick<SessionStore, 'outgoingClearMessageId'>
+}
 
-/** The parts of Aedes' Client that are not in its type definitions. */
-interface InternalClient extends Client {
+/** A client with what the shared releasingWaitForDrain needs hung on it. */
+interface PatchedClient extends Client {
   [DEPS]?: SlowSubscriberDeps
-  waitForDrain(done: (err?: Error | null, client?: Client) => void): void
-  deliver0: Deliver
-  deliverQoS: Deliver
-  duplicates: Record<string, number>
-  broker: { persistence: { outgoingClearMessageId(client: Client, packet: AedesPublishPacket): Promise<unknown> } }
-  subscriptions: Record<string, { qos: number }>
-  connackSent: boolean
 }
 
 type Path = '0' | 'qos'
 
 const DEPS = Symbol('switchyard.slow-subscriber')
-
-/** Aedes' own Client#waitForDrain. */
-let waitForDrain: InternalClient['waitForDrain'] | undefined
 
 /**
  * Aedes calls this when a write found the socket full, and holds the write's
@@ -76,10 +71,10 @@ let waitForDrain: InternalClient['waitForDrain'] | undefined
  * disconnected); past it, the wait is real, which is the back-pressure that
  * retained messages on SUBSCRIBE and a session's stored queue rely on.
  */
-function releasingWaitForDrain(this: InternalClient, done: (err?: Error | null, client?: Client) => void): void {
+function releasingWaitForDrain(this: PatchedClient, done: DrainCallback): void {
   const conn = this.conn as Writable
-  if (conn.writableLength > this[DEPS]!.limits.config.maxQueuedBytes) return waitForDrain!.call(this, done)
-  waitForDrain!.call(this, noop)
+  if (conn.writableLength > this[DEPS]!.limits.config.maxQueuedBytes) return waitForDrain(this, done)
+  waitForDrain(this, noop)
   setImmediate(done, null, this)
 }
 
@@ -91,12 +86,11 @@ interface Patched {
 
 const patched = new WeakMap<Client, Patched>()
 
-function patchClient(client: InternalClient, brokerId: string, deps: SlowSubscriberDeps, coalescer: WriteCoalescer): void {
+function patchClient(client: PatchedClient, brokerId: string, deps: DeliveryDeps, coalescer: WriteCoalescer): void {
   const conn = client.conn as Writable
   const outlet = coalescer.outlet(conn)
-  waitForDrain ??= (Object.getPrototypeOf(client) as InternalClient).waitForDrain
   client[DEPS] = deps
-  client.waitForDrain = releasingWaitForDrain
+  replaceWaitForDrain(client, releasingWaitForDrain)
   let slow: SlowSubscriber | undefined
   // Live messages go through Aedes' own delivery while the socket takes them,
   // and queue behind it once it is full. Retained ones on SUBSCRIBE
@@ -105,17 +99,18 @@ function patchClient(client: InternalClient, brokerId: string, deps: SlowSubscri
     if (packet.retain || (!slow?.waiting && !conn.writableNeedDrain)) return deliver(packet, cb)
     ;(slow ??= new SlowSubscriber(conn, () => client.id, deps)).hold(packet, cb, deliver)
   }
-  const deliver0 = flowing(client.deliver0)
-  const deliverQoS = flowing(client.deliverQoS)
+  const own = deliveries(client)
+  const deliver0 = flowing(own.deliver0)
+  const deliverQoS = flowing(own.deliverQoS)
   const seen = new RecentPackets(brokerId)
   // Aedes drops a delivery as a duplicate when its broker counter is not
   // above the highest seen so far. But counters are taken when a message is
   // published, and a QoS 1/2 message waits on the session store before it is
   // delivered while a later QoS 0 one does not: the QoS 1 message then
   // arrives with the lower counter and was silently lost. Aedes' check is
-  // turned off here (its map forgets every write) and replaced by one that
-  // drops only a packet already delivered.
-  client.duplicates = FORGETFUL
+  // turned off here and replaced by one that drops only a packet already
+  // delivered.
+  turnOffDedupe(client)
 
   // Aedes calls deliver0 for each matching QoS 0 subscription and
   // deliverQoS for each matching QoS 1/2 one, and a persistent session's
@@ -124,18 +119,18 @@ function patchClient(client: InternalClient, brokerId: string, deps: SlowSubscri
   // calls keep their paths so that those counts agree; only what is sent
   // changes.
   const viaQoS: Deliver = (packet, cb) => {
-    if (seen.repeat(packet)) return clearQueued(client, packet, cb)
+    if (seen.repeat(packet)) return clearQueued(deps.persistence, client, packet, cb)
     const granted = grantedQos(client, packet.topic)
     if (granted !== undefined && packet.qos > granted) packet.qos = granted as 0 | 1 | 2
     // Aedes' own QoS path hands QoS 0 to client.deliver0, which is now the
     // wrapper that would take it for a repeat: go to the original directly.
     if (packet.qos === 0) return deliver0(packet, cb)
-    if (client.subscriptions[packet.topic]?.qos === 0) {
+    if (subscriptionsOf(client)[packet.topic]?.qos === 0) {
       // Aedes would lower this to the QoS 0 of the exact-topic subscription
       // yet leave the session's queued copy waiting for an ack that never
       // comes: send it at QoS 0 and clear the copy.
       deliver0(packet, noop)
-      return clearQueued(client, packet, cb)
+      return clearQueued(deps.persistence, client, packet, cb)
     }
     deliverQoS(packet, cb)
   }
@@ -159,14 +154,17 @@ function patchClient(client: InternalClient, brokerId: string, deps: SlowSubscri
   }
   patched.set(client, state)
 
-  client.deliver0 = (packet, cb) => {
-    if (state.held && !client.connackSent) state.held.push([packet, cb, '0'])
-    else state.send(packet, cb, '0')
-  }
-  client.deliverQoS = (packet, cb) => {
-    if (state.held && !client.connackSent) state.held.push([packet, cb, 'qos'])
-    else state.send(packet, cb, 'qos')
-  }
+  replaceDeliveries(
+    client,
+    (packet, cb) => {
+      if (state.held && !connackSent(client)) state.held.push([packet, cb, '0'])
+      else state.send(packet, cb, '0')
+    },
+    (packet, cb) => {
+      if (state.held && !connackSent(client)) state.held.push([packet, cb, 'qos'])
+      else state.send(packet, cb, 'qos')
+    },
+  )
 
   client.conn.once('close', () => {
     // A client that never got its CONNACK: let the emitter go on. Messages for
@@ -179,20 +177,17 @@ function patchClient(client: InternalClient, brokerId: string, deps: SlowSubscri
 
 function noop(): void {}
 
-/** A map that forgets every write; one for all clients, as it holds nothing. */
-const FORGETFUL: Record<string, number> = new Proxy({}, { get: () => undefined, set: () => true, deleteProperty: () => true })
-
 /**
  * What Aedes does with a duplicate on the QoS path: a persistent session
  * holds a queued copy per matching QoS 1/2 subscription, and the copy of a
  * delivery that is not sent is removed.
  */
-function clearQueued(client: InternalClient, packet: AedesPublishPacket, cb: () => void): void {
+function clearQueued(persistence: DeliveryDeps['persistence'], client: Client, packet: AedesPublishPacket, cb: () => void): void {
   if (client.clean) {
     setImmediate(cb)
     return
   }
-  client.broker.persistence.outgoingClearMessageId(client, packet).then(() => cb(), () => cb())
+  persistence.outgoingClearMessageId(client, packet).then(() => cb(), () => cb())
 }
 
 /**
@@ -256,11 +251,12 @@ function releaseHeld(client: Client): void {
  * The highest QoS the client was granted among its subscriptions that match
  * `topic`; undefined when none does (a message sent to the client directly).
  */
-function grantedQos(client: InternalClient, topic: string): number | undefined {
+function grantedQos(client: Client, topic: string): number | undefined {
   let best: number | undefined
-  for (const filter in client.subscriptions) {
+  const subscriptions = subscriptionsOf(client)
+  for (const filter in subscriptions) {
     if (topicMatches(filter, topic)) {
-      const qos = client.subscriptions[filter]!.qos
+      const qos = subscriptions[filter]!.qos
       if (best === undefined || qos > best) best = qos
       if (best === 2) break
     }

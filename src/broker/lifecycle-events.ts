@@ -1,6 +1,7 @@
 import type { Aedes, Client } from 'aedes'
 import type { Logger } from 'pino'
 import type { Connections } from './connection-info.js'
+import { clientsById, sentDisconnect, wrapRegisterClient } from './internals/index.js'
 
 /**
  * Publishes the broker's lifecycle events as JSON on `$events/...` topics, in
@@ -52,7 +53,7 @@ export function publishLifecycleEvents(broker: Aedes, connections: Connections, 
   broker.on('clientDisconnect', (client) => {
     const info = connections.get(client)
     const reason = info?.disconnectReason ?? (
-      (client as InternalClient)._disconnected ? 'CLIENT_INITIATED_DISCONNECT'
+      sentDisconnect(client) ? 'CLIENT_INITIATED_DISCONNECT'
         : broker.closed ? 'SERVER_INITIATED_DISCONNECT'
           : 'CONNECTION_LOST')
     publish(`$events/presence/disconnected/${client.id}`, {
@@ -82,22 +83,15 @@ export function publishLifecycleEvents(broker: Aedes, connections: Connections, 
 
 }
 
-interface InternalClient extends Client {
-  /** Set by Aedes when the client sent DISCONNECT. */
-  _disconnected?: boolean
-}
-
 /**
  * A CONNECT with the id of a client that is online takes the session over and
  * closes the older connection [MQTT-3.1.4-2]; that connection's disconnected
  * event says so.
  */
 function markTakeovers(broker: Aedes, connections: Connections): void {
-  const internal = broker as unknown as { registerClient(client: Client): void; clients: Record<string, Client> }
-  const register = internal.registerClient.bind(broker)
-  internal.registerClient = (client) => {
-    const previous = internal.clients[client.id]
+  wrapRegisterClient(broker, (register) => (client) => {
+    const previous = clientsById(broker)[client.id]
     if (previous && previous !== client) connections.setReason(previous, 'DUPLICATE_CLIENTID')
     register(client)
-  }
+  })
 }

@@ -1,6 +1,7 @@
 import type { Client } from 'aedes'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
+import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
 
 const LIMIT_NAMES = ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout'] as const
@@ -11,13 +12,6 @@ export type LimitName = (typeof LIMIT_NAMES)[number]
 interface Bucket {
   tokens: number
   at: number
-}
-
-/** What Aedes keeps of a connection's MQTT parser (mqtt-packet's Parser). */
-interface PacketParser {
-  packet: { cmd?: string; length: number }
-  _parseLength(): boolean
-  _emitError(err: Error): void
 }
 
 /**
@@ -118,40 +112,21 @@ export class Limits {
   /**
    * Makes the client's parser refuse a packet as soon as its fixed header
    * announces more than `maxPacketSize` bytes, before any of it is buffered.
-   * mqtt-packet has no such option; its parser reads the remaining length in
-   * `_parseLength`, so that step is wrapped, on this connection's parser only.
+   * mqtt-packet has no such option: the check runs on this connection's
+   * parser once it has read the remaining length.
    */
   guardPacketSize(client: Client): void {
-    const parser = (client as unknown as { _parser?: GuardedParser })._parser
-    if (!parser || parser[LIMITS]) return
-    parser[LIMITS] = this
-    parseLength ??= (Object.getPrototypeOf(parser) as PacketParser)._parseLength
-    // One function for every connection; what it needs hangs on the parser.
-    parser._parseLength = checkedLength
+    checkPacketLength(client, this.#checkSize)
   }
-}
 
-const LIMITS = Symbol('switchyard.limits')
-
-interface GuardedParser extends PacketParser {
-  [LIMITS]?: Limits
-  /** Aedes hangs its client on the parser. */
-  client?: { id?: string }
-}
-
-/** mqtt-packet's own step, from the Parser prototype. */
-let parseLength: (() => boolean) | undefined
-
-function checkedLength(this: GuardedParser): boolean {
-  const done = parseLength!.call(this)
-  if (!done) return done
-  // The fixed header is 1 byte plus 1 to 4 length bytes.
-  const size = this.packet.length + 1 + lengthBytes(this.packet.length)
-  const limits = this[LIMITS]!
-  const max = limits.config.maxPacketSize
-  if (size <= max) return done
-  this._emitError(new Error(limits.exceeded('packet_size', `${this.packet.cmd ?? 'packet'} of ${size} bytes is larger than the limit of ${max}; closing the connection`, { clientId: this.client?.id })))
-  return false
+  // One function for every connection, made once.
+  readonly #checkSize: LengthCheck = (packet, client) => {
+    // The fixed header is 1 byte plus 1 to 4 length bytes.
+    const size = packet.length + 1 + lengthBytes(packet.length)
+    const max = this.#config.maxPacketSize
+    if (size <= max) return undefined
+    return new Error(this.exceeded('packet_size', `${packet.cmd ?? 'packet'} of ${size} bytes is larger than the limit of ${max}; closing the connection`, { clientId: client?.id }))
+  }
 }
 
 function lengthBytes(length: number): number {

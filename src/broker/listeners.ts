@@ -5,9 +5,10 @@ import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws'
-import type { ListenAddress } from '../config/schema.js'
 import { ListenError } from '../errors.js'
 import type { Broker } from './broker.js'
+import { handleWithSocket } from './internals/index.js'
+import type { ListenAddress } from './listen-schema.js'
 import { guardPackets } from './packet-guard.js'
 
 export const MQTT_WS_PATH = '/mqtt'
@@ -84,8 +85,8 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
         log.debug({ err: err.message }, 'WebSocket stream error')
       }
     })
-    // Aedes keeps this as `client.req`; the socket is all that is read from it.
-    guard(broker, aedes.handle(stream, { socket: tcp } as IncomingMessage) as Client)
+    // Aedes keeps the request as `client.req`; the socket is all that is read from it.
+    guard(broker, handleWithSocket(aedes, stream, tcp))
   }
   for (const server of servers) server.on('upgrade', onUpgrade)
   return wss

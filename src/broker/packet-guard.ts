@@ -1,19 +1,7 @@
 import type { Client } from 'aedes'
 import { isUtf8 } from 'node:buffer'
 import { invalidTopicName } from '../topics/match.js'
-
-/** What Aedes keeps of a connection's MQTT parser (mqtt-packet's Parser). */
-interface PacketParser {
-  packet: { cmd?: string; will?: { qos?: number; topic?: string } | null }
-  error: Error | null
-  _pos: number
-  _list: { slice(start: number, end: number): Buffer }
-  _parseString(): string | null
-  _parseConnect(): unknown
-  _emitError(err: Error): void
-}
-
-const guarded = Symbol('switchyard.packet-guard')
+import { checkPackets, type PacketChecks } from './internals/index.js'
 
 /**
  * Makes a connection's parser refuse packets that break rules of MQTT 3.1.1
@@ -35,51 +23,26 @@ const guarded = Symbol('switchyard.packet-guard')
  * - A will's topic must be a topic name: not empty, without wildcards
  *   [MQTT-4.7.3-1, MQTT-3.3.2-2], as it is published as it stands.
  *
- * The parser's steps are wrapped on this connection's parser only, as
+ * The checks run on this connection's parser only, as
  * `Limits.guardPacketSize` does.
  */
 export function guardPackets(client: Client): void {
-  const parser = (client as unknown as { _parser?: PacketParser & { [guarded]?: true } })._parser
-  if (!parser || parser[guarded]) return
-  parser[guarded] = true
-  original ??= Object.getPrototypeOf(parser) as PacketParser
-  // The same three functions for every connection: nothing is made per connection.
-  parser._parseString = checkedString
-  parser._parseConnect = checkedConnect
-  parser._emitError = firstError
+  checkPackets(client, CHECKS)
 }
 
-/** mqtt-packet's own steps, from the Parser prototype. */
-let original: PacketParser | undefined
-
-function checkedString(this: PacketParser): string | null {
-  // The string's bytes follow its two length bytes.
-  const start = this._pos + 2
-  const text = original!._parseString.call(this)
-  if (text !== null && !this.error) {
-    const problem = stringProblem(text, () => this._list.slice(start, this._pos))
-    // The parse goes on to the end of the packet, which is then dropped (the parser stops at an error).
-    if (problem) this._emitError(new Error(`${(this.packet.cmd ?? 'packet').toUpperCase()} holds ${problem}; closing the connection`))
-  }
-  return text
-}
-
-function checkedConnect(this: PacketParser): unknown {
-  const result = original!._parseConnect.call(this)
-  const will = this.packet.will
-  if (!this.error && will) {
-    if ((will.qos ?? 0) > 2) this._emitError(new Error('CONNECT asks for a will at QoS 3 [MQTT-3.1.2-14]; closing the connection'))
-    else {
-      const invalid = invalidTopicName(will.topic ?? '')
-      if (invalid) this._emitError(new Error(`CONNECT has an invalid will topic: ${invalid}; closing the connection`))
-    }
-  }
-  return result
-}
-
-/** One error per packet: the parse that goes on after it may find more. */
-function firstError(this: PacketParser, err: Error): void {
-  if (!this.error) original!._emitError.call(this, err)
+// The same checks for every connection: nothing is made per connection.
+const CHECKS: PacketChecks = {
+  string(text, raw, packet) {
+    const problem = stringProblem(text, raw)
+    return problem ? new Error(`${(packet.cmd ?? 'packet').toUpperCase()} holds ${problem}; closing the connection`) : undefined
+  },
+  connect(packet) {
+    const will = packet.will
+    if (!will) return undefined
+    if ((will.qos ?? 0) > 2) return new Error('CONNECT asks for a will at QoS 3 [MQTT-3.1.2-14]; closing the connection')
+    const invalid = invalidTopicName(will.topic ?? '')
+    return invalid ? new Error(`CONNECT has an invalid will topic: ${invalid}; closing the connection`) : undefined
+  },
 }
 
 /**

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { createSecureContext, type SecureContextOptions } from 'node:tls'
-import type { Config } from '../config/schema.js'
 import { ListenError } from '../errors.js'
+import type { TlsConfig } from './listen-schema.js'
 
 /**
  * Reads the PEM files named under `tls:` and checks that they make a usable
  * certificate, so a wrong path or a key that does not match its certificate
  * stops the start with one sentence instead of failing every handshake.
  */
-export function readTlsFiles(tls: NonNullable<Config['tls']>): SecureContextOptions {
+export function readTlsFiles(tls: TlsConfig): SecureContextOptions {
   const read = (key: 'cert' | 'key' | 'ca') => {
     const path = tls[key]!
     try {

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream'
+import { flushBeforeEachPacket } from './internals/index.js'
 
 /**
  * One subscriber's socket as the coalescer sees it. `stamp` is the epoch of
@@ -47,17 +48,8 @@ export class WriteCoalescer {
   outlet(conn: Writable): Outlet | undefined {
     if (typeof conn._writev !== 'function') return undefined
     const outlet: Outlet = { conn, stamp: 0, corked: false }
-    const cork = conn.cork
-    const uncork = conn.uncork
     const flushAt = conn.writableHighWaterMark / 2
-    // mqtt-packet corks the socket first thing for every packet it writes.
-    conn.cork = function corkFlushingFirst(this: Writable) {
-      if (outlet.corked && this.writableLength >= flushAt) {
-        uncork.call(this)
-        cork.call(this)
-      }
-      cork.call(this)
-    }
+    flushBeforeEachPacket(conn, (stream) => outlet.corked && stream.writableLength >= flushAt)
     return outlet
   }
 

@@ -1,0 +1,71 @@
+import type { Aedes, Client, PublishPacket } from 'aedes'
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { hasMethod, hasOwn, type Point } from './points.js'
+
+/** Aedes#publish as Aedes' own handlers call it: with the publishing client, which the typed publish lacks. */
+export type ClientPublish = (packet: PublishPacket, client: Client | null, done?: (err?: Error) => void) => void
+
+type Register = (client: Client) => void
+
+/** The parts of an Aedes 1.2 instance that are not in its type definitions. */
+interface InternalAedes {
+  publish: ClientPublish
+  registerClient: Register
+  _finishRegisterClient: Register
+  clients: Record<string, Client>
+}
+
+const internal = (aedes: Aedes) => aedes as unknown as InternalAedes
+
+/**
+ * Puts `wrap(publish)` in the place of the instance's publish and returns
+ * the publish it wrapped, bound. Aedes' handlers publish through the
+ * instance (`client.broker.publish(packet, client, done)`,
+ * lib/handlers/publish.js); for a QoS 1 PUBLISH they do it after writing
+ * the PUBACK, with the packet object that authorizePublish was given.
+ */
+export function wrapPublish(aedes: Aedes, wrap: (publish: ClientPublish) => ClientPublish): ClientPublish {
+  const publish = internal(aedes).publish.bind(aedes)
+  internal(aedes).publish = wrap(publish)
+  return publish
+}
+
+/**
+ * Puts `wrap(register)` in the place of the instance's registerClient.
+ * Aedes' connect handler calls it through the instance once the session is
+ * set up (lib/handlers/connect.js, `registerClient`); it closes a connected
+ * client with the same id [MQTT-3.1.4-2] and then calls
+ * `_finishRegisterClient`, which adds the client to `clients`.
+ */
+export function wrapRegisterClient(aedes: Aedes, wrap: (register: Register) => Register): void {
+  internal(aedes).registerClient = wrap(internal(aedes).registerClient.bind(aedes))
+}
+
+/** Puts `wrap(finish)` in the place of the instance's `_finishRegisterClient` (see wrapRegisterClient). */
+export function wrapFinishRegisterClient(aedes: Aedes, wrap: (finish: Register) => Register): void {
+  internal(aedes)._finishRegisterClient = wrap(internal(aedes)._finishRegisterClient.bind(aedes))
+}
+
+/** The registered clients by id, as Aedes keeps them (the live map, not a copy). */
+export function clientsById(aedes: Aedes): Readonly<Record<string, Client>> {
+  return internal(aedes).clients
+}
+
+/**
+ * Hands Aedes a connection whose request is only the TCP socket under it
+ * (a WebSocket's). Aedes keeps the request as `client.req` and reads
+ * nothing of it but `connDetails` (lib/client.js).
+ */
+export function handleWithSocket(aedes: Aedes, stream: Duplex, socket: Socket): Client {
+  return aedes.handle(stream, { socket } as IncomingMessage)
+}
+
+export const AEDES_POINTS: readonly Point[] = [
+  { name: 'Aedes#publish(packet, client, done)', present: ({ broker }) => hasMethod(broker, 'publish', 3) },
+  { name: 'Aedes#registerClient(client)', present: ({ broker }) => hasMethod(broker, 'registerClient', 1) },
+  { name: 'Aedes#_finishRegisterClient(client)', present: ({ broker }) => hasMethod(broker, '_finishRegisterClient', 1) },
+  { name: 'Aedes#clients', present: ({ broker }) => hasOwn(broker, 'clients', 'object') },
+  { name: 'Aedes#handle(stream, req)', present: ({ broker }) => hasOwn(broker, 'handle', 'function') && hasMethod(broker, 'handle', 2) },
+]

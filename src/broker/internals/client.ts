@@ -1,0 +1,113 @@
+import type { AedesPublishPacket, Client } from 'aedes'
+import { hasMethod, hasOwn, protoOf, type Point } from './points.js'
+
+/** One of a client's delivery functions: what the broker's router calls with each matching message. */
+export type Deliver = (packet: AedesPublishPacket, cb: () => void) => void
+
+export type DrainCallback = (err?: Error | null, client?: Client) => void
+
+/** A subscription as Aedes keeps it on the client: the granted QoS and the function it gave the router. */
+export interface Subscription {
+  qos: number
+  func: Deliver
+}
+
+/** The parts of an Aedes 1.2 Client that are not in its type definitions. */
+interface InternalClient extends Client {
+  deliver0: Deliver
+  deliverQoS: Deliver
+  waitForDrain(done: DrainCallback): void
+  duplicates: Record<string, number>
+  subscriptions: Record<string, Subscription>
+  connackSent: boolean
+  _disconnected: boolean
+}
+
+const internal = (client: Client) => client as InternalClient
+
+/**
+ * The client's two delivery functions, for QoS 0 and for QoS 1/2
+ * subscriptions. Aedes takes the one that fits from the client when a
+ * subscription is made (lib/handlers/subscribe.js, `addSubs`), so a
+ * replacement must be in place before the first SUBSCRIBE or session
+ * restore. Its deliverQoS hands a message that is QoS 0 to
+ * `client.deliver0`, whichever function is there at the time.
+ */
+export function deliveries(client: Client): { deliver0: Deliver; deliverQoS: Deliver } {
+  return { deliver0: internal(client).deliver0, deliverQoS: internal(client).deliverQoS }
+}
+
+/** Puts these in the place of the client's delivery functions (see deliveries). */
+export function replaceDeliveries(client: Client, deliver0: Deliver, deliverQoS: Deliver): void {
+  internal(client).deliver0 = deliver0
+  internal(client).deliverQoS = deliverQoS
+}
+
+/** Aedes' own Client#waitForDrain, from the prototype. */
+let ownWaitForDrain: InternalClient['waitForDrain'] | undefined
+
+/**
+ * Puts `wait` in the place of the client's waitForDrain. Aedes calls it when
+ * a write found the socket full (lib/write.js: mqtt-packet's writeToStream
+ * returned false) and holds the write's callback until `done` is called.
+ */
+export function replaceWaitForDrain(client: Client, wait: (this: Client, done: DrainCallback) => void): void {
+  ownWaitForDrain ??= (protoOf(client) as InternalClient).waitForDrain
+  internal(client).waitForDrain = wait
+}
+
+/** Runs Aedes' own waitForDrain for the client: `done` is called once the socket drains, or with an error at the drain timeout. */
+export function waitForDrain(client: Client, done: DrainCallback): void {
+  ownWaitForDrain!.call(client, done)
+}
+
+/** A map that forgets every write; one for all clients, as it holds nothing. */
+const FORGETFUL: Record<string, number> = new Proxy({}, { get: () => undefined, set: () => true, deleteProperty: () => true })
+
+/**
+ * Turns Aedes' duplicate check off for this client. Aedes drops a delivery
+ * whose broker counter is not above the highest it has seen from that
+ * broker, reading and writing `client.duplicates` (lib/client.js, `dedupe`;
+ * aedes.js deletes a dead broker's entry): a map that forgets every write
+ * lets every delivery through.
+ */
+export function turnOffDedupe(client: Client): void {
+  internal(client).duplicates = FORGETFUL
+}
+
+/** The client's subscriptions by topic filter, as Aedes keeps them (the live map, not a copy). */
+export function subscriptionsOf(client: Client): Record<string, Subscription> {
+  return internal(client).subscriptions
+}
+
+/**
+ * Whether the CONNACK has been written. Aedes sets the flag right after it
+ * emits `connackSent` (lib/handlers/connect.js, `doConnack`).
+ */
+export function connackSent(client: Client): boolean {
+  return internal(client).connackSent
+}
+
+/** Whether the client ended its connection with a DISCONNECT packet (lib/handlers/index.js). */
+export function sentDisconnect(client: Client): boolean {
+  return internal(client)._disconnected
+}
+
+/**
+ * Whether a `clientError` is Aedes' drain timeout: a subscriber's socket
+ * stayed full past `drainTimeout` (lib/client.js, `_handleDrainTimeout`).
+ * Aedes reports it once for every write that was waiting, in these words.
+ */
+export function isDrainTimeout(err: Error): boolean {
+  return err.message === 'drain timeout'
+}
+
+export const CLIENT_POINTS: readonly Point[] = [
+  { name: 'Client#deliver0(packet, cb)', present: ({ client }) => hasOwn(client, 'deliver0', 'function') && hasMethod(client, 'deliver0', 2) },
+  { name: 'Client#deliverQoS(packet, cb)', present: ({ client }) => hasOwn(client, 'deliverQoS', 'function') && hasMethod(client, 'deliverQoS', 2) },
+  { name: 'Client.prototype.waitForDrain(done)', present: ({ client }) => hasMethod(protoOf(client), 'waitForDrain', 1) },
+  { name: 'Client#duplicates', present: ({ client }) => hasOwn(client, 'duplicates', 'object') },
+  { name: 'Client#subscriptions', present: ({ client }) => hasOwn(client, 'subscriptions', 'object') },
+  { name: 'Client#connackSent', present: ({ client }) => hasOwn(client, 'connackSent', 'boolean') },
+  { name: 'Client#_disconnected', present: ({ client }) => hasOwn(client, '_disconnected', 'boolean') },
+]

@@ -1,0 +1,168 @@
+import { Aedes, type Client } from 'aedes'
+import mqttPacket from 'mqtt-packet'
+import { once } from 'node:events'
+import { Duplex, Writable } from 'node:stream'
+import { afterEach, describe, expect, it } from 'vitest'
+import { checkPacketLength, checkPackets, flushBeforeEachPacket, type PacketChecks, type ParsingPacket } from './index.js'
+
+// Contract tests: each checks that the installed mqtt-packet (through the
+// parser Aedes gives every connection) still has a private part that
+// src/broker/internals uses, and still behaves as the code there assumes.
+
+const brokers: Aedes[] = []
+afterEach(async () => {
+  for (const broker of brokers.splice(0)) await new Promise<void>((resolve) => broker.close(() => resolve()))
+})
+
+/** A client of a real Aedes on a stream that takes what it is sent; `send` feeds it bytes. */
+async function connection(): Promise<{ broker: Aedes; client: Client; send(bytes: Buffer): void }> {
+  const broker = await Aedes.createBroker()
+  brokers.push(broker)
+  const stream = new Duplex({ read() {}, write: (_chunk, _encoding, callback) => callback() })
+  return { broker, client: broker.handle(stream), send: (bytes) => stream.push(bytes) }
+}
+
+const generate = (packet: object) => mqttPacket.generate(packet as mqttPacket.Packet)
+const CONNECT = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'c1', clean: true, keepalive: 0 }
+const NO_CHECKS: PacketChecks = { string: () => undefined, connect: () => undefined }
+
+/** The first `clientError` or `connectionError` of the broker (the latter before the client has an id). */
+function firstError(broker: Aedes): Promise<Error> {
+  return new Promise((resolve) => {
+    broker.once('clientError', (_client, err) => resolve(err))
+    broker.once('connectionError', (_client, err) => resolve(err))
+  })
+}
+
+describe('mqtt-packet, the parser Aedes gives each connection', () => {
+  it('Client#_parser: Aedes parses a connection with an mqtt-packet Parser whose `client` is the connection\'s client', async () => {
+    const { broker, client, send } = await connection()
+    const seen: Array<[string | undefined, Client | undefined]> = []
+    checkPacketLength(client, (packet, owner) => {
+      seen.push([packet.cmd, owner])
+      return undefined
+    })
+    const ready = once(broker, 'clientReady')
+    send(generate(CONNECT))
+    await ready
+    expect(seen).toEqual([['connect', client]])
+  })
+
+  it('Parser#_parseLength: the step, called by name, that reads the remaining length before the body arrives; an error there refuses the packet', async () => {
+    const { broker, client, send } = await connection()
+    const lengths: Array<[string | undefined, number]> = []
+    checkPacketLength(client, (packet) => {
+      lengths.push([packet.cmd, packet.length])
+      return packet.length > 1000 ? new Error('too large') : undefined
+    })
+    const connect = generate(CONNECT)
+    const ready = once(broker, 'clientReady')
+    send(connect)
+    await ready
+    const failed = firstError(broker)
+    // The fixed header of a PUBLISH of 16,383 bytes, and none of its body.
+    send(Buffer.from([0x30, 0xff, 0x7f]))
+    expect((await failed).message).toBe('too large')
+    expect(lengths).toEqual([['connect', connect.length - 2], ['publish', 16_383]])
+  })
+
+  it('Parser#_parseString: each string goes through it, its bytes start two length bytes past _pos in _list; an error refuses the packet', async () => {
+    const { broker, client, send } = await connection()
+    const strings: Array<[string | undefined, string, string]> = []
+    checkPackets(client, {
+      ...NO_CHECKS,
+      string(text, raw, packet) {
+        strings.push([packet.cmd, text, raw().toString('hex')])
+        return text === 'bad' ? new Error('a bad string') : undefined
+      },
+    })
+    const ready = once(broker, 'clientReady')
+    send(generate(CONNECT))
+    await ready
+    const subscribed = once(broker, 'subscribe')
+    send(generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b', qos: 0 }, { topic: '\u00e9', qos: 1 }] }))
+    await subscribed
+    const failed = firstError(broker)
+    send(generate({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'bad', qos: 0 }] }))
+    expect((await failed).message).toBe('a bad string')
+    expect(client.closed).toBe(true)
+    const hex = (s: string) => Buffer.from(s).toString('hex')
+    expect(strings).toEqual([
+      ['connect', 'MQTT', hex('MQTT')], ['connect', 'c1', hex('c1')],
+      ['subscribe', 'a/b', hex('a/b')], ['subscribe', '\u00e9', 'c3a9'],
+      ['subscribe', 'bad', hex('bad')],
+    ])
+  })
+
+  it('Parser#_parseConnect: once it has read a CONNECT, the will is on `packet`; an error there refuses the CONNECT', async () => {
+    const { broker, client, send } = await connection()
+    const wills: Array<ParsingPacket['will']> = []
+    checkPackets(client, {
+      ...NO_CHECKS,
+      connect(packet) {
+        wills.push(packet.will)
+        return new Error('no wills here')
+      },
+    })
+    const failed = firstError(broker)
+    send(generate({ ...CONNECT, will: { topic: 'wills/c1', payload: Buffer.from('gone'), qos: 1, retain: false } }))
+    expect((await failed).message).toBe('no wills here')
+    expect(wills).toMatchObject([{ topic: 'wills/c1', qos: 1 }])
+    expect(broker.connectedClients).toBe(0)
+  })
+
+  it('Parser#_emitError and #error: the parse goes on to the end of a packet after an error; with the checks in place it reports the first one only', async () => {
+    // Without the checks, as the reason for the first-error rule: mqtt-packet
+    // reports both strings of this SUBSCRIBE when each fails.
+    const subscribe = generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'x/1', qos: 0 }, { topic: 'x/2', qos: 0 }] })
+    const bare = mqttPacket.parser() as mqttPacket.Parser & { _parseString(): string | null; _emitError(err: Error): void; error: Error | null }
+    const parseString = bare._parseString
+    bare._parseString = function (this: typeof bare) {
+      const text = parseString.call(this)
+      this._emitError(new Error(`bad ${text}`))
+      return text
+    }
+    const bareErrors: string[] = []
+    bare.on('error', (err: Error) => bareErrors.push(err.message))
+    bare.parse(subscribe)
+    expect(bareErrors).toEqual(['bad x/1', 'bad x/2'])
+    expect(bare.error?.message).toBe('bad x/2')
+
+    const { broker, client, send } = await connection()
+    checkPackets(client, { ...NO_CHECKS, string: (text) => (text.startsWith('x/') ? new Error(`bad ${text}`) : undefined) })
+    const ready = once(broker, 'clientReady')
+    send(generate(CONNECT))
+    await ready
+    const errors: string[] = []
+    broker.on('clientError', (_client, err) => errors.push(err.message))
+    const failed = firstError(broker)
+    send(subscribe)
+    await failed
+    // The parse of that packet ran to its end in the same call.
+    expect(errors).toEqual(['bad x/1'])
+  })
+})
+
+describe('mqtt-packet, writeToStream', () => {
+  it('corks the stream first thing for every packet it writes, and uncorks it on the next tick', async () => {
+    const batches: number[] = []
+    const stream = new Writable({
+      write: (_chunk, _encoding, callback) => (batches.push(1), callback()),
+      writev: (chunks, callback) => (batches.push(chunks.length), callback()),
+    })
+    const lengths: number[] = []
+    flushBeforeEachPacket(stream, (s) => (lengths.push(s.writableLength), false))
+    const packets = [10, 20, 30].map((n) => ({ cmd: 'publish' as const, topic: 't', payload: Buffer.alloc(n), qos: 0 as const, retain: false, dup: false }))
+    const sizes = packets.map((p) => mqttPacket.generate(p).length)
+    for (const packet of packets) mqttPacket.writeToStream(packet, stream)
+    // Before each packet's first byte: what the packets before it wrote is all there is.
+    expect(lengths).toEqual([0, sizes[0], sizes[0]! + sizes[1]!])
+    expect(stream.writableCorked).toBe(3)
+    expect(batches).toEqual([])
+    await new Promise((resolve) => process.nextTick(resolve))
+    expect(stream.writableCorked).toBe(0)
+    // All three packets, in their several chunks, in one batch.
+    expect(batches).toHaveLength(1)
+    expect(stream.writableLength).toBe(0)
+  })
+})

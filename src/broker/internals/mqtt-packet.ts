@@ -1,0 +1,150 @@
+import type { Client } from 'aedes'
+import type { Writable } from 'node:stream'
+import { hasMethod, hasOwn, protoOf, type Point } from './points.js'
+
+/** The packet an mqtt-packet parser is reading, as far as it has read it. */
+export interface ParsingPacket {
+  cmd?: string
+  /** The remaining length from the fixed header. */
+  length: number
+  will?: { qos?: number; topic?: string } | null
+}
+
+/** A check on the remaining length a fixed header announces; an error refuses the packet. */
+export type LengthCheck = (packet: ParsingPacket, client: Client | undefined) => Error | undefined
+
+export interface PacketChecks {
+  /** On each string as decoded; `raw` gives its bytes. */
+  string(text: string, raw: () => Buffer, packet: ParsingPacket): Error | undefined
+  /** On a CONNECT once its fields are read. */
+  connect(packet: ParsingPacket): Error | undefined
+}
+
+const LENGTH_CHECK = Symbol('switchyard.length-check')
+const PACKET_CHECKS = Symbol('switchyard.packet-checks')
+
+/** What Aedes keeps of a connection's MQTT parser: mqtt-packet 9.0's Parser (parser.js). */
+interface Parser {
+  packet: ParsingPacket
+  error: Error | null
+  _pos: number
+  _list: { slice(start: number, end: number): Buffer }
+  _states: string[]
+  /** Aedes hangs its client on the parser. */
+  client?: Client
+  _parseLength(): boolean
+  _parseString(): string | null
+  _parseConnect(): unknown
+  _emitError(err: Error): void
+  [LENGTH_CHECK]?: LengthCheck
+  [PACKET_CHECKS]?: PacketChecks
+}
+
+/** mqtt-packet's own steps, from the Parser prototype. */
+let original: Parser | undefined
+
+/** The connection's parser, which Aedes keeps as `client._parser` (lib/client.js). */
+function parserOf(client: Client): Parser | undefined {
+  return (client as unknown as { _parser?: Parser })._parser
+}
+
+/**
+ * Makes the client's parser run `check` as soon as a fixed header's
+ * remaining length is read, before any of the packet is buffered.
+ * mqtt-packet reads it in `_parseLength`, a step its `parse` calls by name
+ * (`this[this._states[i]]()`), so that step is wrapped on this connection's
+ * parser only. Once per parser: a second call changes nothing.
+ */
+export function checkPacketLength(client: Client, check: LengthCheck): void {
+  const parser = parserOf(client)
+  if (!parser || parser[LENGTH_CHECK]) return
+  parser[LENGTH_CHECK] = check
+  original ??= protoOf(parser) as Parser
+  // One function for every connection; what it needs hangs on the parser.
+  parser._parseLength = checkedLength
+}
+
+/**
+ * Makes the client's parser run `checks` on each string it decodes (topics,
+ * filters, client ids, user names: `_parseString`) and on each CONNECT once
+ * read (`_parseConnect`), and refuse the packet when one gives an error; the
+ * connection is then closed as for any malformed packet. Once per parser.
+ */
+export function checkPackets(client: Client, checks: PacketChecks): void {
+  const parser = parserOf(client)
+  if (!parser || parser[PACKET_CHECKS]) return
+  parser[PACKET_CHECKS] = checks
+  original ??= protoOf(parser) as Parser
+  // The same three functions for every connection: nothing is made per connection.
+  parser._parseString = checkedString
+  parser._parseConnect = checkedConnect
+  parser._emitError = firstError
+}
+
+function checkedLength(this: Parser): boolean {
+  const done = original!._parseLength.call(this)
+  if (!done) return done
+  const err = this[LENGTH_CHECK]!(this.packet, this.client)
+  if (!err) return done
+  this._emitError(err)
+  return false
+}
+
+function checkedString(this: Parser): string | null {
+  // The string's bytes follow its two length bytes.
+  const start = this._pos + 2
+  const text = original!._parseString.call(this)
+  if (text !== null && !this.error) {
+    const err = this[PACKET_CHECKS]!.string(text, () => this._list.slice(start, this._pos), this.packet)
+    // The parse goes on to the end of the packet, which is then dropped (the parser stops at an error).
+    if (err) this._emitError(err)
+  }
+  return text
+}
+
+function checkedConnect(this: Parser): unknown {
+  const result = original!._parseConnect.call(this)
+  if (!this.error) {
+    const err = this[PACKET_CHECKS]!.connect(this.packet)
+    if (err) this._emitError(err)
+  }
+  return result
+}
+
+/** One error per packet: the parse that goes on after it may find more. */
+function firstError(this: Parser, err: Error): void {
+  if (!this.error) original!._emitError.call(this, err)
+}
+
+/**
+ * Asks `flushFirst` each time a packet is about to be written to `conn`,
+ * and when it answers yes, sends what the stream holds before the packet is
+ * written. mqtt-packet's writeToStream corks the stream first thing for
+ * every packet it writes, and uncorks it on the next tick (writeToStream.js,
+ * `generate`): the stream's cork marks that moment.
+ */
+export function flushBeforeEachPacket(conn: Writable, flushFirst: (conn: Writable) => boolean): void {
+  const cork = conn.cork
+  const uncork = conn.uncork
+  conn.cork = function corkFlushingFirst(this: Writable) {
+    if (flushFirst(this)) {
+      uncork.call(this)
+      cork.call(this)
+    }
+    cork.call(this)
+  }
+}
+
+const parser = (client: object) => (client as { _parser?: unknown })._parser
+const steps = (client: object) => protoOf(parser(client))
+
+export const MQTT_PACKET_POINTS: readonly Point[] = [
+  { name: 'Client#_parser (an mqtt-packet Parser whose `client` is the client)', present: ({ client }) => hasOwn(client, '_parser', 'object') && (parser(client) as Parser).client === client },
+  { name: 'Parser.prototype._parseLength(), called by name from Parser#_states', present: ({ client }) => hasMethod(steps(client), '_parseLength', 0) && ((parser(client) as Parser)._states?.includes('_parseLength') ?? false) },
+  { name: 'Parser.prototype._parseString(maybeBuffer)', present: ({ client }) => hasMethod(steps(client), '_parseString', 1) },
+  { name: 'Parser.prototype._parseConnect()', present: ({ client }) => hasMethod(steps(client), '_parseConnect', 0) },
+  { name: 'Parser.prototype._emitError(err)', present: ({ client }) => hasMethod(steps(client), '_emitError', 1) },
+  { name: 'Parser#_list.slice(start, end)', present: ({ client }) => hasOwn(parser(client), '_list', 'object') && hasMethod((parser(client) as Parser)._list, 'slice', 2) },
+  { name: 'Parser#packet', present: ({ client }) => hasOwn(parser(client), 'packet', 'object') },
+  { name: 'Parser#error', present: ({ client }) => Object.hasOwn((parser(client) as object | undefined) ?? {}, 'error') },
+]
