@@ -9,7 +9,7 @@ import { BrokerMetrics } from './broker-metrics.js'
 import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
-import { checkAedesInternals, isDrainTimeout, wrapPublish } from './internals/index.js'
+import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
 import { publishLifecycleEvents } from './lifecycle-events.js'
 import type { Limits } from './limits.js'
 
@@ -43,6 +43,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   // Before anything is patched: a changed Aedes stops the start here, with one sentence.
   checkAedesInternals()
   const log = deps.log.child({ module: 'broker' })
+  const drift = versionDrift()
+  if (drift) log.warn(drift)
   const connections = new Connections()
   let metrics: BrokerMetrics | undefined
 

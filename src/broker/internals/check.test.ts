@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DependencyError } from '../../errors.js'
-import { checkAedesInternals, EXPECTED_VERSIONS, installedVersions, POINTS, type Probe } from './index.js'
+import { checkAedesInternals, EXPECTED_VERSIONS, installedVersions, POINTS, versionDrift, type Probe } from './index.js'
 
 const probes: Array<() => void> = []
 afterEach(() => {
@@ -99,5 +99,10 @@ describe('the start check of the Aedes internals', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }
     expect(pkg.dependencies.aedes).toBe(EXPECTED_VERSIONS.aedes)
     expect(pkg.dependencies['mqtt-packet']).toBe(EXPECTED_VERSIONS.mqttPacket)
+  })
+
+  it('says nothing of the pinned versions, and names other versions that pass the check', () => {
+    expect(versionDrift()).toBeUndefined()
+    expect(versionDrift({ aedes: '1.2.1', mqttPacket: '9.0.2' })).toBe('aedes 1.2.1 (with mqtt-packet 9.0.2) is installed; Switchyard is written and tested for aedes 1.2.0 (with mqtt-packet 9.0.2). Every point it patches is there, but install the pinned versions to run what was tested.')
   })
 })

@@ -62,6 +62,17 @@ export function checkAedesInternals(probe?: Probe, installed?: Versions): void {
   )
 }
 
+/**
+ * A sentence when the installed versions are not the pinned ones though
+ * every point checked out (an install that overrode the pins): the patches
+ * may still rely on behaviour the check cannot see.
+ */
+export function versionDrift(installed: Versions = installedVersions()): string | undefined {
+  const want = EXPECTED_VERSIONS
+  if (installed.aedes === want.aedes && installed.mqttPacket === want.mqttPacket) return undefined
+  return `aedes ${installed.aedes} (with mqtt-packet ${installed.mqttPacket}) is installed; Switchyard is written and tested for aedes ${want.aedes} (with mqtt-packet ${want.mqttPacket}). Every point it patches is there, but install the pinned versions to run what was tested.`
+}
+
 function presentIn(point: Point, probe: Probe): boolean {
   try {
     return point.present(probe)

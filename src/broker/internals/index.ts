@@ -9,7 +9,7 @@
  * as assumed.
  */
 export { clientsById, handleWithSocket, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient, type ClientPublish } from './aedes.js'
-export { checkAedesInternals, EXPECTED_VERSIONS, installedVersions, POINTS, type Versions } from './check.js'
+export { checkAedesInternals, EXPECTED_VERSIONS, installedVersions, POINTS, versionDrift, type Versions } from './check.js'
 export {
   connackSent, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
   type Deliver, type DrainCallback, type Subscription,
