@@ -1,32 +1,20 @@
-import { createServer, type ServerResponse, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import type { MqttClient } from 'mqtt'
-import { afterEach, expect, it } from 'vitest'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
+import { createServer, type ServerResponse } from 'node:http'
+import { expect, it } from 'vitest'
+import { Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
 
-let t: TestApp | undefined
-let server: Server | undefined
-const clients: MqttClient[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  server?.closeAllConnections()
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
-})
+const f = useApp()
 
 it('holds only the publisher whose rule work is backed up, and loses nothing', async () => {
   const held: ServerResponse[] = []
   let received = 0
-  server = createServer((req, res) => {
+  const server = createServer((req, res) => {
     req.resume()
     received++
     held.push(res)
   })
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`
-  t = await startApp({
-    extraYaml: `
+  const url = `http://127.0.0.1:${await f.listen(server)}/slow`
+  await f.start(`
 rulesEngine:
   queueSize: 2
   concurrency: 1
@@ -35,15 +23,12 @@ rules:
     sql: SELECT * FROM 'work/#'
     actions:
       - http: { url: '${url}', timeout: 30s }
-`,
-  })
-  const watcher = await connect(t.mqttUrl)
-  clients.push(watcher)
+`)
+  const watcher = await f.connect()
   const watched = new Inbox(watcher)
   await watcher.subscribeAsync(['producer/alive', 'chat/room'], { qos: 1 })
 
-  const producer = await connect(t.mqttUrl, { clientId: 'producer' })
-  clients.push(producer)
+  const producer = await f.connect({ clientId: 'producer' })
   for (let i = 0; i < 6; i++) producer.publish(`work/${i}`, `{"i":${i}}`, { qos: 0 })
   // One action runs and two messages wait in the queue: the publisher's
   // next packets are not read until there is room.
@@ -53,8 +38,7 @@ rules:
   expect(watched.messages.map((m) => m.topic)).not.toContain('producer/alive')
 
   // Everyone else is served meanwhile.
-  const other = await connect(t.mqttUrl)
-  clients.push(other)
+  const other = await f.connect()
   await other.publishAsync('chat/room', 'still here', { qos: 1 })
   expect((await watched.on('chat/room')).payload).toBe('still here')
 
