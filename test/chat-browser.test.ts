@@ -3,10 +3,11 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Client } from 'aedes'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
-import { startApp, type TestApp } from './helpers/app.js'
+import type { TestApp } from './helpers/app.js'
 import { requireCommand } from './helpers/require-command.js'
+import { useApp } from './helpers/use-app.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const EXAMPLE = join(ROOT, 'examples/chat/switchyard.yaml')
@@ -37,6 +38,7 @@ interface Tab {
   errors: string[]
 }
 
+const f = useApp()
 let app: TestApp | undefined
 let browser: Browser | undefined
 
@@ -88,18 +90,13 @@ function people(page: Page): Promise<string[]> {
 describe('the browser chat, on the example rules and functions', () => {
   beforeEach(async () => {
     const executablePath = requireCommand('chromium', 'chromium')
-    app = await startApp({ extraYaml: chatYaml() })
-    browser = await chromium.launch({
+    app = await f.start(chatYaml())
+    const launched = await chromium.launch({
       executablePath,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
     })
-  })
-
-  afterEach(async () => {
-    await browser?.close()
-    browser = undefined
-    await app?.close()
-    app = undefined
+    browser = launched
+    f.defer(() => launched.close())
   })
 
   it('shows two people each other\'s messages, sets their own apart, and shows markup as text', async () => {

@@ -1,14 +1,15 @@
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ActionError } from '../src/errors.js'
 import type { FunctionHost, InvocationContext, PublishOptions } from '../src/functions/function-target.js'
 import { FunctionRegistry } from '../src/functions/registry.js'
 import { functionsSchema } from '../src/functions/schema.js'
 import type { EventQuery, StoredEvent } from '../src/store/event-store.js'
+import { fixturePath } from './helpers/fixtures.js'
+import { useApp } from './helpers/use-app.js'
 
-const FIXTURES = fileURLToPath(new URL('./fixtures/functions/', import.meta.url))
+const FIXTURES = fixturePath('functions/')
 
 const context: InvocationContext = { clientId: 'alice', topic: 'chat/in', rule: 'chat-rule', requestId: 'req-1' }
 
@@ -38,7 +39,7 @@ function captureLog() {
   return { log, lines }
 }
 
-const registries: FunctionRegistry[] = []
+const f = useApp()
 
 function registry(functions: Record<string, unknown>, options: { poolSize?: number; host?: FunctionHost } = {}) {
   const { log, lines } = captureLog()
@@ -48,13 +49,9 @@ function registry(functions: Record<string, unknown>, options: { poolSize?: numb
     configDir: FIXTURES,
     poolSize: options.poolSize ?? 2,
   })
-  registries.push(r)
+  f.defer(() => r.close())
   return { registry: r, lines }
 }
-
-afterEach(async () => {
-  await Promise.all(registries.splice(0).map((r) => r.close()))
-})
 
 async function failure(promise: Promise<unknown>): Promise<ActionError> {
   const err = await promise.then(() => undefined, (e: unknown) => e)
