@@ -3,10 +3,20 @@ import { describe, expect, it } from 'vitest'
 import { Inbox } from './helpers/mqtt.js'
 import { closedPort } from './helpers/net.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const TOKEN = 'test-admin-token-0123456789'
 
 const f = useApp({ adminToken: TOKEN })
+
+interface RuleView {
+  name: string
+  stats: { matched: number; passed: number; actions: Array<{ success: number; failure: number }> }
+}
+/** The rules and their stats, as GET /api/rules shows them. */
+const rulesNow = async () => ((await f.api('/rules')) as { rules: RuleView[] }).rules
+/** Whether a rule has finished the actions of every message it passed. */
+const settled = (rule: RuleView) => rule.stats.actions.every((a) => a.success + a.failure === rule.stats.passed)
 
 // The two rules of the AWS IoT web chat, exactly as written there.
 const AWS_CHAT_RULES = `
@@ -166,7 +176,11 @@ rules:
     expect(event).toMatchObject({ rule: 'echo', topic: 'loop/again', hops: 6, maxHops: 5 })
     // The broker still serves everyone.
     await c.publishAsync('other', 'x', { qos: 1 })
-    await new Promise((r) => setTimeout(r, 100))
+    // The loop guard dropped the sixth republish: once echo has settled every
+    // republish it ran, nothing more is coming, and what it published before
+    // has reached c when c's own message comes back.
+    await waitUntil(rulesNow, { until: (rules) => rules.every(settled), what: 'echo to settle every republish it ran' })
+    await inbox.flush()
     expect(inbox.messages.filter((m) => m.topic === 'loop/again')).toHaveLength(5)
     const rules = await f.api('/rules')
     expect(rules.rules[0].stats.loops).toBe(1)
@@ -191,7 +205,14 @@ rules:
     await c.subscribeAsync(['ping', '$events/rules/+/loop'])
     await c.publishAsync('ping', '{}', { qos: 1 })
     await inbox.on('$events/rules/ping/loop')
-    await new Promise((r) => setTimeout(r, 300))
+    // onLoop takes the event and republishes to ping, past maxHops. Once it
+    // has, and every rule has settled the actions of every message it took,
+    // nothing more is coming.
+    await waitUntil(rulesNow, {
+      until: (rules) => rules.find((r) => r.name === 'onLoop')!.stats.matched > 0 && rules.every(settled),
+      what: 'onLoop to take the loop event, and every rule to settle its actions',
+    })
+    await inbox.flush()
     expect(inbox.messages.filter((m) => m.topic.startsWith('$events/rules/'))).toHaveLength(1)
     expect(inbox.messages.length).toBeLessThan(10)
   })
