@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest'
 import { fixturePath } from './helpers/fixtures.js'
+import { metricsText, sampleOf } from './helpers/metrics.js'
 import { Inbox } from './helpers/mqtt.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const TOKEN = 'router-admin-token-0123456789'
 const fixture = (name: string) => fixturePath(`router/${name}.js`)
 
 const f = useApp({ adminToken: TOKEN })
 const api = (path: string, method = 'GET', body?: unknown) => f.api(path, { method, body })
+
+interface RuleView {
+  name: string
+  stats: { matched: number; passed: number; actions: Array<{ success: number; failure: number }> }
+}
+/** Whether the rule has finished the actions of every message it passed. */
+const settled = (stats: RuleView['stats']) => stats.actions.every((a) => a.success + a.failure === stats.passed)
 
 describe('functions behind rules', () => {
   it('a rule invokes a local function, which publishes; invoking and invoked are events', async () => {
@@ -53,8 +62,28 @@ rules:
     await c.subscribeAsync(['$events/functions/v1/invoked', '$events/rules/+/loop'], { qos: 1 })
     await c.publishAsync('go', '{}', { qos: 1 })
     await inbox.on('$events/rules/again/loop', 10_000)
-    await new Promise((r) => setTimeout(r, 300))
-    expect(inbox.messages.filter((m) => m.topic === '$events/functions/v1/invoked').length).toBeLessThanOrEqual(4)
+    // Each invocation of v1 publishes `invoked`, which `again` answers with
+    // one more invocation, until the loop guard drops one. Once `again` has
+    // settled on every invoked event so far, every invocation has finished
+    // and none is running, nothing more can come.
+    const invoked = () => inbox.messages.filter((m) => m.topic === '$events/functions/v1/invoked').length
+    const state = async () => {
+      const again = ((await api('/rules')).rules as RuleView[]).find((r) => r.name === 'again')!.stats
+      const metrics = await metricsText(f.app.httpUrl)
+      return {
+        invoked: invoked(),
+        againMatched: again.matched,
+        againSettled: settled(again),
+        delivered: sampleOf(metrics, 'switchyard_deliveries_total{target="function:v1"}'),
+        running: sampleOf(metrics, 'switchyard_deliveries_in_flight'),
+      }
+    }
+    await waitUntil(state, {
+      until: (s) => s.againMatched === s.invoked && s.againSettled && s.delivered === s.invoked && s.running === 0,
+      what: 'again to settle on every invoked event, and every invocation of v1 to finish',
+    })
+    await inbox.flush()
+    expect(invoked()).toBeLessThanOrEqual(4)
   })
 
   it('answers sync invokes and config http entries with the function result', async () => {
