@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { Inbox } from './helpers/mqtt.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const BIN = fileURLToPath(new URL('../bin/switchyard.js', import.meta.url))
 const TOKEN = 'dry-run-admin-token-000000'
@@ -58,10 +59,13 @@ describe('the dry run', () => {
     expect(res.status).toBe(200)
     const body = await res.json() as any
     expect(body.results[0].actions[0]).toMatchObject({ kind: 'republish', topic: 'chat/pub/r1' })
-    await new Promise((r) => setTimeout(r, 100))
-    expect(inbox.messages).toEqual([])
-    const stored = await f.api('/store/chat')
-    expect(stored.events).toEqual([])
+    // The same message published for real: its republish and its stored
+    // event come after anything the dry run would have done.
+    await c.publishAsync('chat/out', JSON.stringify({ room: 'r2', message: 'yo' }), { qos: 1 })
+    await inbox.on('chat/pub/r2')
+    const stored = await waitUntil(() => f.api('/store/chat'), { until: (s) => s.events.length > 0, what: 'the published message to be stored' })
+    expect(inbox.messages.map((m) => m.topic)).toEqual(['chat/pub/r2'])
+    expect(stored.events.map((e: { key: string }) => e.key)).toEqual(['r2'])
   })
 
   it('a parse error names the rule, the column and what was expected, at load time', () => {
