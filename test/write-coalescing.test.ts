@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import type { Inbox } from './helpers/mqtt.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 // The deliveries of one turn to a TCP subscriber leave in few system calls,
 // counted in this process's /proc/self/io (the broker runs in it).
@@ -104,7 +105,7 @@ describe('write coalescing', () => {
     frames = 0
     const n = 100
     publisher.burst(publishes(n, 20))
-    while (received.length < n) await new Promise((r) => setTimeout(r, 10))
+    await waitUntil(() => received.length >= n, { interval: 10, what: `the ${n} publishes to arrive over the WebSocket` })
     ws.close()
     expect(received.map((p) => Number.parseInt(p, 10))).toEqual([...Array(n).keys()])
     expect(frames).toBeLessThanOrEqual(5)

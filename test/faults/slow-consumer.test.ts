@@ -3,6 +3,7 @@ import mqttPacket from 'mqtt-packet'
 import type { MqttClient } from 'mqtt'
 import { expect, it } from 'vitest'
 import { useApp } from '../helpers/use-app.js'
+import { within } from '../helpers/wait.js'
 
 // A subscriber that stops reading must not hold up anyone else: the broker
 // keeps what it owes that subscriber within bounds and disconnects it after
@@ -40,7 +41,7 @@ async function pingLatencies(pinger: MqttClient, ms: number): Promise<number[]> 
   while (performance.now() < until) {
     const sent = performance.now()
     const id = String(seq++)
-    await new Promise<void>((resolve) => {
+    await within(new Promise<void>((resolve) => {
       const onMessage = (topic: string, payload: Buffer) => {
         if (topic === 'ping/healthy' && payload.toString() === id) {
           pinger.off('message', onMessage)
@@ -49,7 +50,7 @@ async function pingLatencies(pinger: MqttClient, ms: number): Promise<number[]> 
       }
       pinger.on('message', onMessage)
       pinger.publish('ping/healthy', id, { qos: 0 })
-    })
+    }), 5000, `ping ${id} to come back`)
     latencies.push(performance.now() - sent)
   }
   return latencies
@@ -82,7 +83,7 @@ it('disconnects a subscriber that stops reading, with bounded memory, while the 
   })()
   const floodStarted = performance.now()
   const during = await pingLatencies(pinger, 1500)
-  const disconnectedAt = await closed
+  const disconnectedAt = await within(closed, 10_000, 'the event that the stuck subscriber was disconnected')
   flooding = false
   await flood
 
