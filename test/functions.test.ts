@@ -8,6 +8,7 @@ import { functionsSchema } from '../src/functions/schema.js'
 import type { EventQuery, StoredEvent } from '../src/store/event-store.js'
 import { fixturePath } from './helpers/fixtures.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const FIXTURES = fixturePath('functions/')
 
@@ -182,7 +183,7 @@ describe('local functions', () => {
   it('survives a worker that fails after its invocation returned', async () => {
     const { registry: r, lines } = registry({ late: { module: './leaves-timer.js' }, echo: { module: './echo.js' } }, { poolSize: 1 })
     await expect(r.get('late')!.invoke(null, context)).resolves.toBe('returned')
-    await expect.poll(() => lines.some((l) => l.msg === 'a function worker failed between invocations; it is replaced')).toBe(true)
+    await waitUntil(() => lines.some((l) => l.msg === 'a function worker failed between invocations; it is replaced'), { what: 'the log line that the failed worker is replaced' })
     await expect(r.get('echo')!.invoke('still here', context)).resolves.toMatchObject({ event: 'still here' })
   })
 
@@ -190,7 +191,7 @@ describe('local functions', () => {
     const { registry: r, lines } = registry({ slow: { module: './slow.js' } })
     const controller = new AbortController()
     const running = failure(r.get('slow')!.invoke({ ms: 5000 }, context, controller.signal))
-    await expect.poll(() => lines.some((l) => l.msg === 'sleeping')).toBe(true)
+    await waitUntil(() => lines.some((l) => l.msg === 'sleeping'), { what: 'the function to log that it is sleeping' })
     controller.abort()
     const err = await running
     expect(err.message).toBe('function slow was cancelled')
@@ -200,7 +201,7 @@ describe('local functions', () => {
   it('stops a running function when closing takes too long', async () => {
     const { registry: r, lines } = registry({ slow: { module: './slow.js' } })
     const running = failure(r.get('slow')!.invoke({ ms: 10_000 }, context))
-    await expect.poll(() => lines.some((l) => l.msg === 'sleeping')).toBe(true)
+    await waitUntil(() => lines.some((l) => l.msg === 'sleeping'), { what: 'the function to log that it is sleeping' })
     const started = performance.now()
     await r.close()
     expect(performance.now() - started).toBeLessThan(4000)

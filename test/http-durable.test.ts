@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { end, Inbox } from './helpers/mqtt.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 // `http: { durable: true }`: the request goes through the outbox, so it
 // survives a crash, is retried with backoff, and reaches the rule's
@@ -35,7 +36,7 @@ rules:
     await c.publishAsync('sensors/gone', '{"temp":22}', { qos: 1 })
 
     // Two 503s, then a 200: delivered on the third try.
-    await expect.poll(() => recorder.calls.filter((x) => x.path === '/flaky'), { timeout: 5000 }).toHaveLength(1)
+    await waitUntil(() => recorder.calls.filter((x) => x.path === '/flaky'), { until: (calls) => calls.length === 1, timeout: 5000, what: 'the flaky request to succeed once' })
     expect(tries.filter((x) => x.includes('/flaky'))).toEqual(Array(3).fill('PUT /flaky flaky'))
     expect(recorder.calls[0]!.body).toEqual({ temp: 21, device: 'flaky' })
     // A 410 is not worth retrying: straight to the dead letters and the errorAction.
@@ -62,7 +63,7 @@ rules:
 
     recorder.status = () => 200
     await f.startChild(config)
-    await expect.poll(() => new Set(recorder.calls.map((x) => x.body.order)).size, { timeout: 10_000 }).toBe(20)
+    await waitUntil(() => new Set(recorder.calls.map((x) => x.body.order)).size, { until: (n) => n === 20, timeout: 10_000, what: 'all 20 orders at the endpoint' })
   })
 })
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { end } from './helpers/mqtt.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 // Each limit ends only the connection that breaks it: a bystander keeps
 // publishing and receiving, and the breach shows in /metrics.
@@ -110,14 +111,7 @@ describe('maxConnections', () => {
     expect(await upgrade({})).toBe(503)
     expect(await exceeded('connections')).toBe(2)
     await end(first)
-    await expect.poll(async () => {
-      try {
-        await f.connect()
-        return 'connected'
-      } catch {
-        return 'refused'
-      }
-    }).toBe('connected')
+    await waitUntil(() => f.connect(), { interval: 50, what: 'a connection to be taken again once one closed' })
   })
 })
 

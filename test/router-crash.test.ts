@@ -2,6 +2,7 @@ import { expect, it } from 'vitest'
 import { fixturePath } from './helpers/fixtures.js'
 import { Inbox } from './helpers/mqtt.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const f = useApp()
 
@@ -22,7 +23,7 @@ it('loses no delivery recorded for a PUBACKed QoS 1 message when the broker is k
       acked.push(i)
     }
   })().catch(() => {})
-  await expect.poll(() => acked.length, { timeout: 10_000 }).toBeGreaterThan(300)
+  await waitUntil(() => acked.length > 300, { timeout: 10_000, what: 'over 300 PUBACKs' })
   await first.kill('SIGKILL')
   // A publish in flight when the broker died was never acknowledged: it is not owed.
   stop = true
@@ -32,7 +33,7 @@ it('loses no delivery recorded for a PUBACKed QoS 1 message when the broker is k
   expect(before).toBeLessThan(acked.length) // some deliveries were still owed
 
   await f.startChild(config)
-  await expect.poll(() => acked.filter((i) => !delivered().has(i)).slice(0, 10), { timeout: 30_000, interval: 100 }).toEqual([])
+  await waitUntil(() => acked.filter((i) => !delivered().has(i)).slice(0, 10), { until: (missing) => missing.length === 0, timeout: 30_000, interval: 100, what: 'every PUBACKed message delivered to the sink' })
 }, 60_000)
 
 it('keeps serving everyone while a function hangs or crashes its worker', async () => {

@@ -2,6 +2,7 @@ import { createServer, type ServerResponse } from 'node:http'
 import { expect, it } from 'vitest'
 import { Inbox } from './helpers/mqtt.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const f = useApp()
 
@@ -32,7 +33,7 @@ rules:
   for (let i = 0; i < 6; i++) producer.publish(`work/${i}`, `{"i":${i}}`, { qos: 0 })
   // One action runs and two messages wait in the queue: the publisher's
   // next packets are not read until there is room.
-  await expect.poll(() => received).toBe(1)
+  await waitUntil(() => received, { until: (n) => n === 1, what: 'the first request at the endpoint' })
   await new Promise<void>((resolve, reject) => producer.publish('producer/alive', 'later', { qos: 0 }, (err) => (err ? reject(err) : resolve())))
 
   // Everyone else is served meanwhile: a client that connects after
@@ -48,7 +49,7 @@ rules:
     for (const res of held.splice(0)) res.end('ok')
   }, 10)
   try {
-    await expect.poll(() => received, { timeout: 5000 }).toBe(6)
+    await waitUntil(() => received, { until: (n) => n === 6, timeout: 5000, what: 'all 6 requests at the endpoint' })
     expect((await watched.on('producer/alive')).payload).toBe('later')
   } finally {
     clearInterval(release)

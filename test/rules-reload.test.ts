@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { fixturePath } from './helpers/fixtures.js'
 import { Inbox } from './helpers/mqtt.js'
 import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const f = useApp()
 
@@ -35,7 +36,7 @@ describe('hot reload', () => {
     const base = readFileSync(file, 'utf8').split('\nrules:')[0]!
     // A valid change, picked up by the file watcher.
     writeFileSync(file, base + rule('second', 'in', 'out/second'))
-    await expect.poll(() => t.app.engine.rules.rules[0]?.name, { timeout: 5000 }).toBe('second')
+    await waitUntil(() => t.app.engine.rules.rules[0]?.name, { until: (name) => name === 'second', timeout: 5000, what: 'the watcher to swap in rule second' })
     await roundTrip(inbox, client, 'in', 'out/second')
 
     // Bad SQL: the error names the file, line and column, and the rules stay.
@@ -64,10 +65,10 @@ describe('hot reload', () => {
     await roundTrip(inbox, client, 'in', 'out/one')
     writeFileSync(file, readFileSync(file, 'utf8').replace('out/one', 'out/two'))
     child.process.kill('SIGHUP')
-    await expect.poll(async () => {
+    await waitUntil(async () => {
       await client.publishAsync('in', '{}', { qos: 1 })
       return inbox.messages.at(-1)?.topic
-    }, { timeout: 5000, interval: 100 }).toBe('out/two')
+    }, { until: (topic) => topic === 'out/two', timeout: 5000, interval: 100, what: 'the reread rule to republish to out/two' })
   })
 })
 

@@ -55,11 +55,10 @@ describe('the AWS IoT chat rules', () => {
     expect(got[0]!.packet.qos).toBe(1)
     expect(JSON.parse(got[1]!.payload).message).toBe('second')
 
-    let stored: { events: Array<{ key: string; data: Record<string, unknown>; expiresAt: number }> } = { events: [] }
-    for (let i = 0; i < 50 && stored.events.length < 2; i++) {
-      stored = await f.api('/store/chat?key=lobby')
-      if (stored.events.length < 2) await new Promise((r) => setTimeout(r, 20))
-    }
+    const stored = await waitUntil(
+      (): Promise<{ events: Array<{ key: string; data: Record<string, unknown>; expiresAt: number }> }> => f.api('/store/chat?key=lobby'),
+      { until: (s) => s.events.length >= 2, what: 'both messages stored for the lobby' },
+    )
     expect(stored.events.map((e) => e.data.message)).toEqual(['second', 'hello']) // newest first
     const data = stored.events[1]!.data
     expect(data.timestamp_clientId).toBe(`${first.timestamp as number}alice-1`)
@@ -134,7 +133,7 @@ rules:
     const json = Buffer.from('{ "size": 3,  "id": 12345678901234567890 }')
     await c.publishAsync('in/bin', binary, { qos: 1 })
     await c.publishAsync('in/json', json, { qos: 1 })
-    await expect.poll(() => [...got.keys()].filter((k) => k.startsWith('copy/') || k === 'sized/3').length).toBe(3)
+    await waitUntil(() => [...got.keys()].filter((k) => k.startsWith('copy/') || k === 'sized/3').length === 3, { what: 'copy/bin, copy/json and sized/3' })
     expect(got.get('copy/bin')!.toString()).toBe(binary.toString('base64'))
     expect(got.get('copy/json')).toEqual(json)
     // A template that reads the output still sees the parsed document.

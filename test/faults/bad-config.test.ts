@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import type { ChildBroker } from '../helpers/child.js'
 import { end, Inbox } from '../helpers/mqtt.js'
 import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 
 // Mistakes in the config file: each is one sentence naming the file, line
 // and column, from `switchyard validate`, from `switchyard start` (which then
@@ -151,14 +152,14 @@ describe('a running broker rereading a bad config', () => {
     for (const m of MISTAKES) {
       const seen = refusals().length
       writeFileSync(file, m.text('out/changed'))
-      await expect.poll(() => refusals().length, { timeout: 5000 }).toBeGreaterThan(seen)
+      await waitUntil(() => refusals().length > seen, { timeout: 5000, what: `the refusal of ${m.what} in the log` })
       expect(refusals().at(-1)!.err, m.what).toBe(`${file}:${m.line}:${m.column}: ${m.sentence}`)
       expect(refusals().at(-1)!.level, m.what).toBe(50)
       expect(await broker.roundTrip(), m.what).toBe('out/kept')
     }
     // The file is still watched: a good change takes.
     writeFileSync(file, head('out/changed'))
-    await expect.poll(() => broker.roundTrip(), { timeout: 5000 }).toBe('out/changed')
+    await waitUntil(() => broker.roundTrip(), { until: (topic) => topic === 'out/changed', timeout: 5000, what: 'the good change to take' })
   })
 
   it('does the same on SIGHUP', async () => {
@@ -174,14 +175,14 @@ describe('a running broker rereading a bad config', () => {
       const seen = refusals().length
       writeFileSync(file, m.text('out/changed'))
       child!.process.kill('SIGHUP')
-      await expect.poll(() => refusals().length, { timeout: 5000 }).toBeGreaterThan(seen)
+      await waitUntil(() => refusals().length > seen, { timeout: 5000, what: `the refusal of ${m.what} in the log` })
       expect(refusals().at(-1)!.err, m.what).toBe(`${link}:${m.line}:${m.column}: ${m.sentence}`)
       expect(await broker.roundTrip(), m.what).toBe('out/kept')
     }
     writeFileSync(file, head('out/changed'))
     expect(await broker.roundTrip()).toBe('out/kept')
     child!.process.kill('SIGHUP')
-    await expect.poll(() => broker.roundTrip(), { timeout: 5000 }).toBe('out/changed')
+    await waitUntil(() => broker.roundTrip(), { until: (topic) => topic === 'out/changed', timeout: 5000, what: 'the good change to take on SIGHUP' })
   })
 
   it('keeps its listener when the file moves it to a port in use, and says the change waits for a restart', async () => {
@@ -189,7 +190,7 @@ describe('a running broker rereading a bad config', () => {
     const file = join(dir, 'switchyard.yaml')
     const broker = await startGood(file)
     writeFileSync(file, head('out/changed').replace('mqtt: 0', `mqtt: ${port}`))
-    await expect.poll(() => child!.logs.some((l) => l.msg === 'listen changes take effect at the next restart'), { timeout: 5000 }).toBe(true)
+    await waitUntil(() => child!.logs.some((l) => l.msg === 'listen changes take effect at the next restart'), { timeout: 5000, what: 'the log line that listen changes wait for a restart' })
     // The rest of the change is valid and applies; the broker serves where it did.
     expect(await broker.roundTrip()).toBe('out/changed')
     const other = await f.connect(child!.mqttUrl)

@@ -6,6 +6,7 @@ import type { ChildBroker } from '../helpers/child.js'
 import { fixturePath } from '../helpers/fixtures.js'
 import { Inbox } from '../helpers/mqtt.js'
 import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 
 // SIGKILL in the middle of traffic, then a restart on the same SQLite file.
 // What the broker acknowledged before it died must come out after: QoS 1
@@ -86,7 +87,7 @@ it('delivers every PUBACKed QoS 1 message to a persistent subscriber that was st
   const acked = stream(pub, (i) => ({ topic: `stream/${i % 4}`, payload: String(i) }))
 
   const seen = () => new Set(before.messages.map((m) => Number(m.payload)))
-  await expect.poll(() => acked.length - seen().size, { timeout: 15_000, interval: 20 }).toBeGreaterThan(300)
+  await waitUntil(() => acked.length - seen().size > 300, { timeout: 15_000, interval: 20, what: 'the reader to fall over 300 messages behind' })
   await kill(first)
   const owed = acked.slice()
   // Final once the connection is gone (the reader goes on reading what its
@@ -101,7 +102,7 @@ it('delivers every PUBACKed QoS 1 message to a persistent subscriber that was st
     const got = new Set([...readBefore, ...after.messages.map((m) => Number(m.payload))])
     return owed.filter((i) => !got.has(i))
   }
-  await expect.poll(() => missing().slice(0, 10), { timeout: 15_000, interval: 50 }).toEqual([])
+  await waitUntil(() => missing().slice(0, 10), { until: (m) => m.length === 0, timeout: 15_000, interval: 50, what: 'every PUBACKed message at the reader' })
   expect(after.messages.every((m) => m.packet.qos === 1)).toBe(true)
 }, 40_000)
 
@@ -111,7 +112,7 @@ it('keeps the last PUBACKed retained message of every topic when the broker is k
   const pub = await open(first, { clientId: 'status-writer' })
   const TOPICS = 16
   const acked = stream(pub, (i) => ({ topic: `status/${i % TOPICS}`, payload: String(i), retain: true }))
-  await expect.poll(() => acked.length, { timeout: 15_000, interval: 20 }).toBeGreaterThan(500)
+  await waitUntil(() => acked.length > 500, { timeout: 15_000, interval: 20, what: 'over 500 PUBACKs' })
   await kill(first)
   // For each topic, the newest value the broker acknowledged; a later one that
   // was stored but not yet acknowledged may have replaced it.
@@ -149,7 +150,7 @@ rules:
   // The function takes 3 ms an event and runs two at a time: slower than the
   // publisher, so deliveries are still owed when the broker dies.
   const acked = stream(pub, (i) => ({ topic: 'jobs/a', payload: JSON.stringify({ i, sleepMs: 3 }) }))
-  await expect.poll(() => acked.length, { timeout: 15_000, interval: 20 }).toBeGreaterThan(300)
+  await waitUntil(() => acked.length > 300, { timeout: 15_000, interval: 20, what: 'over 300 PUBACKs' })
   await kill(first)
   const owed = acked.slice()
   const got = () => new Set(received().map((e) => e.i as number))
@@ -158,7 +159,7 @@ rules:
   expect(owed.filter((i) => !before.has(i)).length).toBeGreaterThan(0)
 
   await start()
-  await expect.poll(() => owed.filter((i) => !got().has(i)).slice(0, 10), { timeout: 20_000, interval: 100 }).toEqual([])
+  await waitUntil(() => owed.filter((i) => !got().has(i)).slice(0, 10), { until: (m) => m.length === 0, timeout: 20_000, interval: 100, what: 'every recorded delivery at the function' })
 }, 45_000)
 
 it('keeps events waiting on a held route through SIGKILL and delivers them in order on release', async () => {
@@ -179,7 +180,7 @@ rules:
   expect(await api(first, '/routes/orders/hold', 'POST')).toMatchObject({ held: true })
   const pub = await open(first, { clientId: 'order-writer' })
   const acked = stream(pub, (i) => ({ topic: 'orders/eu', payload: JSON.stringify({ n: i }) }))
-  await expect.poll(() => acked.length, { timeout: 15_000, interval: 10 }).toBeGreaterThanOrEqual(50)
+  await waitUntil(() => acked.length >= 50, { timeout: 15_000, interval: 10, what: '50 PUBACKs' })
   await kill(first)
   const owed = acked.slice()
   expect(received()).toEqual([])
@@ -187,13 +188,13 @@ rules:
   const second = await start()
   // The hold itself survived, and so did every event that waits on it (the
   // one whose PUBACK was on its way when the broker died may be there too).
-  await expect.poll(async () => (await api(second, '/routes/orders')).heldEvents, { timeout: 5000 }).toBeGreaterThanOrEqual(owed.length)
+  await waitUntil(async () => (await api(second, '/routes/orders')).heldEvents as number, { until: (n) => n >= owed.length, timeout: 5000, what: `${owed.length} events held on the orders route` })
   const waiting = (await api(second, '/routes/orders')) as { held: boolean; heldEvents: number }
   expect(waiting.held).toBe(true)
   expect(waiting.heldEvents).toBeLessThanOrEqual(owed.length + 1)
   expect(received()).toEqual([])
 
   expect(await api(second, '/routes/orders/release', 'POST')).toMatchObject({ held: false, released: waiting.heldEvents })
-  await expect.poll(() => received().length, { timeout: 10_000 }).toBe(waiting.heldEvents)
+  await waitUntil(() => received().length, { until: (n) => n === waiting.heldEvents, timeout: 10_000, what: `the ${waiting.heldEvents} released events at the function` })
   expect(received().map((e) => e.n)).toEqual(Array.from({ length: waiting.heldEvents }, (_, i) => i))
 }, 40_000)

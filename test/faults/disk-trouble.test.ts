@@ -4,11 +4,13 @@ import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { isDeepStrictEqual } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import type { TestApp } from '../helpers/app.js'
 import { metric } from '../helpers/metrics.js'
 import { end, Inbox } from '../helpers/mqtt.js'
 import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 
 // The SQLite file stops taking writes while the broker runs: the disk fills
 // (SQLite's max_page_count caps the file, and writes that need one more
@@ -86,7 +88,7 @@ describe('a full disk', () => {
     await end(keeper)
     const publisher = await f.connect(app.mqttUrl, { clientId: 'sensor' })
     await publisher.publishAsync('data/before', JSON.stringify({ v: 0 }), { qos: 1 })
-    await expect.poll(() => stored('readings')).toEqual(['data/before'])
+    await waitUntil(() => stored('readings'), { until: (topics) => isDeepStrictEqual(topics, ['data/before']), what: 'data/before stored' })
     expect(await metric(app.httpUrl, 'switchyard_store_writable')).toBe(1)
 
     // The file may grow no more; readings keep coming (QoS 0) until a write needs a page.
@@ -99,7 +101,7 @@ describe('a full disk', () => {
     }
     // Some more, to show that the error is logged once, not once per write.
     for (let i = 0; i < 20; i++) await publisher.publishAsync(`data/fill/more/${i}`, JSON.stringify({ v: i, pad: 'x'.repeat(2000) }), { qos: 0 })
-    await expect.poll(() => metric(app.httpUrl, 'switchyard_store_write_errors_total{code="SQLITE_FULL"}')).toBeGreaterThan(10)
+    await waitUntil(() => metric(app.httpUrl, 'switchyard_store_write_errors_total{code="SQLITE_FULL"}'), { until: (n) => n !== undefined && n > 10, what: 'over 10 failed writes counted' })
     const errors = app.logs.filter((l) => l.level === 50 && l.msg.startsWith('the database cannot be written'))
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatchObject({ code: 'SQLITE_FULL', err: 'database or disk is full' })
@@ -115,7 +117,7 @@ describe('a full disk', () => {
     db.pragma('max_page_count = 1073741823')
     const after = await f.connect(app.mqttUrl, { clientId: 'sensor-2' })
     await after.publishAsync('data/after', JSON.stringify({ v: 'after' }), { qos: 1 })
-    await expect.poll(() => stored('readings').then((topics) => topics[0])).toBe('data/after')
+    await waitUntil(() => stored('readings').then((topics) => topics[0]), { until: (topic) => topic === 'data/after', what: 'data/after stored' })
     expect(await metric(app.httpUrl, 'switchyard_store_writable')).toBe(1)
     expect(app.logs.filter((l) => l.msg === 'the database can be written again')).toHaveLength(1)
     await after.publishAsync('status/sensor-2', 'online', { qos: 1, retain: true })

@@ -7,6 +7,7 @@ import type { TestApp } from '../helpers/app.js'
 import { metricsText } from '../helpers/metrics.js'
 import { end, Inbox } from '../helpers/mqtt.js'
 import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 import { sendRawUntilClosed } from '../helpers/raw.js'
 import { BAD_UTF8, CASE_KINDS, fuzzCases, prng, rawPublish, willQos3Connect, type FuzzCase } from './mqtt-fuzz.js'
 
@@ -143,7 +144,7 @@ async function conversation() {
     closes,
     /** Resolves once `n` messages have gone each way. */
     async sentAtLeast(n: number) {
-      while (sent < n) await new Promise((resolve) => setTimeout(resolve, 20))
+      await waitUntil(() => sent >= n, { timeout: 10_000, what: `${n} messages sent each way` })
     },
     async stop() {
       clearInterval(timer)
@@ -206,7 +207,7 @@ describe('malformed MQTT input', () => {
     expect(health.length).toBeGreaterThan(10)
     expect(health.filter((s) => s !== 200)).toEqual([])
     // No malicious connection stayed registered: only the two well-behaved clients remain.
-    await expect.poll(() => t.app.broker.aedes.connectedClients).toBe(2)
+    await waitUntil(() => t.app.broker.aedes.connectedClients, { until: (n) => n === 2, what: 'only the two well-behaved clients registered' })
   }, 60_000)
 })
 
@@ -227,7 +228,7 @@ describe('faults the broker guards against', () => {
     const will = { topic: 'wills/brief', payload: Buffer.from('gone'), qos: 1, retain: false }
     await Promise.all(Array.from({ length: 200 }, (_, i) => sendRaw(connectPacket(`brief-${i}`, { will }), true)))
     await f.connect({ clientId: 'stays' })
-    await expect.poll(() => t.app.broker.aedes.connectedClients, { timeout: 2000 }).toBe(1)
+    await waitUntil(() => t.app.broker.aedes.connectedClients, { until: (n) => n === 1, timeout: 2000, what: 'only the client that stays registered' })
     expect(await connectionsGauge()).toBe(1)
   })
 

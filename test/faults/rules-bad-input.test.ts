@@ -1,6 +1,8 @@
+import { isDeepStrictEqual } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import type { Inbox } from '../helpers/mqtt.js'
 import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 import { prng } from './mqtt-fuzz.js'
 
 // Payloads the rules cannot read as JSON, and SQL that meets data it cannot
@@ -160,7 +162,7 @@ rules:
     expect(keepError.failures).toEqual([{ failedAction: 'store', failedResource: 'kept', errorMessage: 'cannot store the event in table kept: its data is nested too deeply to be written as JSON', retryable: false }])
     // Too deep to write out again, the parsed copy is left out of the document (the base64 one is there).
     expect(keepError).not.toHaveProperty('originalPayload')
-    await expect.poll(async () => (await f.api('/store/kept')).events.map((e: { topic: string }) => e.topic)).toEqual(['act/good', 'act/1'])
+    await waitUntil(async () => (await f.api('/store/kept')).events.map((e: { topic: string }) => e.topic), { until: (topics) => isDeepStrictEqual(topics, ['act/good', 'act/1']), what: 'act/good and act/1 stored, newest first, and nothing else' })
 
     // md5(*) of a document too deep to be a string cannot be evaluated: the rule counts it as failed.
     await inbox.waitFor((m) => m.filter((x) => x.topic === 'digests').length === 2)
@@ -213,7 +215,7 @@ rules:
     await bystanders.count(said, 5000)
     expect(bystanders.messages.map((m) => m.payload), `seed ${seed}`).toEqual(Array.from({ length: said }, (_, i) => `line ${i}`))
     expect(attacker.connected && talker.connected).toBe(true)
-    await expect.poll(async () => (await f.api('/rules')).rules[0].stats.matched, { timeout: 5000 }).toBe(count)
+    await waitUntil(async () => (await f.api('/rules')).rules[0].stats.matched, { until: (n) => n === count, timeout: 5000, what: `the rule to match all ${count} bad payloads` })
     expect((await fetch(`${f.app.httpUrl}/healthz`)).status).toBe(200)
   })
 })
