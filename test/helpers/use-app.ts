@@ -158,7 +158,8 @@ export class AppFixture {
 
   /** A request to the admin API (`/api` + `path`) of the app, with the fixture's token; a body is sent as JSON. */
   request(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.adminToken}` }
+    const headers: Record<string, string> = {}
+    if (this.options.adminToken) headers.authorization = `Bearer ${this.options.adminToken}`
     if (init.body !== undefined) headers['content-type'] = 'application/json'
     return fetch(`${this.app.httpUrl}/api${path}`, {
       method: init.method ?? 'GET',
