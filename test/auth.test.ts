@@ -1,34 +1,18 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { SignJWT } from 'jose'
-import mqtt, { type MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
+import type { MqttClient } from 'mqtt'
+import { describe, expect, it } from 'vitest'
 import { covers } from '../src/broker/acl.js'
 import { verifyPassword } from '../src/broker/passwords.js'
-import { startApp, type TestApp } from './helpers/app.js'
-import { attempt as tryConnect, connect, end, Inbox } from './helpers/mqtt.js'
+import { Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
 
 const BIN = fileURLToPath(new URL('../bin/switchyard.js', import.meta.url))
 const SECRET = 'a-jwt-secret-of-at-least-32-characters!!'
 const hash = spawnSync(process.execPath, [BIN, 'passwd'], { input: 'alice-pw\n', encoding: 'utf8' }).stdout.trim()
 
-let t: TestApp | undefined
-const clients: MqttClient[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-})
-
-async function open(options = {}) {
-  const c = await connect(t!.mqttUrl, options)
-  clients.push(c)
-  return c
-}
-/** The error a connection attempt ends with, or 'connected'. */
-function attempt(options: mqtt.IClientOptions): Promise<string> {
-  return tryConnect(t!.mqttUrl, options, (c) => clients.push(c))
-}
+const f = useApp()
 /** What the broker granted each filter (MQTT.js rejects a SUBACK with a refusal, and keeps the packet). */
 async function grants(c: MqttClient, topics: string[]): Promise<Array<[string, number]>> {
   try {
@@ -61,25 +45,25 @@ describe('authentication', () => {
   })
 
   it('accepts the right password and refuses a wrong one, an unknown user and anonymous clients', async () => {
-    t = await startApp({ extraYaml: CONFIG })
-    expect(await attempt({ username: 'alice', password: 'alice-pw' })).toBe('connected')
-    expect(await attempt({ username: 'alice', password: 'nope' })).toMatch(/Bad username or password/)
-    expect(await attempt({ username: 'mallory', password: 'x' })).toMatch(/Bad username or password/)
-    expect(await attempt({})).toMatch(/Bad username or password/)
+    const t = await f.start(CONFIG)
+    expect(await f.attempt({ username: 'alice', password: 'alice-pw' })).toBe('connected')
+    expect(await f.attempt({ username: 'alice', password: 'nope' })).toMatch(/Bad username or password/)
+    expect(await f.attempt({ username: 'mallory', password: 'x' })).toMatch(/Bad username or password/)
+    expect(await f.attempt({})).toMatch(/Bad username or password/)
     const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
     expect(metrics).toContain('switchyard_connections_refused_total{reason="credentials"} 3')
   })
 
   it('accepts a valid token as the password, with the username from its subject, and refuses an expired or forged one', async () => {
-    t = await startApp({ extraYaml: CONFIG })
-    const watcher = await open({ username: 'alice', password: 'alice-pw', clientId: 'watcher' })
+    const t = await f.start(CONFIG)
+    const watcher = await f.connect({ username: 'alice', password: 'alice-pw', clientId: 'watcher' })
     const inbox = new Inbox(watcher)
     await watcher.subscribeAsync('$events/presence/+/+', { qos: 1 })
     // MQTT 3.1.1 allows a password only with a username: browsers send any username with the token.
-    expect(await attempt({ clientId: 'browser-1', username: 'token', password: await token({ sub: 'bob' }) })).toBe('connected')
+    expect(await f.attempt({ clientId: 'browser-1', username: 'token', password: await token({ sub: 'bob' }) })).toBe('connected')
     expect(JSON.parse((await inbox.on('$events/presence/connected/browser-1')).payload).username).toBe('bob')
-    expect(await attempt({ username: 'token', password: await token({ sub: 'bob' }, '-1m') })).toMatch(/Bad username or password/)
-    expect(await attempt({ username: 'token', password: await token({ sub: 'bob' }, '1h', 'another-secret-that-is-32-characters-long') })).toMatch(/Bad username or password/)
+    expect(await f.attempt({ username: 'token', password: await token({ sub: 'bob' }, '-1m') })).toMatch(/Bad username or password/)
+    expect(await f.attempt({ username: 'token', password: await token({ sub: 'bob' }, '1h', 'another-secret-that-is-32-characters-long') })).toMatch(/Bad username or password/)
     const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
     expect(metrics).toContain('switchyard_connections_refused_total{reason="token"} 2')
   })
@@ -87,8 +71,8 @@ describe('authentication', () => {
 
 describe('the ACL', () => {
   it('keeps a client to its own inbox and to chat/out', async () => {
-    t = await startApp({ extraYaml: CONFIG })
-    const me = await open({ clientId: 'me', username: 'alice', password: 'alice-pw' })
+    const t = await f.start(CONFIG)
+    const me = await f.connect({ clientId: 'me', username: 'alice', password: 'alice-pw' })
     expect(await grants(me, ['chat/in/me', 'chat/in/other', 'chat/pub/lobby', 'chat/pub/#', '$events/#', '#'])).toEqual([
       ['chat/in/me', 1], ['chat/in/other', 128], ['chat/pub/lobby', 1], ['chat/pub/#', 128], ['$events/#', 128], ['#', 128],
     ])
@@ -103,10 +87,10 @@ describe('the ACL', () => {
   })
 
   it('does not let a client id with wildcards widen its inbox', async () => {
-    t = await startApp({ extraYaml: CONFIG })
+    await f.start(CONFIG)
     // Such a client id is refused before it could name an inbox: CONNACK 2.
-    expect(await attempt({ clientId: '#', username: 'alice', password: 'alice-pw' })).toMatch(/Identifier rejected/)
-    expect(await attempt({ clientId: 'chat+', username: 'alice', password: 'alice-pw' })).toMatch(/Identifier rejected/)
+    expect(await f.attempt({ clientId: '#', username: 'alice', password: 'alice-pw' })).toMatch(/Identifier rejected/)
+    expect(await f.attempt({ clientId: 'chat+', username: 'alice', password: 'alice-pw' })).toMatch(/Identifier rejected/)
   })
 
   it('covers filters only when every topic they match is covered', () => {

@@ -1,28 +1,18 @@
-import type { MqttClient } from 'mqtt'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connect, connectWithInbox, end, Inbox } from './helpers/mqtt.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { TestApp } from './helpers/app.js'
+import { end, Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
 
+const f = useApp()
 let t: TestApp
-const clients: MqttClient[] = []
-const open = async (url: string, options = {}) => {
-  const c = await connect(url, options)
-  clients.push(c)
-  return c
-}
-
 beforeEach(async () => {
-  t = await startApp()
-})
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t.close()
+  t = await f.start()
 })
 
 describe('one broker behind TCP and WebSocket', () => {
   it('delivers from TCP to WebSocket and back, at QoS 0, 1 and 2', async () => {
-    const tcp = await open(t.mqttUrl, { clientId: 'tcp-client' })
-    const ws = await open(t.wsUrl, { clientId: 'ws-client' })
+    const tcp = await f.connect({ clientId: 'tcp-client' })
+    const ws = await f.connect(t.wsUrl, { clientId: 'ws-client' })
     const tcpInbox = new Inbox(tcp)
     const wsInbox = new Inbox(ws)
     await tcp.subscribeAsync('to/tcp/#', { qos: 2 })
@@ -47,23 +37,23 @@ describe('one broker behind TCP and WebSocket', () => {
   })
 
   it('speaks MQTT 3.1 as well as 3.1.1', async () => {
-    const old = await open(t.mqttUrl, { protocolVersion: 3, protocolId: 'MQIsdp', clientId: 'v31' })
+    const old = await f.connect({ protocolVersion: 3, protocolId: 'MQIsdp', clientId: 'v31' })
     const inbox = new Inbox(old)
     await old.subscribeAsync('v31/+', { qos: 1 })
-    const other = await open(t.wsUrl)
+    const other = await f.connect(t.wsUrl)
     await other.publishAsync('v31/hello', 'hi', { qos: 1 })
     expect((await inbox.on('v31/hello')).payload).toBe('hi')
   })
 
   it('matches + and #, and keeps wildcards at the first level off $ topics [MQTT-4.7.2-1]', async () => {
-    const sub = await open(t.mqttUrl)
+    const sub = await f.connect()
     const inbox = new Inbox(sub)
     await sub.subscribeAsync(['#', '+/status', 'home/+/temp'], { qos: 0 })
-    const dollar = await open(t.mqttUrl, { clientId: 'dollar-watcher' })
+    const dollar = await f.connect({ clientId: 'dollar-watcher' })
     const dollarInbox = new Inbox(dollar)
     await dollar.subscribeAsync('$events/presence/connected/+')
 
-    const pub = await open(t.mqttUrl, { clientId: 'pub-1' })
+    const pub = await f.connect({ clientId: 'pub-1' })
     await pub.publishAsync('home/kitchen/temp', '21')
     await pub.publishAsync('done', 'x')
     await inbox.on('done')
@@ -74,13 +64,13 @@ describe('one broker behind TCP and WebSocket', () => {
   })
 
   it('keeps retained messages, replaces them, and deletes them with an empty payload', async () => {
-    const pub = await open(t.mqttUrl)
+    const pub = await f.connect()
     await pub.publishAsync('r/a', 'first', { qos: 1, retain: true })
     await pub.publishAsync('r/a', 'second', { qos: 1, retain: true })
     await pub.publishAsync('r/b', 'bee', { qos: 1, retain: true })
     await pub.publishAsync('r/b', '', { qos: 1, retain: true })
 
-    const sub = await open(t.wsUrl)
+    const sub = await f.connect(t.wsUrl)
     const inbox = new Inbox(sub)
     await sub.subscribeAsync('r/#', { qos: 1 })
     const [m] = await inbox.count(1)
@@ -91,13 +81,13 @@ describe('one broker behind TCP and WebSocket', () => {
   })
 
   it('publishes the will of a client that drops, not of one that disconnects', async () => {
-    const watcher = await open(t.mqttUrl)
+    const watcher = await f.connect()
     const inbox = new Inbox(watcher)
     await watcher.subscribeAsync('wills/#', { qos: 1 })
 
-    const polite = await open(t.mqttUrl, { will: { topic: 'wills/polite', payload: Buffer.from('gone'), qos: 1, retain: false } })
+    const polite = await f.connect({ will: { topic: 'wills/polite', payload: Buffer.from('gone'), qos: 1, retain: false } })
     await end(polite)
-    const rude = await open(t.mqttUrl, { will: { topic: 'wills/rude', payload: Buffer.from('lost'), qos: 1, retain: false } })
+    const rude = await f.connect({ will: { topic: 'wills/rude', payload: Buffer.from('lost'), qos: 1, retain: false } })
     rude.stream.destroy()
 
     const will = await inbox.on('wills/rude')
@@ -108,40 +98,41 @@ describe('one broker behind TCP and WebSocket', () => {
   })
 
   it('queues QoS 1 and 2 messages for an offline persistent session and drops a clean one', async () => {
-    const persistent = await open(t.mqttUrl, { clientId: 'keeper', clean: false })
+    const persistent = await f.connect({ clientId: 'keeper', clean: false })
     await persistent.subscribeAsync('queue/#', { qos: 2 })
     await end(persistent)
-    const cleanSub = await open(t.mqttUrl, { clientId: 'forgetter', clean: true })
+    const cleanSub = await f.connect({ clientId: 'forgetter', clean: true })
     await cleanSub.subscribeAsync('queue/#', { qos: 1 })
     await end(cleanSub)
 
-    const pub = await open(t.mqttUrl)
+    const pub = await f.connect()
     await pub.publishAsync('queue/1', 'one', { qos: 1 })
     await pub.publishAsync('queue/2', 'two', { qos: 2 })
     await pub.publishAsync('queue/0', 'zero', { qos: 0 })
 
-    const { client: back, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'keeper', clean: false })
-    clients.push(back)
+    const { client: back, inbox } = await f.connectWithInbox({ clientId: 'keeper', clean: false })
     await inbox.count(2)
     expect(inbox.messages.map((m) => [m.topic, m.payload, m.packet.qos])).toEqual([
       ['queue/1', 'one', 1],
       ['queue/2', 'two', 2],
     ])
 
-    const forgot = await open(t.mqttUrl, { clientId: 'forgetter', clean: true })
-    const forgotInbox = new Inbox(forgot)
+    const { inbox: forgotInbox } = await f.connectWithInbox({ clientId: 'forgetter', clean: true })
     await pub.publishAsync('queue/after', 'x', { qos: 1 })
-    await new Promise((r) => setTimeout(r, 200))
+    // The keeper gets it: the broker routed it. What the forgetter was sent
+    // before its own message comes back has arrived by then.
+    await inbox.on('queue/after')
+    await forgotInbox.flush()
     expect(forgotInbox.messages).toEqual([])
   })
 })
 
 describe('overlapping subscriptions', () => {
   it('deliver one copy at the highest granted QoS [MQTT-3.3.5-1]', async () => {
-    const sub = await open(t.mqttUrl, { clientId: 'overlap' })
+    const sub = await f.connect({ clientId: 'overlap' })
     const inbox = new Inbox(sub)
     await sub.subscribeAsync({ 'a/+/c': { qos: 1 }, 'a/#': { qos: 0 } })
-    const pub = await open(t.mqttUrl)
+    const pub = await f.connect()
     await pub.publishAsync('a/b/c', 'hi', { qos: 1 })
     await pub.publishAsync('a/end', 'x', { qos: 1 })
     await inbox.on('a/end')
@@ -151,10 +142,9 @@ describe('overlapping subscriptions', () => {
   })
 
   it('keep a persistent session connected and its queue consistent when a wildcard and its exact topic overlap', async () => {
-    const { client: sub, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'overlap-persistent', clean: false })
-    clients.push(sub)
+    const { client: sub, inbox } = await f.connectWithInbox({ clientId: 'overlap-persistent', clean: false })
     await sub.subscribeAsync({ 'a/#': { qos: 1 }, 'a/b': { qos: 0 } })
-    const pub = await open(t.mqttUrl)
+    const pub = await f.connect()
     await pub.publishAsync('a/b', 'one', { qos: 1 })
     await pub.publishAsync('a/end', 'x', { qos: 1 })
     await inbox.on('a/end')
@@ -163,18 +153,17 @@ describe('overlapping subscriptions', () => {
 
     // Nothing is left behind to be sent again at the next connection.
     await end(sub)
-    const { client: again, inbox: later } = await connectWithInbox(t.mqttUrl, { clientId: 'overlap-persistent', clean: false })
-    clients.push(again)
+    const { client: again, inbox: later } = await f.connectWithInbox({ clientId: 'overlap-persistent', clean: false })
     await pub.publishAsync('a/after', 'y', { qos: 1 })
     await later.on('a/after')
     expect(later.messages.map((m) => m.topic)).toEqual(['a/after'])
   })
 
   it('never deliver above the granted QoS through a wildcard', async () => {
-    const sub = await open(t.mqttUrl)
+    const sub = await f.connect()
     const inbox = new Inbox(sub)
     await sub.subscribeAsync('w/+', { qos: 1 })
-    const pub = await open(t.mqttUrl)
+    const pub = await f.connect()
     await pub.publishAsync('w/x', 'hi', { qos: 2 })
     expect((await inbox.on('w/x')).packet.qos).toBe(1)
   })
@@ -183,8 +172,7 @@ describe('overlapping subscriptions', () => {
 describe('ordering across QoS levels', () => {
   it('delivers a QoS 1 message even when a later QoS 0 one overtakes it', async () => {
     // The QoS 1 message waits on the session store; the QoS 0 one does not.
-    const { client: sub, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'mixed-qos', clean: false })
-    clients.push(sub)
+    const { client: sub, inbox } = await f.connectWithInbox({ clientId: 'mixed-qos', clean: false })
     await sub.subscribeAsync('mix/#', { qos: 1 })
     // As the router publishes a dead-letter event and then a rule's errorAction does.
     const publish = (topic: string, payload: string, qos: 0 | 1) =>
@@ -201,11 +189,11 @@ describe('ordering across QoS levels', () => {
 
 describe('$ topics', () => {
   it('are refused to clients: publishing one closes only that connection', async () => {
-    const bystander = await open(t.mqttUrl)
+    const bystander = await f.connect()
     const inbox = new Inbox(bystander)
     await bystander.subscribeAsync('$events/presence/#')
     await bystander.subscribeAsync('still/here')
-    const forger = await open(t.mqttUrl, { clientId: 'forger' })
+    const forger = await f.connect({ clientId: 'forger' })
     const closed = new Promise<void>((r) => forger.once('close', () => r()))
     forger.publish('$events/presence/connected/ceo', '{}', { qos: 1 })
     await closed

@@ -1,12 +1,15 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { isDeepStrictEqual } from 'node:util'
 import type { Client } from 'aedes'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
-import { startApp, type TestApp } from './helpers/app.js'
+import type { TestApp } from './helpers/app.js'
 import { requireCommand } from './helpers/require-command.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const EXAMPLE = join(ROOT, 'examples/chat/switchyard.yaml')
@@ -37,6 +40,7 @@ interface Tab {
   errors: string[]
 }
 
+const f = useApp()
 let app: TestApp | undefined
 let browser: Browser | undefined
 
@@ -88,18 +92,13 @@ function people(page: Page): Promise<string[]> {
 describe('the browser chat, on the example rules and functions', () => {
   beforeEach(async () => {
     const executablePath = requireCommand('chromium', 'chromium')
-    app = await startApp({ extraYaml: chatYaml() })
-    browser = await chromium.launch({
+    app = await f.start(chatYaml())
+    const launched = await chromium.launch({
       executablePath,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
     })
-  })
-
-  afterEach(async () => {
-    await browser?.close()
-    browser = undefined
-    await app?.close()
-    app = undefined
+    browser = launched
+    f.defer(() => launched.close())
   })
 
   it('shows two people each other\'s messages, sets their own apart, and shows markup as text', async () => {
@@ -168,7 +167,7 @@ describe('the browser chat, on the example rules and functions', () => {
     await carol.page.locator('#messages .message.own', { hasText: 'back soon' }).waitFor()
     expect(await texts(carol.page)).toEqual(['first', 'second', 'third', 'back soon'])
     await expect(carol.page.locator('#name-input').inputValue()).resolves.toBe('Carol')
-    await expect.poll(() => people(alice.page)).toContain('Carol')
+    await waitUntil(() => people(alice.page), { until: (names) => names.includes('Carol'), what: "Carol in Alice's list of people" })
 
     // The connection drops: the page says so, reconnects by itself, and the
     // rejoin brings what was said meanwhile, once.
@@ -190,22 +189,22 @@ describe('the browser chat, on the example rules and functions', () => {
     const bob = await openChat('Bob')
     const dave = await openChat('Dave', '/?room=elsewhere')
 
-    await expect.poll(() => people(alice.page)).toEqual(['Alice', 'Bob'])
-    await expect.poll(() => people(bob.page)).toEqual(['Bob', 'Alice'])
+    await waitUntil(() => people(alice.page), { until: (names) => isDeepStrictEqual(names, ['Alice', 'Bob']), what: "Alice's list to be Alice, Bob" })
+    await waitUntil(() => people(bob.page), { until: (names) => isDeepStrictEqual(names, ['Bob', 'Alice']), what: "Bob's list to be Bob, Alice" })
     await expect(alice.page.locator('#people-count').textContent()).resolves.toBe('2')
     expect(await people(dave.page)).toEqual(['Dave'])
 
     // A tab closed without a goodbye: the broker's disconnected event is what tells.
     await bob.page.close()
-    await expect.poll(() => people(alice.page), { timeout: 10_000 }).toEqual(['Alice'])
+    await waitUntil(() => people(alice.page), { until: (names) => isDeepStrictEqual(names, ['Alice']), timeout: 10_000, what: "Bob gone from Alice's list" })
     await expect(alice.page.locator('#people-count').textContent()).resolves.toBe('1')
 
     // A new name reaches the others.
     const carol = await openChat('Carol')
-    await expect.poll(() => people(carol.page)).toEqual(['Carol', 'Alice'])
+    await waitUntil(() => people(carol.page), { until: (names) => isDeepStrictEqual(names, ['Carol', 'Alice']), what: "Carol's list to be Carol, Alice" })
     await alice.page.locator('#name-input').fill('Alice B.')
     await alice.page.getByRole('button', { name: 'Save' }).click()
-    await expect.poll(() => people(carol.page)).toEqual(['Carol', 'Alice B.'])
+    await waitUntil(() => people(carol.page), { until: (names) => isDeepStrictEqual(names, ['Carol', 'Alice B.']), what: "Alice's new name in Carol's list" })
     expect(alice.errors).toEqual([])
   })
 })

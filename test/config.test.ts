@@ -3,19 +3,19 @@ import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig } from '../src/config/load.js'
 import { ConfigError } from '../src/errors.js'
-import { tempDir } from './helpers/app.js'
+import { useApp } from './helpers/use-app.js'
 
 const BIN = fileURLToPath(new URL('../bin/switchyard.js', import.meta.url))
 const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 })
 
-let temp: ReturnType<typeof tempDir>
+const f = useApp()
+let dir: string
 beforeEach(() => {
-  temp = tempDir()
+  dir = f.tempDir()
 })
-afterEach(() => temp.remove())
 
 function errorOf(text: string): ConfigError {
   try {
@@ -29,10 +29,10 @@ function errorOf(text: string): ConfigError {
 
 describe('config', () => {
   it('fills in defaults and binds bare ports to loopback, like Mosquitto 2', () => {
-    const config = parseConfig('', join(temp.dir, 'switchyard.yaml'))
+    const config = parseConfig('', join(dir, 'switchyard.yaml'))
     expect(config.listen.mqtt).toEqual({ host: '127.0.0.1', port: 1883 })
     expect(config.listen.http).toEqual({ host: '127.0.0.1', port: 8080 })
-    expect(config.storage.sqlite).toBe(join(temp.dir, 'data/switchyard.db'))
+    expect(config.storage.sqlite).toBe(join(dir, 'data/switchyard.db'))
     expect(Object.isFrozen(config.listen)).toBe(true)
   })
 
@@ -71,19 +71,19 @@ describe('config', () => {
   })
 
   it('says when the file is missing', () => {
-    expect(() => loadConfig(join(temp.dir, 'nope.yaml'))).toThrow(/nope.yaml: the config file does not exist/)
+    expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/nope.yaml: the config file does not exist/)
   })
 })
 
 describe('switchyard validate and start', () => {
   it('validate exits 0 for a good file and 1 with file:line:col for a bad one', () => {
-    const good = join(temp.dir, 'good.yaml')
+    const good = join(dir, 'good.yaml')
     writeFileSync(good, 'listen:\n  mqtt: 1883\n')
     const ok = cli('validate', '--config', good)
     expect(ok.status).toBe(0)
     expect(ok.stdout).toContain('is valid')
 
-    const bad = join(temp.dir, 'bad.yaml')
+    const bad = join(dir, 'bad.yaml')
     writeFileSync(bad, 'listen:\n  mqtt: 1883\n  htp: 80\n')
     const failed = cli('validate', '--config', bad)
     expect(failed.status).toBe(1)
@@ -91,7 +91,7 @@ describe('switchyard validate and start', () => {
   })
 
   it('start refuses a bad config and starts nothing', () => {
-    const bad = join(temp.dir, 'bad.yaml')
+    const bad = join(dir, 'bad.yaml')
     writeFileSync(bad, `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./x.db\n  extra: 1\n`)
     const result = cli('start', '--config', bad)
     expect(result.status).toBe(1)
@@ -100,13 +100,10 @@ describe('switchyard validate and start', () => {
   })
 
   it('start names the port in use and exits 1', async () => {
-    const blocker = createServer()
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
-    const port = (blocker.address() as { port: number }).port
-    const file = join(temp.dir, 'busy.yaml')
+    const port = await f.listen(createServer())
+    const file = join(dir, 'busy.yaml')
     writeFileSync(file, `listen:\n  mqtt: ${port}\n  http: 0\nstorage:\n  sqlite: ":memory:"\n`)
     const result = cli('start', '--config', file)
-    blocker.close()
     expect(result.status).toBe(1)
     expect(result.stderr).toContain(`cannot listen for MQTT on 127.0.0.1:${port}: the port is already in use`)
   })

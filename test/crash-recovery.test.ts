@@ -1,49 +1,25 @@
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import type { MqttClient } from 'mqtt'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { tempDir } from './helpers/app.js'
-import { startChild, type ChildBroker } from './helpers/child.js'
-import { connect, connectWithInbox, end, Inbox } from './helpers/mqtt.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { end, Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
 
 // Each test runs `switchyard start` as a user does, on a SQLite file, and
 // kills it: gently (SIGTERM) or not at all gently (SIGKILL).
 
-let temp: ReturnType<typeof tempDir>
+const f = useApp()
 let config: string
-const children: ChildBroker[] = []
-const clients: MqttClient[] = []
-
 beforeEach(() => {
-  temp = tempDir()
-  config = join(temp.dir, 'switchyard.yaml')
-  writeFileSync(config, 'listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\n')
+  config = f.writeConfig('listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\n')
 })
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')))
-  temp.remove()
-})
-
-async function start(): Promise<ChildBroker> {
-  const child = await startChild(config)
-  children.push(child)
-  return child
-}
-async function open(port: number, options = {}) {
-  const c = await connect(`mqtt://127.0.0.1:${port}`, options)
-  clients.push(c)
-  return c
-}
+const start = () => f.startChild(config)
 
 describe.each(['SIGKILL', 'SIGTERM'] as const)('after %s and a restart', (signal) => {
   it('keeps retained messages, subscriptions, offline QoS 1/2 queues and wills', async () => {
     const first = await start()
-    const sub = await open(first.mqttPort, { clientId: 'durable-sub', clean: false })
+    const sub = await f.connect(first.mqttUrl, { clientId: 'durable-sub', clean: false })
     await sub.subscribeAsync({ 'orders/#': { qos: 1 }, 'alarms/#': { qos: 2 }, 'wills/#': { qos: 1 } })
     await end(sub)
 
-    const pub = await open(first.mqttPort)
+    const pub = await f.connect(first.mqttUrl)
     await pub.publishAsync('config/site', 'v42', { qos: 1, retain: true })
     const sent: string[] = []
     for (let i = 0; i < 100; i++) {
@@ -52,16 +28,15 @@ describe.each(['SIGKILL', 'SIGTERM'] as const)('after %s and a restart', (signal
       sent.push(`order ${i}`)
     }
     await pub.publishAsync('alarms/fire', 'QoS 2 alarm', { qos: 2 })
-    await open(first.mqttPort, { clientId: 'device-with-will', will: { topic: 'wills/device', payload: Buffer.from('device lost'), qos: 1, retain: false } })
+    await f.connect(first.mqttUrl, { clientId: 'device-with-will', will: { topic: 'wills/device', payload: Buffer.from('device lost'), qos: 1, retain: false } })
 
     const { code, signal: killedBy } = await first.kill(signal)
     if (signal === 'SIGTERM') expect(code).toBe(0)
     else expect(killedBy).toBe('SIGKILL')
-    await Promise.all(clients.splice(0).map((c) => end(c, true)))
+    await f.endClients()
 
     const second = await start()
-    const { client: back, inbox } = await connectWithInbox(`mqtt://127.0.0.1:${second.mqttPort}`, { clientId: 'durable-sub', clean: false })
-    clients.push(back)
+    const { client: back, inbox } = await f.connectWithInbox(second.mqttUrl, { clientId: 'durable-sub', clean: false })
     expect(back.connected).toBe(true)
     await inbox.waitFor((m) => m.some((x) => x.topic === 'alarms/fire') && m.filter((x) => x.topic.startsWith('orders/')).length >= 100, 10_000)
     const orders = inbox.messages.filter((m) => m.topic.startsWith('orders/')).map((m) => m.payload)
@@ -75,11 +50,11 @@ describe.each(['SIGKILL', 'SIGTERM'] as const)('after %s and a restart', (signal
     }
 
     // The subscription itself survived: new messages still reach the session.
-    const pub2 = await open(second.mqttPort)
+    const pub2 = await f.connect(second.mqttUrl)
     await pub2.publishAsync('orders/new', 'after restart', { qos: 1 })
     expect((await inbox.on('orders/new')).payload).toBe('after restart')
 
-    const late = await open(second.mqttPort)
+    const late = await f.connect(second.mqttUrl)
     const lateInbox = new Inbox(late)
     await late.subscribeAsync('config/#', { qos: 1 })
     const retained = await lateInbox.on('config/site')
@@ -90,7 +65,7 @@ describe.each(['SIGKILL', 'SIGTERM'] as const)('after %s and a restart', (signal
 describe('shutdown', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)('on %s ends client connections and exits 0 within a few seconds', async (signal) => {
     const child = await start()
-    const c = await open(child.mqttPort, { clientId: 'lingering' })
+    const c = await f.connect(child.mqttUrl, { clientId: 'lingering' })
     const closed = new Promise<void>((r) => c.once('close', () => r()))
     const began = Date.now()
     const { code } = await child.kill(signal)

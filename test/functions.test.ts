@@ -1,14 +1,16 @@
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ActionError } from '../src/errors.js'
 import type { FunctionHost, InvocationContext, PublishOptions } from '../src/functions/function-target.js'
 import { FunctionRegistry } from '../src/functions/registry.js'
 import { functionsSchema } from '../src/functions/schema.js'
 import type { EventQuery, StoredEvent } from '../src/store/event-store.js'
+import { fixturePath } from './helpers/fixtures.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
-const FIXTURES = fileURLToPath(new URL('./fixtures/functions/', import.meta.url))
+const FIXTURES = fixturePath('functions/')
 
 const context: InvocationContext = { clientId: 'alice', topic: 'chat/in', rule: 'chat-rule', requestId: 'req-1' }
 
@@ -38,7 +40,7 @@ function captureLog() {
   return { log, lines }
 }
 
-const registries: FunctionRegistry[] = []
+const f = useApp()
 
 function registry(functions: Record<string, unknown>, options: { poolSize?: number; host?: FunctionHost } = {}) {
   const { log, lines } = captureLog()
@@ -48,13 +50,9 @@ function registry(functions: Record<string, unknown>, options: { poolSize?: numb
     configDir: FIXTURES,
     poolSize: options.poolSize ?? 2,
   })
-  registries.push(r)
+  f.defer(() => r.close())
   return { registry: r, lines }
 }
-
-afterEach(async () => {
-  await Promise.all(registries.splice(0).map((r) => r.close()))
-})
 
 async function failure(promise: Promise<unknown>): Promise<ActionError> {
   const err = await promise.then(() => undefined, (e: unknown) => e)
@@ -185,7 +183,7 @@ describe('local functions', () => {
   it('survives a worker that fails after its invocation returned', async () => {
     const { registry: r, lines } = registry({ late: { module: './leaves-timer.js' }, echo: { module: './echo.js' } }, { poolSize: 1 })
     await expect(r.get('late')!.invoke(null, context)).resolves.toBe('returned')
-    await expect.poll(() => lines.some((l) => l.msg === 'a function worker failed between invocations; it is replaced')).toBe(true)
+    await waitUntil(() => lines.some((l) => l.msg === 'a function worker failed between invocations; it is replaced'), { what: 'the log line that the failed worker is replaced' })
     await expect(r.get('echo')!.invoke('still here', context)).resolves.toMatchObject({ event: 'still here' })
   })
 
@@ -193,7 +191,7 @@ describe('local functions', () => {
     const { registry: r, lines } = registry({ slow: { module: './slow.js' } })
     const controller = new AbortController()
     const running = failure(r.get('slow')!.invoke({ ms: 5000 }, context, controller.signal))
-    await expect.poll(() => lines.some((l) => l.msg === 'sleeping')).toBe(true)
+    await waitUntil(() => lines.some((l) => l.msg === 'sleeping'), { what: 'the function to log that it is sleeping' })
     controller.abort()
     const err = await running
     expect(err.message).toBe('function slow was cancelled')
@@ -203,7 +201,7 @@ describe('local functions', () => {
   it('stops a running function when closing takes too long', async () => {
     const { registry: r, lines } = registry({ slow: { module: './slow.js' } })
     const running = failure(r.get('slow')!.invoke({ ms: 10_000 }, context))
-    await expect.poll(() => lines.some((l) => l.msg === 'sleeping')).toBe(true)
+    await waitUntil(() => lines.some((l) => l.msg === 'sleeping'), { what: 'the function to log that it is sleeping' })
     const started = performance.now()
     await r.close()
     expect(performance.now() - started).toBeLessThan(4000)

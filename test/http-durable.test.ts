@@ -1,42 +1,25 @@
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import type { MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
-import { startApp, tempDir, type TestApp } from './helpers/app.js'
-import { startChild, type ChildBroker } from './helpers/child.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
-import { Recorder } from './helpers/recorder.js'
+import { describe, expect, it } from 'vitest'
+import { end, Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 // `http: { durable: true }`: the request goes through the outbox, so it
 // survives a crash, is retried with backoff, and reaches the rule's
 // errorAction only once it is dead-lettered.
 
-const children: ChildBroker[] = []
-const clients: MqttClient[] = []
-let recorder: Recorder | undefined
-let temp: ReturnType<typeof tempDir> | undefined
-let t: TestApp | undefined
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')))
-  await t?.close()
-  t = undefined
-  await recorder?.close()
-  temp?.remove()
-})
+const f = useApp()
 
 describe('a durable http action', () => {
   it('sends the request as the rule rendered it, retries failures, and dead-letters into the errorAction', async () => {
-    recorder = new Recorder()
-    const base = await recorder.start()
+    const recorder = await f.recorder()
+    const base = recorder.url
     let failuresLeft = 2
     const tries: string[] = []
     recorder.status = (req) => {
       tries.push(`${req.method} ${req.url} ${req.headers['x-device']}`)
       return req.url === '/flaky' && failuresLeft-- > 0 ? 503 : req.url === '/gone' ? 410 : 200
     }
-    t = await startApp({
-      extraYaml: `
+    const t = await f.start(`
 admin: { token: an-admin-token-for-tests }
 rules:
   - name: hook
@@ -45,17 +28,15 @@ rules:
       - http: { url: '${base}/\${topic(2)}', method: PUT, headers: { x-device: '\${topic(2)}' }, durable: true, retry: { attempts: 3, initialDelay: 20ms, maxDelay: 50ms } }
     errorAction:
       republish: { topic: 'errors/rules' }
-`,
-    })
-    const c = await connect(t.mqttUrl)
-    clients.push(c)
+`)
+    const c = await f.connect()
     const inbox = new Inbox(c)
     await c.subscribeAsync(['errors/rules', '$events/deadletter/#'], { qos: 1 })
     await c.publishAsync('sensors/flaky', '{"temp":21}', { qos: 1 })
     await c.publishAsync('sensors/gone', '{"temp":22}', { qos: 1 })
 
     // Two 503s, then a 200: delivered on the third try.
-    await expect.poll(() => recorder!.calls.filter((x) => x.path === '/flaky'), { timeout: 5000 }).toHaveLength(1)
+    await waitUntil(() => recorder.calls.filter((x) => x.path === '/flaky'), { until: (calls) => calls.length === 1, timeout: 5000, what: 'the flaky request to succeed once' })
     expect(tries.filter((x) => x.includes('/flaky'))).toEqual(Array(3).fill('PUT /flaky flaky'))
     expect(recorder.calls[0]!.body).toEqual({ temp: 21, device: 'flaky' })
     // A 410 is not worth retrying: straight to the dead letters and the errorAction.
@@ -68,28 +49,25 @@ rules:
   })
 
   it('still sends a request acknowledged before a SIGKILL, after the restart', async () => {
-    recorder = new Recorder()
-    const base = await recorder.start()
+    const recorder = await f.recorder()
+    const base = recorder.url
     // The endpoint is down while the broker runs the first time.
     recorder.status = () => 503
-    temp = tempDir()
-    const config = join(temp.dir, 'switchyard.yaml')
-    writeFileSync(config, `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\nrules:\n  - name: hook\n    sql: SELECT * FROM 'orders/+'\n    actions:\n      - http: { url: '${base}/orders', durable: true, retry: { attempts: 100, initialDelay: 20ms, maxDelay: 100ms } }\n`)
-    const first = await startChild(config)
-    children.push(first)
-    const c = await connect(`mqtt://127.0.0.1:${first.mqttPort}`)
+    const config = f.writeConfig(`listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\nrules:\n  - name: hook\n    sql: SELECT * FROM 'orders/+'\n    actions:\n      - http: { url: '${base}/orders', durable: true, retry: { attempts: 100, initialDelay: 20ms, maxDelay: 100ms } }\n`)
+    const first = await f.startChild(config)
+    const c = await f.connect(first.mqttUrl)
     for (let i = 0; i < 20; i++) await c.publishAsync(`orders/${i}`, JSON.stringify({ order: i }), { qos: 1 })
     await end(c, true)
     await first.kill('SIGKILL')
     expect(recorder.calls).toEqual([])
 
     recorder.status = () => 200
-    children.push(await startChild(config))
-    await expect.poll(() => new Set(recorder!.calls.map((x) => x.body.order)).size, { timeout: 10_000 }).toBe(20)
+    await f.startChild(config)
+    await waitUntil(() => new Set(recorder.calls.map((x) => x.body.order)).size, { until: (n) => n === 20, timeout: 10_000, what: 'all 20 orders at the endpoint' })
   })
 })
 
 it('refuses retry without durable: true', async () => {
-  await expect(startApp({ extraYaml: "rules:\n  - name: r\n    sql: SELECT * FROM 'a'\n    actions:\n      - http: { url: 'http://127.0.0.1:9/x', retry: { attempts: 2 } }\n" }))
+  await expect(f.start("rules:\n  - name: r\n    sql: SELECT * FROM 'a'\n    actions:\n      - http: { url: 'http://127.0.0.1:9/x', retry: { attempts: 2 } }\n"))
     .rejects.toThrow(/rules\[0\]\.actions\[0\]\.http\.retry applies only to a durable request: add durable: true/)
 })

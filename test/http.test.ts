@@ -1,13 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connect, end } from './helpers/mqtt.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { TestApp } from './helpers/app.js'
+import { useApp } from './helpers/use-app.js'
 
+const f = useApp()
 let t: TestApp
 beforeEach(async () => {
-  t = await startApp()
-})
-afterEach(async () => {
-  await t.close()
+  t = await f.start()
 })
 
 describe('HTTP', () => {
@@ -39,8 +37,8 @@ describe('HTTP', () => {
   })
 
   it('exposes Prometheus metrics: connections by transport, messages, bytes, store latency', async () => {
-    const tcp = await connect(t.mqttUrl)
-    const ws = await connect(t.wsUrl)
+    const tcp = await f.connect()
+    const ws = await f.connect(t.wsUrl)
     await ws.subscribeAsync('m/#', { qos: 1 })
     const got = new Promise((r) => ws.once('message', r))
     await tcp.publishAsync('m/1', 'hello', { qos: 1 })
@@ -63,8 +61,6 @@ describe('HTTP', () => {
     expect(value('switchyard_store_operation_seconds_count{op="storeRetained"}')).toBe(1)
     expect(value('switchyard_store_operation_seconds_count{op="outgoingClearMessageId"}')).toBe(0)
     expect(text).toContain('switchyard_process_resident_memory_bytes')
-    await end(tcp)
-    await end(ws)
   })
 })
 

@@ -1,34 +1,24 @@
-import type { MqttClient } from 'mqtt'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { TestApp } from './helpers/app.js'
+import { end, Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
 
+const f = useApp()
 let t: TestApp
-const clients: MqttClient[] = []
-const open = async (url: string, options = {}) => {
-  const c = await connect(url, options)
-  clients.push(c)
-  return c
-}
-
 beforeEach(async () => {
-  t = await startApp()
-})
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t.close()
+  t = await f.start()
 })
 
 const json = (payload: string) => JSON.parse(payload) as Record<string, unknown>
 
 describe('lifecycle events', () => {
   it('announces connect, subscribe, unsubscribe and disconnect, over TCP and WebSocket', async () => {
-    const watcher = await open(t.wsUrl, { clientId: 'watcher' })
+    const watcher = await f.connect(t.wsUrl, { clientId: 'watcher' })
     const inbox = new Inbox(watcher)
     await watcher.subscribeAsync('$events/#', { qos: 1 })
 
     const before = Date.now()
-    const device = await open(t.mqttUrl, { clientId: 'device-1', username: 'dev', password: Buffer.from('x') })
+    const device = await f.connect({ clientId: 'device-1', username: 'dev', password: Buffer.from('x') })
     const connected = json((await inbox.on('$events/presence/connected/device-1')).payload)
     expect(connected).toMatchObject({ clientId: 'device-1', username: 'dev', eventType: 'connected', ipAddress: '127.0.0.1', transport: 'tcp' })
     expect(connected.timestamp as number).toBeGreaterThanOrEqual(before)
@@ -52,7 +42,7 @@ describe('lifecycle events', () => {
       ipAddress: '127.0.0.1',
     })
 
-    const browser = await open(t.wsUrl, { clientId: 'browser-1' })
+    const browser = await f.connect(t.wsUrl, { clientId: 'browser-1' })
     expect(json((await inbox.on('$events/presence/connected/browser-1')).payload)).toMatchObject({ transport: 'ws', ipAddress: '127.0.0.1' })
     browser.stream.destroy()
     expect(json((await inbox.on('$events/presence/disconnected/browser-1')).payload)).toMatchObject({
@@ -62,11 +52,11 @@ describe('lifecycle events', () => {
   })
 
   it('says when a session was taken over by a new connection with the same client id', async () => {
-    const watcher = await open(t.mqttUrl)
+    const watcher = await f.connect()
     const inbox = new Inbox(watcher)
     await watcher.subscribeAsync('$events/presence/disconnected/+', { qos: 1 })
-    await open(t.mqttUrl, { clientId: 'twin' })
-    await open(t.mqttUrl, { clientId: 'twin' })
+    await f.connect({ clientId: 'twin' })
+    await f.connect({ clientId: 'twin' })
     expect(json((await inbox.on('$events/presence/disconnected/twin')).payload)).toMatchObject({ disconnectReason: 'DUPLICATE_CLIENTID' })
   })
 })

@@ -1,48 +1,29 @@
 import { connect as connectTcp, type Socket } from 'node:net'
-import mqtt, { type MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
+import type { MqttClient } from 'mqtt'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startApp, type TestApp } from './helpers/app.js'
-import { attempt, connect, connectWithInbox, end, type Inbox } from './helpers/mqtt.js'
+import { end } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 // Each limit ends only the connection that breaks it: a bystander keeps
 // publishing and receiving, and the breach shows in /metrics.
 
-let t: TestApp | undefined
-const clients: MqttClient[] = []
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-})
+const f = useApp()
+const start = (limits: string) => f.start(`limits:\n${limits}`)
 
-async function start(limits: string): Promise<TestApp> {
-  t = await startApp({ extraYaml: `limits:\n${limits}` })
-  return t
-}
-async function open(url = t!.mqttUrl, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const c = await connect(url, options)
-  clients.push(c)
-  return c
-}
 /** A subscriber to `bystander/#` and a publisher that checks its messages still flow. */
 async function bystander(): Promise<{ check(n: number): Promise<void> }> {
-  const { client: sub, inbox } = await connectWithInbox(t!.mqttUrl)
-  clients.push(sub)
+  const { client: sub, inbox } = await f.connectWithInbox()
   await sub.subscribeAsync('bystander/#', { qos: 1 })
-  const pub = await open()
+  const pub = await f.connect()
   let sent = 0
   return {
     async check(n: number) {
       for (let i = 0; i < n; i++) await pub.publishAsync(`bystander/${sent++}`, 'still here', { qos: 1 })
-      await waitForCount(inbox, sent)
+      await inbox.count(sent)
     },
   }
-}
-function waitForCount(inbox: Inbox, n: number) {
-  return inbox.count(n).then(() => undefined)
 }
 /** Resolves when the client's connection closes, with no reconnect. */
 function closed(c: MqttClient): Promise<void> {
@@ -51,16 +32,15 @@ function closed(c: MqttClient): Promise<void> {
     c.once('close', () => resolve())
   })
 }
+/** How often `limit` was broken, by /metrics (0 while it is not reported). */
 async function exceeded(limit: string): Promise<number> {
-  const text = await (await fetch(`${t!.httpUrl}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`switchyard_limit_exceeded_total{limit="${limit}"}`))
-  return Number(line?.split(' ').pop() ?? 0)
+  return (await f.metric(`switchyard_limit_exceeded_total{limit="${limit}"}`)) ?? 0
 }
 function rawSocket(): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connectTcp(t!.addresses.mqtt.port, '127.0.0.1', () => resolve(s))
+    const s = connectTcp(f.app.addresses.mqtt.port, '127.0.0.1', () => resolve(s))
     s.once('error', reject)
-    sockets.push(s)
+    f.defer(() => s.destroy())
   })
 }
 function socketClosed(s: Socket): Promise<void> {
@@ -72,7 +52,7 @@ function socketClosed(s: Socket): Promise<void> {
 }
 function upgrade(headers: Record<string, string>): Promise<number | 'open'> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(t!.wsUrl, 'mqtt', { headers })
+    const ws = new WebSocket(f.app.wsUrl, 'mqtt', { headers })
     ws.once('open', () => {
       ws.close()
       resolve('open')
@@ -89,14 +69,14 @@ describe('maxPacketSize', () => {
   it('closes a TCP connection that sends a larger packet, and only that one', async () => {
     await start('  maxPacketSize: 4KB\n')
     const others = await bystander()
-    const big = await open()
+    const big = await f.connect()
     const gone = closed(big)
     big.publish('big/one', Buffer.alloc(5000, 1), { qos: 0 })
     await gone
     await others.check(3)
     expect(await exceeded('packet_size')).toBe(1)
     // A packet just under the limit is fine.
-    const fits = await open()
+    const fits = await f.connect()
     await fits.publishAsync('big/two', Buffer.alloc(4000, 1), { qos: 1 })
   })
 
@@ -112,7 +92,7 @@ describe('maxPacketSize', () => {
   it('closes a WebSocket connection whose frame is larger', async () => {
     await start('  maxPacketSize: 4KB\n')
     const others = await bystander()
-    const big = await open(t!.wsUrl)
+    const big = await f.connect(f.app.wsUrl)
     const gone = closed(big)
     big.publish('big/ws', Buffer.alloc(8000, 1), { qos: 0 })
     await gone
@@ -124,21 +104,14 @@ describe('maxPacketSize', () => {
 describe('maxConnections', () => {
   it('refuses connections past the limit on TCP and WebSocket, and takes them again once one closes', async () => {
     await start('  maxConnections: 2\n')
-    const first = await open()
-    await open(t!.wsUrl)
+    const first = await f.connect()
+    await f.connect(f.app.wsUrl)
     // The third connection is closed before it can say CONNECT.
     await socketClosed(await rawSocket())
     expect(await upgrade({})).toBe(503)
     expect(await exceeded('connections')).toBe(2)
     await end(first)
-    await expect.poll(async () => {
-      try {
-        await open()
-        return 'connected'
-      } catch {
-        return 'refused'
-      }
-    }).toBe('connected')
+    await waitUntil(() => f.connect(), { interval: 50, what: 'a connection to be taken again once one closed' })
   })
 })
 
@@ -146,7 +119,7 @@ describe('publishRate', () => {
   it('disconnects a client that publishes faster than the limit and keeps a client within it', async () => {
     await start('  publishRate: 20\n')
     const others = await bystander()
-    const flooder = await open()
+    const flooder = await f.connect()
     const gone = closed(flooder)
     for (let i = 0; i < 60; i++) flooder.publish('flood', String(i), { qos: 0 })
     await gone
@@ -164,7 +137,7 @@ describe('topic limits', () => {
   it('closes a connection that publishes to a topic longer than maxTopicLength', async () => {
     await start('  maxTopicLength: 64\n')
     const others = await bystander()
-    const c = await open()
+    const c = await f.connect()
     const gone = closed(c)
     c.publish(`long/${'x'.repeat(80)}`, 'hi', { qos: 1 })
     await gone
@@ -174,7 +147,7 @@ describe('topic limits', () => {
 
   it('counts bytes, not characters', async () => {
     await start('  maxTopicLength: 64\n')
-    const c = await open()
+    const c = await f.connect()
     const gone = closed(c)
     // 30 characters, 90 bytes in UTF-8.
     c.publish('€'.repeat(30), 'hi', { qos: 0 })
@@ -185,7 +158,7 @@ describe('topic limits', () => {
   it('closes a connection that subscribes to a filter deeper than maxTopicLevels', async () => {
     await start('  maxTopicLevels: 4\n')
     const others = await bystander()
-    const c = await open()
+    const c = await f.connect()
     await c.subscribeAsync('a/b/c/d')
     const gone = closed(c)
     c.subscribe('a/b/c/d/e')
@@ -196,7 +169,7 @@ describe('topic limits', () => {
 
   it('closes a connection that publishes to a topic deeper than maxTopicLevels', async () => {
     await start('  maxTopicLevels: 4\n')
-    const c = await open()
+    const c = await f.connect()
     await c.publishAsync('a/b/c/d', 'ok', { qos: 1 })
     const gone = closed(c)
     c.publish('a/b/c/d/e', 'too deep', { qos: 1 })
@@ -208,7 +181,7 @@ describe('topic limits', () => {
 describe('websocketOrigins', () => {
   it('lets pages of its own origin, listed origins and clients without an Origin connect; refuses other sites', async () => {
     await start('  websocketOrigins: [ "https://chat.example.com" ]\n')
-    const host = `127.0.0.1:${t!.addresses.http.port}`
+    const host = `127.0.0.1:${f.app.addresses.http.port}`
     expect(await upgrade({})).toBe('open')
     expect(await upgrade({ Origin: `http://${host}` })).toBe('open')
     expect(await upgrade({ Origin: 'https://chat.example.com' })).toBe('open')
@@ -225,7 +198,7 @@ describe('websocketOrigins', () => {
 
 describe('defaults', () => {
   it('has a limit for each, and reports every limit at 0 until one is broken', async () => {
-    t = await startApp()
+    const t = await f.start()
     expect(t.app.broker.limits.config).toEqual({
       maxPacketSize: 1024 * 1024,
       maxConnections: 10_000,
@@ -244,11 +217,11 @@ describe('defaults', () => {
 
 describe('client ids', () => {
   it('refuses a client id with + or #, which would make lifecycle topics wildcards, and accepts one with /', async () => {
-    t = await startApp()
+    await f.start()
     for (const clientId of ['sensor+1', 'site/#']) {
-      expect(await attempt(t.mqttUrl, { clientId }, (c) => clients.push(c))).toMatch(/Identifier rejected/)
+      expect(await f.attempt({ clientId })).toMatch(/Identifier rejected/)
     }
-    const ok = await open(t.mqttUrl, { clientId: 'site/device-1' })
+    const ok = await f.connect({ clientId: 'site/device-1' })
     expect(ok.connected).toBe(true)
   })
 })

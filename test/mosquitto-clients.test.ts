@@ -1,16 +1,15 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { TestApp } from './helpers/app.js'
+import { Inbox } from './helpers/mqtt.js'
 import { requireCommand } from './helpers/require-command.js'
+import { useApp } from './helpers/use-app.js'
 
+const f = useApp()
 let t: TestApp
 beforeEach(async () => {
-  t = await startApp()
-})
-afterEach(async () => {
-  await t.close()
+  t = await f.start()
 })
 
 /** Runs a client without blocking this process, which is also the broker's. */
@@ -30,7 +29,7 @@ describe("Debian's mosquitto clients", () => {
     const pub = requireCommand('mosquitto_pub', 'mosquitto-clients')
     const port = String(t.addresses.mqtt.port)
 
-    const js = await connect(t.wsUrl)
+    const js = await f.connect(t.wsUrl)
     const watcher = new Inbox(js)
     await js.subscribeAsync('$events/subscriptions/subscribed/mosq-sub', { qos: 1 })
 
@@ -48,7 +47,6 @@ describe("Debian's mosquitto clients", () => {
     expect(sent.code, sent.err).toBe(0)
     const got = await inbox.on('from/mosquitto')
     expect([got.payload, got.packet.qos]).toEqual(['hi from mosquitto_pub', 2])
-    await end(js)
   })
 
   it('retained messages set by mosquitto_pub -r are read back by mosquitto_sub', async () => {

@@ -1,17 +1,14 @@
-import { afterEach, beforeEach, expect, it } from 'vitest'
-import mqtt, { type MqttClient } from 'mqtt'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connect, end } from './helpers/mqtt.js'
+import { beforeEach, expect, it } from 'vitest'
+import mqtt from 'mqtt'
+import type { TestApp } from './helpers/app.js'
+import { end } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
 
+const f = useApp()
 let t: TestApp
-let publisher: MqttClient | undefined
 beforeEach(async () => {
   // The publisher runs flat out: the per-client publish rate limit is not what is tested here.
-  t = await startApp({ extraYaml: 'limits:\n  publishRate: 0\n' })
-})
-afterEach(async () => {
-  await end(publisher, true)
-  await t.close()
+  t = await f.start('limits:\n  publishRate: 0\n')
 })
 
 // A persistent client reconnecting while QoS 1 messages flow must get its
@@ -20,16 +17,16 @@ afterEach(async () => {
 // the CONNACK, so without Switchyard's fix messages slip in first.
 it('survives 50 reconnects of a persistent client under QoS 1 traffic with zero failures', async () => {
   const url = t.mqttUrl
-  const first = await connect(url, { clientId: 'stormy', clean: false })
+  const first = await f.connect({ clientId: 'stormy', clean: false })
   await first.subscribeAsync('storm/#', { qos: 1 })
   await end(first)
 
-  publisher = await connect(url, { clientId: 'storm-publisher' })
+  const publisher = await f.connect({ clientId: 'storm-publisher' })
   let publishing = true
   let published = 0
   const flow = (async () => {
     while (publishing) {
-      await Promise.all(Array.from({ length: 20 }, () => publisher!.publishAsync(`storm/${published++}`, 'x', { qos: 1 })))
+      await Promise.all(Array.from({ length: 20 }, () => publisher.publishAsync(`storm/${published++}`, 'x', { qos: 1 })))
     }
   })()
 

@@ -1,37 +1,20 @@
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { MqttClient } from 'mqtt'
-import { afterEach, expect, it } from 'vitest'
-import { tempDir } from './helpers/app.js'
-import { startChild, type ChildBroker } from './helpers/child.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
-import { Recorder } from './helpers/recorder.js'
+import { expect, it } from 'vitest'
+import { fixturePath } from './helpers/fixtures.js'
+import { Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
-const children: ChildBroker[] = []
-const clients: MqttClient[] = []
-let recorder: Recorder | undefined
-let temp: ReturnType<typeof tempDir> | undefined
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')))
-  await recorder?.close()
-  temp?.remove()
-})
+const f = useApp()
 
 it('loses no delivery recorded for a PUBACKed QoS 1 message when the broker is killed with SIGKILL', async () => {
-  recorder = new Recorder()
-  const url = await recorder.start()
+  const recorder = await f.recorder()
+  const url = recorder.url
   // A slow endpoint, so that deliveries are still owed when the broker dies.
   recorder.delayMs = 5
-  temp = tempDir()
-  const config = join(temp.dir, 'switchyard.yaml')
-  writeFileSync(config, `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\ndelivery:\n  concurrency: 2\nfunctions:\n  sink: { url: '${url}/sink', retry: { attempts: 20, initialDelay: 20ms, maxDelay: 200ms } }\nrules:\n  - name: stream\n    sql: SELECT * FROM 'stream/+'\n    actions:\n      - invoke: { function: sink }\n`)
+  const config = f.writeConfig(`listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\ndelivery:\n  concurrency: 2\nfunctions:\n  sink: { url: '${url}/sink', retry: { attempts: 20, initialDelay: 20ms, maxDelay: 200ms } }\nrules:\n  - name: stream\n    sql: SELECT * FROM 'stream/+'\n    actions:\n      - invoke: { function: sink }\n`)
 
-  const first = await startChild(config)
-  children.push(first)
-  const pub = await connect(`mqtt://127.0.0.1:${first.mqttPort}`, { clientId: 'streamer' })
-  clients.push(pub)
+  const first = await f.startChild(config)
+  const pub = await f.connect(first.mqttUrl, { clientId: 'streamer' })
   const acked: number[] = []
   let stop = false
   void (async () => {
@@ -40,25 +23,22 @@ it('loses no delivery recorded for a PUBACKed QoS 1 message when the broker is k
       acked.push(i)
     }
   })().catch(() => {})
-  await expect.poll(() => acked.length, { timeout: 10_000 }).toBeGreaterThan(300)
+  await waitUntil(() => acked.length > 300, { timeout: 10_000, what: 'over 300 PUBACKs' })
   await first.kill('SIGKILL')
   // A publish in flight when the broker died was never acknowledged: it is not owed.
   stop = true
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  const delivered = () => new Set(recorder!.calls.map((c) => c.body.event.i as number))
+  await f.endClients()
+  const delivered = () => new Set(recorder.calls.map((c) => c.body.event.i as number))
   const before = delivered().size
   expect(before).toBeLessThan(acked.length) // some deliveries were still owed
 
-  const second = await startChild(config)
-  children.push(second)
-  await expect.poll(() => acked.filter((i) => !delivered().has(i)).slice(0, 10), { timeout: 30_000, interval: 100 }).toEqual([])
+  await f.startChild(config)
+  await waitUntil(() => acked.filter((i) => !delivered().has(i)).slice(0, 10), { until: (missing) => missing.length === 0, timeout: 30_000, interval: 100, what: 'every PUBACKed message delivered to the sink' })
 }, 60_000)
 
 it('keeps serving everyone while a function hangs or crashes its worker', async () => {
-  temp = tempDir()
-  const config = join(temp.dir, 'switchyard.yaml')
-  const fixtures = fileURLToPath(new URL('./fixtures/functions/', import.meta.url))
-  writeFileSync(config, [
+  const fixtures = fixturePath('functions/')
+  const config = f.writeConfig([
     'listen: { mqtt: 0, http: 0 }',
     'storage: { sqlite: ":memory:" }',
     'functions:',
@@ -69,10 +49,8 @@ it('keeps serving everyone while a function hangs or crashes its worker', async 
     "  - { name: crash, sql: \"SELECT * FROM 'crash/+'\", actions: [ { invoke: { function: exits } } ] }",
     '',
   ].join('\n'))
-  const child = await startChild(config)
-  children.push(child)
-  const c = await connect(`mqtt://127.0.0.1:${child.mqttPort}`)
-  clients.push(c)
+  const child = await f.startChild(config)
+  const c = await f.connect(child.mqttUrl)
   const inbox = new Inbox(c)
   await c.subscribeAsync(['ping/#', '$events/deadletter/+'], { qos: 1 })
   await c.publishAsync('bad/1', '{}', { qos: 1 })

@@ -1,46 +1,26 @@
-import { fileURLToPath } from 'node:url'
-import type { MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
-import { startApp, tempDir, type TestApp } from './helpers/app.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
-import { Recorder } from './helpers/recorder.js'
+import { describe, expect, it } from 'vitest'
+import { fixturePath } from './helpers/fixtures.js'
+import { metricsText, sampleOf } from './helpers/metrics.js'
+import { Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const TOKEN = 'router-admin-token-0123456789'
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/router/${name}.js`, import.meta.url))
-const json = async (res: Response | Promise<Response>): Promise<any> => (await res).json()
+const fixture = (name: string) => fixturePath(`router/${name}.js`)
 
-let t: TestApp | undefined
-let recorder: Recorder | undefined
-const clients: MqttClient[] = []
-const temps: Array<ReturnType<typeof tempDir>> = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-  await recorder?.close()
-  recorder = undefined
-  for (const temp of temps.splice(0)) temp.remove()
-})
+const f = useApp({ adminToken: TOKEN })
+const api = (path: string, method = 'GET', body?: unknown) => f.api(path, { method, body })
 
-async function app(yaml: string, dir?: string): Promise<TestApp> {
-  t = await startApp({ dir, extraYaml: `admin:\n  token: ${TOKEN}\n${yaml}` })
-  return t
+interface RuleView {
+  name: string
+  stats: { matched: number; passed: number; actions: Array<{ success: number; failure: number }> }
 }
-async function open(options = {}) {
-  const c = await connect(t!.mqttUrl, options)
-  clients.push(c)
-  return c
-}
-const api = (path: string, method = 'GET', body?: unknown) =>
-  json(fetch(`${t!.httpUrl}/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  }))
+/** Whether the rule has finished the actions of every message it passed. */
+const settled = (stats: RuleView['stats']) => stats.actions.every((a) => a.success + a.failure === stats.passed)
 
 describe('functions behind rules', () => {
   it('a rule invokes a local function, which publishes; invoking and invoked are events', async () => {
-    await app(`
+    await f.start(`
 functions:
   greet: { module: ${fixture('greet')}, timeout: 3s }
 rules:
@@ -49,7 +29,7 @@ rules:
     actions:
       - invoke: { function: greet }
 `)
-    const c = await open({ clientId: 'alice-dev' })
+    const c = await f.connect({ clientId: 'alice-dev' })
     const inbox = new Inbox(c)
     await c.subscribeAsync(['inbox/#', '$events/functions/+/+'], { qos: 1 })
     await c.publishAsync('joins/lobby', JSON.stringify({ user: 'alice' }), { qos: 1 })
@@ -62,7 +42,7 @@ rules:
   })
 
   it('cannot loop forever through its own events', async () => {
-    await app(`
+    await f.start(`
 rulesEngine:
   maxHops: 4
 functions:
@@ -77,17 +57,37 @@ rules:
     actions:
       - invoke: { function: v1 }
 `)
-    const c = await open()
+    const c = await f.connect()
     const inbox = new Inbox(c)
     await c.subscribeAsync(['$events/functions/v1/invoked', '$events/rules/+/loop'], { qos: 1 })
     await c.publishAsync('go', '{}', { qos: 1 })
     await inbox.on('$events/rules/again/loop', 10_000)
-    await new Promise((r) => setTimeout(r, 300))
-    expect(inbox.messages.filter((m) => m.topic === '$events/functions/v1/invoked').length).toBeLessThanOrEqual(4)
+    // Each invocation of v1 publishes `invoked`, which `again` answers with
+    // one more invocation, until the loop guard drops one. Once `again` has
+    // settled on every invoked event so far, every invocation has finished
+    // and none is running, nothing more can come.
+    const invoked = () => inbox.messages.filter((m) => m.topic === '$events/functions/v1/invoked').length
+    const state = async () => {
+      const again = ((await api('/rules')).rules as RuleView[]).find((r) => r.name === 'again')!.stats
+      const metrics = await metricsText(f.app.httpUrl)
+      return {
+        invoked: invoked(),
+        againMatched: again.matched,
+        againSettled: settled(again),
+        delivered: sampleOf(metrics, 'switchyard_deliveries_total{target="function:v1"}'),
+        running: sampleOf(metrics, 'switchyard_deliveries_in_flight'),
+      }
+    }
+    await waitUntil(state, {
+      until: (s) => s.againMatched === s.invoked && s.againSettled && s.delivered === s.invoked && s.running === 0,
+      what: 'again to settle on every invoked event, and every invocation of v1 to finish',
+    })
+    await inbox.flush()
+    expect(invoked()).toBeLessThanOrEqual(4)
   })
 
   it('answers sync invokes and config http entries with the function result', async () => {
-    await app(`
+    await f.start(`
 functions:
   greet: { module: ${fixture('greet')} }
 http:
@@ -95,17 +95,17 @@ http:
 `)
     const sync = await api('/functions/greet/invoke', 'POST', { event: { user: 'bob' } })
     expect(sync.result).toEqual({ greeted: 'bob' })
-    const res = await fetch(`${t!.httpUrl}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'x' }) })
+    const res = await fetch(`${f.app.httpUrl}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'x' }) })
     expect(res.status).toBe(200)
     // The gateway's event wraps the request: the function reads event.user, absent here.
     expect(await res.json()).toEqual({ greeted: undefined })
-    expect((await fetch(`${t!.httpUrl}/api/functions/nope/invoke`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404)
+    expect((await fetch(`${f.app.httpUrl}/api/functions/nope/invoke`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404)
   })
 })
 
 describe('routes', () => {
   it('split by weight, fan out, and repoint live with no event lost', async () => {
-    await app(`
+    await f.start(`
 functions:
   v1: { module: ${fixture('tag')} }
   v2: { module: ${fixture('tag')} }
@@ -123,7 +123,7 @@ rules:
     actions:
       - invoke: { route: everyone }
 `)
-    const c = await open()
+    const c = await f.connect()
     const inbox = new Inbox(c)
     await c.subscribeAsync(['out/+', 'audit/users'], { qos: 1 })
     for (let i = 0; i < 20; i++) await c.publishAsync('work/a', JSON.stringify({ n: i }), { qos: 1 })
@@ -142,10 +142,9 @@ rules:
   })
 
   it('hold events durably across a restart and deliver them in order on release', async () => {
-    recorder = new Recorder()
-    const url = await recorder.start()
-    const temp = tempDir()
-    temps.push(temp)
+    const recorder = await f.recorder()
+    const url = recorder.url
+    const dir = f.tempDir()
     const yaml = `
 routes:
   sink:
@@ -156,19 +155,19 @@ rules:
     actions:
       - invoke: { route: sink }
 `
-    await app(yaml, temp.dir)
+    await f.start(yaml, { dir })
     expect(await api('/routes/sink/hold', 'POST')).toMatchObject({ held: true })
-    const c = await open()
+    const c = await f.connect()
     for (let i = 0; i < 5; i++) await c.publishAsync('held/x', JSON.stringify({ n: i }), { qos: 1 })
-    await expect.poll(async () => (await api('/routes/sink')).heldEvents, { timeout: 5000 }).toBe(5)
+    await waitUntil(async () => (await api('/routes/sink')).heldEvents, { until: (n) => n === 5, timeout: 5000, what: '5 events held on the sink route' })
     expect(recorder.calls).toEqual([])
 
-    await Promise.all(clients.splice(0).map((x) => end(x, true)))
-    await t!.close()
-    await app(yaml, temp.dir)
+    await f.endClients()
+    await f.app.close()
+    await f.start(yaml, { dir })
     expect(await api('/routes/sink')).toMatchObject({ held: true, heldEvents: 5 })
     expect(await api('/routes/sink/release', 'POST')).toMatchObject({ held: false, released: 5 })
-    await expect.poll(() => recorder!.calls.length, { timeout: 5000 }).toBe(5)
+    await waitUntil(() => recorder.calls.length, { until: (n) => n === 5, timeout: 5000, what: 'the 5 released events at the endpoint' })
     expect(recorder.calls.map((x) => x.body.event.n)).toEqual([0, 1, 2, 3, 4])
     expect(recorder.calls[0]!.body.context).toMatchObject({ topic: 'held/x', rule: 'toSink' })
   })
@@ -176,7 +175,7 @@ rules:
 
 describe('durable delivery', () => {
   it('acknowledges a QoS 1 publish only once its deliveries are recorded', async () => {
-    await app(`
+    const t = await f.start(`
 functions:
   greet: { module: ${fixture('greet')} }
 rules:
@@ -187,14 +186,14 @@ rules:
 `)
     // An outbox that takes its time: the PUBACK must wait for it.
     const recorded: unknown[] = []
-    const outbox = t!.app.storage.outbox
+    const outbox = t.app.storage.outbox
     const record = outbox.record.bind(outbox)
     outbox.record = async (deliveries) => {
       await new Promise((r) => setTimeout(r, 300))
       recorded.push(...deliveries)
       return record(deliveries)
     }
-    const c = await open()
+    const c = await f.connect()
     await c.publishAsync('joins/x', JSON.stringify({ user: 'x' }), { qos: 1 })
     expect(recorded).toHaveLength(1)
     // QoS 0 has no acknowledgement to hold back.
@@ -203,11 +202,11 @@ rules:
   })
 
   it('retries a failing target, dead-letters it, and replays it once fixed, losing nothing', async () => {
-    recorder = new Recorder()
-    const url = await recorder.start()
+    const recorder = await f.recorder()
+    const url = recorder.url
     let broken = true
     recorder.status = () => (broken ? 503 : 200)
-    await app(`
+    await f.start(`
 functions:
   audit: { url: '${url}/audit', timeout: 2s, retry: { attempts: 3, initialDelay: 20ms, maxDelay: 50ms } }
 rules:
@@ -218,7 +217,7 @@ rules:
     errorAction:
       republish: { topic: 'errors/rules' }
 `)
-    const c = await open()
+    const c = await f.connect()
     const inbox = new Inbox(c)
     await c.subscribeAsync(['$events/deadletter/#', 'errors/rules'], { qos: 1 })
     await c.publishAsync('audit/in', JSON.stringify({ id: 1 }), { qos: 1 })
@@ -233,16 +232,16 @@ rules:
     expect(dead.deadLetters.map((d: any) => d.event.id).sort()).toEqual([1, 2])
     broken = false
     expect(await api('/deadletters/replay', 'POST', { target: 'function:audit' })).toMatchObject({ replayed: 2 })
-    await expect.poll(() => recorder!.calls.length, { timeout: 5000 }).toBe(2)
+    await waitUntil(() => recorder.calls.length, { until: (n) => n === 2, timeout: 5000, what: 'the 2 replayed events at the endpoint' })
     expect(recorder.calls.map((x) => x.body.event.id).sort()).toEqual([1, 2])
     expect((await api('/deadletters')).deadLetters).toEqual([])
   })
 
   it('does not retry a 4xx other than 408 and 429', async () => {
-    recorder = new Recorder()
-    const url = await recorder.start()
+    const recorder = await f.recorder()
+    const url = recorder.url
     recorder.status = () => 400
-    await app(`
+    await f.start(`
 functions:
   strict: { url: '${url}/strict', retry: { attempts: 5, initialDelay: 10ms } }
 rules:
@@ -251,25 +250,25 @@ rules:
     actions:
       - invoke: { function: strict }
 `)
-    const c = await open()
+    const c = await f.connect()
     await c.publishAsync('strict', '{}', { qos: 1 })
-    await expect.poll(async () => (await api('/deadletters')).deadLetters.length, { timeout: 5000 }).toBe(1)
+    await waitUntil(async () => (await api('/deadletters')).deadLetters.length, { until: (n) => n === 1, timeout: 5000, what: 'one dead letter' })
     expect((await api('/deadletters')).deadLetters[0].attempts).toBe(1)
   })
 
   it('republishes stored events of a table over a time range', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: keep
     sql: SELECT * FROM 'log/+'
     actions:
       - store: { table: logs, key: '\${topic(2)}' }
 `)
-    const c = await open()
+    const c = await f.connect()
     const inbox = new Inbox(c)
     const from = Date.now()
     for (let i = 0; i < 3; i++) await c.publishAsync('log/a', JSON.stringify({ i }), { qos: 1 })
-    await expect.poll(async () => (await api('/store/logs')).events.length).toBe(3)
+    await waitUntil(async () => (await api('/store/logs')).events.length, { until: (n) => n === 3, what: '3 events stored in logs' })
     await c.subscribeAsync('replayed/#', { qos: 1 })
     expect(await api('/replay', 'POST', { table: 'logs', from, topic: 'replayed/logs' })).toEqual({ replayed: 3 })
     await inbox.count(3)

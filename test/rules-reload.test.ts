@@ -1,17 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
+import { describe, expect, it } from 'vitest'
+import { fixturePath } from './helpers/fixtures.js'
+import { Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
-let t: TestApp
-let client: MqttClient | undefined
-afterEach(async () => {
-  await end(client, true)
-  await t.close()
-})
+const f = useApp()
 
 const rule = (name: string, from: string, to: string) => `
 rules:
@@ -30,8 +26,8 @@ async function roundTrip(inbox: Inbox, c: MqttClient, topic: string, expected: s
 
 describe('hot reload', () => {
   it('swaps the rule set when the file changes, and keeps it when the change is invalid', async () => {
-    t = await startApp({ extraYaml: rule('first', 'in', 'out/first') })
-    client = await connect(t.mqttUrl)
+    const t = await f.start(rule('first', 'in', 'out/first'))
+    const client = await f.connect()
     const inbox = new Inbox(client)
     await client.subscribeAsync('out/#', { qos: 1 })
     await roundTrip(inbox, client, 'in', 'out/first')
@@ -40,7 +36,7 @@ describe('hot reload', () => {
     const base = readFileSync(file, 'utf8').split('\nrules:')[0]!
     // A valid change, picked up by the file watcher.
     writeFileSync(file, base + rule('second', 'in', 'out/second'))
-    await expect.poll(() => t.app.engine.rules.rules[0]?.name, { timeout: 5000 }).toBe('second')
+    await waitUntil(() => t.app.engine.rules.rules[0]?.name, { until: (name) => name === 'second', timeout: 5000, what: 'the watcher to swap in rule second' })
     await roundTrip(inbox, client, 'in', 'out/second')
 
     // Bad SQL: the error names the file, line and column, and the rules stay.
@@ -61,38 +57,31 @@ describe('hot reload', () => {
 
   it('rereads the file on SIGHUP in a running switchyard', async () => {
     // Covered by the same reload() the CLI binds to SIGHUP; here the signal path itself.
-    const { startChild } = await import('./helpers/child.js')
-    t = await startApp()
-    const file = join(t.dir, 'child.yaml')
-    writeFileSync(file, `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ":memory:"\n${rule('one', 'in', 'out/one')}`)
-    const child = await startChild(file)
-    try {
-      client = await connect(`mqtt://127.0.0.1:${child.mqttPort}`)
-      const inbox = new Inbox(client)
-      await client.subscribeAsync('out/#', { qos: 1 })
-      await roundTrip(inbox, client, 'in', 'out/one')
-      writeFileSync(file, readFileSync(file, 'utf8').replace('out/one', 'out/two'))
-      child.process.kill('SIGHUP')
-      await expect.poll(async () => {
-        await client!.publishAsync('in', '{}', { qos: 1 })
-        return inbox.messages.at(-1)?.topic
-      }, { timeout: 5000, interval: 100 }).toBe('out/two')
-    } finally {
-      await child.kill('SIGTERM')
-    }
+    const file = f.writeConfig(`listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ":memory:"\n${rule('one', 'in', 'out/one')}`)
+    const child = await f.startChild(file)
+    const client = await f.connect(child.mqttUrl)
+    const inbox = new Inbox(client)
+    await client.subscribeAsync('out/#', { qos: 1 })
+    await roundTrip(inbox, client, 'in', 'out/one')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('out/one', 'out/two'))
+    child.process.kill('SIGHUP')
+    await waitUntil(async () => {
+      await client.publishAsync('in', '{}', { qos: 1 })
+      return inbox.messages.at(-1)?.topic
+    }, { until: (topic) => topic === 'out/two', timeout: 5000, interval: 100, what: 'the reread rule to republish to out/two' })
   })
 })
 
 describe('hot reload of functions and routes', () => {
   it('puts added functions and changed routes in force, and refuses to drop a function an HTTP entry still answers with', async () => {
-    const tag = fileURLToPath(new URL('./fixtures/router/tag.js', import.meta.url))
+    const tag = fixturePath('router/tag.js')
     const functions = (names: string[]) => `functions:\n${names.map((n) => `  ${n}: { module: ${tag} }`).join('\n')}\n`
     const routing = (target: string) => `routes:\n  handler:\n    targets: [ { function: ${target} } ]\nrules:\n  - name: direct\n    sql: SELECT * FROM 'direct'\n    actions:\n      - invoke: { function: v1 }\n  - name: routed\n    sql: SELECT * FROM 'routed'\n    actions:\n      - invoke: { route: handler }\n`
-    t = await startApp({ extraYaml: `${functions(['gateway'])}http:\n  - { method: POST, path: /tag, function: gateway }\n` })
+    const t = await f.start(`${functions(['gateway'])}http:\n  - { method: POST, path: /tag, function: gateway }\n`)
     const file = join(t.dir, 'switchyard.yaml')
     const base = readFileSync(file, 'utf8').split('functions:')[0]!
     const gateway = 'http:\n  - { method: POST, path: /tag, function: gateway }\n'
-    client = await connect(t.mqttUrl)
+    const client = await f.connect()
     const inbox = new Inbox(client)
     await client.subscribeAsync(['out/#', '$events/deadletter/+'], { qos: 1 })
 

@@ -1,36 +1,22 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import type { MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connect, end, Inbox } from './helpers/mqtt.js'
+import { createServer } from 'node:http'
+import { describe, expect, it } from 'vitest'
+import { Inbox } from './helpers/mqtt.js'
+import { closedPort } from './helpers/net.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 const TOKEN = 'test-admin-token-0123456789'
 
-const json = async (res: Response | Promise<Response>): Promise<any> => (await res).json()
+const f = useApp({ adminToken: TOKEN })
 
-let t: TestApp | undefined
-let server: Server | undefined
-const clients: MqttClient[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
-  server = undefined
-})
-
-async function app(rulesYaml: string): Promise<TestApp> {
-  t = await startApp({ extraYaml: `admin:\n  token: ${TOKEN}\n${rulesYaml}` })
-  return t
+interface RuleView {
+  name: string
+  stats: { matched: number; passed: number; actions: Array<{ success: number; failure: number }> }
 }
-async function open(url: string, options = {}) {
-  const c = await connect(url, options)
-  clients.push(c)
-  return c
-}
-const api = (path: string, init: RequestInit = {}) =>
-  fetch(`${t!.httpUrl}/api${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...init.headers } })
+/** The rules and their stats, as GET /api/rules shows them. */
+const rulesNow = async () => ((await f.api('/rules')) as { rules: RuleView[] }).rules
+/** Whether a rule has finished the actions of every message it passed. */
+const settled = (rule: RuleView) => rule.stats.actions.every((a) => a.success + a.failure === rule.stats.passed)
 
 // The two rules of the AWS IoT web chat, exactly as written there.
 const AWS_CHAT_RULES = `
@@ -52,8 +38,8 @@ rules:
 
 describe('the AWS IoT chat rules', () => {
   it('republish chat/out to the room and store the room history', async () => {
-    await app(AWS_CHAT_RULES)
-    const alice = await open(t!.wsUrl, { clientId: 'alice-1' })
+    await f.start(AWS_CHAT_RULES)
+    const alice = await f.connect(f.app.wsUrl, { clientId: 'alice-1' })
     const inbox = new Inbox(alice)
     await alice.subscribeAsync('chat/pub/lobby', { qos: 1 })
 
@@ -69,25 +55,24 @@ describe('the AWS IoT chat rules', () => {
     expect(got[0]!.packet.qos).toBe(1)
     expect(JSON.parse(got[1]!.payload).message).toBe('second')
 
-    let stored: { events: Array<{ key: string; data: Record<string, unknown>; expiresAt: number }> } = { events: [] }
-    for (let i = 0; i < 50 && stored.events.length < 2; i++) {
-      stored = await json(api('/store/chat?key=lobby'))
-      if (stored.events.length < 2) await new Promise((r) => setTimeout(r, 20))
-    }
+    const stored = await waitUntil(
+      (): Promise<{ events: Array<{ key: string; data: Record<string, unknown>; expiresAt: number }> }> => f.api('/store/chat?key=lobby'),
+      { until: (s) => s.events.length >= 2, what: 'both messages stored for the lobby' },
+    )
     expect(stored.events.map((e) => e.data.message)).toEqual(['second', 'hello']) // newest first
     const data = stored.events[1]!.data
     expect(data.timestamp_clientId).toBe(`${first.timestamp as number}alice-1`)
     // Int / Int is an integer division in AWS IoT SQL.
     expect(data.ttl).toBe(Math.trunc((first.timestamp as number) / 1000) + 86400)
     expect(stored.events[1]!.expiresAt - (first.timestamp as number)).toBeGreaterThanOrEqual(24 * 3600 * 1000 - 1000)
-    expect((await json(api('/store/chat?key=lobby&limit=1'))).events).toHaveLength(1)
-    expect((await json(api('/store/chat?key=other'))).events).toEqual([])
+    expect((await f.api('/store/chat?key=lobby&limit=1')).events).toHaveLength(1)
+    expect((await f.api('/store/chat?key=other')).events).toEqual([])
 
-    const rules = (await json(api('/rules'))) as { rules: Array<{ name: string; stats: { matched: number; passed: number; actions: Array<{ success: number }> } }> }
+    const rules = (await f.api('/rules')) as { rules: Array<{ name: string; stats: { matched: number; passed: number; actions: Array<{ success: number }> } }> }
     const chatPub = rules.rules.find((r) => r.name === 'chatPub')!
     expect(chatPub.stats).toMatchObject({ matched: 3, passed: 2 })
     expect(chatPub.stats.actions[0]!.success).toBe(2)
-    const metrics = await (await fetch(`${t!.httpUrl}/metrics`)).text()
+    const metrics = await (await fetch(`${f.app.httpUrl}/metrics`)).text()
     expect(metrics).toContain('switchyard_rule_matched_total{rule="chatPub"} 3')
     expect(metrics).toContain('switchyard_rule_passed_total{rule="chatPub"} 2')
   })
@@ -97,14 +82,14 @@ describe('templates and payloads', () => {
   // As on AWS, a template is evaluated against the message, not the SELECT
   // output: payload fields and functions, not AS aliases.
   it('fill topic and payload templates with fields, topic(n) and clientid()', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: relay
     sql: SELECT temp, topic(2) AS device FROM 'sensors/+/temp' WHERE temp > 30
     actions:
       - republish: { topic: 'alerts/\${topic(2)}/\${clientid()}', payload: 'hot: \${temp} on \${topic(2)}', qos: 1 }
 `)
-    const c = await open(t!.mqttUrl, { clientId: 'gw-9' })
+    const c = await f.connect({ clientId: 'gw-9' })
     const inbox = new Inbox(c)
     await c.subscribeAsync('alerts/#', { qos: 1 })
     await c.publishAsync('sensors/boiler/temp', JSON.stringify({ temp: 20 }), { qos: 1 })
@@ -115,14 +100,14 @@ rules:
   })
 
   it('treat a payload that is not JSON as * in base64, as AWS does', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: raw
     sql: SELECT encode(*, 'base64') AS data, topic() AS t FROM 'raw/#'
     actions:
       - republish: { topic: 'decoded' }
 `)
-    const c = await open(t!.mqttUrl)
+    const c = await f.connect()
     const inbox = new Inbox(c)
     await c.subscribeAsync('decoded')
     await c.publishAsync('raw/1', Buffer.from([0xde, 0xad, 0xbe, 0xef]), { qos: 1 })
@@ -130,7 +115,7 @@ rules:
   })
 
   it('republish a JSON payload of SELECT * byte for byte, and a payload that is not JSON as * in base64', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: copy
     sql: SELECT * FROM 'in/#'
@@ -138,7 +123,7 @@ rules:
       - republish: { topic: 'copy/\${topic(2)}' }
       - republish: { topic: 'sized/\${size}' }
 `)
-    const c = await open(t!.mqttUrl)
+    const c = await f.connect()
     const got = new Map<string, Buffer>()
     c.on('message', (topic, payload) => got.set(topic, payload))
     await c.subscribeAsync('copy/#')
@@ -148,7 +133,7 @@ rules:
     const json = Buffer.from('{ "size": 3,  "id": 12345678901234567890 }')
     await c.publishAsync('in/bin', binary, { qos: 1 })
     await c.publishAsync('in/json', json, { qos: 1 })
-    await expect.poll(() => [...got.keys()].filter((k) => k.startsWith('copy/') || k === 'sized/3').length).toBe(3)
+    await waitUntil(() => [...got.keys()].filter((k) => k.startsWith('copy/') || k === 'sized/3').length === 3, { what: 'copy/bin, copy/json and sized/3' })
     expect(got.get('copy/bin')!.toString()).toBe(binary.toString('base64'))
     expect(got.get('copy/json')).toEqual(json)
     // A template that reads the output still sees the parsed document.
@@ -156,24 +141,24 @@ rules:
   })
 
   it('let rules read lifecycle events from $events topics', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: presence
     sql: SELECT clientId, eventType FROM '$events/presence/+/+'
     actions:
       - republish: { topic: 'presence/\${clientId}' }
 `)
-    const watcher = await open(t!.mqttUrl)
+    const watcher = await f.connect()
     const inbox = new Inbox(watcher)
     await watcher.subscribeAsync('presence/#')
-    await open(t!.mqttUrl, { clientId: 'newcomer' })
+    await f.connect({ clientId: 'newcomer' })
     expect(JSON.parse((await inbox.on('presence/newcomer')).payload)).toEqual({ clientId: 'newcomer', eventType: 'connected' })
   })
 })
 
 describe('the loop guard', () => {
   it('drops a rule that republishes into its own FROM after maxHops and says so', async () => {
-    await app(`
+    await f.start(`
 rulesEngine:
   maxHops: 5
 rules:
@@ -182,7 +167,7 @@ rules:
     actions:
       - republish: { topic: 'loop/again' }
 `)
-    const c = await open(t!.mqttUrl)
+    const c = await f.connect()
     const inbox = new Inbox(c)
     await c.subscribeAsync(['loop/#', '$events/rules/+/loop'])
     await c.publishAsync('loop/start', '{"n":1}', { qos: 1 })
@@ -190,14 +175,18 @@ rules:
     expect(event).toMatchObject({ rule: 'echo', topic: 'loop/again', hops: 6, maxHops: 5 })
     // The broker still serves everyone.
     await c.publishAsync('other', 'x', { qos: 1 })
-    await new Promise((r) => setTimeout(r, 100))
+    // The loop guard dropped the sixth republish: once echo has settled every
+    // republish it ran, nothing more is coming, and what it published before
+    // has reached c when c's own message comes back.
+    await waitUntil(rulesNow, { until: (rules) => rules.every(settled), what: 'echo to settle every republish it ran' })
+    await inbox.flush()
     expect(inbox.messages.filter((m) => m.topic === 'loop/again')).toHaveLength(5)
-    const rules = await json(api('/rules'))
+    const rules = await f.api('/rules')
     expect(rules.rules[0].stats.loops).toBe(1)
   })
 
   it('stops a rule on the loop event from looping through it', async () => {
-    await app(`
+    await f.start(`
 rulesEngine:
   maxHops: 3
 rules:
@@ -210,12 +199,19 @@ rules:
     actions:
       - republish: { topic: 'ping' }
 `)
-    const c = await open(t!.mqttUrl)
+    const c = await f.connect()
     const inbox = new Inbox(c)
     await c.subscribeAsync(['ping', '$events/rules/+/loop'])
     await c.publishAsync('ping', '{}', { qos: 1 })
     await inbox.on('$events/rules/ping/loop')
-    await new Promise((r) => setTimeout(r, 300))
+    // onLoop takes the event and republishes to ping, past maxHops. Once it
+    // has, and every rule has settled the actions of every message it took,
+    // nothing more is coming.
+    await waitUntil(rulesNow, {
+      until: (rules) => rules.find((r) => r.name === 'onLoop')!.stats.matched > 0 && rules.every(settled),
+      what: 'onLoop to take the loop event, and every rule to settle its actions',
+    })
+    await inbox.flush()
     expect(inbox.messages.filter((m) => m.topic.startsWith('$events/rules/'))).toHaveLength(1)
     expect(inbox.messages.length).toBeLessThan(10)
   })
@@ -224,7 +220,7 @@ rules:
 describe('http actions', () => {
   it('count only a 2xx as success; anything else reaches the errorAction with the AWS error document', async () => {
     const calls: Array<{ path: string; body: string; auth: string | undefined }> = []
-    server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       let body = ''
       req.on('data', (d: Buffer) => (body += d.toString()))
       req.on('end', () => {
@@ -233,9 +229,8 @@ describe('http actions', () => {
         res.end('nope')
       })
     })
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    await app(`
+    const base = `http://127.0.0.1:${await f.listen(server)}`
+    await f.start(`
 rules:
   - name: webhook
     sql: SELECT * FROM 'hook/+'
@@ -244,7 +239,7 @@ rules:
     errorAction:
       republish: { topic: 'errors/rules' }
 `)
-    const c = await open(t!.mqttUrl, { clientId: 'dev-7' })
+    const c = await f.connect({ clientId: 'dev-7' })
     const inbox = new Inbox(c)
     await c.subscribeAsync('errors/rules', { qos: 1 })
     await c.publishAsync('hook/ok', '{"a":1}', { qos: 1 })
@@ -259,22 +254,18 @@ rules:
     expect(docs[0]).toMatchObject({ ruleName: 'webhook', clientId: 'dev-7', failures: [{ failedAction: 'http' }] })
     expect(Buffer.from(docs[0]!.base64OriginalPayload, 'base64').toString()).toMatch(/^\{"a":[23]\}$/)
     expect(calls.find((x) => x.path === '/ok')).toMatchObject({ body: '{"a":1}', auth: 'dev-7' })
-    const stats = (await json(api('/rules'))).rules[0].stats
+    const stats = (await f.api('/rules')).rules[0].stats
     expect(stats.actions[0]).toMatchObject({ success: 1, failure: 2 })
     expect(stats.errorAction).toMatchObject({ success: 2, failure: 0 })
   })
 
   it('fails on a refused connection and on a timeout', async () => {
-    server = createServer(() => {
+    const server = createServer(() => {
       // never answers
     })
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
-    const slow = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`
-    const closed = createServer()
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
-    const refused = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/refused`
-    await new Promise<void>((r) => closed.close(() => r()))
-    await app(`
+    const slow = `http://127.0.0.1:${await f.listen(server)}/slow`
+    const refused = `http://127.0.0.1:${await closedPort()}/refused`
+    await f.start(`
 rules:
   - name: slow
     sql: SELECT * FROM 'slow'
@@ -284,7 +275,7 @@ rules:
     errorAction:
       republish: { topic: 'errors/rules' }
 `)
-    const c = await open(t!.mqttUrl)
+    const c = await f.connect()
     const inbox = new Inbox(c)
     await c.subscribeAsync('errors/rules')
     await c.publishAsync('slow', '{}', { qos: 1 })
@@ -295,16 +286,16 @@ rules:
 
 describe('the admin API', () => {
   it('needs the bearer token', async () => {
-    await app('')
-    expect((await fetch(`${t!.httpUrl}/api/rules`)).status).toBe(401)
-    expect((await fetch(`${t!.httpUrl}/api/rules`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
-    expect((await api('/rules')).status).toBe(200)
+    await f.start('')
+    expect((await fetch(`${f.app.httpUrl}/api/rules`)).status).toBe(401)
+    expect((await fetch(`${f.app.httpUrl}/api/rules`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
+    expect((await f.request('/rules')).status).toBe(200)
   })
 
   it('is closed when no token is configured', async () => {
-    t = await startApp()
+    const t = await f.start('', { noAdmin: true })
     const res = await fetch(`${t.httpUrl}/api/rules`, { headers: { authorization: `Bearer ${TOKEN}` } })
     expect(res.status).toBe(403)
-    expect((await json(res)).error).toMatch(/set admin.token/)
+    expect(((await res.json()) as { error: string }).error).toMatch(/set admin.token/)
   })
 })

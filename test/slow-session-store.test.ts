@@ -1,15 +1,15 @@
-import type { Server } from 'node:net'
 import mqtt from 'mqtt'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
-import { afterEach, expect, it } from 'vitest'
-import { closeBroker, createBroker, type Broker } from '../src/broker/broker.js'
+import { expect, it } from 'vitest'
+import { closeBroker, createBroker } from '../src/broker/broker.js'
 import { limitsSchema } from '../src/broker/limits-schema.js'
 import { Limits } from '../src/broker/limits.js'
 import { closeServer, listenMqtt } from '../src/broker/listeners.js'
 import { wrapPersistence } from '../src/broker/timed-persistence.js'
 import { createSqlitePersistence, type SqlitePersistence } from '../src/persistence/index.js'
-import { connect, end } from './helpers/mqtt.js'
+import { end } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
 
 /**
  * The same session store answering a few milliseconds late, as a networked
@@ -24,30 +24,26 @@ function slow(persistence: SqlitePersistence, ms: number): SqlitePersistence {
   })
 }
 
-let broker: Broker | undefined
-let server: Server | undefined
-let persistence: SqlitePersistence | undefined
-afterEach(async () => {
-  if (server) await closeServer(server)
-  if (broker) await closeBroker(broker.aedes)
-  await persistence?.destroy()
-})
+const f = useApp()
 
 it('a persistent client reconnecting 50 times under QoS 1 traffic always gets CONNACK first, with a slow store', async () => {
   const log = pino({ level: 'silent' })
-  persistence = createSqlitePersistence({ path: ':memory:' })
+  const persistence = createSqlitePersistence({ path: ':memory:' })
+  f.defer(() => persistence.destroy())
   const registry = new Registry()
   // The publisher runs flat out; the publish rate limit is not what is tested here.
   const limits = new Limits(limitsSchema.parse({ publishRate: 0 }), registry, log)
-  broker = await createBroker({ persistence: slow(persistence, 3), limits, log, registry })
-  server = await listenMqtt(broker, { host: '127.0.0.1', port: 0 }, log)
+  const broker = await createBroker({ persistence: slow(persistence, 3), limits, log, registry })
+  f.defer(() => closeBroker(broker.aedes))
+  const server = await listenMqtt(broker, { host: '127.0.0.1', port: 0 }, log)
+  f.defer(() => closeServer(server))
   const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
 
-  const first = await connect(url, { clientId: 'stormy', clean: false, will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false } })
+  const first = await f.connect(url, { clientId: 'stormy', clean: false, will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false } })
   await first.subscribeAsync('storm/#', { qos: 1 })
   await end(first)
 
-  const publisher = await connect(url)
+  const publisher = await f.connect(url)
   let publishing = true
   let published = 0
   const flow = (async () => {

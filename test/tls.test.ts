@@ -1,61 +1,43 @@
 import { readFileSync } from 'node:fs'
 import { get } from 'node:https'
-import { fileURLToPath } from 'node:url'
-import mqtt, { type MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../src/config/load.js'
-import { startApp, type TestApp } from './helpers/app.js'
-import { attempt as tryConnect, connect, connectWithInbox, end } from './helpers/mqtt.js'
+import { fixturePath } from './helpers/fixtures.js'
+import { useApp } from './helpers/use-app.js'
 
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url))
+const fixture = (name: string) => fixturePath(`tls/${name}`)
 const ca = readFileSync(fixture('ca.crt'))
 const TLS = `tls:\n  cert: ${fixture('server.crt')}\n  key: ${fixture('server.key')}\n`
 const LISTEN = 'listen:\n  mqtt: 0\n  http: 0\n  mqtts: 0\n  https: 0\n'
 
-let t: TestApp | undefined
-const clients: MqttClient[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-})
-
-async function start(extra = ''): Promise<TestApp> {
-  t = await startApp({ listenYaml: LISTEN, extraYaml: `${TLS}${extra}` })
-  return t
-}
-const mqttsUrl = () => `mqtts://127.0.0.1:${t!.addresses.mqtts!.port}`
-const wssUrl = () => `wss://127.0.0.1:${t!.addresses.https!.port}/mqtt`
+const f = useApp()
+const start = (extra = '') => f.start(`${TLS}${extra}`, { listenYaml: LISTEN })
+const mqttsUrl = () => `mqtts://127.0.0.1:${f.app.addresses.mqtts!.port}`
+const wssUrl = () => `wss://127.0.0.1:${f.app.addresses.https!.port}/mqtt`
 
 function httpsGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port: t!.addresses.https!.port, path, ca, headers }, (res) => {
+    get({ host: '127.0.0.1', port: f.app.addresses.https!.port, path, ca, headers }, (res) => {
       let body = ''
       res.on('data', (chunk: Buffer) => (body += chunk.toString()))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
     }).on('error', reject)
   })
 }
-/** The error a connection attempt ends with, or 'connected'. */
-function attempt(url: string, options: mqtt.IClientOptions): Promise<string> {
-  return tryConnect(url, options, (c) => clients.push(c))
-}
 
 describe('TLS listeners', () => {
   it('carries MQTT over TLS (mqtts) and secure WebSocket (wss) to the same broker as TCP', async () => {
-    await start()
-    const { client: sub, inbox } = await connectWithInbox(t!.mqttUrl)
-    clients.push(sub)
+    const t = await start()
+    const { client: sub, inbox } = await f.connectWithInbox()
     await sub.subscribeAsync('secure/#', { qos: 1 })
-    const overTls = await connect(mqttsUrl(), { ca })
-    const overWss = await connect(wssUrl(), { ca })
-    clients.push(overTls, overWss)
+    const overTls = await f.connect(mqttsUrl(), { ca })
+    const overWss = await f.connect(wssUrl(), { ca })
     await overTls.publishAsync('secure/tls', 'from mqtts', { qos: 1 })
     await overWss.publishAsync('secure/wss', 'from wss', { qos: 1 })
     await inbox.count(2)
     expect(inbox.messages.map((m) => [m.topic, m.payload]).sort()).toEqual([['secure/tls', 'from mqtts'], ['secure/wss', 'from wss']])
 
-    const metrics = await (await fetch(`${t!.httpUrl}/metrics`)).text()
+    const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text()
     expect(metrics).toContain('switchyard_mqtt_connections{transport="tls"} 1')
     expect(metrics).toContain('switchyard_mqtt_connections{transport="wss"} 1')
   })
@@ -71,13 +53,13 @@ describe('TLS listeners', () => {
 
   it('is a real TLS handshake: a client that does not trust the certificate is refused', async () => {
     await start()
-    expect(await attempt(mqttsUrl(), {})).toMatch(/self.signed|unable to verify|certificate/i)
+    expect(await f.attempt(mqttsUrl(), {})).toMatch(/self.signed|unable to verify|certificate/i)
   })
 
   it('asks for client certificates signed by tls.ca when one is given', async () => {
     await start(`  ca: ${fixture('ca.crt')}\n`)
-    expect(await attempt(mqttsUrl(), { ca })).not.toBe('connected')
-    expect(await attempt(mqttsUrl(), { ca, cert: readFileSync(fixture('client.crt')), key: readFileSync(fixture('client.key')) })).toBe('connected')
+    expect(await f.attempt(mqttsUrl(), { ca })).not.toBe('connected')
+    expect(await f.attempt(mqttsUrl(), { ca, cert: readFileSync(fixture('client.crt')), key: readFileSync(fixture('client.key')) })).toBe('connected')
   })
 })
 
@@ -88,12 +70,12 @@ describe('TLS configuration mistakes', () => {
   })
 
   it('names the file that cannot be read', async () => {
-    await expect(startApp({ listenYaml: LISTEN, extraYaml: `tls:\n  cert: ./missing.crt\n  key: ${fixture('server.key')}\n` }))
+    await expect(f.start(`tls:\n  cert: ./missing.crt\n  key: ${fixture('server.key')}\n`, { listenYaml: LISTEN }))
       .rejects.toThrow(/cannot read tls\.cert .*missing\.crt: no such file/)
   })
 
   it('says when the key does not belong to the certificate', async () => {
-    await expect(startApp({ listenYaml: LISTEN, extraYaml: `tls:\n  cert: ${fixture('server.crt')}\n  key: ${fixture('client.key')}\n` }))
+    await expect(f.start(`tls:\n  cert: ${fixture('server.crt')}\n  key: ${fixture('client.key')}\n`, { listenYaml: LISTEN }))
       .rejects.toThrow(/do not make a usable certificate/)
   })
 })

@@ -1,24 +1,16 @@
 import { readFileSync } from 'node:fs'
-import { connect as connectTcp, type Socket } from 'node:net'
-import type { MqttClient } from 'mqtt'
+import { connect as connectTcp } from 'node:net'
 import mqttPacket from 'mqtt-packet'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startApp, type TestApp } from './helpers/app.js'
-import { connectWithInbox, end, type Inbox } from './helpers/mqtt.js'
+import type { Inbox } from './helpers/mqtt.js'
+import { useApp } from './helpers/use-app.js'
+import { waitUntil } from './helpers/wait.js'
 
 // The deliveries of one turn to a TCP subscriber leave in few system calls,
 // counted in this process's /proc/self/io (the broker runs in it).
 
-let t: TestApp | undefined
-const clients: MqttClient[] = []
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-})
+const f = useApp()
 
 function writeSyscalls(): number {
   return Number(/^syscw:\s+(\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1])
@@ -27,7 +19,7 @@ function writeSyscalls(): number {
 /** A publisher on a raw socket, connected; `burst` sends many publishes in one write. */
 async function rawPublisher(port: number): Promise<{ burst(packets: mqttPacket.Packet[]): void }> {
   const socket = connectTcp(port, '127.0.0.1')
-  sockets.push(socket)
+  f.defer(() => socket.destroy())
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject)
     socket.once('data', () => resolve())
@@ -48,15 +40,14 @@ function publishes(n: number, bytes: number): mqttPacket.IPublishPacket[] {
 }
 
 async function subscriber(): Promise<Inbox> {
-  const { client, inbox } = await connectWithInbox(t!.mqttUrl)
-  clients.push(client)
+  const { client, inbox } = await f.connectWithInbox()
   await client.subscribeAsync('burst/#', { qos: 0 })
   return inbox
 }
 
 describe('write coalescing', () => {
   it('sends the deliveries one read of publishes makes to a subscriber in a few writes, in order', async () => {
-    t = await startApp()
+    const t = await f.start()
     const inboxes = [await subscriber(), await subscriber()]
     const publisher = await rawPublisher(t.addresses.mqtt.port)
     const n = 400
@@ -72,7 +63,7 @@ describe('write coalescing', () => {
   })
 
   it('flushes a batch larger than half the socket buffer as it grows, so that corking never makes a write wait', async () => {
-    t = await startApp()
+    const t = await f.start()
     const inbox = await subscriber()
     const publisher = await rawPublisher(t.addresses.mqtt.port)
     // About 63 KB for the subscriber, within what loopback takes at once.
@@ -92,8 +83,9 @@ describe('write coalescing', () => {
   })
 
   it('sends a WebSocket subscriber the deliveries of a turn in one frame, where each packet was four or five', async () => {
-    t = await startApp()
+    const t = await f.start()
     const ws = new WebSocket(t.wsUrl, 'mqtt')
+    f.defer(() => ws.terminate())
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
     const parser = mqttPacket.parser()
     const received: string[] = []
@@ -113,7 +105,7 @@ describe('write coalescing', () => {
     frames = 0
     const n = 100
     publisher.burst(publishes(n, 20))
-    while (received.length < n) await new Promise((r) => setTimeout(r, 10))
+    await waitUntil(() => received.length >= n, { interval: 10, what: `the ${n} publishes to arrive over the WebSocket` })
     ws.close()
     expect(received.map((p) => Number.parseInt(p, 10))).toEqual([...Array(n).keys()])
     expect(frames).toBeLessThanOrEqual(5)

@@ -2,6 +2,7 @@ import mqttPacket from 'mqtt-packet'
 import { once } from 'node:events'
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../test/helpers/wait.js'
 import { WriteCoalescer } from './write-coalescing.js'
 
 let server: Server | undefined
@@ -52,7 +53,7 @@ describe('WriteCoalescer', () => {
     await new Promise((r) => setImmediate(r))
     expect(near.writableCorked).toBe(0)
     expect(near.writableLength).toBe(0)
-    while (received() < 20 * size(100)) await new Promise((r) => setTimeout(r, 5))
+    await waitUntil(() => received() >= 20 * size(100), { interval: 5, what: 'every byte of the batch at the other end' })
   })
 
   it('flushes before a write would pass the high-water mark, so a write only waits for the kernel', async () => {

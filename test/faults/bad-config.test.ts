@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { MqttClient } from 'mqtt'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { tempDir } from '../helpers/app.js'
-import { startChild, type ChildBroker } from '../helpers/child.js'
-import { connect, end, Inbox } from '../helpers/mqtt.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { ChildBroker } from '../helpers/child.js'
+import { end, Inbox } from '../helpers/mqtt.js'
+import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 
 // Mistakes in the config file: each is one sentence naming the file, line
 // and column, from `switchyard validate`, from `switchyard start` (which then
@@ -86,21 +86,11 @@ const MISTAKES: Mistake[] = [
   },
 ]
 
-let temp: ReturnType<typeof tempDir>
+const f = useApp()
+let dir: string
 let child: ChildBroker | undefined
-let client: MqttClient | undefined
-let blocker: Server | undefined
 beforeEach(() => {
-  temp = tempDir('switchyard-bad-config-')
-})
-afterEach(async () => {
-  await end(client, true)
-  client = undefined
-  await child?.kill('SIGKILL')
-  child = undefined
-  blocker?.close()
-  blocker = undefined
-  temp.remove()
+  dir = f.tempDir('switchyard-bad-config-')
 })
 
 /** Runs the command line; a `start` that did start is stopped after `ms`. */
@@ -114,7 +104,7 @@ function cli(args: string[], ms = 20_000): Promise<{ code: number | null; stdout
 
 describe('switchyard validate and start', () => {
   it.each(MISTAKES)('refuse $what with one sentence naming the file, line and column', async (m) => {
-    const file = join(temp.dir, 'switchyard.yaml')
+    const file = join(dir, 'switchyard.yaml')
     writeFileSync(file, m.text('out/kept'))
     const [validate, start] = await Promise.all([cli(['validate', '--config', file]), cli(['start', '--config', file])])
     const expected = `switchyard: ${file}:${m.line}:${m.column}: ${m.sentence}\n`
@@ -123,10 +113,8 @@ describe('switchyard validate and start', () => {
   })
 
   it('start names the line of a listen port already in use; validate does not bind, and passes', async () => {
-    blocker = createServer()
-    await new Promise<void>((r) => blocker!.listen(0, '127.0.0.1', r))
-    const port = (blocker.address() as { port: number }).port
-    const file = join(temp.dir, 'switchyard.yaml')
+    const port = await f.listen(createServer())
+    const file = join(dir, 'switchyard.yaml')
     writeFileSync(file, `listen:\n  mqtt: 0\n  http: ${port}\nstorage: { sqlite: ':memory:' }\n`)
     const [validate, start] = await Promise.all([cli(['validate', '--config', file]), cli(['start', '--config', file])])
     expect(start.code).toBe(1)
@@ -142,14 +130,14 @@ describe('a running broker rereading a bad config', () => {
   /** Starts a child on `file` with the good rule, and a client that sees where `in` is republished. */
   async function startGood(file: string, configPath = file): Promise<{ roundTrip(): Promise<string> }> {
     writeFileSync(file, head('out/kept'))
-    child = await startChild(configPath)
-    client = await connect(`mqtt://127.0.0.1:${child.mqttPort}`)
+    child = await f.startChild(configPath)
+    const client = await f.connect(child.mqttUrl)
     const inbox = new Inbox(client)
     await client.subscribeAsync('out/#', { qos: 1 })
     return {
       async roundTrip() {
         const before = inbox.messages.length
-        await client!.publishAsync('in', '{}', { qos: 1 })
+        await client.publishAsync('in', '{}', { qos: 1 })
         await inbox.count(before + 1)
         return inbox.messages[before]!.topic
       },
@@ -158,56 +146,54 @@ describe('a running broker rereading a bad config', () => {
   const refusals = () => child!.logs.filter((l) => l.msg === RELOAD_FAILED)
 
   it('keeps the running rules when the file is changed to each mistake, and logs it with file:line:col', async () => {
-    const file = join(temp.dir, 'switchyard.yaml')
+    const file = join(dir, 'switchyard.yaml')
     const broker = await startGood(file)
     expect(await broker.roundTrip()).toBe('out/kept')
     for (const m of MISTAKES) {
       const seen = refusals().length
       writeFileSync(file, m.text('out/changed'))
-      await expect.poll(() => refusals().length, { timeout: 5000 }).toBeGreaterThan(seen)
+      await waitUntil(() => refusals().length > seen, { timeout: 5000, what: `the refusal of ${m.what} in the log` })
       expect(refusals().at(-1)!.err, m.what).toBe(`${file}:${m.line}:${m.column}: ${m.sentence}`)
       expect(refusals().at(-1)!.level, m.what).toBe(50)
       expect(await broker.roundTrip(), m.what).toBe('out/kept')
     }
     // The file is still watched: a good change takes.
     writeFileSync(file, head('out/changed'))
-    await expect.poll(() => broker.roundTrip(), { timeout: 5000 }).toBe('out/changed')
+    await waitUntil(() => broker.roundTrip(), { until: (topic) => topic === 'out/changed', timeout: 5000, what: 'the good change to take' })
   })
 
   it('does the same on SIGHUP', async () => {
     // The file sits behind a symlink, so the watcher (on the link's folder)
     // does not see it change: only SIGHUP makes the broker read it again.
-    const real = join(temp.dir, 'real')
+    const real = join(dir, 'real')
     mkdirSync(real)
     const file = join(real, 'switchyard.yaml')
-    const link = join(temp.dir, 'switchyard.yaml')
+    const link = join(dir, 'switchyard.yaml')
     symlinkSync(file, link)
     const broker = await startGood(file, link)
     for (const m of MISTAKES) {
       const seen = refusals().length
       writeFileSync(file, m.text('out/changed'))
       child!.process.kill('SIGHUP')
-      await expect.poll(() => refusals().length, { timeout: 5000 }).toBeGreaterThan(seen)
+      await waitUntil(() => refusals().length > seen, { timeout: 5000, what: `the refusal of ${m.what} in the log` })
       expect(refusals().at(-1)!.err, m.what).toBe(`${link}:${m.line}:${m.column}: ${m.sentence}`)
       expect(await broker.roundTrip(), m.what).toBe('out/kept')
     }
     writeFileSync(file, head('out/changed'))
     expect(await broker.roundTrip()).toBe('out/kept')
     child!.process.kill('SIGHUP')
-    await expect.poll(() => broker.roundTrip(), { timeout: 5000 }).toBe('out/changed')
+    await waitUntil(() => broker.roundTrip(), { until: (topic) => topic === 'out/changed', timeout: 5000, what: 'the good change to take on SIGHUP' })
   })
 
   it('keeps its listener when the file moves it to a port in use, and says the change waits for a restart', async () => {
-    blocker = createServer()
-    await new Promise<void>((r) => blocker!.listen(0, '127.0.0.1', r))
-    const port = (blocker.address() as { port: number }).port
-    const file = join(temp.dir, 'switchyard.yaml')
+    const port = await f.listen(createServer())
+    const file = join(dir, 'switchyard.yaml')
     const broker = await startGood(file)
     writeFileSync(file, head('out/changed').replace('mqtt: 0', `mqtt: ${port}`))
-    await expect.poll(() => child!.logs.some((l) => l.msg === 'listen changes take effect at the next restart'), { timeout: 5000 }).toBe(true)
+    await waitUntil(() => child!.logs.some((l) => l.msg === 'listen changes take effect at the next restart'), { timeout: 5000, what: 'the log line that listen changes wait for a restart' })
     // The rest of the change is valid and applies; the broker serves where it did.
     expect(await broker.roundTrip()).toBe('out/changed')
-    const other = await connect(`mqtt://127.0.0.1:${child!.mqttPort}`)
+    const other = await f.connect(child!.mqttUrl)
     expect(other.connected).toBe(true)
     await end(other, true)
     expect(refusals()).toEqual([])

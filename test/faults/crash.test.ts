@@ -1,11 +1,12 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { MqttClient } from 'mqtt'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import { tempDir } from '../helpers/app.js'
-import { startChild, type ChildBroker } from '../helpers/child.js'
-import { connect, connectWithInbox, end, Inbox } from '../helpers/mqtt.js'
+import type { ChildBroker } from '../helpers/child.js'
+import { fixturePath } from '../helpers/fixtures.js'
+import { Inbox } from '../helpers/mqtt.js'
+import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 
 // SIGKILL in the middle of traffic, then a restart on the same SQLite file.
 // What the broker acknowledged before it died must come out after: QoS 1
@@ -18,44 +19,32 @@ import { connect, connectWithInbox, end, Inbox } from '../helpers/mqtt.js'
 // test/router-crash.test.ts (deliveries to an HTTP function).
 
 const TOKEN = 'faults-admin-token-0123456789'
-const RECORD = fileURLToPath(new URL('../fixtures/faults/record.js', import.meta.url))
+const RECORD = fixturePath('faults/record.js')
 
-let temp: ReturnType<typeof tempDir>
+const f = useApp()
+let dir: string
 let config: string
-const children: ChildBroker[] = []
-const clients: MqttClient[] = []
 let stopPublishing = false
 
 beforeEach(() => {
-  temp = tempDir('switchyard-crash-')
-  config = join(temp.dir, 'switchyard.yaml')
+  dir = f.tempDir('switchyard-crash-')
+  config = join(dir, 'switchyard.yaml')
   stopPublishing = false
 })
-afterEach(async () => {
+afterEach(() => {
   stopPublishing = true
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')))
-  temp.remove()
 })
 
 function writeConfig(extra = ''): void {
   writeFileSync(config, `listen: { mqtt: 0, http: 0 }\nstorage: { sqlite: ./data/switchyard.db }\nadmin: { token: ${TOKEN} }\n${extra}`)
 }
-async function start(): Promise<ChildBroker> {
-  const child = await startChild(config)
-  children.push(child)
-  return child
-}
-async function open(child: ChildBroker, options = {}): Promise<MqttClient> {
-  const c = await connect(`mqtt://127.0.0.1:${child.mqttPort}`, options)
-  clients.push(c)
-  return c
-}
+const start = () => f.startChild(config)
+const open = (child: ChildBroker, options = {}) => f.connect(child.mqttUrl, options)
 async function kill(child: ChildBroker): Promise<void> {
   const { signal } = await child.kill('SIGKILL')
   expect(signal).toBe('SIGKILL')
   stopPublishing = true
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
+  await f.endClients()
 }
 
 /**
@@ -77,20 +66,19 @@ function stream(client: MqttClient, make: (i: number) => { topic: string; payloa
 
 /** The events the record function wrote, in the order it received them. */
 function received(): Array<Record<string, unknown>> {
-  const file = join(temp.dir, 'received.jsonl')
+  const file = join(dir, 'received.jsonl')
   if (!existsSync(file)) return []
   return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
 function api(child: ChildBroker, path: string, method = 'GET'): Promise<any> {
-  return fetch(`http://127.0.0.1:${child.httpPort}/api${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.json())
+  return fetch(`${child.httpUrl}/api${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.json())
 }
 
 it('delivers every PUBACKed QoS 1 message to a persistent subscriber that was still reading when the broker was killed', async () => {
   writeConfig()
   const first = await start()
-  const { client: sub, inbox: before } = await connectWithInbox(`mqtt://127.0.0.1:${first.mqttPort}`, { clientId: 'slow-reader', clean: false })
-  clients.push(sub)
+  const { client: sub, inbox: before } = await f.connectWithInbox(first.mqttUrl, { clientId: 'slow-reader', clean: false })
   await sub.subscribeAsync('stream/#', { qos: 1 })
   // A reader slower than the writer: each PUBACK waits 2 ms and holds up the
   // next packet, so the broker's queue for it grows while the stream runs.
@@ -99,7 +87,7 @@ it('delivers every PUBACKed QoS 1 message to a persistent subscriber that was st
   const acked = stream(pub, (i) => ({ topic: `stream/${i % 4}`, payload: String(i) }))
 
   const seen = () => new Set(before.messages.map((m) => Number(m.payload)))
-  await expect.poll(() => acked.length - seen().size, { timeout: 15_000, interval: 20 }).toBeGreaterThan(300)
+  await waitUntil(() => acked.length - seen().size > 300, { timeout: 15_000, interval: 20, what: 'the reader to fall over 300 messages behind' })
   await kill(first)
   const owed = acked.slice()
   // Final once the connection is gone (the reader goes on reading what its
@@ -109,13 +97,12 @@ it('delivers every PUBACKed QoS 1 message to a persistent subscriber that was st
   expect(owed.filter((i) => !readBefore.has(i)).length).toBeGreaterThan(50)
 
   const second = await start()
-  const { client: back, inbox: after } = await connectWithInbox(`mqtt://127.0.0.1:${second.mqttPort}`, { clientId: 'slow-reader', clean: false })
-  clients.push(back)
+  const { inbox: after } = await f.connectWithInbox(second.mqttUrl, { clientId: 'slow-reader', clean: false })
   const missing = () => {
     const got = new Set([...readBefore, ...after.messages.map((m) => Number(m.payload))])
     return owed.filter((i) => !got.has(i))
   }
-  await expect.poll(() => missing().slice(0, 10), { timeout: 15_000, interval: 50 }).toEqual([])
+  await waitUntil(() => missing().slice(0, 10), { until: (m) => m.length === 0, timeout: 15_000, interval: 50, what: 'every PUBACKed message at the reader' })
   expect(after.messages.every((m) => m.packet.qos === 1)).toBe(true)
 }, 40_000)
 
@@ -125,7 +112,7 @@ it('keeps the last PUBACKed retained message of every topic when the broker is k
   const pub = await open(first, { clientId: 'status-writer' })
   const TOPICS = 16
   const acked = stream(pub, (i) => ({ topic: `status/${i % TOPICS}`, payload: String(i), retain: true }))
-  await expect.poll(() => acked.length, { timeout: 15_000, interval: 20 }).toBeGreaterThan(500)
+  await waitUntil(() => acked.length > 500, { timeout: 15_000, interval: 20, what: 'over 500 PUBACKs' })
   await kill(first)
   // For each topic, the newest value the broker acknowledged; a later one that
   // was stored but not yet acknowledged may have replaced it.
@@ -148,7 +135,7 @@ it('keeps the last PUBACKed retained message of every topic when the broker is k
 }, 40_000)
 
 it('delivers every recorded delivery to a local function after SIGKILL mid-stream', async () => {
-  copyFileSync(RECORD, join(temp.dir, 'record.js'))
+  copyFileSync(RECORD, join(dir, 'record.js'))
   writeConfig(`delivery: { concurrency: 2 }
 functions:
   record: { module: ./record.js, timeout: 2s, retry: { attempts: 20, initialDelay: 20ms, maxDelay: 200ms } }
@@ -163,7 +150,7 @@ rules:
   // The function takes 3 ms an event and runs two at a time: slower than the
   // publisher, so deliveries are still owed when the broker dies.
   const acked = stream(pub, (i) => ({ topic: 'jobs/a', payload: JSON.stringify({ i, sleepMs: 3 }) }))
-  await expect.poll(() => acked.length, { timeout: 15_000, interval: 20 }).toBeGreaterThan(300)
+  await waitUntil(() => acked.length > 300, { timeout: 15_000, interval: 20, what: 'over 300 PUBACKs' })
   await kill(first)
   const owed = acked.slice()
   const got = () => new Set(received().map((e) => e.i as number))
@@ -172,11 +159,11 @@ rules:
   expect(owed.filter((i) => !before.has(i)).length).toBeGreaterThan(0)
 
   await start()
-  await expect.poll(() => owed.filter((i) => !got().has(i)).slice(0, 10), { timeout: 20_000, interval: 100 }).toEqual([])
+  await waitUntil(() => owed.filter((i) => !got().has(i)).slice(0, 10), { until: (m) => m.length === 0, timeout: 20_000, interval: 100, what: 'every recorded delivery at the function' })
 }, 45_000)
 
 it('keeps events waiting on a held route through SIGKILL and delivers them in order on release', async () => {
-  copyFileSync(RECORD, join(temp.dir, 'record.js'))
+  copyFileSync(RECORD, join(dir, 'record.js'))
   // With the default concurrency: a released backlog goes one delivery at a time.
   writeConfig(`functions:
   record: { module: ./record.js }
@@ -193,7 +180,7 @@ rules:
   expect(await api(first, '/routes/orders/hold', 'POST')).toMatchObject({ held: true })
   const pub = await open(first, { clientId: 'order-writer' })
   const acked = stream(pub, (i) => ({ topic: 'orders/eu', payload: JSON.stringify({ n: i }) }))
-  await expect.poll(() => acked.length, { timeout: 15_000, interval: 10 }).toBeGreaterThanOrEqual(50)
+  await waitUntil(() => acked.length >= 50, { timeout: 15_000, interval: 10, what: '50 PUBACKs' })
   await kill(first)
   const owed = acked.slice()
   expect(received()).toEqual([])
@@ -201,13 +188,13 @@ rules:
   const second = await start()
   // The hold itself survived, and so did every event that waits on it (the
   // one whose PUBACK was on its way when the broker died may be there too).
-  await expect.poll(async () => (await api(second, '/routes/orders')).heldEvents, { timeout: 5000 }).toBeGreaterThanOrEqual(owed.length)
+  await waitUntil(async () => (await api(second, '/routes/orders')).heldEvents as number, { until: (n) => n >= owed.length, timeout: 5000, what: `${owed.length} events held on the orders route` })
   const waiting = (await api(second, '/routes/orders')) as { held: boolean; heldEvents: number }
   expect(waiting.held).toBe(true)
   expect(waiting.heldEvents).toBeLessThanOrEqual(owed.length + 1)
   expect(received()).toEqual([])
 
   expect(await api(second, '/routes/orders/release', 'POST')).toMatchObject({ held: false, released: waiting.heldEvents })
-  await expect.poll(() => received().length, { timeout: 10_000 }).toBe(waiting.heldEvents)
+  await waitUntil(() => received().length, { until: (n) => n === waiting.heldEvents, timeout: 10_000, what: `the ${waiting.heldEvents} released events at the function` })
   expect(received().map((e) => e.n)).toEqual(Array.from({ length: waiting.heldEvents }, (_, i) => i))
 }, 40_000)

@@ -1,17 +1,16 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import type { MqttClient } from 'mqtt'
-import { pino } from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createApp, type App } from '../../src/app.js'
-import { parseConfig } from '../../src/config/load.js'
-import { tempDir } from '../helpers/app.js'
-import { startChild, type ChildBroker } from '../helpers/child.js'
-import { connect, connectWithInbox, end, Inbox } from '../helpers/mqtt.js'
+import { isDeepStrictEqual } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import type { TestApp } from '../helpers/app.js'
+import { metric } from '../helpers/metrics.js'
+import { end, Inbox } from '../helpers/mqtt.js'
+import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 
 // The SQLite file stops taking writes while the broker runs: the disk fills
 // (SQLite's max_page_count caps the file, and writes that need one more
@@ -23,72 +22,21 @@ import { connect, connectWithInbox, end, Inbox } from '../helpers/mqtt.js'
 const TOKEN = 'test-admin-token-0123456789'
 const BIN = fileURLToPath(new URL('../../bin/switchyard.js', import.meta.url))
 
-interface LoggedApp {
-  app: App
-  mqttUrl: string
-  wsUrl: string
-  httpUrl: string
-  logs: Array<{ level: number; msg: string; [key: string]: unknown }>
-  close(): Promise<void>
-}
-
-let t: LoggedApp | undefined
-const clients: MqttClient[] = []
-const children: ChildBroker[] = []
-const cleanups: Array<() => void> = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-  await Promise.all(children.splice(0).map((c) => c.kill('SIGKILL')))
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup()
-})
+const f = useApp({ adminToken: TOKEN })
 
 /** The real app in this process, logging at info level into `logs`. */
-async function startLogged(extraYaml: string): Promise<LoggedApp> {
-  const temp = tempDir()
-  cleanups.push(temp.remove)
-  const file = join(temp.dir, 'switchyard.yaml')
-  const yaml = `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./switchyard.db\nadmin:\n  token: ${TOKEN}\n${extraYaml}`
-  writeFileSync(file, yaml)
-  const logs: LoggedApp['logs'] = []
-  const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) })
-  const app = createApp(parseConfig(yaml, file), log, { configFile: file })
-  const addresses = await app.start()
-  return {
-    app,
-    logs,
-    mqttUrl: `mqtt://127.0.0.1:${addresses.mqtt.port}`,
-    wsUrl: `ws://127.0.0.1:${addresses.http.port}/mqtt`,
-    httpUrl: `http://127.0.0.1:${addresses.http.port}`,
-    close: () => app.close(),
-  }
-}
+const startLogged = (extraYaml: string) => f.start(extraYaml, { captureLogs: true })
 
-async function open(url: string, options = {}): Promise<MqttClient> {
-  const c = await connect(url, options)
-  clients.push(c)
-  return c
-}
-
-/** One sample of /metrics, by exact series name (labels included). */
-async function metric(httpUrl: string, series: string): Promise<number | undefined> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
-}
-
-async function stored(httpUrl: string, table: string): Promise<string[]> {
-  const res = await fetch(`${httpUrl}/api/store/${table}`, { headers: { authorization: `Bearer ${TOKEN}` } })
-  return ((await res.json()) as { events: Array<{ topic: string }> }).events.map((e) => e.topic)
+/** The topics of the events stored in `table`, newest first. */
+async function stored(table: string): Promise<string[]> {
+  return ((await f.api(`/store/${table}`)) as { events: Array<{ topic: string }> }).events.map((e) => e.topic)
 }
 
 /** Two clean sessions, one on TCP and one on WebSocket, trading QoS 0 and QoS 1 messages. */
-async function cleanSessionsTalk(app: LoggedApp, round: string): Promise<void> {
-  const { client: ws, inbox } = await connectWithInbox(app.wsUrl, { clientId: `ws-${round}` })
-  clients.push(ws)
+async function cleanSessionsTalk(app: TestApp, round: string): Promise<void> {
+  const { client: ws, inbox } = await f.connectWithInbox(app.wsUrl, { clientId: `ws-${round}` })
   await ws.subscribeAsync('live/#', { qos: 1 })
-  const tcp = await open(app.mqttUrl, { clientId: `tcp-${round}` })
+  const tcp = await f.connect(app.mqttUrl, { clientId: `tcp-${round}` })
   await tcp.publishAsync(`live/${round}/0`, 'at QoS 0', { qos: 0 })
   await tcp.publishAsync(`live/${round}/1`, 'at QoS 1', { qos: 1 })
   const got = await inbox.count(2, 5000)
@@ -97,12 +45,11 @@ async function cleanSessionsTalk(app: LoggedApp, round: string): Promise<void> {
 
 describe('a full disk', () => {
   it('does not acknowledge a QoS 1 message it cannot keep for a persistent session; the retry after space returns gets through', async () => {
-    t = await startLogged('rules:\n  - name: keep\n    sql: SELECT * FROM \'fill/#\'\n    actions:\n      - store: { table: fill }\n')
-    const app = t
-    const keeper = await open(app.mqttUrl, { clientId: 'keeper', clean: false })
+    const app = await startLogged('rules:\n  - name: keep\n    sql: SELECT * FROM \'fill/#\'\n    actions:\n      - store: { table: fill }\n')
+    const keeper = await f.connect(app.mqttUrl, { clientId: 'keeper', clean: false })
     await keeper.subscribeAsync('orders/#', { qos: 1 })
     await end(keeper)
-    const filler = await open(app.mqttUrl, { clientId: 'filler' })
+    const filler = await f.connect(app.mqttUrl, { clientId: 'filler' })
     const db = app.app.db
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`)
     for (let sent = 0; (await metric(app.httpUrl, 'switchyard_store_writable')) === 1; sent++) {
@@ -112,7 +59,7 @@ describe('a full disk', () => {
     // The message must be queued for the offline session, and cannot be (it needs
     // pages the file may not grow by): no PUBACK, the connection closes.
     const order = `order 1 ${'x'.repeat(8000)}`
-    const publisher = await open(app.mqttUrl, { clientId: 'orders' })
+    const publisher = await f.connect(app.mqttUrl, { clientId: 'orders' })
     const closed = new Promise<void>((resolve) => publisher.once('close', () => resolve()))
     let acked = false
     publisher.publish('orders/1', order, { qos: 1 }, (err) => {
@@ -122,28 +69,26 @@ describe('a full disk', () => {
     expect(acked).toBe(false)
     // Space returns; the publisher sends it again, as MQTT clients do after a reconnect.
     db.pragma('max_page_count = 1073741823')
-    const again = await open(app.mqttUrl, { clientId: 'orders' })
+    const again = await f.connect(app.mqttUrl, { clientId: 'orders' })
     await again.publishAsync('orders/1', order, { qos: 1 })
-    const { client: back, inbox } = await connectWithInbox(app.mqttUrl, { clientId: 'keeper', clean: false })
-    clients.push(back)
+    const { inbox } = await f.connectWithInbox(app.mqttUrl, { clientId: 'keeper', clean: false })
     expect((await inbox.on('orders/1', 5000)).payload).toBe(order)
   })
 
   it('logs one clear error, counts the failed writes, keeps serving, and recovers when space returns', async () => {
-    t = await startLogged(`rules:
+    const app = await startLogged(`rules:
   - name: keep
     sql: SELECT * FROM 'data/#'
     actions:
       - store: { table: readings }
 `)
-    const app = t
     // A persistent session, offline, that the broker owes every data/# message at QoS 1.
-    const keeper = await open(app.mqttUrl, { clientId: 'keeper', clean: false })
+    const keeper = await f.connect(app.mqttUrl, { clientId: 'keeper', clean: false })
     await keeper.subscribeAsync('data/#', { qos: 1 })
     await end(keeper)
-    const publisher = await open(app.mqttUrl, { clientId: 'sensor' })
+    const publisher = await f.connect(app.mqttUrl, { clientId: 'sensor' })
     await publisher.publishAsync('data/before', JSON.stringify({ v: 0 }), { qos: 1 })
-    await expect.poll(() => stored(app.httpUrl, 'readings')).toEqual(['data/before'])
+    await waitUntil(() => stored('readings'), { until: (topics) => isDeepStrictEqual(topics, ['data/before']), what: 'data/before stored' })
     expect(await metric(app.httpUrl, 'switchyard_store_writable')).toBe(1)
 
     // The file may grow no more; readings keep coming (QoS 0) until a write needs a page.
@@ -156,7 +101,7 @@ describe('a full disk', () => {
     }
     // Some more, to show that the error is logged once, not once per write.
     for (let i = 0; i < 20; i++) await publisher.publishAsync(`data/fill/more/${i}`, JSON.stringify({ v: i, pad: 'x'.repeat(2000) }), { qos: 0 })
-    await expect.poll(() => metric(app.httpUrl, 'switchyard_store_write_errors_total{code="SQLITE_FULL"}')).toBeGreaterThan(10)
+    await waitUntil(() => metric(app.httpUrl, 'switchyard_store_write_errors_total{code="SQLITE_FULL"}'), { until: (n) => n !== undefined && n > 10, what: 'over 10 failed writes counted' })
     const errors = app.logs.filter((l) => l.level === 50 && l.msg.startsWith('the database cannot be written'))
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatchObject({ code: 'SQLITE_FULL', err: 'database or disk is full' })
@@ -170,17 +115,16 @@ describe('a full disk', () => {
 
     // Space returns: the next writes succeed, and say so.
     db.pragma('max_page_count = 1073741823')
-    const after = await open(app.mqttUrl, { clientId: 'sensor-2' })
+    const after = await f.connect(app.mqttUrl, { clientId: 'sensor-2' })
     await after.publishAsync('data/after', JSON.stringify({ v: 'after' }), { qos: 1 })
-    await expect.poll(() => stored(app.httpUrl, 'readings').then((topics) => topics[0])).toBe('data/after')
+    await waitUntil(() => stored('readings').then((topics) => topics[0]), { until: (topic) => topic === 'data/after', what: 'data/after stored' })
     expect(await metric(app.httpUrl, 'switchyard_store_writable')).toBe(1)
     expect(app.logs.filter((l) => l.msg === 'the database can be written again')).toHaveLength(1)
     await after.publishAsync('status/sensor-2', 'online', { qos: 1, retain: true })
     // The persistent session is whole: it gets what was published once the disk had room.
-    const { client: back, inbox } = await connectWithInbox(app.mqttUrl, { clientId: 'keeper', clean: false })
-    clients.push(back)
+    const { inbox } = await f.connectWithInbox(app.mqttUrl, { clientId: 'keeper', clean: false })
     expect((await inbox.on('data/after', 5000)).payload).toBe(JSON.stringify({ v: 'after' }))
-    const late = await open(app.mqttUrl)
+    const late = await f.connect(app.mqttUrl)
     const lateInbox = new Inbox(late)
     await late.subscribeAsync('status/#')
     expect((await lateInbox.on('status/sensor-2', 5000)).payload).toBe('online')
@@ -212,22 +156,19 @@ function startUnprivileged(config: string): { exited: Promise<{ code: number | n
   const stop = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
   }
-  cleanups.push(() => child.kill('SIGKILL'))
+  f.defer(() => child.kill('SIGKILL'))
   return { exited, started, stop }
 }
 
 /** A config in a fresh folder whose database lives in ./data, and that folder. */
 function brokerFolder(): { config: string; data: string; lockDown(): void } {
-  const temp = tempDir()
-  cleanups.push(() => {
-    chmodSync(data, 0o755)
-    temp.remove()
-  })
-  chmodSync(temp.dir, 0o755)
-  const config = join(temp.dir, 'switchyard.yaml')
-  writeFileSync(config, 'listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\n')
-  const data = join(temp.dir, 'data')
+  const dir = f.tempDir()
+  chmodSync(dir, 0o755)
+  const config = f.writeConfig('listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./data/switchyard.db\n', dir)
+  const data = join(dir, 'data')
   mkdirSync(data)
+  // Writable again before the folder is removed.
+  f.defer(() => chmodSync(data, 0o755))
   return {
     config,
     data,
@@ -248,8 +189,7 @@ function brokerFolder(): { config: string; data: string; lockDown(): void } {
 describe('a database that cannot be written at start', () => {
   it('is refused in one sentence when it cannot even be opened', async () => {
     const folder = brokerFolder()
-    const first = await startChild(folder.config)
-    children.push(first)
+    const first = await f.startChild(folder.config)
     expect((await first.kill('SIGTERM')).code).toBe(0)
     folder.lockDown()
 
@@ -262,9 +202,8 @@ describe('a database that cannot be written at start', () => {
   it('starts, says so, serves clean sessions, and stops cleanly when it can be read but not written', async () => {
     // A broker killed outright leaves its WAL behind: the database can then be read without a write.
     const folder = brokerFolder()
-    const first = await startChild(folder.config)
-    children.push(first)
-    const c = await connect(`mqtt://127.0.0.1:${first.mqttPort}`, { clientId: 'first', clean: false })
+    const first = await f.startChild(folder.config)
+    const c = await f.connect(first.mqttUrl, { clientId: 'first', clean: false })
     await c.subscribeAsync('x/#', { qos: 1 })
     await end(c)
     await first.kill('SIGKILL')
@@ -275,10 +214,9 @@ describe('a database that cannot be written at start', () => {
     const error = logs.find((l) => l.level === 50)
     expect(error).toMatchObject({ code: 'SQLITE_READONLY', msg: expect.stringMatching(/^the database cannot be written: the database is read-only/) })
     expect(await metric(`http://127.0.0.1:${httpPort}`, 'switchyard_store_writable')).toBe(0)
-    const { client: sub, inbox } = await connectWithInbox(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'reader' })
-    clients.push(sub)
+    const { client: sub, inbox } = await f.connectWithInbox(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'reader' })
     await sub.subscribeAsync('live/#')
-    const pub = await open(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'writer' })
+    const pub = await f.connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'writer' })
     await pub.publishAsync('live/1', 'still served')
     expect((await inbox.on('live/1', 5000)).payload).toBe('still served')
 

@@ -1,13 +1,12 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { MqttClient } from 'mqtt'
-import { afterEach, beforeEach, expect, it } from 'vitest'
-import { tempDir } from '../helpers/app.js'
-import { startChild, type ChildBroker } from '../helpers/child.js'
-import { connect, end, Inbox } from '../helpers/mqtt.js'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { beforeEach, expect, it } from 'vitest'
+import type { ChildBroker } from '../helpers/child.js'
+import { fixturePath } from '../helpers/fixtures.js'
+import { Inbox } from '../helpers/mqtt.js'
+import { closedPort } from '../helpers/net.js'
+import { useApp } from '../helpers/use-app.js'
+import { within } from '../helpers/wait.js'
 
 // Functions and HTTP targets that fail in every way we know of, behind rules,
 // in a `switchyard start` child process: each failure is retried as its
@@ -15,73 +14,45 @@ import { connect, end, Inbox } from '../helpers/mqtt.js'
 // $events; meanwhile the broker answers everyone else as fast as before.
 
 const TOKEN = 'faults-admin-token-0123456789'
-const fixture = (path: string) => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url))
 // Short policies keep the test fast: the first retry after 10-20 ms.
 const RETRY = (attempts: number) => `{ attempts: ${attempts}, initialDelay: 20ms, maxDelay: 50ms }`
 
-let temp: ReturnType<typeof tempDir>
+const f = useApp()
+let dir: string
 let child: ChildBroker | undefined
-const clients: MqttClient[] = []
 let targets: FaultyServer
 let refusedPort: number
 
 beforeEach(async () => {
-  temp = tempDir('switchyard-faults-')
-  targets = await FaultyServer.start()
+  dir = f.tempDir('switchyard-faults-')
+  targets = await faultyServer()
   refusedPort = await closedPort()
 })
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await child?.kill('SIGKILL')
-  child = undefined
-  await targets.close()
-  temp.remove()
-})
+
+interface FaultyServer {
+  url: string
+  /** Requests per path. */
+  hits: Map<string, number>
+}
 
 /**
  * One HTTP server for every faulty target: `/500/...` answers 500, `/hang/...`
  * never answers, anything else 200. Counts the requests per path.
  */
-class FaultyServer {
-  readonly hits = new Map<string, number>()
-
-  private constructor(private readonly server: Server) {
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const path = req.url ?? ''
-      this.hits.set(path, (this.hits.get(path) ?? 0) + 1)
-      req.resume()
-      req.on('end', () => {
-        if (path.startsWith('/hang/')) return // never answered
-        res.statusCode = path.startsWith('/500/') ? 500 : 200
-        res.setHeader('content-type', 'application/json')
-        res.end(path.startsWith('/500/') ? '{"error":"the target is broken"}' : '{}')
-      })
+async function faultyServer(): Promise<FaultyServer> {
+  const hits = new Map<string, number>()
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? ''
+    hits.set(path, (hits.get(path) ?? 0) + 1)
+    req.resume()
+    req.on('end', () => {
+      if (path.startsWith('/hang/')) return // never answered
+      res.statusCode = path.startsWith('/500/') ? 500 : 200
+      res.setHeader('content-type', 'application/json')
+      res.end(path.startsWith('/500/') ? '{"error":"the target is broken"}' : '{}')
     })
-  }
-
-  static async start(): Promise<FaultyServer> {
-    const server = createServer()
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    return new FaultyServer(server)
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise((r) => this.server.close(r))
-  }
-}
-
-/** A loopback port nothing listens on: connections to it are refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as AddressInfo).port
-  await new Promise((r) => server.close(r))
-  return port
+  })
+  return { url: `http://127.0.0.1:${await f.listen(server)}`, hits }
 }
 
 interface Target {
@@ -98,13 +69,13 @@ interface Target {
 
 function localFunctions(): Target[] {
   return [
-    { name: 'throws', kind: 'function', yaml: `{ module: ${fixture('functions/throws.js')}, retry: ${RETRY(3)} }`, attempts: 3, error: /^function throws threw: boom$/ },
-    { name: 'spins', kind: 'function', yaml: `{ module: ${fixture('functions/spin.js')}, timeout: 300ms, retry: ${RETRY(2)} }`, attempts: 2, error: /^function spins timed out after 300 ms$/ },
-    { name: 'exits', kind: 'function', yaml: `{ module: ${fixture('functions/exits.js')}, retry: ${RETRY(3)} }`, attempts: 3, error: /^function exits exited its worker \(code 3\)$/ },
+    { name: 'throws', kind: 'function', yaml: `{ module: ${fixturePath('functions/throws.js')}, retry: ${RETRY(3)} }`, attempts: 3, error: /^function throws threw: boom$/ },
+    { name: 'spins', kind: 'function', yaml: `{ module: ${fixturePath('functions/spin.js')}, timeout: 300ms, retry: ${RETRY(2)} }`, attempts: 2, error: /^function spins timed out after 300 ms$/ },
+    { name: 'exits', kind: 'function', yaml: `{ module: ${fixturePath('functions/exits.js')}, retry: ${RETRY(3)} }`, attempts: 3, error: /^function exits exited its worker \(code 3\)$/ },
     // What JSON cannot hold is not retried: the same code would return it again.
-    { name: 'returnsFunction', kind: 'function', yaml: `{ module: ${fixture('functions/bad-result.js')}, retry: ${RETRY(3)} }`, attempts: 1, error: /^function returnsFunction returned a result that cannot be sent back \(.*could not be cloned/ },
-    { name: 'returnsBigint', kind: 'function', yaml: `{ module: ${fixture('faults/returns-bigint.js')}, retry: ${RETRY(3)} }`, attempts: 1, error: /^function returnsBigint returned a result that is not JSON \(Do not know how to serialize a BigInt\)$/ },
-    { name: 'returnsCircular', kind: 'function', yaml: `{ module: ${fixture('faults/returns-circular.js')}, retry: ${RETRY(3)} }`, attempts: 1, error: /^function returnsCircular returned a result that is not JSON \(Converting circular structure to JSON\)$/ },
+    { name: 'returnsFunction', kind: 'function', yaml: `{ module: ${fixturePath('functions/bad-result.js')}, retry: ${RETRY(3)} }`, attempts: 1, error: /^function returnsFunction returned a result that cannot be sent back \(.*could not be cloned/ },
+    { name: 'returnsBigint', kind: 'function', yaml: `{ module: ${fixturePath('faults/returns-bigint.js')}, retry: ${RETRY(3)} }`, attempts: 1, error: /^function returnsBigint returned a result that is not JSON \(Do not know how to serialize a BigInt\)$/ },
+    { name: 'returnsCircular', kind: 'function', yaml: `{ module: ${fixturePath('faults/returns-circular.js')}, retry: ${RETRY(3)} }`, attempts: 1, error: /^function returnsCircular returned a result that is not JSON \(Converting circular structure to JSON\)$/ },
   ]
 }
 
@@ -126,8 +97,7 @@ async function startWith(list: Target[]): Promise<ChildBroker> {
   const functions = list.filter((t) => t.kind === 'function').map((t) => `  ${t.name}: ${t.yaml}`)
   const routes = list.filter((t) => t.kind === 'route').map((t) => `  ${t.name}: ${t.yaml}`)
   const rules = list.map((t) => `  - { name: to_${t.name}, sql: "SELECT * FROM 'fail/${t.name}'", actions: [ { invoke: { ${t.kind}: ${t.name} } } ], errorAction: { republish: { topic: 'errors/${t.name}' } } }`)
-  const file = join(temp.dir, 'switchyard.yaml')
-  writeFileSync(file, [
+  const file = f.writeConfig([
     'listen: { mqtt: 0, http: 0 }',
     'storage: { sqlite: ./switchyard.db }',
     `admin: { token: ${TOKEN} }`,
@@ -136,19 +106,15 @@ async function startWith(list: Target[]): Promise<ChildBroker> {
     'rules:',
     ...rules,
     '',
-  ].join('\n'))
-  child = await startChild(file)
+  ].join('\n'), dir)
+  child = await f.startChild(file)
   return child
 }
 
-async function open(options = {}): Promise<MqttClient> {
-  const c = await connect(`mqtt://127.0.0.1:${child!.mqttPort}`, options)
-  clients.push(c)
-  return c
-}
+const open = (options = {}) => f.connect(child!.mqttUrl, options)
 
 function api(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`http://127.0.0.1:${child!.httpPort}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } })
+  return fetch(`${child!.httpUrl}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } })
 }
 
 /** `switchyard_delivery_failures_total` by target, from /metrics. */
@@ -297,19 +263,6 @@ it('keeps the latency of other traffic while functions and targets fail', async 
   console.info(report)
   expect(rounds.at(-1)!.during, report).toBeLessThan(rounds.at(-1)!.bound)
 }, 45_000)
-
-/** Resolves as `promise` does, or rejects after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 function percentiles(samples: number[]): { p50: number; p99: number; max: number } {
   const sorted = [...samples].sort((a, b) => a - b)

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { connect as connectTcp } from 'node:net'
 import mqttPacket from 'mqtt-packet'
-import type { MqttClient } from 'mqtt'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startApp, type TestApp } from '../helpers/app.js'
-import { connect, connectWithInbox, end, Inbox } from '../helpers/mqtt.js'
+import type { TestApp } from '../helpers/app.js'
+import { metricsText } from '../helpers/metrics.js'
+import { end, Inbox } from '../helpers/mqtt.js'
+import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 import { sendRawUntilClosed } from '../helpers/raw.js'
 import { BAD_UTF8, CASE_KINDS, fuzzCases, prng, rawPublish, willQos3Connect, type FuzzCase } from './mqtt-fuzz.js'
 
@@ -23,14 +25,10 @@ const CLOSE_WITHIN_MS = 5000
 // The most a well-behaved client's message may take to arrive, fuzzing or not.
 const LATENCY_BOUND_MS = 2000
 
+const f = useApp()
 let t: TestApp
-const clients: MqttClient[] = []
 beforeEach(async () => {
-  t = await startApp()
-})
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t.close()
+  t = await f.start()
 })
 
 interface Outcome {
@@ -122,9 +120,8 @@ async function runAll(cases: FuzzCase[], workers: number, attack: (c: FuzzCase, 
  */
 async function conversation() {
   const id = randomUUID()
-  const tcp = await connect(t.mqttUrl, { clientId: `good-tcp-${id}` })
-  const ws = await connect(t.wsUrl, { clientId: `good-ws-${id}` })
-  clients.push(tcp, ws)
+  const tcp = await f.connect({ clientId: `good-tcp-${id}` })
+  const ws = await f.connect(t.wsUrl, { clientId: `good-ws-${id}` })
   const closes: string[] = []
   const latencies: number[] = []
   for (const [name, client] of [['tcp', tcp], ['ws', ws]] as const) {
@@ -142,11 +139,12 @@ async function conversation() {
     acks.push(ws.publishAsync(`good/${id}/to-tcp`, body(sent), { qos: 1 }), tcp.publishAsync(`good/${id}/to-ws`, body(sent), { qos: 1 }))
     sent++
   }, 20)
+  f.defer(() => clearInterval(timer))
   return {
     closes,
     /** Resolves once `n` messages have gone each way. */
     async sentAtLeast(n: number) {
-      while (sent < n) await new Promise((resolve) => setTimeout(resolve, 20))
+      await waitUntil(() => sent >= n, { timeout: 10_000, what: `${n} messages sent each way` })
     },
     async stop() {
       clearInterval(timer)
@@ -172,6 +170,7 @@ describe('malformed MQTT input', () => {
     const healthTimer = setInterval(() => {
       fetch(`${t.httpUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => health.push(r.status), () => health.push(0))
     }, 100)
+    f.defer(() => clearInterval(healthTimer))
 
     const tcpCases = fuzzCases(SEED, TCP_CASES)
     const wsCases = fuzzCases(SEED ^ 0x5a5a5a5a, WS_CASES)
@@ -208,7 +207,7 @@ describe('malformed MQTT input', () => {
     expect(health.length).toBeGreaterThan(10)
     expect(health.filter((s) => s !== 200)).toEqual([])
     // No malicious connection stayed registered: only the two well-behaved clients remain.
-    await expect.poll(() => t.app.broker.aedes.connectedClients).toBe(2)
+    await waitUntil(() => t.app.broker.aedes.connectedClients, { until: (n) => n === 2, what: 'only the two well-behaved clients registered' })
   }, 60_000)
 })
 
@@ -217,7 +216,7 @@ const sendRaw = (bytes: Buffer, endAfter = false) => sendRawUntilClosed(t.addres
 const connectPacket = (clientId: string, extra: object = {}) => mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 30, ...extra } as mqttPacket.Packet)
 
 async function connectionsGauge(): Promise<number> {
-  const text = await (await fetch(`${t.httpUrl}/metrics`)).text()
+  const text = await metricsText(t.httpUrl)
   return text.split('\n').filter((l) => l.startsWith('switchyard_mqtt_connections{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0)
 }
 
@@ -228,16 +227,14 @@ describe('faults the broker guards against', () => {
   it('forgets a client whose connection closed during its CONNECT', async () => {
     const will = { topic: 'wills/brief', payload: Buffer.from('gone'), qos: 1, retain: false }
     await Promise.all(Array.from({ length: 200 }, (_, i) => sendRaw(connectPacket(`brief-${i}`, { will }), true)))
-    const stays = await connect(t.mqttUrl, { clientId: 'stays' })
-    clients.push(stays)
-    await expect.poll(() => t.app.broker.aedes.connectedClients, { timeout: 2000 }).toBe(1)
+    await f.connect({ clientId: 'stays' })
+    await waitUntil(() => t.app.broker.aedes.connectedClients, { until: (n) => n === 1, timeout: 2000, what: 'only the client that stays registered' })
     expect(await connectionsGauge()).toBe(1)
   })
 
   // Fixed by guardPackets (src/broker/packet-guard.ts) on each connection in listenMqtt and attachWebSocket.
   it('closes a publisher whose topic is not well-formed UTF-8, or holds U+0000 or a control character, and relays nothing of it', async () => {
-    const { client: watcher, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'watcher' })
-    clients.push(watcher)
+    const { client: watcher, inbox } = await f.connectWithInbox({ clientId: 'watcher' })
     await watcher.subscribeAsync('#')
     for (const topic of [...BAD_UTF8, [0x61, 0x01], [0x61, 0x7f], [0x61, 0xef, 0xbf, 0xbf]]) {
       await sendRaw(Buffer.concat([connectPacket('bad-topic'), rawPublish(topic)]))
@@ -249,14 +246,12 @@ describe('faults the broker guards against', () => {
 
   // Fixed by guardPackets too: the will is refused with its CONNECT.
   it('keeps a will at QoS 3 from cutting off a persistent subscriber at every reconnect', async () => {
-    const keeper = await connect(t.mqttUrl, { clientId: 'keeper', clean: false })
+    const keeper = await f.connect({ clientId: 'keeper', clean: false })
     await keeper.subscribeAsync('wills/#', { qos: 2 })
     await end(keeper)
     await sendRaw(willQos3Connect('dropped', 'wills/dropped'))
-    const { client: back, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'keeper', clean: false })
-    clients.push(back)
-    const other = await connect(t.mqttUrl)
-    clients.push(other)
+    const { client: back, inbox } = await f.connectWithInbox({ clientId: 'keeper', clean: false })
+    const other = await f.connect()
     await other.publishAsync('wills/other', 'x', { qos: 1 })
     await inbox.on('wills/other', 2000)
     expect(back.connected).toBe(true)

@@ -1,7 +1,8 @@
-import type { MqttClient } from 'mqtt'
-import { afterEach, describe, expect, it } from 'vitest'
-import { startApp, type TestApp } from '../helpers/app.js'
-import { connect, connectWithInbox, end, Inbox } from '../helpers/mqtt.js'
+import { isDeepStrictEqual } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import type { Inbox } from '../helpers/mqtt.js'
+import { useApp } from '../helpers/use-app.js'
+import { waitUntil } from '../helpers/wait.js'
 import { prng } from './mqtt-fuzz.js'
 
 // Payloads the rules cannot read as JSON, and SQL that meets data it cannot
@@ -13,41 +14,20 @@ import { prng } from './mqtt-fuzz.js'
 const TOKEN = 'test-admin-token-0123456789'
 const DEEP = 100_000
 
-let t: TestApp | undefined
-const clients: MqttClient[] = []
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-})
+const f = useApp({ adminToken: TOKEN })
 
-async function app(rulesYaml: string): Promise<TestApp> {
-  t = await startApp({ extraYaml: `admin:\n  token: ${TOKEN}\n${rulesYaml}` })
-  return t
-}
-async function open(options = {}): Promise<MqttClient> {
-  const c = await connect(t!.mqttUrl, options)
-  clients.push(c)
-  return c
-}
+/** A WebSocket client subscribed to `filters`, and what it receives. */
 async function listen(...filters: string[]): Promise<Inbox> {
-  const { client, inbox } = await connectWithInbox(t!.wsUrl)
-  clients.push(client)
+  const { client, inbox } = await f.connectWithInbox(f.app.wsUrl)
   await client.subscribeAsync(filters, { qos: 1 })
   return inbox
-}
-const api = async (path: string) => (await fetch(`${t!.httpUrl}/api${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as Promise<any>
-async function metric(series: string): Promise<number | undefined> {
-  const text = await (await fetch(`${t!.httpUrl}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
 const deepArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth)
 const b64 = (payload: string | Buffer) => Buffer.from(payload).toString('base64')
 
 describe('payloads that are not JSON', () => {
   it('are * in base64, have no fields, and a deep or huge JSON payload stays a JSON payload', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: whole
     sql: SELECT * FROM 'in/#'
@@ -63,7 +43,7 @@ rules:
       - republish: { topic: 'out/fields/\${topic(2)}' }
 `)
     const inbox = await listen('out/#', 'errors/#')
-    const pub = await open({ clientId: 'sender' })
+    const pub = await f.connect({ clientId: 'sender' })
     const binary = Buffer.from([0x00, 0xff, 0xfe, 0x7b, 0x22, 0x80])
     const payloads: Record<string, string | Buffer> = {
       text: 'hello world',
@@ -98,14 +78,14 @@ rules:
     // that is the SELECT output is republished as its own bytes.
     expect(whole('deep')).toBe(payloads.deep)
     expect(inbox.messages.filter((m) => m.topic.startsWith('errors/'))).toEqual([])
-    expect(await metric('switchyard_rule_action_failure_total{rule="whole",action="0",kind="republish"}')).toBe(0)
-    expect(await metric('switchyard_rule_action_failure_total{rule="fields",action="0",kind="republish"}')).toBe(0)
+    expect(await f.metric('switchyard_rule_action_failure_total{rule="whole",action="0",kind="republish"}')).toBe(0)
+    expect(await f.metric('switchyard_rule_action_failure_total{rule="fields",action="0",kind="republish"}')).toBe(0)
   })
 })
 
 describe('SQL that cannot compute', () => {
   it('gives Undefined for division and mod by zero, missing fields, bad casts and paths into non-objects', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: calc
     sql: >-
@@ -124,7 +104,7 @@ rules:
       - republish: { topic: 'calc-guarded' }
 `)
     const inbox = await listen('calc-out', 'calc-guarded')
-    const pub = await open()
+    const pub = await f.connect()
     await pub.publishAsync('calc/1', JSON.stringify({ a: 10, z: 0, s: 'abc', n: '12.5', arr: [1, 2], obj: { x: 1 }, str: 'hello' }), { qos: 1 })
     const out = JSON.parse((await inbox.on('calc-out')).payload) as Record<string, unknown>
     // Everything that could not be computed is Undefined, so left out; the rest is as AWS computes it.
@@ -133,14 +113,14 @@ rules:
     await pub.publishAsync('calc/2', '{"a": 1}', { qos: 1 })
     await inbox.waitFor((m) => m.filter((x) => x.topic === 'calc-out').length === 2)
     expect(inbox.messages.filter((m) => m.topic === 'calc-guarded')).toEqual([])
-    const rules = (await api('/rules')).rules as Array<{ name: string; stats: { matched: number; passed: number; failed: number } }>
+    const rules = (await f.api('/rules')).rules as Array<{ name: string; stats: { matched: number; passed: number; failed: number } }>
     expect(rules.find((r) => r.name === 'guarded')!.stats).toMatchObject({ matched: 2, passed: 0, failed: 0 })
   })
 })
 
 describe('actions that fail on bad input', () => {
   it('send the errorAction its document, count the failure per rule, and store the good events of the same turn', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: relay
     sql: SELECT * FROM 'act/#'
@@ -160,7 +140,7 @@ rules:
       - republish: { topic: 'digests' }
 `)
     const inbox = await listen('relayed/#', 'errors/#', 'digests')
-    const pub = await open({ clientId: 'device-7' })
+    const pub = await f.connect({ clientId: 'device-7' })
     // A topic template that fills in a wildcard: no such topic can be published to.
     await pub.publishAsync('act/1', JSON.stringify({ kind: '#' }), { qos: 1 })
     const relayError = JSON.parse((await inbox.on('errors/relay')).payload) as Record<string, any>
@@ -182,24 +162,24 @@ rules:
     expect(keepError.failures).toEqual([{ failedAction: 'store', failedResource: 'kept', errorMessage: 'cannot store the event in table kept: its data is nested too deeply to be written as JSON', retryable: false }])
     // Too deep to write out again, the parsed copy is left out of the document (the base64 one is there).
     expect(keepError).not.toHaveProperty('originalPayload')
-    await expect.poll(async () => (await api('/store/kept')).events.map((e: { topic: string }) => e.topic)).toEqual(['act/good', 'act/1'])
+    await waitUntil(async () => (await f.api('/store/kept')).events.map((e: { topic: string }) => e.topic), { until: (topics) => isDeepStrictEqual(topics, ['act/good', 'act/1']), what: 'act/good and act/1 stored, newest first, and nothing else' })
 
     // md5(*) of a document too deep to be a string cannot be evaluated: the rule counts it as failed.
     await inbox.waitFor((m) => m.filter((x) => x.topic === 'digests').length === 2)
-    const rules = (await api('/rules')).rules as Array<{ name: string; stats: Record<string, any> }>
+    const rules = (await f.api('/rules')).rules as Array<{ name: string; stats: Record<string, any> }>
     const stats = Object.fromEntries(rules.map((r) => [r.name, r.stats]))
     expect(stats.digest).toMatchObject({ matched: 3, passed: 2, failed: 1 })
     expect(stats.keep!.actions[0]).toMatchObject({ success: 2, failure: 1 })
     expect(stats.keep!.errorAction).toMatchObject({ success: 1, failure: 0 })
-    expect(await metric('switchyard_rule_failed_total{rule="digest"}')).toBe(1)
-    expect(await metric('switchyard_rule_action_failure_total{rule="keep",action="0",kind="store"}')).toBe(1)
+    expect(await f.metric('switchyard_rule_failed_total{rule="digest"}')).toBe(1)
+    expect(await f.metric('switchyard_rule_action_failure_total{rule="keep",action="0",kind="store"}')).toBe(1)
     // The relay failed on the wildcard only: the deep document went on as it came (to `relayed/`, having no kind).
-    expect(await metric('switchyard_rule_action_failure_total{rule="relay",action="0",kind="republish"}')).toBe(1)
+    expect(await f.metric('switchyard_rule_action_failure_total{rule="relay",action="0",kind="republish"}')).toBe(1)
     expect(inbox.messages.find((m) => m.topic === 'relayed/')?.payload).toBe(deepArray(DEEP))
   })
 
   it('leave other clients unaffected while hundreds of bad payloads go through the rules', async () => {
-    await app(`
+    await f.start(`
 rules:
   - name: everything
     sql: SELECT *, temp * 2 AS double, a.b[0].c AS nested, cast(temp AS Int) AS whole FROM 'bad/#' WHERE temp > 0 OR isUndefined(temp)
@@ -210,8 +190,8 @@ rules:
       republish: { topic: 'bad-errors' }
 `)
     const bystanders = await listen('chat/#')
-    const talker = await open({ clientId: 'talker' })
-    const attacker = await open({ clientId: 'attacker' })
+    const talker = await f.connect({ clientId: 'talker' })
+    const attacker = await f.connect({ clientId: 'attacker' })
     const seed = Math.floor(Math.random() * 2 ** 31)
     const rng = prng(seed)
     const valid = JSON.stringify({ temp: 21.5, a: { b: [{ c: 'x' }] }, tags: ['a', 'b'] })
@@ -235,7 +215,7 @@ rules:
     await bystanders.count(said, 5000)
     expect(bystanders.messages.map((m) => m.payload), `seed ${seed}`).toEqual(Array.from({ length: said }, (_, i) => `line ${i}`))
     expect(attacker.connected && talker.connected).toBe(true)
-    await expect.poll(async () => (await api('/rules')).rules[0].stats.matched, { timeout: 5000 }).toBe(count)
-    expect((await fetch(`${t!.httpUrl}/healthz`)).status).toBe(200)
+    await waitUntil(async () => (await f.api('/rules')).rules[0].stats.matched, { until: (n) => n === count, timeout: 5000, what: `the rule to match all ${count} bad payloads` })
+    expect((await fetch(`${f.app.httpUrl}/healthz`)).status).toBe(200)
   })
 })

@@ -1,27 +1,20 @@
 import { connect as connectTcp, type Socket } from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import type { MqttClient } from 'mqtt'
-import { afterEach, expect, it } from 'vitest'
-import { startApp, type TestApp } from '../helpers/app.js'
-import { connect, connectWithInbox, end } from '../helpers/mqtt.js'
+import { expect, it } from 'vitest'
+import { useApp } from '../helpers/use-app.js'
+import { within } from '../helpers/wait.js'
 
 // A subscriber that stops reading must not hold up anyone else: the broker
 // keeps what it owes that subscriber within bounds and disconnects it after
 // the drain timeout, while the others keep their latency.
 
-let t: TestApp | undefined
-const clients: MqttClient[] = []
-let stuck: Socket | undefined
-afterEach(async () => {
-  stuck?.destroy()
-  await Promise.all(clients.splice(0).map((c) => end(c, true)))
-  await t?.close()
-  t = undefined
-})
+const f = useApp()
 
 /** A raw subscriber that reads its SUBACK and then never reads again. */
 async function stuckSubscriber(port: number, filter: string): Promise<Socket> {
   const socket = connectTcp(port, '127.0.0.1')
+  f.defer(() => socket.destroy())
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   socket.on('error', () => {})
   const parser = mqttPacket.parser()
@@ -48,7 +41,7 @@ async function pingLatencies(pinger: MqttClient, ms: number): Promise<number[]> 
   while (performance.now() < until) {
     const sent = performance.now()
     const id = String(seq++)
-    await new Promise<void>((resolve) => {
+    await within(new Promise<void>((resolve) => {
       const onMessage = (topic: string, payload: Buffer) => {
         if (topic === 'ping/healthy' && payload.toString() === id) {
           pinger.off('message', onMessage)
@@ -57,25 +50,23 @@ async function pingLatencies(pinger: MqttClient, ms: number): Promise<number[]> 
       }
       pinger.on('message', onMessage)
       pinger.publish('ping/healthy', id, { qos: 0 })
-    })
+    }), 5000, `ping ${id} to come back`)
     latencies.push(performance.now() - sent)
   }
   return latencies
 }
 
 it('disconnects a subscriber that stops reading, with bounded memory, while the others keep their latency', async () => {
-  t = await startApp({ extraYaml: 'limits:\n  publishRate: 0\n  drainTimeout: 2s\n  maxQueuedBytes: 4MB\n' })
-  const pinger = await connect(t.mqttUrl, { clientId: 'pinger' })
-  clients.push(pinger)
+  const t = await f.start('limits:\n  publishRate: 0\n  drainTimeout: 2s\n  maxQueuedBytes: 4MB\n')
+  const pinger = await f.connect({ clientId: 'pinger' })
   await pinger.subscribeAsync('ping/healthy', { qos: 0 })
   const baseline = await pingLatencies(pinger, 1000)
 
   // The stuck socket reads nothing, so it would not even see its own end: the broker's lifecycle event tells.
   await pinger.subscribeAsync('$events/presence/disconnected/stuck', { qos: 0 })
   const closed = new Promise<number>((resolve) => pinger.on('message', (topic) => topic.endsWith('/stuck') && resolve(performance.now())))
-  stuck = await stuckSubscriber(t.addresses.mqtt.port, 'flood/#')
-  const flooder = await connect(t.mqttUrl, { clientId: 'flooder' })
-  clients.push(flooder)
+  await stuckSubscriber(t.addresses.mqtt.port, 'flood/#')
+  const flooder = await f.connect({ clientId: 'flooder' })
   const heapBefore = process.memoryUsage().heapUsed
   let flooding = true
   let published = 0
@@ -92,7 +83,7 @@ it('disconnects a subscriber that stops reading, with bounded memory, while the 
   })()
   const floodStarted = performance.now()
   const during = await pingLatencies(pinger, 1500)
-  const disconnectedAt = await closed
+  const disconnectedAt = await within(closed, 10_000, 'the event that the stuck subscriber was disconnected')
   flooding = false
   await flood
 
@@ -115,12 +106,10 @@ it('disconnects a subscriber that stops reading, with bounded memory, while the 
 }, 30_000)
 
 it('sends a subscriber that was slow for a while everything it missed, in order, once it reads again', async () => {
-  t = await startApp({ extraYaml: 'limits:\n  publishRate: 0\n  drainTimeout: 10s\n' })
-  const { client: slow, inbox } = await connectWithInbox(t.mqttUrl, { clientId: 'slow' })
-  clients.push(slow)
+  await f.start('limits:\n  publishRate: 0\n  drainTimeout: 10s\n')
+  const { client: slow, inbox } = await f.connectWithInbox({ clientId: 'slow' })
   await slow.subscribeAsync('burst/#', { qos: 1 })
-  const publisher = await connect(t.mqttUrl, { clientId: 'burster' })
-  clients.push(publisher)
+  const publisher = await f.connect({ clientId: 'burster' })
   // The subscriber stops reading while 8 MB are published to it, at QoS 1 and QoS 0.
   slow.stream.pause()
   const payload = (i: number) => `${i}:${'x'.repeat(2000)}`

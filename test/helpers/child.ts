@@ -9,6 +9,10 @@ export interface ChildBroker {
   process: ChildProcess
   mqttPort: number
   httpPort: number
+  /** mqtt://127.0.0.1:<mqttPort> */
+  mqttUrl: string
+  /** http://127.0.0.1:<httpPort> */
+  httpUrl: string
   /** Every log line the child printed, parsed. */
   logs: Array<Record<string, unknown>>
   /** Resolves with the exit code and signal. */
@@ -41,10 +45,14 @@ export async function startChild(configFile: string, args: string[] = []): Promi
     void exited.then(({ code, signal }) => reject(new Error(`switchyard exited (${code ?? signal}) before it started: ${stderr}`)))
   })
   const entry = await started
+  const mqttPort = (entry.mqtt as { port: number }).port
+  const httpPort = (entry.http as { port: number }).port
   return {
     process: child,
-    mqttPort: (entry.mqtt as { port: number }).port,
-    httpPort: (entry.http as { port: number }).port,
+    mqttPort,
+    httpPort,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
     logs,
     exited,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt'
+import { within } from './wait.js'
 
 /** Connects with the real MQTT.js client; no automatic reconnect unless asked. */
 export async function connect(url: string, options: IClientOptions = {}): Promise<MqttClient> {
@@ -15,12 +17,44 @@ export interface Received {
 export class Inbox {
   readonly messages: Received[] = []
   #waiters: Array<() => void> = []
+  readonly #client: MqttClient
+  /** The client's own topic for flush(), subscribed at the first flush; its messages are not kept. */
+  readonly #flushTopic = `flush/${randomUUID()}`
+  #flushSubscribed = false
+  #flushes = 0
+  readonly #flushed = new Map<string, () => void>()
 
   constructor(client: MqttClient) {
+    this.#client = client
     client.on('message', (topic, payload, packet) => {
+      if (topic === this.#flushTopic) return this.#flushed.get(payload.toString())?.()
       this.messages.push({ topic, payload: payload.toString(), packet })
       for (const w of this.#waiters) w()
     })
+  }
+
+  /**
+   * Resolves once what the broker sent this client before the call has
+   * arrived: the client publishes a QoS 1 message to itself and waits for it
+   * to come back behind them. (Aedes writes a connection's deliveries in the
+   * order it handles them, a QoS 1 one after its session-store write, as the
+   * earlier QoS 1 and 2 ones.) A test that must show a message was not
+   * delivered first waits for a sign that the broker considered it, then
+   * flushes, then looks.
+   */
+  async flush(ms = 5000): Promise<void> {
+    if (!this.#flushSubscribed) {
+      await this.#client.subscribeAsync(this.#flushTopic, { qos: 1 })
+      this.#flushSubscribed = true
+    }
+    const id = String(++this.#flushes)
+    const back = new Promise<void>((resolve) => this.#flushed.set(id, resolve))
+    try {
+      await this.#client.publishAsync(this.#flushTopic, id, { qos: 1 })
+      await within(back, ms, `flush message ${id} to come back to the client`)
+    } finally {
+      this.#flushed.delete(id)
+    }
   }
 
   /** Resolves once `predicate` holds for the messages so far, or rejects after `ms`. */

@@ -30,7 +30,12 @@ export class Recorder {
       }, this.delayMs))
     })
     await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r))
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`
+    return this.url
+  }
+
+  /** Where it listens, once started. */
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server!.address() as AddressInfo).port}`
   }
 
   async close(): Promise<void> {
