@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3'
 import type { Claimant, DeadLetter, DeadLetterFilter, Delivery, DeliveryContext, NewDelivery, OutboxStore } from '../storage/outbox-store.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
+import { storageCode } from './store-health.js'
 import { WriteBatch } from './write-batch.js'
 
 const STEPS = [
@@ -74,7 +75,8 @@ export class SqliteOutboxStore implements OutboxStore {
       isRunning: db.prepare('SELECT 1 FROM deliveries WHERE id = ? AND claimed_by IS NOT NULL AND next_at > ?').pluck(),
       setRunning: db.prepare('UPDATE deliveries_in_order SET running = ? WHERE target = ?'),
       firstInOrder: db.prepare(`SELECT ${COLUMNS} FROM deliveries WHERE held = 0 AND target = ? ORDER BY id LIMIT 1`),
-      claimOne: db.prepare(`UPDATE deliveries SET claimed_by = ?, next_at = ? WHERE id = ? RETURNING ${COLUMNS}`),
+      // Only while it is still due and not held: what was read as due may have been taken since.
+      claimOne: db.prepare(`UPDATE deliveries SET claimed_by = ?, next_at = ? WHERE id = ? AND held = 0 AND next_at <= ? RETURNING ${COLUMNS}`),
       leaveOrder: db.prepare('DELETE FROM deliveries_in_order WHERE target = ?'),
       renew: db.prepare('UPDATE deliveries SET next_at = ? WHERE id = ? AND claimed_by = ?'),
       delete: db.prepare('DELETE FROM deliveries WHERE id = ?'),
@@ -88,7 +90,23 @@ export class SqliteOutboxStore implements OutboxStore {
       countHeld: db.prepare('SELECT count(*) AS n FROM deliveries WHERE held = 1 AND target = ?'),
       deleteDead: db.prepare('DELETE FROM dead_letters WHERE id = ?'),
     }
-    db.prepare('UPDATE deliveries SET claimed_by = NULL, next_at = min(next_at, ?) WHERE claimed_by IS NOT NULL').run(Date.now())
+    this.#voidEarlierClaims()
+  }
+
+  /**
+   * The claims of an earlier run of the process are void: what it was
+   * making is due at once. Only written when there are any, so that a
+   * database that cannot be written still opens (and says so when written).
+   */
+  #voidEarlierClaims(): void {
+    const db = this.#db
+    if (db.prepare('SELECT 1 FROM deliveries WHERE claimed_by IS NOT NULL LIMIT 1').get() === undefined) return
+    try {
+      db.prepare('UPDATE deliveries SET claimed_by = NULL, next_at = min(next_at, ?) WHERE claimed_by IS NOT NULL').run(Date.now())
+    } catch (err) {
+      // Nothing can be delivered from a database that cannot be written; its health reports why.
+      if (!storageCode(err)) throw err
+    }
   }
 
   record(items: readonly NewDelivery[]): Promise<number[]> {
@@ -109,15 +127,26 @@ export class SqliteOutboxStore implements OutboxStore {
 
   claimDue(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
     if (limit <= 0) return Promise.resolve([])
+    // Read first, and write only when something is due: a look that finds
+    // nothing is no commit (and tells nothing of whether the file can be written).
+    this.#writes.flush()
+    const ids = this.#s.dueIds.pluck().all(now, limit) as number[]
+    if (ids.length === 0) return Promise.resolve([])
     return this.#writes.run(() => {
-      const ids = this.#s.dueIds.pluck().all(now, limit) as number[]
       const until = now + claimant.leaseMs
-      return ids.map((id) => toDelivery(this.#s.claimOne.get(claimant.worker, until, id) as Row))
+      const claimed: Delivery[] = []
+      for (const id of ids) {
+        const row = this.#s.claimOne.get(claimant.worker, until, id, now) as Row | undefined
+        if (row) claimed.push(toDelivery(row))
+      }
+      return claimed
     })
   }
 
   claimInOrder(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
     if (limit <= 0) return Promise.resolve([])
+    this.#writes.flush()
+    if (this.#s.inOrder.get() === undefined) return Promise.resolve([])
     return this.#writes.run(() => {
       const claimed: Delivery[] = []
       for (const { target, running } of this.#s.inOrder.all() as Array<{ target: string; running: number | null }>) {
@@ -132,7 +161,9 @@ export class SqliteOutboxStore implements OutboxStore {
         // The oldest waits for its own time (a retry, or another's lease): nothing overtakes it.
         // A claim whose lease has run out is taken over, as claimDue does.
         if (first.next_at > now) continue
-        claimed.push(toDelivery(this.#s.claimOne.get(claimant.worker, now + claimant.leaseMs, first.id) as Row))
+        const row = this.#s.claimOne.get(claimant.worker, now + claimant.leaseMs, first.id, now) as Row | undefined
+        if (!row) continue
+        claimed.push(toDelivery(row))
         this.#s.setRunning.run(first.id, target)
       }
       return claimed
