@@ -21,8 +21,8 @@ import type { Config } from './config/schema.js'
 import { watchFile } from './config/watch.js'
 import { Deliveries } from './delivery/deliveries.js'
 import { Dispatcher } from './delivery/dispatcher.js'
-import { StoredEventReplay } from './delivery/replay.js'
 import { RouteControl } from './delivery/route-control.js'
+import { StoredEvents } from './delivery/stored-events.js'
 import { LocalFunctionHost } from './functions/host.js'
 import { FunctionRegistry } from './functions/registry.js'
 import { deliveriesApi } from './http/api-deliveries.js'
@@ -163,6 +163,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         storage.events.sweepExpired().catch((err: unknown) => log.warn({ err }, 'could not delete expired stored events'))
       }, SWEEP_INTERVAL_MS).unref()
 
+      const stored = new StoredEvents(storage.events, publisher)
       const http = (parts.http = await createHttpServer({
         log,
         registry,
@@ -170,9 +171,9 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         adminToken: config.admin.token,
         api: [
           rulesApi(engine),
-          storeApi(storage.events),
+          storeApi(stored),
           routesApi(new RouteControl({ routes, outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })),
-          deliveriesApi(deliveries, new StoredEventReplay(storage.events, publisher)),
+          deliveriesApi(deliveries, stored),
           functionsApi(functions),
         ],
         routes: [gatewayRoutes(config.http, functions)],

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Deliveries } from '../delivery/deliveries.js'
-import type { StoredEventReplay } from '../delivery/replay.js'
+import type { StoredEvents } from '../delivery/stored-events.js'
 import { parseTime } from './api-store.js'
 
 /**
@@ -8,7 +8,7 @@ import { parseTime } from './api-store.js'
  * (by ids or by target), and POST /api/replay, which republishes the stored
  * events of a table over a time range (archive and replay).
  */
-export function deliveriesApi(deliveries: Deliveries, stored: StoredEventReplay) {
+export function deliveriesApi(deliveries: Deliveries, stored: StoredEvents) {
   return async (app: FastifyInstance) => {
     app.get<{ Querystring: { target?: string; limit?: number } }>('/deadletters', {
       schema: {

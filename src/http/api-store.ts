@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import type { EventLog } from '../storage/event-log.js'
+import type { StoredEvents } from '../delivery/stored-events.js'
 
 /** GET /api/store/{table}?key=&since=&limit=: stored events, newest first. */
-export function storeApi(events: EventLog) {
+export function storeApi(events: StoredEvents) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { table: string }; Querystring: { key?: string; since?: string; until?: string; limit?: number } }>('/store/:table', {
       schema: {

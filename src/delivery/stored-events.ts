@@ -1,5 +1,5 @@
 import type { Publisher } from '../publisher/publisher.js'
-import type { EventLog } from '../storage/event-log.js'
+import type { EventLog, EventQuery, StoredEvent } from '../storage/event-log.js'
 
 export interface StoredReplayRequest {
   table: string
@@ -11,15 +11,20 @@ export interface StoredReplayRequest {
   limit: number
 }
 
-/**
- * Archive and replay: publishes the stored events of a table over a time
- * range again, oldest first, as they happened, one hop from an origin (so
- * rules see them, and the loop guard counts them).
- */
-export class StoredEventReplay {
+/** The events that rules' `store` actions keep, as the admin API reads and replays them. */
+export class StoredEvents {
   constructor(private readonly events: EventLog, private readonly publisher: Publisher) {}
 
-  /** Resolves with how many events were published again. */
+  /** A table's events, newest first. */
+  query(table: string, query: EventQuery): Promise<StoredEvent[]> {
+    return this.events.query(table, query)
+  }
+
+  /**
+   * Archive and replay: publishes the stored events of a table over a time
+   * range again, oldest first, as they happened, one hop from an origin (so
+   * rules see them, and the loop guard counts them). Resolves with how many.
+   */
   async replay(request: StoredReplayRequest): Promise<number> {
     const stored = (await this.events.query(request.table, { key: request.key, since: request.from, until: request.to, limit: request.limit })).reverse()
     for (const event of stored) {
