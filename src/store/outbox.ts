@@ -128,8 +128,10 @@ export class SqliteOutboxStore implements OutboxStore {
   claimDue(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
     if (limit <= 0) return Promise.resolve([])
     // Read first, and write only when something is due: a look that finds
-    // nothing is no commit (and tells nothing of whether the file can be written).
-    this.#writes.flush()
+    // nothing is no commit (and tells nothing of whether the file can be
+    // written). The read need not wait for this turn's writes: a record not
+    // yet committed wakes the dispatcher once it is, and a delivery whose
+    // completion or retry is not yet committed is still claimed, so not due.
     const ids = this.#s.dueIds.pluck().all(now, limit) as number[]
     if (ids.length === 0) return Promise.resolve([])
     return this.#writes.run(() => {
@@ -145,7 +147,7 @@ export class SqliteOutboxStore implements OutboxStore {
 
   claimInOrder(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
     if (limit <= 0) return Promise.resolve([])
-    this.#writes.flush()
+    // A release not yet committed wakes the dispatcher once it is.
     if (this.#s.inOrder.get() === undefined) return Promise.resolve([])
     return this.#writes.run(() => {
       const claimed: Delivery[] = []
@@ -252,7 +254,7 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   async nextDueAt(): Promise<number | undefined> {
-    this.#writes.flush()
+    // Without this turn's writes, as for claims: what they change is looked at again once they commit.
     return (this.#s.nextDue.get() as { at: number | null }).at ?? undefined
   }
 }
