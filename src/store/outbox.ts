@@ -2,7 +2,6 @@ import type { Statement } from 'better-sqlite3'
 import type { Claimant, DeadLetter, DeadLetterFilter, Delivery, DeliveryContext, NewDelivery, OutboxStore } from '../storage/outbox-store.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
-import { storageCode } from './store-health.js'
 import { WriteBatch } from './write-batch.js'
 
 const STEPS = [
@@ -35,11 +34,8 @@ const STEPS = [
     error TEXT NOT NULL
   );
   CREATE INDEX dead_letters_by_target ON dead_letters (target, failed_at);`,
-  // Claims: a claimed delivery's next_at is when its lease runs out, so that
-  // an expired claim is simply due again. Addresses whose released backlog
-  // goes out in order, one at a time.
-  `ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
-  CREATE TABLE deliveries_in_order (target TEXT PRIMARY KEY, running INTEGER);`,
+  // Addresses whose released backlog goes out in order, one at a time.
+  `CREATE TABLE deliveries_in_order (target TEXT PRIMARY KEY);`,
 ]
 
 type Row = { id: number; target: string; spec: string | null; event: string; context: string; via: string | null; attempts: number; next_at: number; created_at: number; held: number; last_error: string | null }
@@ -47,20 +43,32 @@ type DeadRow = Omit<Row, 'next_at' | 'held' | 'last_error'> & { delivery_id: num
 
 const COLUMNS = 'id, target, spec, event, context, via, attempts, next_at, created_at, held, last_error'
 
+/** A live claim: who holds a delivery, and until when. */
+interface Claim {
+  worker: string
+  until: number
+}
+
 /**
- * The outbox in SQLite. Records, claims and completions made in one turn of
- * the event loop share one transaction (group commit), which keeps
+ * The outbox in SQLite. Records, completions and retries made in one turn
+ * of the event loop share one transaction (group commit), which keeps
  * recording before each PUBACK cheap.
  *
- * One process uses the file: claims are kept for the lease all the same (so
- * that the dispatcher works the same on any store), and those left by an
- * earlier run of the process are void when the store opens, so that what a
- * crash interrupted is made again at once rather than after its lease.
+ * One process uses the file, through one store: claims are kept in this
+ * store's memory, with their leases, and none is written. They serve every
+ * dispatcher of the process alike; a crash or a restart voids them all, so
+ * that what was being made is made again at once rather than after a lease
+ * (at least once). A claim ends once the write that ends it (a completion,
+ * a retry, a hold) is committed, so that a delivery is never seen as due
+ * while that write waits.
  */
 export class SqliteOutboxStore implements OutboxStore {
   readonly #db: Db
-  readonly #s: Record<'insert' | 'dueIds' | 'inOrder' | 'isRunning' | 'setRunning' | 'firstInOrder' | 'claimOne' | 'leaveOrder' | 'renew' | 'delete' | 'retry' | 'hold' | 'release' | 'putInOrder' | 'retarget' | 'nextDue' | 'insertDead' | 'countHeld' | 'deleteDead', Statement>
+  readonly #s: Record<'insert' | 'due' | 'inOrder' | 'firstInOrder' | 'leaveOrder' | 'delete' | 'retry' | 'hold' | 'release' | 'putInOrder' | 'retarget' | 'nextDue' | 'insertDead' | 'countHeld' | 'deleteDead', Statement>
   readonly #writes: WriteBatch
+  readonly #claims = new Map<number, Claim>()
+  /** The delivery last claimed for each address in order, which must end before the next is claimed. */
+  readonly #inOrderRunning = new Map<string, number>()
 
   constructor(db: Db) {
     migrate(db, 'delivery', STEPS)
@@ -69,44 +77,42 @@ export class SqliteOutboxStore implements OutboxStore {
     this.#s = {
       insert: db.prepare('INSERT INTO deliveries (target, spec, event, context, via, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       // Along the deliveries_due index, so that a long backlog is not sorted at every look.
-      dueIds: db.prepare(`SELECT id FROM deliveries WHERE held = 0 AND next_at <= ? AND target NOT IN (SELECT target FROM deliveries_in_order)
+      due: db.prepare(`SELECT ${COLUMNS} FROM deliveries WHERE held = 0 AND next_at <= ? AND target NOT IN (SELECT target FROM deliveries_in_order)
         ORDER BY held, next_at, id LIMIT ?`),
-      inOrder: db.prepare('SELECT target, running FROM deliveries_in_order'),
-      isRunning: db.prepare('SELECT 1 FROM deliveries WHERE id = ? AND claimed_by IS NOT NULL AND next_at > ?').pluck(),
-      setRunning: db.prepare('UPDATE deliveries_in_order SET running = ? WHERE target = ?'),
+      inOrder: db.prepare('SELECT target FROM deliveries_in_order').pluck(),
       firstInOrder: db.prepare(`SELECT ${COLUMNS} FROM deliveries WHERE held = 0 AND target = ? ORDER BY id LIMIT 1`),
-      // Only while it is still due and not held: what was read as due may have been taken since.
-      claimOne: db.prepare(`UPDATE deliveries SET claimed_by = ?, next_at = ? WHERE id = ? AND held = 0 AND next_at <= ? RETURNING ${COLUMNS}`),
       leaveOrder: db.prepare('DELETE FROM deliveries_in_order WHERE target = ?'),
-      renew: db.prepare('UPDATE deliveries SET next_at = ? WHERE id = ? AND claimed_by = ?'),
       delete: db.prepare('DELETE FROM deliveries WHERE id = ?'),
-      retry: db.prepare('UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ?, claimed_by = NULL WHERE id = ?'),
-      hold: db.prepare('UPDATE deliveries SET held = 1, claimed_by = NULL WHERE id = ?'),
+      retry: db.prepare('UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?'),
+      hold: db.prepare('UPDATE deliveries SET held = 1 WHERE id = ?'),
       release: db.prepare('UPDATE deliveries SET held = 0, next_at = ? WHERE held = 1 AND target = ?'),
       putInOrder: db.prepare('INSERT OR IGNORE INTO deliveries_in_order (target) VALUES (?)'),
       retarget: db.prepare('UPDATE deliveries SET target = ?, spec = ?, via = ? WHERE id = ?'),
-      nextDue: db.prepare('SELECT min(next_at) AS at FROM deliveries WHERE held = 0'),
+      nextDue: db.prepare('SELECT id, next_at FROM deliveries WHERE held = 0 ORDER BY held, next_at, id LIMIT ?'),
       insertDead: db.prepare('INSERT INTO dead_letters (delivery_id, target, spec, event, context, via, attempts, created_at, failed_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       countHeld: db.prepare('SELECT count(*) AS n FROM deliveries WHERE held = 1 AND target = ?'),
       deleteDead: db.prepare('DELETE FROM dead_letters WHERE id = ?'),
     }
-    this.#voidEarlierClaims()
   }
 
-  /**
-   * The claims of an earlier run of the process are void: what it was
-   * making is due at once. Only written when there are any, so that a
-   * database that cannot be written still opens (and says so when written).
-   */
-  #voidEarlierClaims(): void {
-    const db = this.#db
-    if (db.prepare('SELECT 1 FROM deliveries WHERE claimed_by IS NOT NULL LIMIT 1').get() === undefined) return
-    try {
-      db.prepare('UPDATE deliveries SET claimed_by = NULL, next_at = min(next_at, ?) WHERE claimed_by IS NOT NULL').run(Date.now())
-    } catch (err) {
-      // Nothing can be delivered from a database that cannot be written; its health reports why.
-      if (!storageCode(err)) throw err
-    }
+  #claimed(id: number, now: number): boolean {
+    const claim = this.#claims.get(id)
+    return claim !== undefined && claim.until > now
+  }
+
+  #claim(claimant: Claimant, row: Row, now: number): Delivery {
+    const until = now + claimant.leaseMs
+    this.#claims.set(row.id, { worker: claimant.worker, until })
+    return { ...toDelivery(row), nextAt: until }
+  }
+
+  /** Runs `write` in this turn's transaction; the claim on `id` ends once it is committed. */
+  #ending<T>(id: number, write: () => T): Promise<T> {
+    const claim = this.#claims.get(id)
+    return this.#writes.run(write).finally(() => {
+      // Unless it was claimed again meanwhile (after its lease ran out).
+      if (this.#claims.get(id) === claim) this.#claims.delete(id)
+    })
   }
 
   record(items: readonly NewDelivery[]): Promise<number[]> {
@@ -125,71 +131,60 @@ export class SqliteOutboxStore implements OutboxStore {
     return Number(this.#s.insert.run(d.target, d.spec === undefined ? null : JSON.stringify(d.spec), JSON.stringify(d.event ?? null), JSON.stringify(d.context), d.via ?? null, attempts, nextAt, createdAt).lastInsertRowid)
   }
 
-  claimDue(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
-    if (limit <= 0) return Promise.resolve([])
-    // Read first, and write only when something is due: a look that finds
-    // nothing is no commit (and tells nothing of whether the file can be
-    // written). The read need not wait for this turn's writes: a record not
-    // yet committed wakes the dispatcher once it is, and a delivery whose
-    // completion or retry is not yet committed is still claimed, so not due.
-    const ids = this.#s.dueIds.pluck().all(now, limit) as number[]
-    if (ids.length === 0) return Promise.resolve([])
-    return this.#writes.run(() => {
-      const until = now + claimant.leaseMs
-      const claimed: Delivery[] = []
-      for (const id of ids) {
-        const row = this.#s.claimOne.get(claimant.worker, until, id, now) as Row | undefined
-        if (row) claimed.push(toDelivery(row))
-      }
-      return claimed
-    })
+  async claimDue(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
+    if (limit <= 0) return []
+    // Read without this turn's writes: a record not yet committed wakes the
+    // dispatcher once it is, and a delivery whose completion or retry is not
+    // yet committed is still claimed.
+    const rows = this.#s.due.all(now, limit + this.#claims.size) as Row[]
+    const claimed: Delivery[] = []
+    for (const row of rows) {
+      if (claimed.length === limit) break
+      if (!this.#claimed(row.id, now)) claimed.push(this.#claim(claimant, row, now))
+    }
+    return claimed
   }
 
-  claimInOrder(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
-    if (limit <= 0) return Promise.resolve([])
-    // A release not yet committed wakes the dispatcher once it is.
-    if (this.#s.inOrder.get() === undefined) return Promise.resolve([])
-    return this.#writes.run(() => {
-      const claimed: Delivery[] = []
-      for (const { target, running } of this.#s.inOrder.all() as Array<{ target: string; running: number | null }>) {
-        if (claimed.length === limit) break
-        // One at a time: the last one taken (by now perhaps retargeted from the route) is still under way.
-        if (running !== null && this.#s.isRunning.get(running, now) !== undefined) continue
-        const first = this.#s.firstInOrder.get(target) as Row | undefined
-        if (!first) {
-          this.#s.leaveOrder.run(target)
-          continue
-        }
-        // The oldest waits for its own time (a retry, or another's lease): nothing overtakes it.
-        // A claim whose lease has run out is taken over, as claimDue does.
-        if (first.next_at > now) continue
-        const row = this.#s.claimOne.get(claimant.worker, now + claimant.leaseMs, first.id, now) as Row | undefined
-        if (!row) continue
-        claimed.push(toDelivery(row))
-        this.#s.setRunning.run(first.id, target)
+  async claimInOrder(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
+    if (limit <= 0) return []
+    const claimed: Delivery[] = []
+    for (const target of this.#s.inOrder.all() as string[]) {
+      if (claimed.length === limit) break
+      // One at a time: the last one taken (by now perhaps retargeted from the route) is still under way.
+      const running = this.#inOrderRunning.get(target)
+      if (running !== undefined && this.#claimed(running, now)) continue
+      const first = this.#s.firstInOrder.get(target) as Row | undefined
+      if (!first) {
+        this.#inOrderRunning.delete(target)
+        await this.#writes.run(() => this.#s.leaveOrder.run(target))
+        continue
       }
-      return claimed
-    })
+      // The oldest waits for its own time (a retry, or another's lease): nothing overtakes it.
+      if (first.next_at > now || this.#claimed(first.id, now)) continue
+      claimed.push(this.#claim(claimant, first, now))
+      this.#inOrderRunning.set(target, first.id)
+    }
+    return claimed
   }
 
-  renew(claimant: Claimant, ids: readonly number[]): Promise<void> {
-    if (ids.length === 0) return Promise.resolve()
-    return this.#writes.run(() => {
-      const until = Date.now() + claimant.leaseMs
-      for (const id of ids) this.#s.renew.run(until, id, claimant.worker)
-    })
+  async renew(claimant: Claimant, ids: readonly number[]): Promise<void> {
+    const until = Date.now() + claimant.leaseMs
+    for (const id of ids) {
+      const claim = this.#claims.get(id)
+      if (claim?.worker === claimant.worker) claim.until = until
+    }
   }
 
   complete(id: number): Promise<void> {
-    return this.#writes.run(() => void this.#s.delete.run(id))
+    return this.#ending(id, () => void this.#s.delete.run(id))
   }
 
   retryLater(id: number, attempts: number, nextAt: number, error: string): Promise<void> {
-    return this.#writes.run(() => void this.#s.retry.run(attempts, nextAt, error, id))
+    return this.#ending(id, () => void this.#s.retry.run(attempts, nextAt, error, id))
   }
 
   hold(id: number): Promise<void> {
-    return this.#writes.run(() => void this.#s.hold.run(id))
+    return this.#ending(id, () => void this.#s.hold.run(id))
   }
 
   release(target: string): Promise<number> {
@@ -209,7 +204,7 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   split(delivery: Delivery, targets: ReadonlyArray<{ target: string; spec: unknown }>, via: string): Promise<number[]> {
-    return this.#writes.run(() => this.#db.transaction(() => {
+    return this.#ending(delivery.id, () => this.#db.transaction(() => {
       const now = Date.now()
       const ids = targets.map((t) => this.#insert({ ...delivery, target: t.target, spec: t.spec, via }, now, 0, delivery.createdAt))
       this.#s.delete.run(delivery.id)
@@ -218,7 +213,7 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   deadLetter(delivery: Delivery, error: string): Promise<number> {
-    return this.#writes.run(() => this.#db.transaction(() => {
+    return this.#ending(delivery.id, () => this.#db.transaction(() => {
       const id = Number(this.#s.insertDead.run(delivery.id, delivery.target, delivery.spec === null ? null : JSON.stringify(delivery.spec), JSON.stringify(delivery.event), JSON.stringify(delivery.context), delivery.via, delivery.attempts, delivery.createdAt, Date.now(), error).lastInsertRowid)
       this.#s.delete.run(delivery.id)
       return id
@@ -254,8 +249,17 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   async nextDueAt(): Promise<number | undefined> {
-    // Without this turn's writes, as for claims: what they change is looked at again once they commit.
-    return (this.#s.nextDue.get() as { at: number | null }).at ?? undefined
+    // The earliest of what is not claimed (along the index, past the claimed
+    // ones) and of the claims' leases; without this turn's writes, as for claims.
+    const now = Date.now()
+    let at: number | undefined
+    for (const row of this.#s.nextDue.all(this.#claims.size + 1) as Array<{ id: number; next_at: number }>) {
+      if (this.#claimed(row.id, now)) continue
+      at = row.next_at
+      break
+    }
+    for (const claim of this.#claims.values()) if (at === undefined || claim.until < at) at = claim.until
+    return at
   }
 }
 
