@@ -64,11 +64,15 @@ interface Claim {
  */
 export class SqliteOutboxStore implements OutboxStore {
   readonly #db: Db
-  readonly #s: Record<'insert' | 'due' | 'inOrder' | 'firstInOrder' | 'leaveOrder' | 'delete' | 'retry' | 'hold' | 'release' | 'putInOrder' | 'retarget' | 'nextDue' | 'insertDead' | 'countHeld' | 'deleteDead', Statement>
+  readonly #s: Record<'insert' | 'dueIds' | 'dueIdsNotInOrder' | 'get' | 'inOrder' | 'firstInOrder' | 'leaveOrder' | 'delete' | 'retry' | 'hold' | 'release' | 'putInOrder' | 'retarget' | 'nextDue' | 'insertDead' | 'countHeld' | 'deleteDead', Statement>
   readonly #writes: WriteBatch
   readonly #claims = new Map<number, Claim>()
-  /** The delivery last claimed for each address in order, which must end before the next is claimed. */
-  readonly #inOrderRunning = new Map<string, number>()
+  /**
+   * The addresses in order (as the table has them, read once: only this
+   * store writes it), each with the delivery last claimed for it, which
+   * must end before the next is claimed.
+   */
+  readonly #inOrder = new Map<string, number | undefined>()
 
   constructor(db: Db) {
     migrate(db, 'delivery', STEPS)
@@ -77,8 +81,10 @@ export class SqliteOutboxStore implements OutboxStore {
     this.#s = {
       insert: db.prepare('INSERT INTO deliveries (target, spec, event, context, via, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       // Along the deliveries_due index, so that a long backlog is not sorted at every look.
-      due: db.prepare(`SELECT ${COLUMNS} FROM deliveries WHERE held = 0 AND next_at <= ? AND target NOT IN (SELECT target FROM deliveries_in_order)
-        ORDER BY held, next_at, id LIMIT ?`),
+      dueIds: db.prepare('SELECT id FROM deliveries WHERE held = 0 AND next_at <= ? ORDER BY held, next_at, id LIMIT ?').pluck(),
+      dueIdsNotInOrder: db.prepare(`SELECT id FROM deliveries WHERE held = 0 AND next_at <= ? AND target NOT IN (SELECT target FROM deliveries_in_order)
+        ORDER BY held, next_at, id LIMIT ?`).pluck(),
+      get: db.prepare(`SELECT ${COLUMNS} FROM deliveries WHERE id = ?`),
       inOrder: db.prepare('SELECT target FROM deliveries_in_order').pluck(),
       firstInOrder: db.prepare(`SELECT ${COLUMNS} FROM deliveries WHERE held = 0 AND target = ? ORDER BY id LIMIT 1`),
       leaveOrder: db.prepare('DELETE FROM deliveries_in_order WHERE target = ?'),
@@ -93,6 +99,7 @@ export class SqliteOutboxStore implements OutboxStore {
       countHeld: db.prepare('SELECT count(*) AS n FROM deliveries WHERE held = 1 AND target = ?'),
       deleteDead: db.prepare('DELETE FROM dead_letters WHERE id = ?'),
     }
+    for (const target of this.#s.inOrder.all() as string[]) this.#inOrder.set(target, undefined)
   }
 
   #claimed(id: number, now: number): boolean {
@@ -135,34 +142,36 @@ export class SqliteOutboxStore implements OutboxStore {
     if (limit <= 0) return []
     // Read without this turn's writes: a record not yet committed wakes the
     // dispatcher once it is, and a delivery whose completion or retry is not
-    // yet committed is still claimed.
-    const rows = this.#s.due.all(now, limit + this.#claims.size) as Row[]
+    // yet committed is still claimed. The ids first, past the claimed ones;
+    // then only the deliveries taken are read whole.
+    const due = this.#inOrder.size === 0 ? this.#s.dueIds : this.#s.dueIdsNotInOrder
     const claimed: Delivery[] = []
-    for (const row of rows) {
+    for (const id of due.all(now, limit + this.#claims.size) as number[]) {
       if (claimed.length === limit) break
-      if (!this.#claimed(row.id, now)) claimed.push(this.#claim(claimant, row, now))
+      if (this.#claimed(id, now)) continue
+      const row = this.#s.get.get(id) as Row | undefined
+      if (row) claimed.push(this.#claim(claimant, row, now))
     }
     return claimed
   }
 
   async claimInOrder(claimant: Claimant, limit: number, now = Date.now()): Promise<Delivery[]> {
-    if (limit <= 0) return []
+    if (limit <= 0 || this.#inOrder.size === 0) return []
     const claimed: Delivery[] = []
-    for (const target of this.#s.inOrder.all() as string[]) {
+    for (const [target, running] of [...this.#inOrder]) {
       if (claimed.length === limit) break
       // One at a time: the last one taken (by now perhaps retargeted from the route) is still under way.
-      const running = this.#inOrderRunning.get(target)
       if (running !== undefined && this.#claimed(running, now)) continue
       const first = this.#s.firstInOrder.get(target) as Row | undefined
       if (!first) {
-        this.#inOrderRunning.delete(target)
+        this.#inOrder.delete(target)
         await this.#writes.run(() => this.#s.leaveOrder.run(target))
         continue
       }
       // The oldest waits for its own time (a retry, or another's lease): nothing overtakes it.
       if (first.next_at > now || this.#claimed(first.id, now)) continue
       claimed.push(this.#claim(claimant, first, now))
-      this.#inOrderRunning.set(target, first.id)
+      this.#inOrder.set(target, first.id)
     }
     return claimed
   }
@@ -187,11 +196,13 @@ export class SqliteOutboxStore implements OutboxStore {
     return this.#ending(id, () => void this.#s.hold.run(id))
   }
 
-  release(target: string): Promise<number> {
-    return this.#writes.run(() => this.#db.transaction(() => {
+  async release(target: string): Promise<number> {
+    const released = await this.#writes.run(() => this.#db.transaction(() => {
       this.#s.putInOrder.run(target)
       return this.#s.release.run(Date.now(), target).changes
     })())
+    if (!this.#inOrder.has(target)) this.#inOrder.set(target, undefined)
+    return released
   }
 
   async heldCount(target: string): Promise<number> {
