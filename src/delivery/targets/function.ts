@@ -1,6 +1,6 @@
 import { ActionError } from '../../errors.js'
 import type { InvocationContext } from '../../functions/function-target.js'
-import { addressOf, type TargetKind } from './target.js'
+import { address, type TargetKind } from './target.js'
 
 export type FunctionTarget = { kind: 'function'; name: string }
 
@@ -10,12 +10,7 @@ export type FunctionTarget = { kind: 'function'; name: string }
  * `failed`; what the function publishes continues the delivery's lineage.
  */
 export const functionTarget: TargetKind<FunctionTarget> = {
-  kind: 'function',
-  format: (target) => `function:${target.name}`,
-  parse(address) {
-    const name = addressOf('function', address)
-    return name === undefined ? undefined : { kind: 'function', name }
-  },
+  ...address<FunctionTarget, 'name'>('function', 'name'),
   async deliver({ name }, d, deps) {
     const fn = deps.functions.get(name)
     if (!fn) throw new ActionError(`function ${name} does not exist`, false)

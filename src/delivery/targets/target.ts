@@ -35,9 +35,17 @@ export interface TargetKind<T extends Target> {
   deliver?(target: T, delivery: Delivery, deps: TargetDeps): Promise<void>
 }
 
-/** `kind:rest` for `kind`, or undefined. */
-export function addressOf(kind: string, address: string): string | undefined {
-  return address.length > kind.length && address.charCodeAt(kind.length) === 58 /* : */ && address.startsWith(kind) ? address.slice(kind.length + 1) : undefined
+/**
+ * The parse/format pair of a kind whose address is `kind:` and one field:
+ * `function:chat` is `{ kind: 'function', name: 'chat' }`.
+ */
+export function address<T extends Target, F extends Exclude<keyof T, 'kind'> & string>(kind: T['kind'], field: F): Pick<TargetKind<T>, 'kind' | 'format' | 'parse'> {
+  const prefix = `${kind}:`
+  return {
+    kind,
+    format: (target) => `${prefix}${target[field] as string}`,
+    parse: (text) => (text.length > prefix.length && text.startsWith(prefix) ? ({ kind, [field]: text.slice(prefix.length) } as unknown as T) : undefined),
+  }
 }
 
 /** The context a target sees: no internal lineage. */

@@ -1,4 +1,4 @@
-import { addressOf, type TargetKind } from './target.js'
+import { address, type TargetKind } from './target.js'
 
 export type TopicTarget = { kind: 'topic'; topic: string }
 
@@ -10,12 +10,7 @@ interface TopicSpec {
 
 /** A topic a route publishes the event to, as JSON, with the delivery's lineage. */
 export const topicTarget: TargetKind<TopicTarget> = {
-  kind: 'topic',
-  format: (target) => `topic:${target.topic}`,
-  parse(address) {
-    const topic = addressOf('topic', address)
-    return topic === undefined ? undefined : { kind: 'topic', topic }
-  },
+  ...address<TopicTarget, 'topic'>('topic', 'topic'),
   async deliver(_target, d, deps) {
     const spec = d.spec as TopicSpec
     const { hops, fromLoop } = d.context

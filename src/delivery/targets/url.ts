@@ -1,6 +1,6 @@
 import { ActionError } from '../../errors.js'
 import type { RetryPolicy } from '../../retry.js'
-import { addressOf, publicContext, type TargetKind } from './target.js'
+import { address, publicContext, type TargetKind } from './target.js'
 
 export type UrlTarget = { kind: 'url'; url: string }
 
@@ -32,12 +32,7 @@ interface RouteUrlSpec {
  * it, or a route's url target, which is sent `{ event, context }` as JSON.
  */
 export const urlTarget: TargetKind<UrlTarget> = {
-  kind: 'url',
-  format: (target) => `url:${target.url}`,
-  parse(address) {
-    const url = addressOf('url', address)
-    return url === undefined ? undefined : { kind: 'url', url }
-  },
+  ...address<UrlTarget, 'url'>('url', 'url'),
   async deliver(_target, d) {
     if (isRenderedRequest(d.spec)) {
       const { method, url, headers, body, timeout } = d.spec
