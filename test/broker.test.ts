@@ -110,7 +110,7 @@ describe('one broker behind TCP and WebSocket', () => {
     await pub.publishAsync('queue/2', 'two', { qos: 2 })
     await pub.publishAsync('queue/0', 'zero', { qos: 0 })
 
-    const { client: back, inbox } = await f.connectWithInbox({ clientId: 'keeper', clean: false })
+    const { inbox } = await f.connectWithInbox({ clientId: 'keeper', clean: false })
     await inbox.count(2)
     expect(inbox.messages.map((m) => [m.topic, m.payload, m.packet.qos])).toEqual([
       ['queue/1', 'one', 1],
@@ -153,7 +153,7 @@ describe('overlapping subscriptions', () => {
 
     // Nothing is left behind to be sent again at the next connection.
     await end(sub)
-    const { client: again, inbox: later } = await f.connectWithInbox({ clientId: 'overlap-persistent', clean: false })
+    const { inbox: later } = await f.connectWithInbox({ clientId: 'overlap-persistent', clean: false })
     await pub.publishAsync('a/after', 'y', { qos: 1 })
     await later.on('a/after')
     expect(later.messages.map((m) => m.topic)).toEqual(['a/after'])

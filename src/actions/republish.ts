@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { ActionError } from '../errors.js'
 import { nextHop } from '../publisher/lineage.js'
 import { invalidTopicName } from '../topics/match.js'
-import type { ActionEvent, ActionKind, Template } from './action.js'
+import type { ActionEvent, ActionKind } from './action.js'
 import { templateString } from './template-string.js'
 
 const schema = z.strictObject({

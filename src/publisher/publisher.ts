@@ -51,10 +51,6 @@ export class Publisher {
     this.#loopDrops = new Counter({ name: 'switchyard_rules_loop_drops_total', help: 'Republishes dropped by the loop guard (maxHops)', registers: [deps.registry] })
   }
 
-  get maxHops(): number {
-    return this.#maxHops
-  }
-
   /** Publishes `message`, which carries `lineage` (its own, already one hop past its cause's). */
   publish(message: Message, lineage: Lineage, cause?: Cause): Promise<void> {
     if (!this.admits(lineage, message.topic, cause)) return Promise.resolve()

@@ -40,20 +40,13 @@ export class RouteTable {
   #live = new Map<string, Live>()
   /** What the store held when last read or written, by route name. */
   #saved = new Map<string, SavedRoute>()
-  #version = -1
 
   constructor(private readonly store: RouteStateStore) {}
-
-  /** The version of the saved changes this table holds. */
-  get version(): number {
-    return this.#version
-  }
 
   /** Reads the saved changes again; `load` then applies them over the config. */
   async refresh(): Promise<void> {
     const state = await this.store.read()
     this.#saved = new Map(state.routes.map((r) => [r.name, r]))
-    this.#version = state.version
   }
 
   /**
@@ -117,7 +110,7 @@ export class RouteTable {
       const p = problems[0]!
       throw new RouteChangeError(`route ${p.path.join('.')} ${p.message}`, 409)
     }
-    this.#version = await this.store.putDefinition(name, parsed.data, updatedAt)
+    await this.store.putDefinition(name, parsed.data, updatedAt)
     this.#saved.set(name, { name, definition: parsed.data, held: previous?.held ?? false, updatedAt })
     this.#live = candidate
     return view(name, candidate.get(name)!)
@@ -127,7 +120,7 @@ export class RouteTable {
   async setHeld(name: string, held: boolean): Promise<RouteView> {
     const l = this.#live.get(name)
     if (!l) throw new RouteChangeError(`there is no route ${name}`, 404)
-    this.#version = await this.store.setHeld(name, held, Date.now())
+    await this.store.setHeld(name, held, Date.now())
     const saved = this.#saved.get(name)
     this.#saved.set(name, saved ? { ...saved, held } : { name, definition: null, held, updatedAt: null })
     l.held = held

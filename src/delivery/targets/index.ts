@@ -7,7 +7,7 @@ import type { Target, TargetDeps, TargetKind } from './target.js'
 import { topicTarget } from './topic.js'
 import { urlTarget } from './url.js'
 
-export type { Target, TargetDeps, TargetKindName } from './target.js'
+export type { Target, TargetDeps } from './target.js'
 export { publicContext } from './target.js'
 export { isRenderedRequest, send, type DurableHttpRequest, type HttpRequest } from './url.js'
 

@@ -15,8 +15,6 @@ export type Target =
   | { kind: 'url'; url: string }
   | { kind: 'topic'; topic: string }
 
-export type TargetKindName = Target['kind']
-
 /** What delivering to a target may use. */
 export interface TargetDeps {
   /** The functions in force now. */
