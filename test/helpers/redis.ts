@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createConnection } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { closedPort } from './net.js'
+import { requireCommand } from './require-command.js'
+
+export interface RedisServer {
+  port: number
+  /** redis://127.0.0.1:<port> */
+  url: string
+  /** The server's working folder: its AOF files. */
+  dir: string
+  /** Stops the server as an operator would (SIGTERM: Redis writes what it holds, then exits). */
+  stop(): Promise<void>
+  /** Kills the server with SIGKILL: what the last fsync did not write is gone. */
+  kill(): Promise<void>
+  /** Starts it again on the same port and folder (after stop or kill). */
+  restart(): Promise<void>
+  /** Stops the server if it runs and removes its folder. */
+  remove(): Promise<void>
+}
+
+export interface RedisOptions {
+  /** `appendfsync`: 'always' unless given (tests check what is acknowledged survives). */
+  appendfsync?: 'always' | 'everysec' | 'no'
+}
+
+/**
+ * Starts Debian's `redis-server` on a free loopback port with a fresh temp
+ * folder, AOF on, RDB snapshots off. Throws when redis-server is missing or
+ * does not start: a cluster test fails, it never skips.
+ */
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
+  const bin = requireCommand('redis-server', 'redis-server')
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-redis-'))
+  const port = await closedPort()
+  let child: ChildProcess | undefined
+
+  const run = async () => {
+    const args = [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+      '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always', '--save', '',
+      '--daemonize', 'no', '--logfile', '',
+    ]
+    const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    proc.stdout!.on('data', (d: Buffer) => (output += d.toString()))
+    proc.stderr!.on('data', (d: Buffer) => (output += d.toString()))
+    const exited = once(proc, 'exit')
+    const deadline = Date.now() + 10_000
+    while (!(await answersPing(port))) {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`redis-server exited before it started: ${output.slice(-2000)}`)
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL')
+        await exited
+        throw new Error(`redis-server did not answer on port ${port} within 10 s: ${output.slice(-2000)}`)
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    child = proc
+  }
+
+  const end = async (signal: NodeJS.Signals) => {
+    const proc = child
+    child = undefined
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
+    const exited = once(proc, 'exit')
+    proc.kill(signal)
+    await exited
+  }
+
+  await run()
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+    async restart() {
+      await end('SIGTERM')
+      await run()
+    },
+    async remove() {
+      await end('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Whether a Redis server answers PING on the port. */
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    let data = ''
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(500, () => done(false))
+    socket.on('error', () => done(false))
+    socket.on('connect', () => socket.write('PING\r\n'))
+    socket.on('data', (d) => {
+      data += d.toString()
+      if (data.includes('\r\n')) done(data.startsWith('+PONG'))
+    })
+  })
+}
