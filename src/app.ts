@@ -71,7 +71,7 @@ export interface AppAddresses {
 export type ReloadResult = { ok: true; rules: number } | { ok: false; error: Error }
 
 // Sections a reload cannot apply to a running broker: they are read at start.
-const RESTART_ONLY = ['listen', 'storage', 'tls', 'admin', 'auth', 'acl', 'rulesEngine', 'delivery', 'http', 'log'] as const
+const RESTART_ONLY = ['listen', 'storage', 'cluster', 'tls', 'admin', 'auth', 'acl', 'rulesEngine', 'delivery', 'http', 'log'] as const
 
 /** `a`, `a and b`, `a, b and c`. */
 function listOf(words: readonly string[]): string {

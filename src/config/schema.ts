@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { aclSchema, authSchema } from '../broker/auth-schema.js'
 import { limitsSchema } from '../broker/limits-schema.js'
 import { listenAddressSchema as address, tlsSchema } from '../broker/listen-schema.js'
+import { clusterSchema } from '../cluster/schema.js'
 import { duration } from '../duration.js'
 import { retrySchema } from '../retry.js'
 import { functionsSchema } from '../functions/schema.js'
@@ -57,6 +58,8 @@ export const configSchema = z.strictObject({
     /** The bearer token of the admin API (/api). Without one, the API refuses every request. */
     token: z.string({ error: 'must be a string' }).min(16, 'must be at least 16 characters').optional(),
   }).prefault({}),
+  /** Several nodes sharing one Redis; absent, one process on SQLite. */
+  cluster: clusterSchema.optional(),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
