@@ -1,0 +1,68 @@
+/**
+ * The Redis keys of the session store, all under `${prefix}session:`. A key
+ * that names a client or broker ends with its id, after a fixed part that is
+ * no other key's beginning: two ids never give one key, whatever they hold.
+ */
+export class SessionKeys {
+  readonly base: string
+  /** A counter: queue entry ids, and the order in which clients first subscribed. */
+  readonly seq: string
+  /** ZSET client id -> the counter when it first subscribed: the clients with subscriptions. */
+  readonly subClients: string
+  /** HASH pid -> packet: a packet queued for several subscriptions is kept once. */
+  readonly outPackets: string
+  /** HASH pid -> how many queue entries refer to the packet. */
+  readonly outRefs: string
+  /** HASH topic -> retained packet. */
+  readonly retained: string
+  /** ZSET of the retained topics (all with score 0), for range reads in byte order. */
+  readonly retainedTopics: string
+  /** HASH client id -> will packet. */
+  readonly wills: string
+  /** HASH client id -> the id of the broker the will was stored by. */
+  readonly willOwners: string
+  /** SET of the broker ids with wills here. */
+  readonly willBrokers: string
+  /** The start of `willsOf(brokerId)`, for scripts that find the broker id in Redis. */
+  readonly willsOfPrefix: string
+
+  constructor(prefix: string) {
+    const base = `${prefix}session:`
+    this.base = base
+    this.seq = `${base}seq`
+    this.subClients = `${base}sub-clients`
+    this.outPackets = `${base}out-packets`
+    this.outRefs = `${base}out-refs`
+    this.retained = `${base}retained`
+    this.retainedTopics = `${base}retained-topics`
+    this.wills = `${base}wills`
+    this.willOwners = `${base}will-owners`
+    this.willBrokers = `${base}will-brokers`
+    this.willsOfPrefix = `${base}wills-of:`
+  }
+
+  /** HASH topic filter -> subscription (JSON). */
+  subs(clientId: string): string {
+    return `${this.base}sub:${clientId}`
+  }
+
+  /** ZSET entry id -> entry id: the outgoing queue, in order. */
+  outQueue(clientId: string): string {
+    return `${this.base}out:${clientId}`
+  }
+
+  /** HASH: the queue's entries and their indexes (see sessions-outgoing.ts). */
+  outMeta(clientId: string): string {
+    return `${this.base}out-meta:${clientId}`
+  }
+
+  /** HASH message id -> incoming QoS 2 packet. */
+  incoming(clientId: string): string {
+    return `${this.base}in:${clientId}`
+  }
+
+  /** ZSET (score 0) of the client ids whose wills this broker stored. */
+  willsOf(brokerId: string): string {
+    return `${this.willsOfPrefix}${brokerId}`
+  }
+}

@@ -1,0 +1,296 @@
+import type { Redis } from 'ioredis'
+import { NOTHING_STORED } from '../persistence/memory-answers.js'
+import type { PacketInput, StoredPacket } from '../storage/session-types.js'
+import { packPacket, unpackPacket } from './sessions-codec.js'
+import type { SessionKeys } from './sessions-keys.js'
+import { RedisScript } from './sessions-script.js'
+
+/** Entries read per round trip while streaming a queue. */
+const PAGE = 100
+
+/*
+ * Each client's outgoing queue is two keys:
+ *
+ *   out:<client>       ZSET  entry id -> entry id (the score), oldest first
+ *   out-meta:<client>  HASH  per entry <id>:d  the packet (queued for this client alone)
+ *                                      <id>:p  or the id of a shared packet (out-packets)
+ *                                      <id>:b  its broker field (below), if it has a broker id
+ *                                      <id>:m  its message id, once it has one
+ *                            indexes   b:<brokerId>:<brokerCounter>  ids of the entries of that message
+ *                                      m:<messageId>                 ids of the entries with that message id
+ *
+ * Index values are entry ids in ascending order, separated by spaces: nearly
+ * always one, two when a client has overlapping subscriptions (Aedes queues
+ * a copy per subscription and clears the one it does not send), or after a
+ * restart, when a new broker reuses message ids of entries still queued.
+ * Entry ids come from one counter, so they order entries across clients and
+ * nodes. Everything a node needs to resume a session, the message id of an
+ * in-flight packet included, is here: a client that got a message through
+ * one node can acknowledge it through another.
+ *
+ * Each operation is one script, so each is atomic and one round trip.
+ */
+const HELPERS = `
+local function ids_of(h, field)
+  local ids = {}
+  local list = redis.call('HGET', h, field)
+  if list then for id in string.gmatch(list, '%d+') do ids[#ids + 1] = id end end
+  return ids
+end
+local function add_id(h, field, id)
+  local ids = ids_of(h, field)
+  local n = tonumber(id)
+  local at = #ids + 1
+  for i = 1, #ids do
+    if ids[i] == id then return end
+    if tonumber(ids[i]) > n then at = i break end
+  end
+  table.insert(ids, at, id)
+  redis.call('HSET', h, field, table.concat(ids, ' '))
+end
+local function remove_id(h, field, id)
+  local ids = ids_of(h, field)
+  for i = 1, #ids do
+    if ids[i] == id then
+      table.remove(ids, i)
+      if #ids == 0 then redis.call('HDEL', h, field) else redis.call('HSET', h, field, table.concat(ids, ' ')) end
+      return
+    end
+  end
+end
+local function release(packets, refs, pid)
+  if redis.call('HINCRBY', refs, pid, -1) <= 0 then
+    redis.call('HDEL', packets, pid)
+    redis.call('HDEL', refs, pid)
+  end
+end
+`
+
+// KEYS: seq, out-packets, out-refs, then out and out-meta of each subscription.
+// ARGV: packet, broker field ('' without a broker id).
+const enqueue = new RedisScript(`${HELPERS}
+local n = (#KEYS - 3) / 2
+local first = redis.call('INCRBY', KEYS[1], n + 1) - n
+local pid = string.format('%d', first)
+local shared = n > 1
+if shared then
+  redis.call('HSET', KEYS[2], pid, ARGV[1])
+  redis.call('HSET', KEYS[3], pid, n)
+end
+for i = 1, n do
+  local id = string.format('%d', first + i)
+  local q, h = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  redis.call('ZADD', q, id, id)
+  if shared then redis.call('HSET', h, id .. ':p', pid) else redis.call('HSET', h, id .. ':d', ARGV[1]) end
+  if ARGV[2] ~= '' then
+    redis.call('HSET', h, id .. ':b', ARGV[2])
+    add_id(h, ARGV[2], id)
+  end
+end
+return n
+`)
+
+// KEYS: out, out-meta, out-packets, out-refs.
+// ARGV: broker field ('' none), message id ('' none), broker id ('' none), '1' if the replacement follows, replacement.
+// Returns 1 when done, 0 when no entry is found, 2 when the entry is to be replaced and no replacement was sent.
+const update = new RedisScript(`${HELPERS}
+local h = KEYS[2]
+local bc, mid, broker = ARGV[1], ARGV[2], ARGV[3]
+if bc ~= '' then
+  local id = ids_of(h, bc)[1]
+  if id then
+    local old = redis.call('HGET', h, id .. ':m')
+    if old ~= mid then
+      if old then remove_id(h, 'm:' .. old, id) end
+      if mid == '' then redis.call('HDEL', h, id .. ':m') else
+        redis.call('HSET', h, id .. ':m', mid)
+        add_id(h, 'm:' .. mid, id)
+      end
+    end
+    return 1
+  end
+end
+if mid == '' then return 0 end
+local mine = 'b:' .. broker .. ':'
+for _, id in ipairs(ids_of(h, 'm:' .. mid)) do
+  local b = redis.call('HGET', h, id .. ':b')
+  local same = broker ~= '' and b and string.sub(b, 1, #mine) == mine and string.find(b, '^%d*$', #mine + 1)
+  if not same then
+    if ARGV[4] ~= '1' then return 2 end
+    local pid = redis.call('HGET', h, id .. ':p')
+    if pid then
+      release(KEYS[3], KEYS[4], pid)
+      redis.call('HDEL', h, id .. ':p')
+    end
+    redis.call('HSET', h, id .. ':d', ARGV[5])
+    if b then
+      remove_id(h, b, id)
+      redis.call('HDEL', h, id .. ':b')
+    end
+    if bc ~= '' then
+      redis.call('HSET', h, id .. ':b', bc)
+      add_id(h, bc, id)
+    end
+    return 1
+  end
+end
+return 0
+`)
+
+// KEYS: out, out-meta, out-packets, out-refs.
+// ARGV: message id ('' none), broker field (used without a message id).
+// Returns the removed entry's packet and message id, or nil.
+const clear = new RedisScript(`${HELPERS}
+local q, h = KEYS[1], KEYS[2]
+local id
+if ARGV[1] ~= '' then
+  id = ids_of(h, 'm:' .. ARGV[1])[1]
+elseif ARGV[2] ~= '' then
+  for _, x in ipairs(ids_of(h, ARGV[2])) do
+    if redis.call('HEXISTS', h, x .. ':m') == 0 then id = x break end
+  end
+end
+if not id then return false end
+local f = redis.call('HMGET', h, id .. ':d', id .. ':p', id .. ':b', id .. ':m')
+local data = f[1]
+if f[2] then
+  data = redis.call('HGET', KEYS[3], f[2])
+  release(KEYS[3], KEYS[4], f[2])
+end
+if f[3] then remove_id(h, f[3], id) end
+if f[4] then remove_id(h, 'm:' .. f[4], id) end
+redis.call('HDEL', h, id .. ':d', id .. ':p', id .. ':b', id .. ':m')
+redis.call('ZREM', q, id)
+return {data or '', f[4] or ''}
+`)
+
+// KEYS: out, out-meta, out-packets.
+// ARGV: after this entry id, up to this one ('' the last one now), at most this many.
+// Returns {up to, last id read, then id, message id ('' none), packet for each entry}, or {} for an empty queue.
+const page = new RedisScript(`
+local upTo = ARGV[2]
+if upTo == '' then
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1)
+  if #last == 0 then return {} end
+  upTo = last[1]
+end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], upTo, 'LIMIT', 0, ARGV[3])
+local out = {upTo, ids[#ids] or ARGV[1]}
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', KEYS[2], id .. ':d', id .. ':p', id .. ':m')
+  local data = f[1]
+  if not data and f[2] then data = redis.call('HGET', KEYS[3], f[2]) end
+  if data then
+    out[#out + 1] = id
+    out[#out + 1] = f[3] or ''
+    out[#out + 1] = data
+  end
+end
+return out
+`)
+
+/** How an entry is found by its message: '' for a packet without a broker id. */
+function brokerField(packet: PacketInput | undefined): string {
+  if (typeof packet?.brokerId !== 'string') return ''
+  return `b:${packet.brokerId}:${typeof packet.brokerCounter === 'number' ? packet.brokerCounter : ''}`
+}
+
+function messageIdArg(packet: PacketInput | undefined): string {
+  return typeof packet?.messageId === 'number' ? String(packet.messageId) : ''
+}
+
+/** The outgoing QoS 1/2 queues of persistent sessions, in Redis only. */
+export class RedisOutgoingQueues {
+  readonly #redis: Redis
+  readonly #keys: SessionKeys
+
+  constructor(redis: Redis, keys: SessionKeys) {
+    this.#redis = redis
+    this.#keys = keys
+  }
+
+  /**
+   * Queues one entry per subscription (a client with two matching
+   * subscriptions gets two, as Aedes expects), in one script whatever their
+   * number. The packet is stored once and shared when there are several.
+   */
+  async enqueue(clientIds: readonly string[], packet: StoredPacket): Promise<void> {
+    if (clientIds.length === 0) return
+    const k = this.#keys
+    const keys = [k.seq, k.outPackets, k.outRefs]
+    for (const clientId of clientIds) keys.push(k.outQueue(clientId), k.outMeta(clientId))
+    await enqueue.run(this.#redis, keys, [packPacket(packet), brokerField(packet)])
+  }
+
+  /**
+   * Records the message id a queued packet is sent with, or replaces a sent
+   * QoS 2 packet by its PUBREL; rejects when the packet is not queued, as
+   * Aedes expects. A packet is found by its broker id and counter first;
+   * failing that, the entry of another broker with the same message id is
+   * replaced (see OutgoingQueue.update in the SQLite store, which this
+   * follows). A PUBREL, small, is sent with the first call; a PUBLISH is
+   * sent again only in the rare case that it replaces another entry.
+   */
+  async update(clientId: string, packet: PacketInput): Promise<void> {
+    const bc = brokerField(packet)
+    const mid = messageIdArg(packet)
+    const broker = typeof packet.brokerId === 'string' ? packet.brokerId : ''
+    const keys = this.#queueKeys(clientId)
+    // Copied now, as Aedes goes on using the object.
+    const replacement = { ...packet }
+    let done = await update.run(this.#redis, keys, bc === '' ? [bc, mid, broker, '1', packPacket(replacement)] : [bc, mid, broker, '0'])
+    if (done === 2) done = await update.run(this.#redis, keys, [bc, mid, broker, '1', packPacket(replacement)])
+    if (done !== 1) throw new Error('no such packet')
+  }
+
+  /**
+   * Removes and returns the entry acknowledged with this message id; or,
+   * given a packet without one (a delivery Aedes did not send), that
+   * packet's entry if it has no message id yet.
+   */
+  clear(clientId: string, packet: PacketInput | undefined): Promise<StoredPacket | undefined> {
+    const mid = messageIdArg(packet)
+    const bc = mid === '' ? brokerField(packet) : ''
+    if (mid === '' && bc === '') return NOTHING_STORED
+    return this.#clear(clientId, mid, bc)
+  }
+
+  async #clear(clientId: string, mid: string, bc: string): Promise<StoredPacket | undefined> {
+    const reply = await clear.run(this.#redis, this.#queueKeys(clientId), [mid, bc]) as [Buffer, Buffer] | null
+    if (!reply || reply[0].length === 0) return undefined
+    return toPacket(reply[0], reply[1])
+  }
+
+  /**
+   * The client's queue, oldest first, as it stands at the first read: what
+   * is queued while it is read is left out, as it is also being delivered
+   * live. Read a page at a time as the stream is consumed.
+   */
+  async *stream(clientId: string): AsyncGenerator<StoredPacket> {
+    const keys = this.#queueKeys(clientId).slice(0, 3)
+    let after = '0'
+    let upTo = ''
+    for (;;) {
+      const reply = await page.run(this.#redis, keys, [after, upTo, PAGE]) as Buffer[]
+      if (reply.length < 2) return
+      upTo = reply[0]!.toString()
+      const last = reply[1]!.toString()
+      for (let i = 2; i + 2 < reply.length; i += 3) {
+        yield toPacket(reply[i + 2]!, reply[i + 1]!)
+      }
+      if (last === after || last === upTo) return
+      after = last
+    }
+  }
+
+  #queueKeys(clientId: string): string[] {
+    const k = this.#keys
+    return [k.outQueue(clientId), k.outMeta(clientId), k.outPackets, k.outRefs]
+  }
+}
+
+function toPacket(data: Buffer, messageId: Buffer): StoredPacket {
+  const packet = unpackPacket(data)
+  if (messageId.length > 0) packet.messageId = Number(messageId.toString())
+  return packet
+}

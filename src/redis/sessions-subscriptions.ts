@@ -1,0 +1,256 @@
+import type { Redis } from 'ioredis'
+import { createRequire } from 'node:module'
+import { SubscriptionTrie } from '../persistence/subscription-trie.js'
+import type { BrokerRef, ClientRef, ClientSubscription, SubscriptionInput, TopicSubscription } from '../storage/session-types.js'
+import type { SessionKeys } from './sessions-keys.js'
+import { RedisScript } from './sessions-script.js'
+
+/** Clients read per round trip when loading subscriptions or listing a filter's clients. */
+const PAGE = 500
+
+/** The broker as BroadcastPersistence uses it: publishes reach every node, subscribes hear every node. */
+export interface BroadcastBroker extends BrokerRef {
+  publish(packet: object, done: (err?: Error | null) => void): void
+  subscribe(topic: string, listener: (packet: never, done: () => void) => void, done: (err?: Error | null) => void): void
+  unsubscribe(topic: string, listener: (packet: never, done: () => void) => void, done: (err?: Error | null) => void): void
+}
+
+/** What BroadcastPersistence hands the trie: a subscription, its client id filled in. */
+interface BroadcastSub {
+  clientId: string
+  topic: string
+  qos?: number
+  rh?: number
+  rap?: boolean
+  nl?: boolean
+}
+
+type Change = ['add' | 'remove', BroadcastSub]
+
+/** aedes-persistence's BroadcastPersistence (shipped untyped): the parts used here. */
+interface Broadcast {
+  addedSubscriptions(client: ClientRef, subs: readonly SubscriptionInput[]): Promise<unknown>
+  removedSubscriptions(client: ClientRef, topics: readonly string[]): Promise<unknown>
+  brokerSubscribe(): Promise<void>
+  brokerUnsubscribe(): Promise<void>
+}
+
+const require = createRequire(import.meta.url)
+const BroadcastPersistence = require('aedes-persistence/broadcastPersistence.js') as
+  new (broker: BroadcastBroker, trie: { add(topic: string, sub: BroadcastSub): void; remove(topic: string, sub: BroadcastSub): void }) => Broadcast
+
+// KEYS: sub:<client>, sub-clients, seq. ARGV: client id, then topic and subscription (JSON) pairs.
+const add = new RedisScript(`
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`)
+
+// KEYS: sub:<client>, sub-clients. ARGV: client id, then topics.
+const remove = new RedisScript(`
+for i = 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 1
+`)
+
+// KEYS: sub:<client>, sub-clients. ARGV: client id. Returns the topics removed.
+const clean = new RedisScript(`
+local topics = redis.call('HKEYS', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return topics
+`)
+
+/**
+ * The subscriptions of persistent sessions. Redis is the record:
+ *
+ *   sub:<client>   HASH  topic filter -> subscription (JSON)
+ *   sub-clients    ZSET  client id -> the counter when it first subscribed
+ *
+ * Each node also keeps the QoS 1/2 ones in a trie, which Aedes reads on
+ * every QoS 1/2 publish; it is loaded at setup and kept in step with every
+ * node's changes through aedes-persistence's BroadcastPersistence: a change
+ * is written to Redis, then published on `$SYS/sub/add` or `$SYS/sub/rm`,
+ * and every node (this one included) applies it to its trie when it hears
+ * it. A write resolves once this node has heard its own, so the trie is
+ * never behind this node's own changes, and every node applies changes in
+ * the order the broker's emitter delivers them. The trie is a cache until
+ * the next reload: `reload()` reads it again from Redis, for when
+ * broadcasts may have been lost.
+ */
+export class RedisSubscriptions {
+  readonly #redis: Redis
+  readonly #keys: SessionKeys
+  #trie = new SubscriptionTrie()
+  /** The changes heard while a load runs, applied again to the loaded trie. */
+  #heard: Change[] | undefined
+  #broadcast: Broadcast | undefined
+  /** The last reload asked for: reloads run one after another. */
+  #reloading: Promise<void> = Promise.resolve()
+
+  constructor(redis: Redis, keys: SessionKeys) {
+    this.#redis = redis
+    this.#keys = keys
+  }
+
+  /** Listens to every node's changes, then loads the trie: nothing is missed in between. */
+  async start(broker: BroadcastBroker): Promise<void> {
+    await this.stop()
+    const sink = {
+      add: (_topic: string, sub: BroadcastSub) => this.#apply(['add', sub]),
+      remove: (_topic: string, sub: BroadcastSub) => this.#apply(['remove', sub]),
+    }
+    const broadcast = new BroadcastPersistence(broker, sink)
+    await broadcast.brokerSubscribe()
+    this.#broadcast = broadcast
+    await this.reload()
+  }
+
+  /** Stops listening to the broker (the trie stays as it is). */
+  async stop(): Promise<void> {
+    const broadcast = this.#broadcast
+    this.#broadcast = undefined
+    await broadcast?.brokerUnsubscribe()
+  }
+
+  /** One script, then the broadcast; resolves once this node's trie has the change. */
+  async add(client: ClientRef, subs: readonly SubscriptionInput[]): Promise<void> {
+    if (subs.length === 0) return
+    // A SUBSCRIBE is handled as a sequence of SUBSCRIBEs [MQTT-3.8.4-4], each
+    // replacing any subscription to the same filter [MQTT-3.8.4-3]: the last wins.
+    const latest = new Map<string, string>()
+    for (const sub of subs) {
+      latest.set(sub.topic, JSON.stringify({
+        qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl, subscriptionIdentifier: sub.subscriptionIdentifier,
+      }))
+    }
+    const args: string[] = [client.id]
+    for (const [topic, json] of latest) args.push(topic, json)
+    await add.run(this.#redis, [this.#keys.subs(client.id), this.#keys.subClients, this.#keys.seq], args)
+    await this.#told().addedSubscriptions(client, subs)
+  }
+
+  /** One script, then the broadcast. */
+  async remove(client: ClientRef, topics: readonly string[]): Promise<void> {
+    if (topics.length === 0) return
+    await remove.run(this.#redis, [this.#keys.subs(client.id), this.#keys.subClients], [client.id, ...topics])
+    await this.#told().removedSubscriptions(client, topics)
+  }
+
+  /** One script; the broadcast only if there was something to remove. */
+  async clean(client: ClientRef): Promise<void> {
+    const removed = await clean.run(this.#redis, [this.#keys.subs(client.id), this.#keys.subClients], [client.id]) as Buffer[]
+    if (removed.length > 0) await this.#told().removedSubscriptions(client, removed.map(String))
+  }
+
+  /** One HGETALL, in the order the filters were first subscribed (while the hash is small enough to be a listpack). */
+  async byClient(clientId: string): Promise<ClientSubscription[]> {
+    const flat = await this.#redis.call('HGETALL', this.#keys.subs(clientId)) as string[]
+    const subs: ClientSubscription[] = []
+    for (let i = 0; i + 1 < flat.length; i += 2) subs.push(toSubscription(flat[i]!, flat[i + 1]!))
+    return subs
+  }
+
+  /** From memory. */
+  byTopic(topic: string): TopicSubscription[] {
+    return this.#trie.match(topic)
+  }
+
+  /** QoS 1/2 subscriptions (from the trie) and clients with any subscription (one ZCARD). */
+  async counts(): Promise<{ subsCount: number; clientsCount: number }> {
+    return { subsCount: this.#trie.count, clientsCount: await this.#redis.zcard(this.#keys.subClients) }
+  }
+
+  /** The clients with a subscription to exactly this filter, in the order they first subscribed: two round trips per 500 clients. */
+  async *clientsWithFilter(topic: string): AsyncGenerator<string> {
+    for await (const clientIds of this.#clientPages()) {
+      const pipeline = this.#redis.pipeline()
+      for (const clientId of clientIds) pipeline.hexists(this.#keys.subs(clientId), topic)
+      const results = await pipeline.exec()
+      for (let i = 0; i < clientIds.length; i++) {
+        const [err, found] = results![i]!
+        if (err) throw err
+        if (found === 1) yield clientIds[i]!
+      }
+    }
+  }
+
+  /**
+   * Builds the trie again from Redis and swaps it in: two round trips per
+   * 500 clients. Changes heard meanwhile go to the old trie, which answers
+   * until the swap, and again to the new one, in the order heard.
+   */
+  reload(): Promise<void> {
+    const run = this.#reloading.then(() => this.#load())
+    this.#reloading = run.catch(() => {})
+    return run
+  }
+
+  async #load(): Promise<void> {
+    const heard: Change[] = []
+    this.#heard = heard
+    try {
+      const trie = new SubscriptionTrie()
+      for await (const clientIds of this.#clientPages()) {
+        const pipeline = this.#redis.pipeline()
+        for (const clientId of clientIds) pipeline.call('HGETALL', this.#keys.subs(clientId))
+        const results = await pipeline.exec()
+        for (let i = 0; i < clientIds.length; i++) {
+          const [err, flat] = results![i]! as [Error | null, string[]]
+          if (err) throw err
+          for (let j = 0; j + 1 < flat.length; j += 2) {
+            const sub = toSubscription(flat[j]!, flat[j + 1]!)
+            if (sub.qos > 0) trie.add(clientIds[i]!, sub.topic, sub.qos, sub.rh, sub.rap, sub.nl)
+          }
+        }
+      }
+      for (const change of heard) applyTo(trie, change)
+      this.#trie = trie
+    } finally {
+      if (this.#heard === heard) this.#heard = undefined
+    }
+  }
+
+  /** The clients with subscriptions, a page at a time, by the order they first subscribed (a client's place does not move while it has any). */
+  async *#clientPages(): AsyncGenerator<string[]> {
+    let after = '-inf'
+    for (;;) {
+      const flat = await this.#redis.zrangebyscore(this.#keys.subClients, after, '+inf', 'WITHSCORES', 'LIMIT', 0, PAGE)
+      const clientIds: string[] = []
+      for (let i = 0; i + 1 < flat.length; i += 2) clientIds.push(flat[i]!)
+      if (clientIds.length > 0) yield clientIds
+      if (clientIds.length < PAGE) return
+      after = `(${flat.at(-1)!}`
+    }
+  }
+
+  #apply(change: Change): void {
+    applyTo(this.#trie, change)
+    this.#heard?.push(change)
+  }
+
+  #told(): Broadcast {
+    if (this.#broadcast) return this.#broadcast
+    throw new Error('the session store is not listening to the broker: Aedes calls setup(broker) at start')
+  }
+}
+
+function applyTo(trie: SubscriptionTrie, [kind, sub]: Change): void {
+  if (kind === 'add' && (sub.qos ?? 0) > 0) trie.add(sub.clientId, sub.topic, sub.qos!, sub.rh, sub.rap, sub.nl)
+  else trie.remove(sub.clientId, sub.topic)
+}
+
+function toSubscription(topic: string, json: string): ClientSubscription {
+  const stored = JSON.parse(json) as Omit<ClientSubscription, 'topic'>
+  return {
+    topic,
+    qos: stored.qos,
+    rh: stored.rh,
+    rap: stored.rap,
+    nl: stored.nl,
+    // Only when present, so that pre-MQTT 5 subscriptions keep their shape.
+    ...(stored.subscriptionIdentifier === undefined ? {} : { subscriptionIdentifier: stored.subscriptionIdentifier }),
+  }
+}

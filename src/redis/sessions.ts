@@ -1,0 +1,266 @@
+import type { Redis } from 'ioredis'
+import { createRequire } from 'node:module'
+import { Readable } from 'node:stream'
+import { NO_SUBSCRIPTIONS, NOTHING_STORED } from '../persistence/memory-answers.js'
+import type { SessionStore } from '../storage/session-store.js'
+import type {
+  BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
+} from '../storage/session-types.js'
+import { RedisIncoming } from './sessions-incoming.js'
+import { SessionKeys } from './sessions-keys.js'
+import { RedisOutgoingQueues } from './sessions-outgoing.js'
+import { RedisRetained } from './sessions-retained.js'
+import { RedisSubscriptions, type BroadcastBroker } from './sessions-subscriptions.js'
+import { RedisWills } from './sessions-wills.js'
+
+export interface RedisSessionStoreOptions {
+  /** An ioredis client the caller owns: `destroy()` leaves it open. It must not have a `keyPrefix` of its own. */
+  redis: Redis
+  /** Prefixes every key, so that one Redis can hold several clusters; 'switchyard:' unless given. */
+  keyPrefix?: string
+}
+
+interface Parts {
+  broker: BroadcastBroker
+  subscriptions: RedisSubscriptions
+  outgoing: RedisOutgoingQueues
+  incoming: RedisIncoming
+  retained: RedisRetained
+  wills: RedisWills
+}
+
+const require = createRequire(import.meta.url)
+// aedes-packet's Packet, as aedes-persistence re-exports it (see sqlite-persistence.ts).
+const { Packet } = require('aedes-persistence') as { Packet: new (packet: object) => StoredPacket }
+
+/**
+ * An Aedes persistence (the async interface of aedes-persistence 11) on
+ * Redis, shared by every node of a cluster: sessions, subscriptions,
+ * outgoing queues with their in-flight message ids, incoming QoS 2 packets,
+ * retained messages and wills all live in Redis under `${keyPrefix}session:`,
+ * so a client can resume on any node what it started on another. The one
+ * thing kept in memory is the trie of QoS 1/2 subscriptions, kept in step
+ * through the broker (see RedisSubscriptions).
+ *
+ * Every write is atomic (one command, one MULTI, or one Lua script), and
+ * every call is one round trip but these: the ones answered from memory
+ * (subscriptionsByTopic; outgoingEnqueueCombi with no subscriptions;
+ * outgoingClearMessageId for a clean session's PUBACK or a packet with
+ * nothing to find it by), the streams (one per page), subscription changes
+ * (one, then a broadcast the call waits to hear back), and an outgoingUpdate
+ * that must replace an entry of another broker (two).
+ *
+ * The scripts build a few keys from the prefix (the per-broker will sets)
+ * and one call can touch many clients' keys (outgoingEnqueueCombi): this
+ * needs a single Redis (or a primary with replicas), not Redis Cluster.
+ *
+ * `setup` must be a native async function: Aedes checks.
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly #redis: Redis
+  readonly #keys: SessionKeys
+  #parts: Parts | undefined
+  #destroyed = false
+
+  constructor(options: RedisSessionStoreOptions) {
+    const redis = options.redis
+    // Declared keys would get the client's prefix and keys built in scripts would not.
+    if (redis.options.keyPrefix) throw new TypeError('RedisSessionStore: give the key prefix as keyPrefix, not as the ioredis client\'s own keyPrefix option')
+    this.#redis = redis
+    this.#keys = new SessionKeys(options.keyPrefix ?? 'switchyard:')
+  }
+
+  /** The broker given to `setup`. */
+  get broker(): BrokerRef | undefined {
+    return this.#parts?.broker
+  }
+
+  /**
+   * Listens to subscription changes through the broker, then loads the
+   * subscriptions from Redis. The broker's publishes must reach every node,
+   * and its subscriptions hear every node's (Aedes on a shared emitter).
+   */
+  async setup(broker: BrokerRef): Promise<void> {
+    if (this.#destroyed) throw new Error('the session store is destroyed')
+    const b = broker as Partial<BroadcastBroker>
+    if (typeof b.publish !== 'function' || typeof b.subscribe !== 'function' || typeof b.unsubscribe !== 'function') {
+      throw new TypeError('RedisSessionStore.setup: the broker must have publish, subscribe and unsubscribe (an Aedes broker)')
+    }
+    const redis = this.#redis
+    const keys = this.#keys
+    const subscriptions = this.#parts?.subscriptions ?? new RedisSubscriptions(redis, keys)
+    this.#parts = {
+      broker: broker as BroadcastBroker,
+      subscriptions,
+      outgoing: new RedisOutgoingQueues(redis, keys),
+      incoming: new RedisIncoming(redis, keys),
+      retained: new RedisRetained(redis, keys),
+      wills: new RedisWills(redis, keys),
+    }
+    await subscriptions.start(broker as BroadcastBroker)
+  }
+
+  /**
+   * Reads every subscription from Redis again and swaps the new trie in:
+   * for after an outage, when broadcasts of other nodes' changes may have
+   * been lost. Two round trips per 500 clients with subscriptions.
+   */
+  async reloadSubscriptions(): Promise<void> {
+    return this.#p.subscriptions.reload()
+  }
+
+  async storeRetained(packet: PacketInput & { topic: string }): Promise<void> {
+    return this.#p.retained.store(packet)
+  }
+
+  createRetainedStream(pattern: string): Readable {
+    return this.createRetainedStreamCombi([pattern])
+  }
+
+  createRetainedStreamCombi(patterns: readonly string[]): Readable {
+    return Readable.from(this.#p.retained.match(patterns))
+  }
+
+  async addSubscriptions(client: ClientRef, subs: readonly SubscriptionInput[]): Promise<void> {
+    return this.#p.subscriptions.add(client, subs)
+  }
+
+  async removeSubscriptions(client: ClientRef, topics: readonly string[]): Promise<void> {
+    return this.#p.subscriptions.remove(client, topics)
+  }
+
+  async subscriptionsByClient(client: ClientRef): Promise<ClientSubscription[]> {
+    return this.#p.subscriptions.byClient(client.id)
+  }
+
+  async countOffline(): Promise<{ subsCount: number; clientsCount: number }> {
+    return this.#p.subscriptions.counts()
+  }
+
+  // Called for every QoS 1/2 publish: from memory, and not async, so that a
+  // topic without persistent subscribers costs no promise (see memory-answers.ts).
+  subscriptionsByTopic(topic: string): Promise<TopicSubscription[]> {
+    const parts = this.#parts
+    if (!parts) return this.#unusable()
+    const subs = parts.subscriptions.byTopic(topic)
+    return subs.length === 0 ? NO_SUBSCRIPTIONS : Promise.resolve(subs)
+  }
+
+  async cleanSubscriptions(client: ClientRef): Promise<void> {
+    return this.#p.subscriptions.clean(client)
+  }
+
+  async outgoingEnqueue(sub: { clientId: string }, packet: PacketInput): Promise<void> {
+    return this.#p.outgoing.enqueue([sub.clientId], new Packet(packet))
+  }
+
+  // Called for every QoS 1/2 publish, mostly with no subscriptions at all.
+  outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: PacketInput): Promise<void> {
+    const parts = this.#parts
+    if (!parts) return this.#unusable()
+    if (subs.length === 0) return NOTHING_STORED
+    return parts.outgoing.enqueue(subs.map((sub) => sub.clientId), new Packet(packet))
+  }
+
+  async outgoingUpdate(client: ClientRef, packet: PacketInput): Promise<void> {
+    return this.#p.outgoing.update(client.id, packet)
+  }
+
+  // Called for every PUBACK and PUBCOMP. A clean session's never finds
+  // anything: Aedes gives its deliveries no queue entry to update (it sends
+  // them without outgoingUpdate, PUBREL included), and the entries of an
+  // earlier session are cleared as its queue is emptied at CONNECT, with the
+  // packet itself, not an ack. So that ack costs no round trip.
+  outgoingClearMessageId(client: ClientRef, packet: PacketInput | undefined): Promise<StoredPacket | undefined> {
+    const parts = this.#parts
+    if (!parts) return this.#unusable()
+    const cmd = packet?.cmd
+    if ((cmd === 'puback' || cmd === 'pubcomp') && (client as { clean?: unknown }).clean === true) return NOTHING_STORED
+    return parts.outgoing.clear(client.id, packet)
+  }
+
+  outgoingStream(client: ClientRef): Readable {
+    return Readable.from(this.#p.outgoing.stream(client.id))
+  }
+
+  async incomingStorePacket(client: ClientRef, packet: PacketInput & { messageId: number }): Promise<void> {
+    const stored = new Packet(packet) as StoredPacket & { messageId: number }
+    stored.messageId = packet.messageId
+    return this.#p.incoming.put(client.id, stored)
+  }
+
+  async incomingGetPacket(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket> {
+    if (typeof packet.messageId !== 'number') throw new Error('no such packet')
+    return this.#p.incoming.get(client.id, packet.messageId)
+  }
+
+  async incomingDelPacket(client: ClientRef, packet: { messageId?: number }): Promise<void> {
+    if (typeof packet.messageId !== 'number') throw new Error('no such packet')
+    return this.#p.incoming.delete(client.id, packet.messageId)
+  }
+
+  async cleanIncoming(client: ClientRef): Promise<void> {
+    return this.#p.incoming.clean(client.id)
+  }
+
+  /** Stores the will; like Aedes' other persistences, stamps the packet with its client and broker. */
+  async putWill(client: ClientRef, packet: PacketInput): Promise<void> {
+    const { wills, broker } = this.#p
+    const will = packet as PacketInput & StoredWill
+    // Read at each call: a broker's id is its own to change.
+    will.brokerId = broker.id
+    will.clientId = client.id
+    return wills.put(will)
+  }
+
+  async getWill(client: ClientRef): Promise<StoredWill | undefined> {
+    return this.#p.wills.get(client.id)
+  }
+
+  /** Removes and returns a client's will; given the client's broker id, only the will that broker stored. */
+  async delWill(client: ClientRef): Promise<StoredWill | undefined> {
+    return this.#p.wills.take(client.id, client.brokerId)
+  }
+
+  /**
+   * Takes the will a broker stored for a client, atomically: of all the
+   * callers on all nodes, one gets it and the others get undefined. For
+   * publishing a dead node's wills exactly once: claim, then publish.
+   */
+  async claimWill(will: { clientId: string; brokerId: string }): Promise<StoredWill | undefined> {
+    return this.#p.wills.take(will.clientId, will.brokerId)
+  }
+
+  /** The wills of clients of brokers not in `brokers` (broker id -> last heartbeat). */
+  streamWill(brokers: Readonly<Record<string, unknown>> = {}): Readable {
+    return Readable.from(this.#p.wills.ofOtherBrokers(brokers))
+  }
+
+  /** The clients subscribed to exactly this topic filter. */
+  getClientList(topic: string): Readable {
+    return Readable.from(this.#p.subscriptions.clientsWithFilter(topic))
+  }
+
+  /** Stops listening to the broker. The Redis connection is the caller's and stays open. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    const parts = this.#parts
+    this.#parts = undefined
+    await parts?.subscriptions.stop()
+  }
+
+  get #p(): Parts {
+    if (this.#parts) return this.#parts
+    throw this.#unusableError()
+  }
+
+  /** What the methods that are not async answer before setup and after destroy: a rejection, as the async ones give. */
+  #unusable(): Promise<never> {
+    return Promise.reject(this.#unusableError())
+  }
+
+  #unusableError(): Error {
+    return new Error(this.#destroyed ? 'the session store is destroyed' : 'the session store is not set up: Aedes calls setup(broker) at start')
+  }
+}
