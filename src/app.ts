@@ -13,6 +13,7 @@ import { closeBroker, createBroker, type Broker, type BrokerHooks } from './brok
 import { Limits } from './broker/limits.js'
 import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/listeners.js'
 import { publishOrphanedWills } from './broker/orphaned-wills.js'
+import { Cluster } from './cluster/cluster.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { readTlsFiles } from './broker/tls-files.js'
 import { loadConfig } from './config/load.js'
@@ -25,6 +26,7 @@ import { RouteControl } from './delivery/route-control.js'
 import { StoredEvents } from './delivery/stored-events.js'
 import { LocalFunctionHost } from './functions/host.js'
 import { FunctionRegistry } from './functions/registry.js'
+import { clusterApi, type ClusterView } from './http/api-cluster.js'
 import { deliveriesApi } from './http/api-deliveries.js'
 import { functionsApi, gatewayRoutes } from './http/api-functions.js'
 import { routesApi } from './http/api-routes.js'
@@ -32,6 +34,7 @@ import { rulesApi } from './http/api-rules.js'
 import { storeApi } from './http/api-store.js'
 import { createHttpServer } from './http/server.js'
 import { Publisher } from './publisher/publisher.js'
+import { RedisSessionStore } from './redis/sessions.js'
 import { RouteTable } from './routes/route-table.js'
 import { RulesEngine } from './rules/engine.js'
 import { RuleSet } from './rules/rule-set.js'
@@ -81,8 +84,16 @@ function listOf(words: readonly string[]): string {
 // How often expired stored events are deleted.
 const SWEEP_INTERVAL_MS = 60_000
 
+/** The ports the app's listeners are bound to (those that are). */
+function listening(parts: Partial<Parts>): { mqtt?: number; http?: number; mqtts?: number; https?: number } {
+  const port = (server: { address(): unknown } | undefined) => (server?.address() as AddressInfo | null | undefined)?.port
+  const ports = { mqtt: port(parts.tcp), http: port(parts.http?.server), mqtts: port(parts.mqtts), https: port(parts.https) }
+  return Object.fromEntries(Object.entries(ports).filter(([, p]) => p !== undefined))
+}
+
 /** What a started app is made of; `close` stops whatever of it was built. */
 interface Parts {
+  cluster: Cluster
   storage: SqliteStorage
   broker: Broker
   engine: RulesEngine
@@ -110,19 +121,28 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' })
   const ruleStats = new RuleStatsBook(registry)
   const limits = new Limits(initial.limits, registry, log.child({ module: 'limits' }))
-  const nodeId = `${hostname()}-${process.pid}`
+  const nodeId = initial.cluster?.nodeId ?? `${hostname()}-${process.pid}`
+  // Each node's series are told apart where they are gathered.
+  if (initial.cluster) registry.setDefaultLabels({ node: nodeId })
 
   let config = initial
   const parts: Partial<Parts> = {}
   let ready = false
   let closing: Promise<void> | undefined
+  const startedAt = Date.now()
 
   async function start(): Promise<AppAddresses> {
     try {
       const tls = config.tls ? readTlsFiles(config.tls) : undefined
-      const storage = (parts.storage = openSqliteStorage(config.storage.sqlite, log, registry))
+      // In a cluster, sessions, retained messages, wills and the traffic
+      // between nodes are in Redis; the rest stays in the node's own file.
+      const cluster = config.cluster ? (parts.cluster = await Cluster.open(config.cluster, { nodeId, log, registry })) : undefined
+      const sessions = cluster && config.cluster ? cluster.sessions(new RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })) : undefined
+      const storage = (parts.storage = openSqliteStorage(config.storage.sqlite, log, registry, { sessions }))
       const hooks: BrokerHooks = {}
       const broker = (parts.broker = await createBroker({
+        nodeId,
+        cluster: cluster && { brokerId: cluster.brokerId, mq: cluster.mq, directory: cluster.directory },
         persistence: timedPersistence(storage.sessions, registry),
         authenticator: new Authenticator(config.auth),
         acl: new Acl(config.acl),
@@ -132,7 +152,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         hooks,
       }))
       const publisher = new Publisher({ broker: broker.aedes, maxHops: config.rulesEngine.maxHops, loops: ruleStats, log, registry })
-      const engine = (parts.engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry))
+      const engine = (parts.engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry, cluster?.recorded))
       const functions = (parts.functions = FunctionRegistry.create(config.functions, { host: new LocalFunctionHost(publisher, storage.events), log, configDir: '.' }))
       const routes = (parts.routes = new RouteTable(storage.routes))
       await routes.refresh()
@@ -158,7 +178,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       // Deliveries left by the previous run (a crash, a restart) go out now,
       // and the wills it owed, once rules can see them.
       dispatcher.wake()
-      await publishOrphanedWills(broker.aedes, storage.sessions, log)
+      if (cluster) await cluster.start(broker.aedes, broker.connections)
+      else await publishOrphanedWills(broker.aedes, storage.sessions, log)
       parts.sweeper = setInterval(() => {
         storage.events.sweepExpired().catch((err: unknown) => log.warn({ err }, 'could not delete expired stored events'))
       }, SWEEP_INTERVAL_MS).unref()
@@ -168,6 +189,10 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         log,
         registry,
         ready: () => ready,
+        unavailable: () => {
+          const health = parts.cluster?.healthy()
+          return health && !health.ok ? health.reason : undefined
+        },
         adminToken: config.admin.token,
         api: [
           rulesApi(engine),
@@ -175,6 +200,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
           routesApi(new RouteControl({ routes, outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })),
           deliveriesApi(deliveries, stored),
           functionsApi(functions),
+          clusterApi(() => clusterView(broker, parts.cluster)),
         ],
         routes: [gatewayRoutes(config.http, functions)],
       }))
@@ -191,6 +217,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       }
       parts.tcp = await listenMqtt(broker, config.listen.mqtt, log).catch(inConfig('mqtt'))
       if (config.listen.mqtts && tls) parts.mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls).catch(inConfig('mqtts'))
+      cluster?.setAddress(listening(parts))
       if (options.configFile) parts.watcher = watchFile(options.configFile, () => reload())
     } catch (err) {
       await close()
@@ -240,7 +267,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   function close(): Promise<void> {
     closing ??= (async () => {
       ready = false
-      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss } = parts
+      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster } = parts
       watcher?.close()
       clearInterval(sweeper)
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
@@ -255,8 +282,23 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       await tcpClosed
       await httpClosed
       await storage?.close()
+      await cluster?.close()
     })()
     return closing
+  }
+
+  async function clusterView(broker: Broker, cluster: Cluster | undefined): Promise<ClusterView> {
+    if (!cluster) {
+      const now = Date.now()
+      const self = { id: nodeId, brokerId: broker.aedes.id, address: { host: hostname(), ...listening(parts) }, clients: broker.aedes.connectedClients }
+      return { cluster: false, node: nodeId, nodes: [{ ...self, heartbeat: new Date(now).toISOString(), silentFor: 0, alive: true, self: true, startedAt: new Date(startedAt).toISOString() }] }
+    }
+    const nodes = await cluster.nodes()
+    return {
+      cluster: true,
+      node: nodeId,
+      nodes: nodes.map((n) => ({ ...n, heartbeat: new Date(n.heartbeat).toISOString(), startedAt: new Date(n.startedAt).toISOString() })),
+    }
   }
 
   const started = <T>(value: T | undefined): T => {

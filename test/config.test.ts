@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig } from '../src/config/load.js'
 import { ConfigError } from '../src/errors.js'
+import { closedPort } from './helpers/net.js'
 import { useApp } from './helpers/use-app.js'
 
 const BIN = fileURLToPath(new URL('../bin/switchyard.js', import.meta.url))
@@ -50,6 +51,9 @@ describe('config', () => {
     ['an unknown section', 'listen: {}\nstorag:\n  sqlite: x\n', 2, 1, 'storag', /is not a known key/],
     ['a wrong type', 'storage:\n  sqlite: 3\n', 2, 11, 'storage.sqlite', /must be a file path/],
     ['a bad log level', 'log:\n  level: loud\n', 2, 10, 'log.level', /must be one of/],
+    ['a Redis address that is not a URL', 'cluster:\n  redis: localhost:6379\n', 2, 10, 'cluster.redis', /must be a Redis URL such as redis:\/\/127.0.0.1:6379/],
+    ['a node id with a slash', 'cluster:\n  redis: redis://127.0.0.1:6379\n  nodeId: a/b\n', 3, 11, 'cluster.nodeId', /must be 1 to 64 letters/],
+    ['a node timeout under three heartbeats', 'cluster:\n  redis: redis://r:6379\n  heartbeat: 1s\n  nodeTimeout: 2s\n', 4, 16, 'cluster.nodeTimeout', /must be at least three heartbeats/],
   ])('names file, line, column and key for %s', (_what, text, line, column, key, message) => {
     const err = errorOf(text)
     expect([err.file, err.line, err.column, err.key]).toEqual(['conf/switchyard.yaml', line, column, key])
@@ -106,6 +110,17 @@ describe('switchyard validate and start', () => {
     const result = cli('start', '--config', file)
     expect(result.status).toBe(1)
     expect(result.stderr).toContain(`cannot listen for MQTT on 127.0.0.1:${port}: the port is already in use`)
+  })
+
+  it('start says which Redis it cannot reach and exits 1', async () => {
+    const port = await closedPort()
+    const file = join(dir, 'cluster.yaml')
+    writeFileSync(file, `listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./x.db\ncluster:\n  redis: redis://:secret@127.0.0.1:${port}\n`)
+    const result = cli('start', '--config', file)
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain(`cannot reach Redis at redis://:***@127.0.0.1:${port} (cluster.redis): connect ECONNREFUSED 127.0.0.1:${port}`)
+    expect(result.stderr).not.toContain('secret')
+    expect(result.stdout).not.toContain('Switchyard started')
   })
 
   it('prints usage for an unknown command', () => {

@@ -33,7 +33,7 @@ it('a persistent client reconnecting 50 times under QoS 1 traffic always gets CO
   const registry = new Registry()
   // The publisher runs flat out; the publish rate limit is not what is tested here.
   const limits = new Limits(limitsSchema.parse({ publishRate: 0 }), registry, log)
-  const broker = await createBroker({ persistence: slow(persistence, 3), limits, log, registry })
+  const broker = await createBroker({ persistence: slow(persistence, 3), limits, log, registry, nodeId: 'test' })
   f.defer(() => closeBroker(broker.aedes))
   const server = await listenMqtt(broker, { host: '127.0.0.1', port: 0 }, log)
   f.defer(() => closeServer(server))

@@ -1,4 +1,5 @@
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
+import type { MQEmitter } from 'mqemitter'
 import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
@@ -10,7 +11,7 @@ import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
 import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
-import { publishLifecycleEvents } from './lifecycle-events.js'
+import { markRemoteTakeovers, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import type { Limits } from './limits.js'
 
 export interface BrokerDeps {
@@ -22,6 +23,10 @@ export interface BrokerDeps {
   registry: Registry
   /** Filled in once the rules engine exists: runs before a QoS 1/2 publish is acknowledged. */
   hooks?: BrokerHooks
+  /** The node's id, which lifecycle events carry. */
+  nodeId: string
+  /** In a cluster: the broker's id (new at each start), the bus between nodes, and the list of clients per node. */
+  cluster?: { brokerId: string; mq: MQEmitter; directory: ClientDirectory } | undefined
 }
 
 export interface BrokerHooks {
@@ -53,7 +58,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   const { limits } = deps
   let storeBeforePuback: (packet: PublishPacket, client: Client, done: (err?: Error | null) => void) => void = (_p, _c, done) => done(null)
+  let created: Aedes | undefined
+  if (deps.cluster) markRemoteTakeovers(deps.cluster.mq, () => created, connections)
   const options: AedesOptions = {
+    ...(deps.cluster ? { id: deps.cluster.brokerId, mq: deps.cluster.mq } : {}),
     persistence: deps.persistence,
     drainTimeout: limits.config.drainTimeout,
     // Aedes' own ceiling; the configured, lower one is checked below with a metric.
@@ -126,7 +134,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
   }
 
-  const aedes = await Aedes.createBroker(options)
+  const aedes = (created = await Aedes.createBroker(options))
   // Aedes 1.2 writes a QoS 1 PUBACK first and only then stores the message
   // (the retained one, the queues of persistent sessions), so a crash in
   // between lost a message the publisher was told was safe. The publish now
@@ -160,7 +168,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metrics = new BrokerMetrics(deps.registry, aedes)
   metricsRef.refused = new Counter({ name: 'switchyard_connections_refused_total', help: 'Connections refused by authentication', labelNames: ['reason'], registers: [deps.registry] })
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
-  publishLifecycleEvents(aedes, connections, log)
+  publishLifecycleEvents(aedes, connections, log, { nodeId: deps.nodeId, directory: deps.cluster?.directory })
   // After the lifecycle events, which also wrap client registration.
   skipClosedRegistrations(aedes, deps.persistence, (client) => log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered'))
 

@@ -69,7 +69,8 @@ function methodNames(object: object): Set<string> {
   const names = new Set<string>()
   for (let proto = Object.getPrototypeOf(object); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     for (const name of Object.getOwnPropertyNames(proto)) {
-      if (name !== 'constructor' && typeof (object as Record<string, unknown>)[name] === 'function') names.add(name)
+      // Read from the descriptor: a getter may read private fields, which it cannot through a wrapper.
+      if (name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, name)?.value === 'function') names.add(name)
     }
   }
   return names

@@ -23,6 +23,8 @@ export interface HttpDeps {
   routes?: Array<(app: FastifyInstance) => Promise<void>>
   /** True once the broker and the store are ready to serve. */
   ready(): boolean
+  /** Why the node cannot serve now (in a cluster: Redis lost), or undefined when it can. */
+  unavailable?: () => string | undefined
 }
 
 /**
@@ -42,6 +44,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   app.get('/healthz', async (_req, reply) => {
     if (!deps.ready()) return reply.code(503).send({ status: 'starting' })
+    const reason = deps.unavailable?.()
+    if (reason) return reply.code(503).send({ status: 'unavailable', reason })
     return { status: 'ok' }
   })
 

@@ -16,6 +16,12 @@ export interface EngineOptions {
   concurrency: number
 }
 
+/** Where a cluster notes the publishes whose durable deliveries are recorded (see RecordedPublishes). */
+export interface RecordedLog {
+  seen(clientId: string, publish: AedesPublishPacket): Promise<boolean>
+  remember(clientId: string, publish: AedesPublishPacket): Promise<void>
+}
+
 /**
  * Treats every published message as an event: matches it against the rule
  * set, evaluates each matching rule's SQL and starts its actions.
@@ -39,6 +45,7 @@ export class RulesEngine {
     options: EngineOptions,
     log: Logger,
     registry: Registry,
+    private readonly recorded?: RecordedLog,
   ) {
     this.#log = log.child({ module: 'rules' })
     this.#errorActions = new ErrorActions(this.#log)
@@ -69,12 +76,33 @@ export class RulesEngine {
    * after the PUBACK loses none of them. If the outbox cannot record them the
    * publisher's connection is closed unacknowledged, and the client sends the
    * message again: at least once.
+   *
+   * In a cluster, a retransmit (DUP set) of a publish whose deliveries a node
+   * recorded before it died unacknowledged runs its rules no second time.
    */
   beforeAck(packet: AedesPublishPacket, client: Client, done: (err?: Error | null) => void): void {
     if (packet.qos === 0 || this.#queue.closed) return done(null)
     const rules = this.#rules.match(packet.topic)
     if (!rules.some((r) => r.durable)) return done(null)
     this.#handled.add(packet.payload as object)
+    const recorded = this.recorded
+    if (!recorded) return this.#record(rules, packet, client, done)
+    const record = () => this.#record(rules, packet, client, (err) => {
+      if (err) return done(err)
+      recorded.remember(client.id, packet).then(() => done(null), (err: unknown) => {
+        this.#log.warn({ err, clientId: client.id }, 'could not note a recorded publish; a retransmit of it would run its rules again')
+        done(null)
+      })
+    })
+    if (!packet.dup) return record()
+    recorded.seen(client.id, packet).then((seen) => {
+      if (!seen) return record()
+      this.#log.debug({ topic: packet.topic, clientId: client.id, messageId: packet.messageId }, 'retransmit of a publish whose deliveries are recorded; rules not run again')
+      done(null)
+    }, (err: unknown) => done(err as Error))
+  }
+
+  #record(rules: readonly CompiledRule[], packet: AedesPublishPacket, client: Client, done: (err?: Error | null) => void): void {
     const recorded = this.#evaluator.evaluate(this.#work(rules, packet, client))
     void Promise.all(recorded).then((outcomes) => {
       if (outcomes.every(Boolean)) return done(null)

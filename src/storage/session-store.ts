@@ -39,3 +39,15 @@ export interface SessionStore {
   getClientList(topic: string): Readable
   destroy(): Promise<void>
 }
+
+/**
+ * A session store that several nodes share (a cluster's). A dead node's
+ * wills are taken with claimWill, which gives each will to one caller only:
+ * it is published once, by one node.
+ */
+export interface SharedSessionStore extends SessionStore {
+  /** Takes the will of client `clientId` of broker `brokerId` out of the store, atomically; undefined when another caller took it first. */
+  claimWill(will: { clientId: string; brokerId: string }): Promise<StoredWill | undefined>
+  /** Reads the persistent subscriptions again from the store (after an outage, when changes made by other nodes may have been missed). */
+  reloadSubscriptions(): Promise<void>
+}

@@ -1,0 +1,25 @@
+import { Readable } from 'node:stream'
+import { wrapPersistence } from '../broker/timed-persistence.js'
+import type { SessionStore, SharedSessionStore, StoredWill } from '../storage/session-store.js'
+
+/**
+ * The shared store as a node's broker uses it: a will listed by `streamWill`
+ * is one this node has taken out of the store (claimWill), so that of the
+ * nodes looking for a dead node's wills at once (each node's start, the node
+ * that finds it dead, Aedes' own periodic check), exactly one publishes each.
+ * The will is gone from the store before it is published: a node that dies in
+ * between loses it, rather than two nodes sending it.
+ */
+export function claimingWills(store: SharedSessionStore): SessionStore {
+  const wrapper = wrapPersistence(store, (_op, call) => call(), [])
+  wrapper.streamWill = (brokers) => Readable.from(claimEach(store, store.streamWill(brokers)), { objectMode: true })
+  return wrapper
+}
+
+async function* claimEach(store: SharedSessionStore, wills: AsyncIterable<unknown>): AsyncGenerator<StoredWill> {
+  for await (const listed of wills) {
+    const will = listed as StoredWill
+    const claimed = await store.claimWill({ clientId: will.clientId, brokerId: will.brokerId })
+    if (claimed) yield claimed
+  }
+}

@@ -1,0 +1,292 @@
+import type { Aedes } from 'aedes'
+import type { Redis } from 'ioredis'
+import type { MQEmitter } from 'mqemitter'
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Logger } from 'pino'
+import { Gauge, type Registry } from 'prom-client'
+import type { Connections } from '../broker/connection-info.js'
+import { clientsById } from '../broker/internals/index.js'
+import { publishLifecycleEvent } from '../broker/lifecycle-events.js'
+import { publishOrphanedWills } from '../broker/orphaned-wills.js'
+import type { SessionStore, SharedSessionStore } from '../storage/session-store.js'
+import { StreamBus } from './bus.js'
+import { claimingWills } from './claimed-wills.js'
+import { RedisClientDirectory } from './directory.js'
+import { RecordedPublishes } from './recorded-publishes.js'
+import { NodeRegistry, type NodeInfo, type SeenNode } from './nodes.js'
+import { connectOrExplain, redactedUrl, redisConnection } from './redis.js'
+import type { ClusterConfig } from './schema.js'
+
+// How long a recorded publish is remembered: a client that retransmits later
+// than this (it was away for over an hour with the publish unacknowledged)
+// runs its rules again.
+const RECORDED_FOR_MS = 3_600_000
+
+export interface ClusterDeps {
+  nodeId: string
+  log: Logger
+  registry: Registry
+  /** Messages Aedes' router hands to subscribers at once. */
+  concurrency?: number
+}
+
+/** A node as `GET /api/cluster` shows it. */
+export interface ClusterNode extends SeenNode {
+  alive: boolean
+  self: boolean
+}
+
+/**
+ * This node's part in a cluster: its connections to Redis, the bus that
+ * carries messages between nodes, the list of its clients, and its heartbeat.
+ * Every node watches the others' heartbeats; the first to find a node silent
+ * for `nodeTimeout` publishes what that node owed (its clients' wills and
+ * disconnected events), once, and takes it off the list.
+ *
+ * Opened before the broker (the broker runs on its bus and id), started once
+ * the broker exists and before any listener takes a client.
+ */
+export class Cluster {
+  readonly nodeId: string
+  /** The broker's id: the node id and a part new at each start. */
+  readonly brokerId: string
+  readonly bus: StreamBus
+  readonly directory: RedisClientDirectory
+  /** The publishes whose durable deliveries a node recorded: a retransmit does not record them twice. */
+  readonly recorded: RecordedPublishes
+  readonly #config: ClusterConfig
+  readonly #redis: Redis
+  readonly #reader: Redis
+  readonly #nodes: NodeRegistry
+  readonly #log: Logger
+  readonly #startedAt = Date.now()
+  #info: NodeInfo
+  #aedes: Aedes | undefined
+  #connections: Connections | undefined
+  #sessions: SessionStore | undefined
+  #shared: SharedSessionStore | undefined
+  #timer: NodeJS.Timeout | undefined
+  /** When the last heartbeat was written (by this process' clock). */
+  #lastBeat = Date.now()
+  /** Since when heartbeats have gone through without a gap: a node only judges others after watching them this long. */
+  #beatingSince = Date.now()
+  readonly #alive: Gauge
+  #joined = false
+  #fenced = false
+  #closed = false
+  #ticking = false
+
+  private constructor(config: ClusterConfig, deps: ClusterDeps, redis: Redis, reader: Redis) {
+    this.#config = config
+    this.nodeId = deps.nodeId
+    this.brokerId = `${deps.nodeId}.${randomBytes(4).toString('hex')}`
+    this.#log = deps.log.child({ module: 'cluster' })
+    this.#redis = redis
+    this.#reader = reader
+    this.#nodes = new NodeRegistry(redis, config.keyPrefix)
+    this.directory = new RedisClientDirectory(redis, config.keyPrefix, this.brokerId, this.#log)
+    this.recorded = new RecordedPublishes(redis, config.keyPrefix, RECORDED_FOR_MS)
+    this.bus = new StreamBus({
+      redis,
+      reader,
+      key: `${config.keyPrefix}messages`,
+      origin: this.brokerId,
+      maxLength: config.streamLength,
+      concurrency: deps.concurrency ?? 100,
+      log: this.#log,
+      registry: deps.registry,
+    })
+    this.#info = { id: deps.nodeId, brokerId: this.brokerId, address: { host: hostname() }, clients: 0, startedAt: this.#startedAt }
+    this.#alive = new Gauge({ name: 'switchyard_cluster_nodes', help: 'Nodes of the cluster this node saw alive at its last heartbeat, itself included', registers: [deps.registry] })
+    this.#watchConnection(redis, 'Redis')
+    this.#watchConnection(reader, 'Redis (stream reader)')
+    reader.on('ready', () => {
+      // Broadcasts of subscription changes may have been missed while away.
+      if (this.#shared && !this.#closed) this.#shared.reloadSubscriptions().catch((err: unknown) => this.#log.warn({ err }, 'could not reload subscriptions after reconnecting'))
+    })
+  }
+
+  /**
+   * Connects to Redis, or throws a sentence naming it; refuses a node id that
+   * a running node uses.
+   */
+  static async open(config: ClusterConfig, deps: ClusterDeps): Promise<Cluster> {
+    const redis = redisConnection(config.redis, `switchyard ${deps.nodeId}`)
+    const reader = redisConnection(config.redis, `switchyard ${deps.nodeId} stream`)
+    try {
+      await connectOrExplain(redis, config.redis)
+      await connectOrExplain(reader, config.redis)
+      const cluster = new Cluster(config, deps, redis, reader)
+      const running = (await cluster.#nodes.list()).find((n) => n.id === deps.nodeId && n.silentFor < config.nodeTimeout)
+      if (running) throw new Error(`cluster.nodeId ${deps.nodeId} is in use by a running node (heartbeat ${(running.silentFor / 1000).toFixed(1)} s ago): give each node its own id`)
+      await cluster.bus.start()
+      return cluster
+    } catch (err) {
+      redis.disconnect()
+      reader.disconnect()
+      throw err
+    }
+  }
+
+  /** The Redis connection for other shared stores (the session store). */
+  get redis(): Redis {
+    return this.#redis
+  }
+
+  /** The emitter Aedes is given as its `mq`. */
+  get mq(): MQEmitter {
+    return this.bus as unknown as MQEmitter
+  }
+
+  /** The shared store as this node's broker must use it (see claimingWills). */
+  sessions(store: SharedSessionStore): SessionStore {
+    this.#shared = store
+    this.#sessions = claimingWills(store)
+    return this.#sessions
+  }
+
+  /**
+   * Joins the cluster: writes the first heartbeat, publishes the wills of
+   * brokers that are not in the cluster any more (earlier runs of any node),
+   * and from then on beats and watches the others.
+   */
+  async start(aedes: Aedes, connections: Connections): Promise<void> {
+    if (!this.#sessions) throw new Error('Cluster.sessions() must be called before start()')
+    this.#aedes = aedes
+    this.#connections = connections
+    await this.#beat()
+    const known = await this.#nodes.list()
+    await publishOrphanedWills(aedes, this.#sessions, this.#log, Object.fromEntries(known.map((n) => [n.brokerId, n.heartbeat])))
+    this.#timer = setInterval(() => void this.#tick(), this.#config.heartbeat).unref()
+    this.#log.info({ nodeId: this.nodeId, brokerId: this.brokerId, redis: redactedUrl(this.#config.redis), nodes: known.length }, 'joined the cluster')
+  }
+
+  /** Where this node listens, for the others to list. */
+  setAddress(address: Omit<NodeInfo['address'], 'host'>): void {
+    this.#info = { ...this.#info, address: { ...this.#info.address, ...address } }
+  }
+
+  /** Whether this node can serve: Redis reachable and the node not cut off from the cluster. */
+  healthy(): { ok: true } | { ok: false; reason: string } {
+    if (this.#redis.status !== 'ready') return { ok: false, reason: `Redis unreachable (${this.#redis.status})` }
+    if (this.#fenced) return { ok: false, reason: 'cut off from the cluster; rejoining' }
+    return { ok: true }
+  }
+
+  /** Every node with an entry, as the cluster sees it. */
+  async nodes(): Promise<ClusterNode[]> {
+    const nodes = await this.#nodes.list()
+    return nodes.map((n) => ({ ...n, alive: n.silentFor <= this.#config.nodeTimeout, self: n.brokerId === this.brokerId }))
+  }
+
+  /** Leaves the cluster: stops beating, takes this node's entry off (its clients are gone by now), closes the connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#timer)
+    if (this.#redis.status === 'ready') {
+      await this.#nodes.remove(this.nodeId, this.brokerId).catch(() => {})
+    }
+    await new Promise<void>((resolve) => this.bus.close(resolve as () => void))
+    this.#reader.disconnect()
+    await this.#redis.quit().catch(() => this.#redis.disconnect())
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking || this.#closed) return
+    this.#ticking = true
+    try {
+      await this.#beat()
+      const nodes = await this.#nodes.list()
+      this.#alive.set(nodes.filter((n) => n.silentFor <= this.#config.nodeTimeout).length)
+      await this.#reapTheSilent(nodes)
+    } catch (err) {
+      this.#log.debug({ err: (err as Error).message }, 'cluster heartbeat failed')
+    } finally {
+      this.#ticking = false
+      if (!this.#fenced && Date.now() - this.#lastBeat > this.#config.nodeTimeout) this.#fence('no heartbeat could be written for nodeTimeout')
+    }
+  }
+
+  async #beat(): Promise<void> {
+    this.#info = { ...this.#info, clients: this.#aedes?.connectedClients ?? 0 }
+    const { removed } = await this.#nodes.beat(this.#info)
+    const now = Date.now()
+    if (now - this.#lastBeat > 2 * this.#config.heartbeat + 1000) this.#beatingSince = now
+    this.#lastBeat = now
+    // Its entry gone after it was written once: the others took it for dead.
+    if (removed && this.#joined && !this.#fenced) this.#fence('the other nodes took this node for dead')
+    this.#joined = true
+    if (this.#fenced) {
+      this.#fenced = false
+      this.#log.warn('rejoined the cluster')
+    }
+  }
+
+  /**
+   * A node taken for dead must not go on serving clients as if nothing
+   * happened: its clients' wills and disconnected events went out, and their
+   * sessions may have moved on. It closes every client connection; they
+   * reconnect (through the load balancer, to whichever node is healthy).
+   */
+  #fence(why: string): void {
+    this.#fenced = true
+    const aedes = this.#aedes
+    if (!aedes) return
+    const clients = Object.values(clientsById(aedes))
+    this.#log.error({ clients: clients.length, why }, 'cut off from the cluster: closing every client connection')
+    for (const client of clients) {
+      this.#connections?.setReason(client, 'SERVER_INITIATED_DISCONNECT')
+      client.close()
+    }
+  }
+
+  async #reapTheSilent(nodes: readonly SeenNode[]): Promise<void> {
+    // After a gap in its own heartbeats (a Redis restart), a node waits a
+    // whole timeout before it judges the others: they had the same gap.
+    if (Date.now() - this.#beatingSince < this.#config.nodeTimeout) return
+    const dead = nodes.filter((n) => n.brokerId !== this.brokerId && n.silentFor > this.#config.nodeTimeout)
+    if (dead.length === 0) return
+    const live = Object.fromEntries(nodes.filter((n) => !dead.includes(n)).map((n) => [n.brokerId, n.heartbeat]))
+    for (const node of dead) await this.#reap(node, live)
+  }
+
+  async #reap(node: SeenNode, live: Record<string, number>): Promise<void> {
+    const aedes = this.#aedes!
+    const claimed = await this.#redis.set(`${this.#config.keyPrefix}reaping:${node.brokerId}`, this.brokerId, 'PX', 3 * this.#config.nodeTimeout, 'NX')
+    if (claimed !== 'OK') return
+    this.#log.warn({ node: node.id, brokerId: node.brokerId, silentFor: node.silentFor }, 'a node is silent past nodeTimeout: publishing what it owed')
+    const wills = await publishOrphanedWills(aedes, this.#sessions!, this.#log, live)
+    const clients = await this.directory.takeAll(node.brokerId)
+    for (const client of clients) {
+      publishLifecycleEvent(aedes, `$events/presence/disconnected/${client.clientId}`, {
+        ...client,
+        timestamp: Date.now(),
+        eventType: 'disconnected',
+        node: node.id,
+        clientInitiatedDisconnect: false,
+        disconnectReason: 'CONNECTION_LOST',
+        reportedBy: this.nodeId,
+      }, this.#log)
+    }
+    await this.#nodes.remove(node.id, node.brokerId)
+    this.#log.warn({ node: node.id, wills, clients: clients.length }, 'a dead node left the cluster')
+  }
+
+  #watchConnection(redis: Redis, name: string): void {
+    let down = false
+    redis.on('error', (err: Error) => {
+      if (!down) this.#log.error({ err: err.message }, `${name} connection failed; retrying`)
+      down = true
+    })
+    redis.on('close', () => {
+      if (!this.#closed && !down) this.#log.error(`${name} connection lost; retrying`)
+      down = !this.#closed
+    })
+    redis.on('ready', () => {
+      if (down) this.#log.warn(`${name} connection back`)
+      down = false
+    })
+  }
+}
