@@ -67,7 +67,7 @@ async function leave(client: MqttClient, node: Node, id: string) {
       resolve()
     })
   })
-  await end(client, true)
+  await end(client)
   await gone
 }
 
@@ -115,6 +115,45 @@ it('lets a node finish a delivery in flight that the other node sent', async () 
   clients.push(back.client)
   expect((await back.inbox.on('news/1')).payload).toBe('in flight')
   await waitUntil(() => queueOf(a, 'mover'), { what: 'the queue to be empty once node B had the ack', until: (q) => q.length === 0 })
+})
+
+it('clears the copy of an overlapping subscription it did not send, and the next node delivers what came after', async () => {
+  const [a, b] = nodes as [Node, Node]
+  const { client: sub, inbox } = await connectWithInbox(a.url, { clientId: 'mover', clean: false })
+  clients.push(sub)
+  await sub.subscribeAsync({ 'x/#': { qos: 1 }, 'x/+': { qos: 1 } })
+  const pub = await connect(b.url)
+  clients.push(pub)
+  await pub.publishAsync('x/y', 'once', { qos: 1 })
+  await inbox.on('x/y')
+  await leave(sub, a, 'mover')
+  // One copy per subscription was queued, one sent: the other was cleared as a duplicate.
+  expect(await queueOf(b, 'mover')).toEqual([])
+
+  await pub.publishAsync('x/z', 'while away', { qos: 1 })
+  const back = await connectWithInbox(b.url, { clientId: 'mover', clean: false })
+  clients.push(back.client)
+  await back.inbox.on('x/z')
+  expect(back.inbox.messages[0]!.topic).toBe('x/z')
+})
+
+it('completes QoS 2 messages in flight together, and the next node sends none of them again', async () => {
+  const [a, b] = nodes as [Node, Node]
+  const { client: sub, inbox } = await connectWithInbox(a.url, { clientId: 'mover', clean: false })
+  clients.push(sub)
+  await sub.subscribeAsync('q/#', { qos: 2 })
+  const pub = await connect(a.url)
+  clients.push(pub)
+  await Promise.all([1, 2, 3, 4].map((i) => pub.publishAsync(`q/${i}`, `${i}`, { qos: 2 })))
+  await inbox.count(4)
+  await leave(sub, a, 'mover')
+  expect(await queueOf(b, 'mover')).toEqual([])
+
+  await pub.publishAsync('q/after', 'while away', { qos: 2 })
+  const back = await connectWithInbox(b.url, { clientId: 'mover', clean: false })
+  clients.push(back.client)
+  await back.inbox.on('q/after')
+  expect(back.inbox.messages.map((m) => m.topic)).toEqual(['q/after'])
 })
 
 it("answers a clean session's acknowledgements without a Redis command", async () => {

@@ -9,10 +9,8 @@ export class SessionKeys {
   readonly seq: string
   /** ZSET client id -> the counter when it first subscribed: the clients with subscriptions. */
   readonly subClients: string
-  /** HASH pid -> packet: a packet queued for several subscriptions is kept once. */
+  /** HASH: the packets queued for several subscriptions, kept once (see sessions-outgoing.ts). */
   readonly outPackets: string
-  /** HASH pid -> how many queue entries refer to the packet. */
-  readonly outRefs: string
   /** HASH topic -> retained packet. */
   readonly retained: string
   /** ZSET of the retained topics (all with score 0), for range reads in byte order. */
@@ -32,7 +30,6 @@ export class SessionKeys {
     this.seq = `${base}seq`
     this.subClients = `${base}sub-clients`
     this.outPackets = `${base}out-packets`
-    this.outRefs = `${base}out-refs`
     this.retained = `${base}retained`
     this.retainedTopics = `${base}retained-topics`
     this.wills = `${base}wills`

@@ -128,6 +128,19 @@ describe('outgoing queues', () => {
     expect(await redis.keys(`${keyPrefix}session:out*`)).toEqual([])
   })
 
+  it('queues a fan-out of thousands in one call, each copy cleared on its own', async () => {
+    const { a, b, keyPrefix } = await twoNodes()
+    const clientIds = Array.from({ length: 2500 }, (_, i) => `fan-${i}`)
+    // fan-0 has two matching subscriptions, so two copies.
+    await a.outgoingEnqueueCombi([{ clientId: 'fan-0' }, ...clientIds.map((clientId) => ({ clientId }))], packet)
+    expect(await b.outgoingStream({ id: 'fan-0' }).toArray()).toHaveLength(2)
+    for (const clientId of [...clientIds, 'fan-0']) {
+      // As Aedes does with a copy it did not send: cleared by the message, without a message id.
+      expect(await b.outgoingClearMessageId({ id: clientId }, { ...packet })).toStrictEqual({ ...packet, messageId: undefined })
+    }
+    expect(await redis.keys(`${keyPrefix}session:out*`)).toEqual([])
+  })
+
   it("lets a node complete another node's QoS 2 delivery after the PUBREC", async () => {
     const { a, b } = await twoNodes()
     const qos2 = { ...packet, qos: 2 }
@@ -184,6 +197,20 @@ describe('retained messages', () => {
   })
 })
 
+describe('scripts', () => {
+  it('are sent again when Redis has forgotten them (a restart, SCRIPT FLUSH)', async () => {
+    const { a, b } = await twoNodes()
+    await a.putWill({ id: 'c' }, { cmd: 'publish', topic: 'gone', payload: bytes, qos: 0 })
+    await redis.script('FLUSH')
+    expect(await b.claimWill({ clientId: 'c', brokerId: 'node-a' })).toMatchObject({ topic: 'gone', payload: bytes })
+    // A fan-out of several script runs in one pipeline.
+    await redis.script('FLUSH')
+    const subs = Array.from({ length: 1500 }, (_, i) => ({ clientId: `fan-${i}` }))
+    await a.outgoingEnqueueCombi(subs, { cmd: 'publish', topic: 't', payload: bytes, qos: 1, brokerId: 'node-a', brokerCounter: 1 })
+    expect(await b.outgoingStream({ id: 'fan-1499' }).toArray()).toMatchObject([{ topic: 't', payload: bytes }])
+  })
+})
+
 describe('key prefixes', () => {
   it('keep two stores on one Redis apart, every key under its own prefix', async () => {
     const x = await node('node-x', 'iso-x:', mqemitter())
@@ -207,6 +234,12 @@ describe('key prefixes', () => {
     const keys = await redis.keys('iso-*')
     expect(keys.length).toBeGreaterThan(0)
     expect(keys.filter((k) => !k.startsWith('iso-x:session:'))).toEqual([])
+  })
+
+  it("refuses a client with an ioredis keyPrefix of its own, which the scripts' own keys would miss", async () => {
+    const prefixed = new Redis(server.url, { keyPrefix: 'other:', lazyConnect: true })
+    expect(() => new RedisSessionStore({ redis: prefixed })).toThrow(/keyPrefix/)
+    prefixed.disconnect()
   })
 })
 

@@ -42,17 +42,19 @@ const { Packet } = require('aedes-persistence') as { Packet: new (packet: object
  * thing kept in memory is the trie of QoS 1/2 subscriptions, kept in step
  * through the broker (see RedisSubscriptions).
  *
- * Every write is atomic (one command, one MULTI, or one Lua script), and
- * every call is one round trip but these: the ones answered from memory
- * (subscriptionsByTopic; outgoingEnqueueCombi with no subscriptions;
- * outgoingClearMessageId for a clean session's PUBACK or a packet with
- * nothing to find it by), the streams (one per page), subscription changes
- * (one, then a broadcast the call waits to hear back), and an outgoingUpdate
- * that must replace an entry of another broker (two).
+ * Every write is atomic (one command, one MULTI, or one Lua script; a
+ * fan-out to more than 1000 subscriptions is one script per 1000, all in
+ * one pipeline), and every call is one round trip but these: the ones
+ * answered from memory (subscriptionsByTopic; outgoingEnqueueCombi with no
+ * subscriptions; outgoingClearMessageId for a clean session's PUBACK or a
+ * packet with nothing to find it by), the streams (one per page), the
+ * subscription changes (one, then a broadcast through the broker that the
+ * call waits to hear back), and an outgoingUpdate that must replace
+ * another broker's entry with a PUBLISH (two).
  *
- * The scripts build a few keys from the prefix (the per-broker will sets)
- * and one call can touch many clients' keys (outgoingEnqueueCombi): this
- * needs a single Redis (or a primary with replicas), not Redis Cluster.
+ * The will scripts build the per-broker keys from the prefix, and one call
+ * can touch many clients' keys (outgoingEnqueueCombi): this needs a single
+ * Redis (or a primary with replicas), not Redis Cluster.
  *
  * `setup` must be a native async function: Aedes checks.
  */
