@@ -72,27 +72,31 @@ return topics
  * Each node also keeps the QoS 1/2 ones in a trie, which Aedes reads on
  * every QoS 1/2 publish; it is loaded at setup and kept in step with every
  * node's changes through aedes-persistence's BroadcastPersistence: a change
- * is written to Redis, then published on `$SYS/sub/add` or `$SYS/sub/rm`,
- * and every node (this one included) applies it to its trie when it hears
- * it. A write resolves once this node has heard its own, so the trie is
- * never behind this node's own changes, and every node applies changes in
- * the order the broker's emitter delivers them. The trie is a cache until
- * the next reload: `reload()` reads it again from Redis, for when
- * broadcasts may have been lost.
+ * is written to Redis and applied to this node's trie, then published on
+ * `$SYS/sub/add` or `$SYS/sub/rm`, and every node (this one again) applies
+ * it when it hears it. A change resolves once this node has heard its own,
+ * so that the next change of the session (Aedes makes them one at a time)
+ * is heard after it everywhere; or after `broadcastWait` ms without it, so
+ * that a broken path between nodes does not hang a SUBSCRIBE: the change is
+ * in Redis and in this node's trie, and the other nodes' `reload()` (for
+ * after an outage, when broadcasts may have been lost) reads it. The trie
+ * is a cache of Redis with that lifetime.
  */
 export class RedisSubscriptions {
   readonly #redis: Redis
   readonly #keys: SessionKeys
   #trie = new SubscriptionTrie()
-  /** The changes heard while a load runs, applied again to the loaded trie. */
+  /** The changes made or heard while a load runs, applied again to the loaded trie. */
   #heard: Change[] | undefined
   #broadcast: Broadcast | undefined
   /** The last reload asked for: reloads run one after another. */
   #reloading: Promise<void> = Promise.resolve()
+  readonly #broadcastWait: number
 
-  constructor(redis: Redis, keys: SessionKeys) {
+  constructor(redis: Redis, keys: SessionKeys, broadcastWait: number) {
     this.#redis = redis
     this.#keys = keys
+    this.#broadcastWait = broadcastWait
   }
 
   /** Listens to every node's changes, then loads the trie: nothing is missed in between. */
@@ -115,9 +119,10 @@ export class RedisSubscriptions {
     await broadcast?.brokerUnsubscribe()
   }
 
-  /** One script, then the broadcast; resolves once this node's trie has the change. */
+  /** One script, then the broadcast. */
   async add(client: ClientRef, subs: readonly SubscriptionInput[]): Promise<void> {
     if (subs.length === 0) return
+    const broadcast = this.#told()
     // A SUBSCRIBE is handled as a sequence of SUBSCRIBEs [MQTT-3.8.4-4], each
     // replacing any subscription to the same filter [MQTT-3.8.4-3]: the last wins.
     const latest = new Map<string, string>()
@@ -129,20 +134,23 @@ export class RedisSubscriptions {
     const args: string[] = [client.id]
     for (const [topic, json] of latest) args.push(topic, json)
     await add.run(this.#redis, [this.#keys.subs(client.id), this.#keys.subClients, this.#keys.seq], args)
-    await this.#told().addedSubscriptions(client, subs)
+    for (const sub of subs) this.#apply([sub.qos > 0 ? 'add' : 'remove', { ...sub, clientId: client.id }])
+    await this.#heardBack(broadcast.addedSubscriptions(client, subs))
   }
 
   /** One script, then the broadcast. */
   async remove(client: ClientRef, topics: readonly string[]): Promise<void> {
     if (topics.length === 0) return
+    const broadcast = this.#told()
     await remove.run(this.#redis, [this.#keys.subs(client.id), this.#keys.subClients], [client.id, ...topics])
-    await this.#told().removedSubscriptions(client, topics)
+    await this.#removed(broadcast, client, topics)
   }
 
   /** One script; the broadcast only if there was something to remove. */
   async clean(client: ClientRef): Promise<void> {
+    const broadcast = this.#told()
     const removed = await clean.run(this.#redis, [this.#keys.subs(client.id), this.#keys.subClients], [client.id]) as Buffer[]
-    if (removed.length > 0) await this.#told().removedSubscriptions(client, removed.map(String))
+    if (removed.length > 0) await this.#removed(broadcast, client, removed.map(String))
   }
 
   /** One HGETALL, in the order the filters were first subscribed (while the hash is small enough to be a listpack). */
@@ -179,8 +187,8 @@ export class RedisSubscriptions {
 
   /**
    * Builds the trie again from Redis and swaps it in: two round trips per
-   * 500 clients. Changes heard meanwhile go to the old trie, which answers
-   * until the swap, and again to the new one, in the order heard.
+   * 500 clients. Changes made or heard meanwhile go to the old trie, which
+   * answers until the swap, and again to the new one, in the same order.
    */
   reload(): Promise<void> {
     const run = this.#reloading.then(() => this.#load())
@@ -229,6 +237,24 @@ export class RedisSubscriptions {
   #apply(change: Change): void {
     applyTo(this.#trie, change)
     this.#heard?.push(change)
+  }
+
+  async #removed(broadcast: Broadcast, client: ClientRef, topics: readonly string[]): Promise<void> {
+    for (const topic of topics) this.#apply(['remove', { clientId: client.id, topic }])
+    await this.#heardBack(broadcast.removedSubscriptions(client, topics))
+  }
+
+  /** Waits for this node to hear its own broadcast, `broadcastWait` ms at most; a failed publish rejects. */
+  async #heardBack(heard: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#broadcastWait)
+    })
+    try {
+      await Promise.race([heard, waited])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   #told(): Broadcast {

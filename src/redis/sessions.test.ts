@@ -256,6 +256,22 @@ describe('subscriptions', () => {
     expect(await b.countOffline()).toEqual({ subsCount: 0, clientsCount: 0 })
   })
 
+  it('does not hang a subscription change whose broadcast never comes back', async () => {
+    const connection = new Redis(server.url)
+    connections.push(connection)
+    const store = new RedisSessionStore({ redis: connection, keyPrefix: `test-${++prefixes}:`, broadcastWait: 50 })
+    stores.push(store)
+    // A broker whose publishes go nowhere.
+    const ok = (...args: unknown[]) => (args.at(-1) as () => void)()
+    const cutOff = { id: 'cut-off', publish: ok, subscribe: ok, unsubscribe: ok }
+    await store.setup(cutOff)
+    await store.addSubscriptions({ id: 'c1' }, [{ topic: 'x/+', qos: 1 }])
+    expect(await store.subscriptionsByTopic('x/1')).toEqual([sub('x/+')])
+    await store.removeSubscriptions({ id: 'c1' }, ['x/+'])
+    expect(await store.subscriptionsByTopic('x/1')).toEqual([])
+    expect(await store.countOffline()).toEqual({ subsCount: 0, clientsCount: 0 })
+  })
+
   it('rebuilds the trie from Redis on reloadSubscriptions, after broadcasts were lost', async () => {
     const { a, b } = await twoNodes({ sharedEmitter: false })
     await b.addSubscriptions({ id: 'c1' }, [{ topic: 'x/+', qos: 1 }, { topic: 'y', qos: 0 }])

@@ -18,6 +18,12 @@ export interface RedisSessionStoreOptions {
   redis: Redis
   /** Prefixes every key, so that one Redis can hold several clusters; 'switchyard:' unless given. */
   keyPrefix?: string
+  /**
+   * How long a subscription change waits, at most, to hear its own
+   * broadcast back through the broker (see RedisSubscriptions); 5000 ms
+   * unless given.
+   */
+  broadcastWait?: number
 }
 
 interface Parts {
@@ -61,6 +67,7 @@ const { Packet } = require('aedes-persistence') as { Packet: new (packet: object
 export class RedisSessionStore implements SessionStore {
   readonly #redis: Redis
   readonly #keys: SessionKeys
+  readonly #broadcastWait: number
   #parts: Parts | undefined
   #destroyed = false
 
@@ -70,6 +77,7 @@ export class RedisSessionStore implements SessionStore {
     if (redis.options.keyPrefix) throw new TypeError('RedisSessionStore: give the key prefix as keyPrefix, not as the ioredis client\'s own keyPrefix option')
     this.#redis = redis
     this.#keys = new SessionKeys(options.keyPrefix ?? 'switchyard:')
+    this.#broadcastWait = options.broadcastWait ?? 5000
   }
 
   /** The broker given to `setup`. */
@@ -90,7 +98,7 @@ export class RedisSessionStore implements SessionStore {
     }
     const redis = this.#redis
     const keys = this.#keys
-    const subscriptions = this.#parts?.subscriptions ?? new RedisSubscriptions(redis, keys)
+    const subscriptions = this.#parts?.subscriptions ?? new RedisSubscriptions(redis, keys, this.#broadcastWait)
     this.#parts = {
       broker: broker as BroadcastBroker,
       subscriptions,
