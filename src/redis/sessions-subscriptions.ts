@@ -63,6 +63,21 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return topics
 `)
 
+// KEYS: sub:<client> of each client. Returns, for each, its number of
+// filters, then its filter and subscription pairs. A script rather than
+// HGETALL, whose reply ioredis turns into an object (integer-like filters
+// first, and '__proto__' lost), and rather than call('HGETALL'), which its
+// auto-pipelining cannot send.
+const read = new RedisScript(`
+local out = {}
+for i = 1, #KEYS do
+  local flat = redis.call('HGETALL', KEYS[i])
+  out[#out + 1] = #flat / 2
+  for j = 1, #flat do out[#out + 1] = flat[j] end
+end
+return out
+`)
+
 /**
  * The subscriptions of persistent sessions. Redis is the record:
  *
@@ -153,12 +168,9 @@ export class RedisSubscriptions {
     if (removed.length > 0) await this.#removed(broadcast, client, removed.map(String))
   }
 
-  /** One HGETALL, in the order the filters were first subscribed (while the hash is small enough to be a listpack). */
+  /** One script, in the order the filters were first subscribed (while the hash is small enough to be a listpack). */
   async byClient(clientId: string): Promise<ClientSubscription[]> {
-    const flat = await this.#redis.call('HGETALL', this.#keys.subs(clientId)) as string[]
-    const subs: ClientSubscription[] = []
-    for (let i = 0; i + 1 < flat.length; i += 2) subs.push(toSubscription(flat[i]!, flat[i + 1]!))
-    return subs
+    return (await this.#read([clientId]))[0]!
   }
 
   /** From memory. */
@@ -187,7 +199,7 @@ export class RedisSubscriptions {
 
   /**
    * Builds the trie again from Redis and swaps it in: two round trips per
-   * 500 clients. Changes made or heard meanwhile go to the old trie, which
+   * 500 clients (their ids, then their subscriptions). Changes made or heard meanwhile go to the old trie, which
    * answers until the swap, and again to the new one, in the same order.
    */
   reload(): Promise<void> {
@@ -202,16 +214,9 @@ export class RedisSubscriptions {
     try {
       const trie = new SubscriptionTrie()
       for await (const clientIds of this.#clientPages()) {
-        const pipeline = this.#redis.pipeline()
-        for (const clientId of clientIds) pipeline.call('HGETALL', this.#keys.subs(clientId))
-        const results = await pipeline.exec()
-        for (let i = 0; i < clientIds.length; i++) {
-          const [err, flat] = results![i]! as [Error | null, string[]]
-          if (err) throw err
-          for (let j = 0; j + 1 < flat.length; j += 2) {
-            const sub = toSubscription(flat[j]!, flat[j + 1]!)
-            if (sub.qos > 0) trie.add(clientIds[i]!, sub.topic, sub.qos, sub.rh, sub.rap, sub.nl)
-          }
+        const subsOf = await this.#read(clientIds)
+        for (const [i, subs] of subsOf.entries()) {
+          for (const sub of subs) if (sub.qos > 0) trie.add(clientIds[i]!, sub.topic, sub.qos, sub.rh, sub.rap, sub.nl)
         }
       }
       for (const change of heard) applyTo(trie, change)
@@ -232,6 +237,20 @@ export class RedisSubscriptions {
       if (clientIds.length < PAGE) return
       after = `(${flat.at(-1)!}`
     }
+  }
+
+  /** The subscriptions of each client, in one script. */
+  async #read(clientIds: readonly string[]): Promise<ClientSubscription[][]> {
+    const reply = await read.run(this.#redis, clientIds.map((id) => this.#keys.subs(id)), []) as Array<number | Buffer>
+    const subsOf: ClientSubscription[][] = []
+    let at = 0
+    for (let i = 0; i < clientIds.length; i++) {
+      const n = reply[at++] as number
+      const subs: ClientSubscription[] = []
+      for (let j = 0; j < n; j++, at += 2) subs.push(toSubscription(String(reply[at]), String(reply[at + 1])))
+      subsOf.push(subs)
+    }
+    return subsOf
   }
 
   #apply(change: Change): void {

@@ -6,8 +6,8 @@ import type { StoredPacket } from '../storage/session-types.js'
 import { RedisSessionStore } from './sessions.js'
 
 // Two stores on one Redis stand for two nodes of a cluster: each has its own
-// connection and broker id. Their brokers share an emitter, as a cluster's
-// do, unless a test keeps them apart.
+// connection (auto-pipelined, as the cluster's) and broker id. Their brokers
+// share an emitter, as a cluster's do, unless a test keeps them apart.
 
 let server: RedisServer
 let redis: Redis
@@ -33,7 +33,7 @@ function brokerOn(id: string, mq: MQEmitter) {
 }
 
 async function node(id: string, keyPrefix: string, mq: MQEmitter): Promise<RedisSessionStore> {
-  const connection = new Redis(server.url)
+  const connection = new Redis(server.url, { enableAutoPipelining: true })
   connections.push(connection)
   const store = new RedisSessionStore({ redis: connection, keyPrefix })
   stores.push(store)
@@ -257,7 +257,7 @@ describe('subscriptions', () => {
   })
 
   it('does not hang a subscription change whose broadcast never comes back', async () => {
-    const connection = new Redis(server.url)
+    const connection = new Redis(server.url, { enableAutoPipelining: true })
     connections.push(connection)
     const store = new RedisSessionStore({ redis: connection, keyPrefix: `test-${++prefixes}:`, broadcastWait: 50 })
     stores.push(store)
@@ -296,24 +296,19 @@ describe('subscriptions', () => {
     const { a, b } = await twoNodes()
     await b.addSubscriptions({ id: 'c1' }, [{ topic: 'old', qos: 1 }])
     // Node B changes c1's subscriptions right after node A's reload has read
-    // them (A reads subscriptions with a pipeline, on its own connection).
-    const connection = connections[0]!
-    const pipeline = connection.pipeline.bind(connection)
+    // them (in a script, on A's own connection).
+    const connection = connections[0]! as Redis & { evalshaBuffer: (...args: unknown[]) => Promise<unknown> }
+    const evalsha = connection.evalshaBuffer.bind(connection)
     let changed = false
-    connection.pipeline = ((...args: Parameters<typeof pipeline>) => {
-      const p = pipeline(...args)
-      const exec = p.exec.bind(p)
-      p.exec = (async () => {
-        const results = await exec()
-        if (!changed) {
-          changed = true
-          await b.addSubscriptions({ id: 'c1' }, [{ topic: 'new', qos: 1 }])
-          await b.removeSubscriptions({ id: 'c1' }, ['old'])
-        }
-        return results
-      }) as typeof p.exec
-      return p
-    }) as typeof connection.pipeline
+    connection.evalshaBuffer = async (...args: unknown[]) => {
+      const reply = await evalsha(...args)
+      if (!changed) {
+        changed = true
+        await b.addSubscriptions({ id: 'c1' }, [{ topic: 'new', qos: 1 }])
+        await b.removeSubscriptions({ id: 'c1' }, ['old'])
+      }
+      return reply
+    }
     await a.reloadSubscriptions()
     expect(changed).toBe(true)
     expect(await a.subscriptionsByTopic('new')).toEqual([sub('new')])

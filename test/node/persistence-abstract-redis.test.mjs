@@ -1,6 +1,7 @@
 // aedes-persistence's own contract suite, run against the compiled Redis
 // session store (`npx tsc -p tsconfig.build.json` first) on a real
-// redis-server, each instance under a key prefix of its own.
+// redis-server, each instance under a key prefix of its own, once on a plain
+// connection and once on an auto-pipelined one (as the cluster's).
 import { Redis } from 'ioredis'
 import { createRequire } from 'node:module'
 import { after, before, describe, test } from 'node:test'
@@ -10,22 +11,24 @@ import { startRedis } from './redis-server.mjs'
 const require = createRequire(import.meta.url)
 const abstractPersistence = require('aedes-persistence/abstract.js')
 
-describe('Redis session store', () => {
-  let server
-  let redis
-  before(async () => {
-    server = await startRedis()
-    redis = new Redis(server.url)
-  })
-  after(async () => {
-    await redis?.quit()
-    await server?.stop()
-  })
+for (const [name, options] of [['a plain connection', {}], ['an auto-pipelined connection', { enableAutoPipelining: true }]]) {
+  describe(`Redis session store on ${name}`, () => {
+    let server
+    let redis
+    before(async () => {
+      server = await startRedis()
+      redis = new Redis(server.url, options)
+    })
+    after(async () => {
+      await redis?.quit()
+      await server?.stop()
+    })
 
-  let instances = 0
-  abstractPersistence({
-    test,
-    testAsync: true,
-    persistence: () => new RedisSessionStore({ redis, keyPrefix: `abstract:${++instances}:` }),
+    let instances = 0
+    abstractPersistence({
+      test,
+      testAsync: true,
+      persistence: () => new RedisSessionStore({ redis, keyPrefix: `abstract:${++instances}:` }),
+    })
   })
-})
+}
