@@ -5,6 +5,7 @@ import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { checkedConfigSchema, configSchema, type Config } from './schema.js'
 import { describeKnownKeys } from './known-keys.js'
+import { applyEnvironment } from './environment.js'
 import { offsetInScalar } from './scalar-position.js'
 
 export type { Config } from './schema.js'
@@ -12,9 +13,10 @@ export type { Config } from './schema.js'
 /**
  * Reads, parses and validates a config file. Throws one `ConfigError` that
  * names the file, line, column and key of the first mistake; returns a deeply
- * frozen config with every relative path resolved against the file's folder.
+ * frozen config with every relative path resolved against the file's folder
+ * (and `SWITCHYARD_NODE_ID` from `env` applied, see environment.ts).
  */
-export function loadConfig(file: string): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -22,11 +24,11 @@ export function loadConfig(file: string): Config {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read'
     throw new ConfigError('SY_CONFIG_READ', `the config file ${reason} (${(err as Error).message})`, { file }, { cause: err })
   }
-  return parseConfig(text, file)
+  return parseConfig(text, file, env)
 }
 
 /** Like `loadConfig`, for text already in hand; `file` is used in messages and to resolve paths. */
-export function parseConfig(text: string, file: string): Config {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const yamlError = doc.errors[0]
@@ -40,7 +42,7 @@ export function parseConfig(text: string, file: string): Config {
   if (!result.success) {
     throw issueToError(result.error.issues[0]!, doc, lines, file, text)
   }
-  return deepFreeze(resolvePaths(result.data, dirname(resolve(file))))
+  return deepFreeze(resolvePaths(applyEnvironment(result.data, env, file), dirname(resolve(file))))
 }
 
 /**
