@@ -13,7 +13,9 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY web ./web
-COPY docker/switchyard.yaml /etc/switchyard/switchyard.yaml
+# The chat's functions, which docker/cluster.yaml runs.
+COPY examples ./examples
+COPY docker/switchyard.yaml docker/cluster.yaml /etc/switchyard/
 VOLUME /data
 EXPOSE 1883 8080
 STOPSIGNAL SIGTERM
