@@ -1,0 +1,76 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { startCluster } from './helpers/cluster.js'
+import { startRedis } from './helpers/redis.js'
+import { useCluster } from './helpers/use-cluster.js'
+
+const TOKEN = 'cluster-harness-token-0123456789'
+
+/** The nodes' temp folders that exist now. */
+function nodeFolders(): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith('switchyard-cluster-node-'))
+}
+
+async function healthz(httpUrl: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${httpUrl}/healthz`)
+  return { status: res.status, body: await res.json() }
+}
+
+describe('the cluster harness', () => {
+  const f = useCluster({ adminToken: TOKEN })
+
+  it('starts a Redis and three nodes, each in its own folder, answering /healthz and MQTT over TCP and WebSocket', async () => {
+    const cluster = await f.start()
+    expect(cluster.nodes.map((n) => n.id)).toEqual(['node-a', 'node-b', 'node-c'])
+    expect(new Set(cluster.nodes.map((n) => n.dir)).size).toBe(3)
+    expect(new Set(cluster.nodes.map((n) => n.mqttUrl)).size).toBe(3)
+    for (const node of cluster.nodes) {
+      expect(readFileSync(node.configFile, 'utf8')).toContain(`cluster:\n  redis: ${cluster.redis.url}\n  nodeId: ${node.id}\n`)
+      expect(existsSync(join(node.dir, 'switchyard.db'))).toBe(true)
+      expect(await healthz(node.httpUrl)).toEqual({ status: 200, body: { status: 'ok' } })
+      expect((await f.connect(node, { clientId: `smoke-tcp-${node.id}` })).connected).toBe(true)
+      expect((await f.connect(node.wsUrl, { clientId: `smoke-ws-${node.id}` })).connected).toBe(true)
+    }
+    expect((await f.request(cluster.node('node-b'), '/rules')).status).toBe(200)
+  })
+
+  it('restarts a killed node on its folder and its ports', async () => {
+    const { nodes: [, b] } = await f.start({ nodes: 2 })
+    const { mqttUrl, httpUrl } = b!
+    expect(await b!.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' })
+    expect(b!.running).toBe(false)
+    expect(await f.attempt(b!)).toMatch(/ECONNREFUSED/)
+
+    await b!.restart()
+    expect([b!.mqttUrl, b!.httpUrl]).toEqual([mqttUrl, httpUrl])
+    expect(b!.running).toBe(true)
+    expect(await healthz(b!.httpUrl)).toEqual({ status: 200, body: { status: 'ok' } })
+    expect(await f.attempt(b!)).toBe('connected')
+  })
+})
+
+describe('startCluster', () => {
+  it('stop() kills the nodes and removes its Redis and the folders', async () => {
+    const cluster = await startCluster({ nodes: 1 })
+    const [node] = cluster.nodes
+    await cluster.stop()
+    expect(node!.running).toBe(false)
+    expect(existsSync(node!.dir)).toBe(false)
+    expect(existsSync(cluster.redis.dir)).toBe(false)
+  })
+
+  it('undoes what it started when a node cannot start, and says why', async () => {
+    const redis = await startRedis()
+    const before = nodeFolders()
+    try {
+      await expect(startCluster({ nodes: 2, redis, yaml: 'nonsense: true\n' })).rejects.toThrow(/nonsense is not a known key/)
+      expect(nodeFolders()).toEqual(before)
+      // The Redis it was given stays.
+      expect(existsSync(redis.dir)).toBe(true)
+    } finally {
+      await redis.remove()
+    }
+  })
+})
