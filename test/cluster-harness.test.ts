@@ -33,7 +33,18 @@ describe('the cluster harness', () => {
       expect((await f.connect(node, { clientId: `smoke-tcp-${node.id}` })).connected).toBe(true)
       expect((await f.connect(node.wsUrl, { clientId: `smoke-ws-${node.id}` })).connected).toBe(true)
     }
-    expect((await f.request(cluster.node('node-b'), '/rules')).status).toBe(200)
+
+    // One cluster: every node lists the three, and a message crosses nodes.
+    for (const node of cluster.nodes) {
+      const view = await f.api(node, '/cluster')
+      expect(view).toMatchObject({ cluster: true, node: node.id })
+      expect(view.nodes.map((n: { id: string }) => n.id).sort()).toEqual(['node-a', 'node-b', 'node-c'])
+    }
+    const [a, , c] = cluster.nodes
+    const { client: sub, inbox } = await f.connectWithInbox(c!, { clientId: 'smoke-sub' })
+    await sub.subscribeAsync('smoke/#', { qos: 1 })
+    await (await f.connect(a!, { clientId: 'smoke-pub' })).publishAsync('smoke/hello', 'from node-a', { qos: 1 })
+    expect((await inbox.on('smoke/hello')).payload).toBe('from node-a')
   })
 
   it('restarts a killed node on its folder and its ports', async () => {

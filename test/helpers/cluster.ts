@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { parseDuration } from '../../src/duration.js'
 import { tempDir } from './app.js'
 import { startChild, type ChildBroker } from './child.js'
 import { startRedis, type RedisServer } from './redis.js'
@@ -35,7 +36,12 @@ export interface ClusterNode {
   readonly running: boolean
   /** Sends `signal` (SIGTERM unless given: a clean shutdown; SIGKILL: a crash) and resolves once the process exited. */
   kill(signal?: NodeJS.Signals): Promise<Exit>
-  /** Starts the node again on its folder and its ports (its URLs stay), once it started; a node still running is stopped first (SIGTERM). */
+  /**
+   * Starts the node again on its folder and its ports (its URLs stay) and
+   * resolves once it started; a node still running is stopped first
+   * (SIGTERM). After a SIGKILL that takes until the cluster gives up on the
+   * killed run: up to nodeTimeout.
+   */
   restart(): Promise<void>
 }
 
@@ -63,7 +69,13 @@ class ChildNode implements ClusterNode {
   readonly configFile: string
   #child: ChildBroker | undefined
 
-  constructor(readonly id: string, readonly dir: string, private readonly section: string, private readonly extraYaml: string) {
+  constructor(
+    readonly id: string,
+    readonly dir: string,
+    private readonly section: string,
+    private readonly extraYaml: string,
+    private readonly nodeTimeoutMs: number,
+  ) {
     this.configFile = join(dir, 'switchyard.yaml')
   }
 
@@ -102,7 +114,18 @@ class ChildNode implements ClusterNode {
 
   async restart(): Promise<void> {
     if (this.running) await this.kill('SIGTERM')
-    await this.start()
+    // A node killed without closing leaves its heartbeat in Redis, and the
+    // cluster refuses its id until that heartbeat is nodeTimeout old (the
+    // node might still run): start again until the id is free.
+    const deadline = Date.now() + this.nodeTimeoutMs + 10_000
+    for (;;) {
+      try {
+        return await this.start()
+      } catch (err) {
+        if (!/is in use by a running node/.test((err as Error).message) || Date.now() > deadline) throw err
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
   }
 }
 
@@ -124,7 +147,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const folders = Array.from({ length: count }, (_, i) => tempDir(`switchyard-cluster-${nodeId(i)}-`))
   const nodes = folders.map(({ dir }, i) => {
     const lines = Object.entries({ redis: redis.url, nodeId: nodeId(i), ...settings }).map(([key, value]) => `  ${key}: ${value}\n`)
-    return new ChildNode(nodeId(i), dir, `cluster:\n${lines.join('')}`, options.yaml ?? '')
+    return new ChildNode(nodeId(i), dir, `cluster:\n${lines.join('')}`, options.yaml ?? '', Number(parseDuration(settings.nodeTimeout)))
   })
 
   let stopped: Promise<void> | undefined
