@@ -14,11 +14,12 @@ type ConfigObject = Record<string, any>
 /**
  * A node's config: `base` (the top-level switchyard.yaml, what `npm start`
  * runs, read from `baseDir`) with the node's own listeners, SQLite file and
- * `cluster:` section. The rules, functions and everything else stay as in
- * the base. The node's file lives in its own folder, so the base's relative
- * paths (function modules, TLS files) are made absolute.
+ * `cluster:` section, and `adminToken` when the base has no admin token.
+ * The rules, functions and everything else stay as in the base. The node's
+ * file lives in its own folder, so the base's relative paths (function
+ * modules, TLS files) are made absolute.
  */
-export function nodeConfig(base: ConfigObject, baseDir: string, node: NodePlan, redisUrl: string): ConfigObject {
+export function nodeConfig(base: ConfigObject, baseDir: string, node: NodePlan, redisUrl: string, adminToken?: string): ConfigObject {
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path))
   const functions = Object.fromEntries(Object.entries((base.functions ?? {}) as ConfigObject).map(([name, fn]) =>
     [name, typeof fn?.module === 'string' ? { ...fn, module: absolute(fn.module) } : fn]))
@@ -32,6 +33,7 @@ export function nodeConfig(base: ConfigObject, baseDir: string, node: NodePlan, 
     storage: { ...base.storage, sqlite: join(node.dir, 'switchyard.db') },
     functions,
     cluster: { ...base.cluster, redis: redisUrl, nodeId: node.id },
+    ...(adminToken !== undefined && base.admin?.token === undefined ? { admin: { ...base.admin, token: adminToken } } : {}),
   }
 }
 

@@ -15,8 +15,9 @@
  * is checked and passed on to the nodes' configs, which they reload.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -114,11 +115,23 @@ function readBase(): Record<string, unknown> {
   return (parse(readFileSync(BASE_FILE, 'utf8')) ?? {}) as Record<string, unknown>
 }
 
+/**
+ * The admin token of the nodes, so that `/api/cluster` can be read: the one
+ * in switchyard.yaml, else one made at the first run and kept in
+ * data/cluster/admin-token.
+ */
+function adminToken(base: Record<string, any>): string {
+  if (typeof base.admin?.token === 'string') return base.admin.token
+  const file = join(DATA, 'admin-token')
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 })
+  return readFileSync(file, 'utf8').trim()
+}
+
 /** Writes each node's config from the top-level one; a file whose text is unchanged is left alone (a node reloads on every write). */
 function writeConfigs(base: Record<string, unknown>, plans: NodePlan[], redisUrl: string): void {
   for (const plan of plans) {
     const file = join(plan.dir, 'switchyard.yaml')
-    const text = nodeConfigYaml(nodeConfig(base, ROOT, plan, redisUrl), relative(ROOT, BASE_FILE))
+    const text = nodeConfigYaml(nodeConfig(base, ROOT, plan, redisUrl, adminToken(base)), relative(ROOT, BASE_FILE))
     let old: string | undefined
     try {
       old = readFileSync(file, 'utf8')
@@ -186,6 +199,7 @@ async function main(): Promise<void> {
     `Switchyard cluster: ${count} node${count === 1 ? '' : 's'} sharing Redis at ${server.url}, data in ${relative(ROOT, DATA)}/`,
     ...plans.map((p) => `  ${p.id}   chat http://127.0.0.1:${p.httpPort}/   mqtt://127.0.0.1:${p.mqttPort}   ws://127.0.0.1:${p.httpPort}/mqtt`),
     'Open one node\'s chat in a tab and another\'s in a second tab: a room\'s messages reach both.',
+    `The cluster's nodes: curl -H 'authorization: Bearer ${adminToken(base)}' http://127.0.0.1:${plans[0]!.httpPort}/api/cluster`,
     'Edits of switchyard.yaml reach every node. Ctrl-C stops the nodes, then Redis.',
     '',
   ].join('\n'))

@@ -30,6 +30,13 @@ describe('npm run cluster', () => {
       expect(config.cluster).toMatchObject({ redis: 'redis://127.0.0.1:6390', nodeId: plan.id })
     }
   })
+
+  it('gives the nodes an admin token when switchyard.yaml has none, and keeps the one it has', () => {
+    const base = parse(read('switchyard.yaml')) as Record<string, unknown>
+    const plan = { id: 'node-a', mqttPort: 1883, httpPort: 8080, dir: join(ROOT, 'data/cluster/node-a') }
+    expect(nodeConfig(base, ROOT, plan, 'redis://r:1', 'made-for-the-cluster-0123').admin).toEqual({ token: 'made-for-the-cluster-0123' })
+    expect(nodeConfig({ ...base, admin: { token: 'the-users-own-token-0123' } }, ROOT, plan, 'redis://r:1', 'made-for-the-cluster-0123').admin).toEqual({ token: 'the-users-own-token-0123' })
+  })
 })
 
 describe('docker/cluster.yaml', () => {
