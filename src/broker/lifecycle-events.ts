@@ -66,11 +66,12 @@ export function publishLifecycleEvents(broker: Aedes, connections: Connections, 
   }
   const base = (client: Client, eventType: string) => ({ ...fields(client), timestamp: Date.now(), eventType, node: nodeId })
 
-  // Aedes emits clientReady once the session's queue is sent, after the
-  // CONNACK: a client that left meanwhile had its disconnected event first.
-  // It is not announced as connected after it.
+  // Connected as the CONNACK is written (Aedes' clientReady comes only once
+  // the session's queue is sent, after a client may have come and gone). A
+  // client that left before even that had its disconnected event already:
+  // it is not announced as connected after it.
   const listed = new WeakSet<Client>()
-  broker.on('clientReady', (client) => {
+  broker.on('connackSent', (_connack, client) => {
     if (client.closed) return
     const info = connections.get(client)
     directory?.connected(fields(client))

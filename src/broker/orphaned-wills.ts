@@ -1,6 +1,6 @@
-import type { Aedes, PublishPacket } from 'aedes'
+import type { Aedes } from 'aedes'
 import type { Logger } from 'pino'
-import type { SessionStore } from '../storage/session-store.js'
+import type { SessionStore, StoredWill } from '../storage/session-store.js'
 
 /**
  * Publishes the wills left in the store by a broker that died (a crash, a
@@ -17,16 +17,21 @@ import type { SessionStore } from '../storage/session-store.js'
 export async function publishOrphanedWills(aedes: Aedes, persistence: SessionStore, log: Logger, livePeers: Readonly<Record<string, number>> = {}): Promise<number> {
   let sent = 0
   for await (const will of persistence.streamWill({ ...livePeers, [aedes.id]: Date.now() })) {
-    const packet = will as PublishPacket & { clientId: string; brokerId: string }
-    await new Promise<void>((resolve) => {
-      aedes.publish({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }, (err) => {
-        if (err) log.warn({ err, clientId: packet.clientId }, 'could not publish the will of a client of the previous run')
-        resolve()
-      })
-    })
-    await persistence.delWill({ id: packet.clientId, brokerId: packet.brokerId } as never)
+    const packet = will as StoredWill
+    await publishWill(aedes, packet, log)
+    await persistence.delWill({ id: packet.clientId, brokerId: packet.brokerId })
     sent++
   }
   if (sent > 0) log.info({ wills: sent }, 'published the wills of clients connected when the broker last stopped')
   return sent
+}
+
+/** Publishes a will taken from the store; a failure is logged. */
+export function publishWill(aedes: Aedes, will: StoredWill, log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    aedes.publish({ cmd: 'publish', topic: will.topic!, payload: will.payload ?? Buffer.alloc(0), qos: (will.qos ?? 0) as 0 | 1 | 2, retain: will.retain === true, dup: false }, (err) => {
+      if (err) log.warn({ err, clientId: will.clientId }, 'could not publish a will owed since its connection ended')
+      resolve()
+    })
+  })
 }

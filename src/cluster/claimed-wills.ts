@@ -9,10 +9,23 @@ import type { SessionStore, SharedSessionStore, StoredWill } from '../storage/se
  * that finds it dead, Aedes' own periodic check), exactly one publishes each.
  * The will is gone from the store before it is published: a node that dies in
  * between loses it, rather than two nodes sending it.
+ *
+ * A client that reconnects (to any node) before its dead node was found dead
+ * still has its earlier connection's will owed: Aedes deletes it as the
+ * client connects, and `replaced` hears of it.
  */
-export function claimingWills(store: SharedSessionStore): SessionStore {
+export function claimingWills(store: SharedSessionStore, replaced: (will: StoredWill) => Promise<void>): SessionStore {
   const wrapper = wrapPersistence(store, (_op, call) => call(), [])
   wrapper.streamWill = (brokers) => Readable.from(claimEach(store, store.streamWill(brokers)), { objectMode: true })
+  // Aedes deletes a client's will as it connects (lib/handlers/connect.js,
+  // `storeWill`), with the client, which names no broker; every other caller
+  // names one. A will taken so belongs to the client's earlier connection,
+  // on this node or another: `replaced` decides whether it is owed.
+  wrapper.delWill = async (client) => {
+    const will = await store.delWill(client)
+    if (will && client.brokerId === undefined) await replaced(will)
+    return will
+  }
   return wrapper
 }
 

@@ -8,8 +8,8 @@ import { Gauge, type Registry } from 'prom-client'
 import type { Connections } from '../broker/connection-info.js'
 import { clientsById } from '../broker/internals/index.js'
 import { publishLifecycleEvent } from '../broker/lifecycle-events.js'
-import { publishOrphanedWills } from '../broker/orphaned-wills.js'
-import type { SessionStore, SharedSessionStore } from '../storage/session-store.js'
+import { publishOrphanedWills, publishWill } from '../broker/orphaned-wills.js'
+import type { SessionStore, SharedSessionStore, StoredWill } from '../storage/session-store.js'
 import { StreamBus } from './bus.js'
 import { claimingWills } from './claimed-wills.js'
 import { RedisClientDirectory } from './directory.js'
@@ -72,6 +72,7 @@ export class Cluster {
   /** Since when heartbeats have gone through without a gap: a node only judges others after watching them this long. */
   #beatingSince = Date.now()
   readonly #alive: Gauge
+  #previous: SeenNode | undefined
   #joined = false
   #fenced = false
   #closed = false
@@ -118,14 +119,34 @@ export class Cluster {
       await connectOrExplain(redis, config.redis)
       await connectOrExplain(reader, config.redis)
       const cluster = new Cluster(config, deps, redis, reader)
-      const running = (await cluster.#nodes.list()).find((n) => n.id === deps.nodeId && n.silentFor < config.nodeTimeout)
-      if (running) throw new Error(`cluster.nodeId ${deps.nodeId} is in use by a running node (heartbeat ${(running.silentFor / 1000).toFixed(1)} s ago): give each node its own id`)
+      cluster.#previous = await cluster.#earlierRun()
       await cluster.bus.start()
       return cluster
     } catch (err) {
       redis.disconnect()
       reader.disconnect()
       throw err
+    }
+  }
+
+  /**
+   * The entry an earlier run of this node id left: a node restarted after a
+   * crash finds it, still fresh. It waits until the entry's heartbeat moves
+   * on (another running node has this id: refused) or it is silent past
+   * nodeTimeout (it was this node's earlier run: start() reports what that
+   * run owed).
+   */
+  async #earlierRun(): Promise<SeenNode | undefined> {
+    let seen: number | undefined
+    for (;;) {
+      const entry = (await this.#nodes.list()).find((n) => n.id === this.nodeId)
+      if (!entry || entry.silentFor > this.#config.nodeTimeout) return entry
+      if (seen !== undefined && entry.heartbeat !== seen) {
+        throw new Error(`cluster.nodeId ${this.nodeId} is in use by a running node (its heartbeat goes on): give each node its own id`)
+      }
+      if (seen === undefined) this.#log.info({ nodeId: this.nodeId, silentFor: entry.silentFor }, 'this node id has a fresh heartbeat: waiting to see whether its node still runs')
+      seen = entry.heartbeat
+      await new Promise((resolve) => setTimeout(resolve, this.#config.heartbeat))
     }
   }
 
@@ -142,8 +163,32 @@ export class Cluster {
   /** The shared store as this node's broker must use it (see claimingWills). */
   sessions(store: SharedSessionStore): SessionStore {
     this.#shared = store
-    this.#sessions = claimingWills(store)
+    this.#sessions = claimingWills(store, (will) => this.#replaced(will))
     return this.#sessions
+  }
+
+  /**
+   * A client connected with the will of its earlier connection in the store.
+   * If that connection is on a live node, that node still holds the will and
+   * publishes it as the takeover closes the connection. If its node is dead
+   * (a client is quick to reconnect after its node crashed: sooner than
+   * nodeTimeout), the will is owed and this node, which took it, publishes
+   * it. Which of the two is known once the node's heartbeat moves on, or it
+   * stays silent past nodeTimeout: the CONNECT waits for that.
+   */
+  async #replaced(will: StoredWill): Promise<void> {
+    const aedes = this.#aedes
+    if (will.brokerId === this.brokerId || !aedes) return
+    let seen: number | undefined
+    for (;;) {
+      const owner = (await this.#nodes.list()).find((n) => n.brokerId === will.brokerId)
+      if (!owner || owner.silentFor > this.#config.nodeTimeout) break
+      if (seen !== undefined && owner.heartbeat !== seen) return
+      seen = owner.heartbeat
+      await new Promise((resolve) => setTimeout(resolve, this.#config.heartbeat))
+    }
+    this.#log.info({ clientId: will.clientId, brokerId: will.brokerId }, 'a client reconnected after its node died: publishing the will of its earlier connection')
+    await publishWill(aedes, will, this.#log)
   }
 
   /**
@@ -155,6 +200,8 @@ export class Cluster {
     if (!this.#sessions) throw new Error('Cluster.sessions() must be called before start()')
     this.#aedes = aedes
     this.#connections = connections
+    // This node's earlier run, dead: its entry is about to be written over, so no other node will report it.
+    if (this.#previous) await this.#reap(this.#previous, this.#aliveIn(await this.#nodes.list()))
     await this.#beat()
     const known = await this.#nodes.list()
     await publishOrphanedWills(aedes, this.#sessions, this.#log, Object.fromEntries(known.map((n) => [n.brokerId, n.heartbeat])))
@@ -248,8 +295,13 @@ export class Cluster {
     if (Date.now() - this.#beatingSince < this.#config.nodeTimeout) return
     const dead = nodes.filter((n) => n.brokerId !== this.brokerId && n.silentFor > this.#config.nodeTimeout)
     if (dead.length === 0) return
-    const live = Object.fromEntries(nodes.filter((n) => !dead.includes(n)).map((n) => [n.brokerId, n.heartbeat]))
+    const live = this.#aliveIn(nodes)
     for (const node of dead) await this.#reap(node, live)
+  }
+
+  /** The brokers of the nodes alive (this one included), by id, with their heartbeat: whose wills are not owed. */
+  #aliveIn(nodes: readonly SeenNode[]): Record<string, number> {
+    return Object.fromEntries(nodes.filter((n) => n.silentFor <= this.#config.nodeTimeout || n.brokerId === this.brokerId).map((n) => [n.brokerId, n.heartbeat]))
   }
 
   async #reap(node: SeenNode, live: Record<string, number>): Promise<void> {

@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseDuration } from '../../src/duration.js'
 import { tempDir } from './app.js'
 import { startChild, type ChildBroker } from './child.js'
 import { startRedis, type RedisServer } from './redis.js'
@@ -74,7 +73,6 @@ class ChildNode implements ClusterNode {
     readonly dir: string,
     private readonly section: string,
     private readonly extraYaml: string,
-    private readonly nodeTimeoutMs: number,
   ) {
     this.configFile = join(dir, 'switchyard.yaml')
   }
@@ -114,18 +112,9 @@ class ChildNode implements ClusterNode {
 
   async restart(): Promise<void> {
     if (this.running) await this.kill('SIGTERM')
-    // A node killed without closing leaves its heartbeat in Redis, and the
-    // cluster refuses its id until that heartbeat is nodeTimeout old (the
-    // node might still run): start again until the id is free.
-    const deadline = Date.now() + this.nodeTimeoutMs + 10_000
-    for (;;) {
-      try {
-        return await this.start()
-      } catch (err) {
-        if (!/is in use by a running node/.test((err as Error).message) || Date.now() > deadline) throw err
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-    }
+    // After a SIGKILL the node's heartbeat is still fresh in Redis: the node
+    // waits until it is nodeTimeout old (its earlier run is dead) by itself.
+    await this.start()
   }
 }
 
@@ -147,7 +136,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const folders = Array.from({ length: count }, (_, i) => tempDir(`switchyard-cluster-${nodeId(i)}-`))
   const nodes = folders.map(({ dir }, i) => {
     const lines = Object.entries({ redis: redis.url, nodeId: nodeId(i), ...settings }).map(([key, value]) => `  ${key}: ${value}\n`)
-    return new ChildNode(nodeId(i), dir, `cluster:\n${lines.join('')}`, options.yaml ?? '', Number(parseDuration(settings.nodeTimeout)))
+    return new ChildNode(nodeId(i), dir, `cluster:\n${lines.join('')}`, options.yaml ?? '')
   })
 
   let stopped: Promise<void> | undefined

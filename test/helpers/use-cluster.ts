@@ -4,6 +4,7 @@ import { startCluster, type Cluster, type ClusterNode, type ClusterOptions } fro
 import { metric } from './metrics.js'
 import type { Inbox } from './mqtt.js'
 import { startRedis, type RedisOptions, type RedisServer } from './redis.js'
+import type { Recorder } from './recorder.js'
 import { AppFixture } from './use-app.js'
 
 export interface UseClusterOptions {
@@ -105,6 +106,11 @@ export class ClusterFixture {
   /** One sample of a node's /metrics, by exact series name (labels included). */
   metric(node: ClusterNode, series: string): Promise<number | undefined> {
     return metric(node.httpUrl, series)
+  }
+
+  /** An HTTP server that records the requests it answers (see Recorder); closed after the test. */
+  recorder(): Promise<Recorder> {
+    return this.#base.recorder()
   }
 
   /** A fresh temp folder, removed after the test. */

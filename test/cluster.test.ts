@@ -1,0 +1,336 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { startChild } from './helpers/child.js'
+import type { ClusterNode } from './helpers/cluster.js'
+import { sampleOf } from './helpers/metrics.js'
+import { RawClient } from './helpers/raw-client.js'
+import { useCluster } from './helpers/use-cluster.js'
+import { waitUntil } from './helpers/wait.js'
+
+// Three real `switchyard start` processes on one real redis-server: to a
+// client, any node is the same broker.
+
+const TOKEN = 'cluster-admin-token-0123456789'
+const f = useCluster({ adminToken: TOKEN })
+
+const json = (m: { payload: string }) => JSON.parse(m.payload) as Record<string, unknown>
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const port = (node: ClusterNode) => node.child.mqttPort
+// The harness' cluster.nodeTimeout.
+const NODE_TIMEOUT_MS = 2000
+
+describe('messages', () => {
+  it('a publish on one node reaches the matching subscribers on the others, at each QoS, over TCP and WebSocket', async () => {
+    const { nodes: [a, b, c] } = await f.start()
+    const onB = await f.connectWithInbox(b!, { clientId: 'sub-b' })
+    await onB.client.subscribeAsync({ 'sensors/+/temp': { qos: 2 }, 'other/#': { qos: 2 } })
+    const onC = await f.connectWithInbox(c!.wsUrl, { clientId: 'sub-c' })
+    await onC.client.subscribeAsync({ 'sensors/#': { qos: 1 } })
+    await pause(100)
+    const pub = await f.connect(a!, { clientId: 'pub-a' })
+    for (const qos of [0, 1, 2] as const) await pub.publishAsync(`sensors/s${qos}/temp`, `q${qos}`, { qos })
+    await pub.publishAsync('unmatched/topic', 'x', { qos: 1 })
+
+    const atB = await onB.inbox.count(3)
+    expect(atB.map((m) => [m.topic, m.payload, m.packet.qos])).toEqual([['sensors/s0/temp', 'q0', 0], ['sensors/s1/temp', 'q1', 1], ['sensors/s2/temp', 'q2', 2]])
+    const atC = await onC.inbox.count(3)
+    expect(atC.map((m) => [m.topic, m.packet.qos])).toEqual([['sensors/s0/temp', 0], ['sensors/s1/temp', 1], ['sensors/s2/temp', 1]])
+    await onB.inbox.flush()
+    await onC.inbox.flush()
+    expect(onB.inbox.messages).toHaveLength(3)
+    expect(onC.inbox.messages).toHaveLength(3)
+  })
+
+  it('$events of one node reach subscribers on the others, with the node they happened on', async () => {
+    const { nodes: [a, , c] } = await f.start()
+    const watcher = await f.connectWithInbox(c!, { clientId: 'watcher' })
+    await watcher.client.subscribeAsync('$events/presence/+/+', { qos: 1 })
+    await pause(100)
+    const device = await f.connect(a!, { clientId: 'device-1' })
+    await device.endAsync()
+    const events = await watcher.inbox.waitFor((m) => m.some((x) => x.topic === '$events/presence/disconnected/device-1'))
+    const connected = json(events.find((m) => m.topic === '$events/presence/connected/device-1')!)
+    expect(connected).toMatchObject({ clientId: 'device-1', eventType: 'connected', node: 'node-a' })
+    expect(json(events.find((m) => m.topic === '$events/presence/disconnected/device-1')!)).toMatchObject({ disconnectReason: 'CLIENT_INITIATED_DISCONNECT', node: 'node-a' })
+  })
+})
+
+describe('sessions and retained messages', () => {
+  it('a persistent client that subscribed on A, was away while messages were published on B, gets them all on C', async () => {
+    const { nodes: [a, b, c] } = await f.start()
+    const first = await f.connect(a!, { clientId: 'roamer', clean: false })
+    await first.subscribeAsync('orders/#', { qos: 1 })
+    await first.endAsync()
+    const pub = await f.connect(b!, { clientId: 'publisher' })
+    const N = 50
+    for (let i = 0; i < N; i++) await pub.publishAsync(`orders/${i}`, String(i), { qos: 1 })
+    const back = await f.connectWithInbox(c!, { clientId: 'roamer', clean: false })
+    const received = await back.inbox.count(N)
+    expect(received.map((m) => Number(m.payload))).toEqual(Array.from({ length: N }, (_, i) => i))
+    await back.inbox.flush()
+    expect(back.inbox.messages).toHaveLength(N)
+  })
+
+  it('the CONNACK of a resumed session says sessionPresent on another node', async () => {
+    const { nodes: [a, , c] } = await f.start()
+    const first = await RawClient.connect(port(a!), { clientId: 'present', clean: false })
+    await first.next((p) => p.cmd === 'connack')
+    first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'x/#', qos: 1 }] })
+    await first.next((p) => p.cmd === 'suback')
+    await first.disconnect()
+    const again = await RawClient.connect(port(c!), { clientId: 'present', clean: false })
+    expect(await again.first()).toMatchObject({ cmd: 'connack', returnCode: 0, sessionPresent: true })
+    await again.disconnect()
+  })
+
+  it('a retained message set on A is read on B and cleared on C', async () => {
+    const { nodes: [a, b, c] } = await f.start()
+    const setter = await f.connect(a!, { clientId: 'setter' })
+    await setter.publishAsync('config/mode', 'eco', { qos: 1, retain: true })
+    const reader = await f.connectWithInbox(b!, { clientId: 'reader' })
+    await reader.client.subscribeAsync('config/+', { qos: 1 })
+    const got = await reader.inbox.on('config/mode')
+    expect([got.payload, got.packet.retain]).toEqual(['eco', true])
+
+    const clearer = await f.connect(c!, { clientId: 'clearer' })
+    await clearer.publishAsync('config/mode', '', { qos: 1, retain: true })
+    const later = await f.connectWithInbox(b!, { clientId: 'later' })
+    await later.client.subscribeAsync('config/#', { qos: 1 })
+    await later.inbox.flush()
+    expect(later.inbox.messages).toEqual([])
+  })
+
+  it('a second connection with the same client id on B closes the first on A, whose disconnected event says DUPLICATE_CLIENTID', async () => {
+    const { nodes: [a, b, c] } = await f.start()
+    const watcher = await f.connectWithInbox(c!, { clientId: 'watcher' })
+    await watcher.client.subscribeAsync(['$events/presence/disconnected/twin', 'wills/twin'], { qos: 1 })
+    await pause(100)
+    const onA = await RawClient.connect(port(a!), { clientId: 'twin', will: { topic: 'wills/twin', payload: Buffer.from('first'), qos: 1, retain: false } })
+    await onA.next((p) => p.cmd === 'connack')
+    const onB = await RawClient.connect(port(b!), { clientId: 'twin' })
+    await onB.next((p) => p.cmd === 'connack')
+    await waitUntil(() => onA.closed.then(() => true), { what: 'the first connection to close', timeout: 5000 })
+    const event = json(await watcher.inbox.on('$events/presence/disconnected/twin'))
+    expect(event).toMatchObject({ clientId: 'twin', node: 'node-a', disconnectReason: 'DUPLICATE_CLIENTID' })
+    // The first connection ended without a DISCONNECT: its will goes out, once.
+    await watcher.inbox.on('wills/twin')
+    await pause(NODE_TIMEOUT_MS)
+    await watcher.inbox.flush()
+    expect(watcher.inbox.messages.filter((m) => m.topic === 'wills/twin').map((m) => m.payload)).toEqual(['first'])
+    await onB.disconnect()
+  })
+})
+
+describe('the CONNACK comes first [MQTT-3.2.0-1]', () => {
+  it('a persistent client hopping between nodes 200 times while QoS 1 traffic flows gets CONNACK as its first packet every time', async () => {
+    const { nodes } = await f.start()
+    const setup = await RawClient.connect(port(nodes[0]!), { clientId: 'hopper', clean: false })
+    await setup.next((p) => p.cmd === 'connack')
+    setup.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'traffic/#', qos: 1 }] })
+    await setup.next((p) => p.cmd === 'suback')
+    await setup.drop()
+
+    // Traffic on every node, all the time.
+    const publishers = await Promise.all(nodes.map((n, i) => f.connect(n, { clientId: `traffic-${i}` })))
+    let flowing = true
+    const traffic = publishers.map(async (p, i) => {
+      for (let k = 0; flowing; k++) await p.publishAsync(`traffic/${i}`, String(k), { qos: 1 })
+    })
+
+    const firsts: string[] = []
+    for (let hop = 0; hop < 200; hop++) {
+      const node = nodes[hop % nodes.length]!
+      const client = await RawClient.connect(port(node), { clientId: 'hopper', clean: false })
+      const first = await client.first()
+      firsts.push(first.cmd)
+      // Some hops read a little of the queue, acknowledging it; others leave at once.
+      if (hop % 2 === 0) await pause(5)
+      for (const p of client.packets) if (p.cmd === 'publish' && p.qos === 1) client.send({ cmd: 'puback', messageId: p.messageId! })
+      await client.drop()
+    }
+    flowing = false
+    await Promise.all(traffic)
+    expect(firsts.filter((cmd) => cmd !== 'connack')).toEqual([])
+  })
+})
+
+describe('rules', () => {
+  const rules = (url: string) => `
+rules:
+  - name: hook
+    sql: SELECT * FROM 'orders/+'
+    actions:
+      - http: { url: '${url}/orders', durable: true, retry: { attempts: 100, initialDelay: 20ms, maxDelay: 100ms } }
+`
+
+  it('fire once per message cluster-wide, on the node that received the publish', async () => {
+    const recorder = await f.recorder()
+    const { nodes } = await f.start({ yaml: rules(recorder.url) })
+    const clients = await Promise.all(nodes.map((n, i) => f.connect(n, { clientId: `pub-${i}` })))
+    for (let i = 0; i < 30; i++) await clients[i % 3]!.publishAsync(`orders/${i}`, JSON.stringify({ order: i }), { qos: 1 })
+    await waitUntil(() => recorder.calls.length >= 30, { what: '30 requests' })
+    await pause(300)
+    expect(recorder.calls.map((c) => (c.body as { order: number }).order).sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i))
+  })
+
+  it('a QoS 1 retransmit to another node, after the first node recorded the deliveries and died before its PUBACK, does not fire the rule twice', async () => {
+    const recorder = await f.recorder()
+    recorder.status = () => 503 // nothing is delivered until the check below
+    const { nodes: [a, b] } = await f.start({ yaml: rules(recorder.url) })
+    const publish = { cmd: 'publish' as const, topic: 'orders/7', payload: Buffer.from('{"order":7}'), qos: 1 as const, messageId: 42, retain: false, dup: false }
+
+    const onA = await RawClient.connect(port(a!), { clientId: 'shop', clean: false })
+    await onA.next((p) => p.cmd === 'connack')
+    onA.send(publish)
+    // The PUBACK means A recorded the deliveries; the client is made to act
+    // as if it never arrived: A dies, and the client sends the publish again
+    // to B, with DUP set.
+    await onA.next((p) => p.cmd === 'puback')
+    await a!.kill('SIGKILL')
+
+    const onB = await RawClient.connect(port(b!), { clientId: 'shop', clean: false })
+    await onB.next((p) => p.cmd === 'connack')
+    onB.send({ ...publish, dup: true })
+    await onB.next((p) => p.cmd === 'puback' && p.messageId === 42)
+    // A new message that reuses the packet id is a new message.
+    onB.send({ ...publish, payload: Buffer.from('{"order":8}'), dup: true })
+    await onB.next((p) => p.cmd === 'puback' && p.messageId === 42 && onB.packets.filter((x) => x.cmd === 'puback').length === 2)
+
+    recorder.status = () => 200
+    await a!.restart()
+    await waitUntil(() => recorder.calls.length >= 2, { what: 'the deliveries of orders 7 and 8' })
+    await pause(1000)
+    expect(recorder.calls.map((c) => (c.body as { order: number }).order).sort()).toEqual([7, 8])
+    await onB.disconnect()
+  })
+})
+
+describe('a node killed with kill -9', () => {
+  it('its clients reconnect to the others and lose no acknowledged QoS 1 message; its wills and disconnected events are published once, by another node', async () => {
+    const { nodes: [a, b, c] } = await f.start()
+    const watcher = await f.connectWithInbox(c!, { clientId: 'watcher' })
+    await watcher.client.subscribeAsync(['wills/#', '$events/presence/disconnected/+'], { qos: 1 })
+
+    // On A: a persistent subscriber with a will, and a publisher.
+    const sub = await f.connectWithInbox(a!, { clientId: 'sub-1', clean: false, will: { topic: 'wills/sub-1', payload: Buffer.from('gone'), qos: 1, retain: false } })
+    await sub.client.subscribeAsync('feed/#', { qos: 1 })
+    const pub = await f.connect(a!, { clientId: 'pub-1' })
+    const acked: number[] = []
+    for (let i = 0; i < 50; i++) {
+      await pub.publishAsync(`feed/${i}`, String(i), { qos: 1 })
+      acked.push(i)
+    }
+    await a!.kill('SIGKILL')
+
+    // They come back on the others: the publisher on B, the subscriber on C.
+    const pub2 = await f.connect(b!, { clientId: 'pub-1' })
+    for (let i = 50; i < 80; i++) {
+      await pub2.publishAsync(`feed/${i}`, String(i), { qos: 1 })
+      acked.push(i)
+    }
+    // What the subscriber got before A died, and after, on C, is every acknowledged message.
+    const back = await f.connectWithInbox(c!, { clientId: 'sub-1', clean: false })
+    const before = sub.inbox.messages.map((x) => Number(x.payload))
+    const got = await back.inbox.waitFor((m) => new Set([...before, ...m.map((x) => Number(x.payload))]).size >= acked.length, 10_000, 'every acknowledged message')
+    expect(new Set([...before, ...got.map((x) => Number(x.payload))])).toEqual(new Set(acked))
+
+    // The will and both disconnected events, once each, from a node still alive.
+    await watcher.inbox.waitFor((m) => m.some((x) => x.topic === 'wills/sub-1') && m.filter((x) => x.topic.startsWith('$events/presence/disconnected/')).length >= 2, 15_000)
+    await pause(NODE_TIMEOUT_MS + 1000)
+    await watcher.inbox.flush()
+    expect(watcher.inbox.messages.filter((m) => m.topic === 'wills/sub-1').map((m) => m.payload)).toEqual(['gone'])
+    const disconnected = watcher.inbox.messages.filter((m) => m.topic.startsWith('$events/presence/disconnected/')).map(json)
+    expect(disconnected.map((e) => e.clientId).sort()).toEqual(['pub-1', 'sub-1'])
+    for (const e of disconnected) expect(e).toMatchObject({ node: 'node-a', disconnectReason: 'CONNECTION_LOST' })
+    expect(new Set(disconnected.map((e) => e.reportedBy))).not.toContain('node-a')
+
+    const cluster = await f.api(b!, '/cluster') as { nodes: Array<{ id: string }> }
+    expect(cluster.nodes.map((n) => n.id)).toEqual(['node-b', 'node-c'])
+  })
+})
+
+describe('Redis restarted while nodes run', () => {
+  it('the nodes report it on /healthz, reconnect by themselves, and lose no acknowledged message', async () => {
+    const { redis, nodes: [a, b] } = await f.start()
+    const sub = await f.connectWithInbox(b!, { clientId: 'steady', clean: false })
+    await sub.client.subscribeAsync('ticks', { qos: 1 })
+    const pub = await f.connect(a!, { clientId: 'ticker', reconnectPeriod: 200 })
+    const acked: number[] = []
+    let flowing = true
+    const ticking = (async () => {
+      for (let i = 0; flowing; i++) {
+        try {
+          await pub.publishAsync('ticks', String(i), { qos: 1 })
+          acked.push(i)
+        } catch {
+          await pause(50)
+        }
+      }
+    })()
+    await waitUntil(() => acked.length >= 20, { what: '20 acknowledged ticks' })
+
+    await redis.stop()
+    await waitUntil(async () => (await fetch(`${a!.httpUrl}/healthz`)).status, { until: (s) => s === 503, what: '/healthz to answer 503' })
+    const down = await (await fetch(`${a!.httpUrl}/healthz`)).json() as { reason: string }
+    expect(down.reason).toMatch(/Redis/)
+    await pause(500)
+    await redis.restart()
+    await waitUntil(async () => (await fetch(`${a!.httpUrl}/healthz`)).status, { until: (s) => s === 200, what: '/healthz to answer 200 again', timeout: 10_000 })
+    const after = acked.length
+    await waitUntil(() => acked.length >= after + 20, { what: '20 more acknowledged ticks', timeout: 10_000 })
+    flowing = false
+    await ticking
+
+    const got = await sub.inbox.waitFor((m) => new Set(m.map((x) => Number(x.payload))).size >= acked.length, 15_000, 'every acknowledged tick')
+    const received = new Set(got.map((x) => Number(x.payload)))
+    expect(acked.filter((i) => !received.has(i))).toEqual([])
+  })
+})
+
+describe('the cluster from outside', () => {
+  it('GET /api/cluster lists every node with its address, clients and last heartbeat; /metrics names the node', async () => {
+    const { nodes } = await f.start()
+    await f.connect(nodes[1]!, { clientId: 'one' })
+    await f.connect(nodes[1]!, { clientId: 'two' })
+    const view = await waitUntil(() => f.api(nodes[0]!, '/cluster') as Promise<{ cluster: boolean; node: string; nodes: Array<Record<string, unknown>> }>, {
+      until: (v) => v.nodes.find((n) => n.id === 'node-b')?.clients === 2,
+      what: 'node-b listed with its two clients',
+    })
+    expect(view.cluster).toBe(true)
+    expect(view.node).toBe('node-a')
+    expect(view.nodes.map((n) => n.id)).toEqual(['node-a', 'node-b', 'node-c'])
+    for (const [i, n] of view.nodes.entries()) {
+      const node = nodes[i] as ClusterNode
+      expect(n).toMatchObject({ alive: true, address: { mqtt: port(node), http: node.child.httpPort } })
+      expect(Date.now() - Date.parse(n.heartbeat as string)).toBeLessThan(5000)
+    }
+    const metrics = await (await fetch(`${nodes[2]!.httpUrl}/metrics`)).text()
+    expect(sampleOf(metrics, 'switchyard_cluster_nodes{node="node-c"}')).toBe(3)
+  })
+
+  it('a node restarted right after kill -9 takes its id back and reports what its earlier run owed', async () => {
+    const { nodes: [a, , c] } = await f.start()
+    const watcher = await f.connectWithInbox(c!, { clientId: 'watcher' })
+    await watcher.client.subscribeAsync(['wills/#', '$events/presence/+/lamp'], { qos: 1 })
+    await f.connect(a!, { clientId: 'lamp', will: { topic: 'wills/lamp', payload: Buffer.from('off'), qos: 1, retain: false } })
+    // Once its connected event is out, node A has listed the client for the cluster.
+    await watcher.inbox.on('$events/presence/connected/lamp')
+    await a!.kill('SIGKILL')
+    await a!.restart()
+    await watcher.inbox.waitFor((m) => m.some((x) => x.topic === 'wills/lamp') && m.some((x) => x.topic === '$events/presence/disconnected/lamp'))
+    await pause(NODE_TIMEOUT_MS + 500)
+    await watcher.inbox.flush()
+    expect(watcher.inbox.messages.map((m) => m.topic).sort()).toEqual(['$events/presence/connected/lamp', '$events/presence/disconnected/lamp', 'wills/lamp'])
+    const view = await f.api(c!, '/cluster') as { nodes: Array<{ id: string; alive: boolean }> }
+    expect(view.nodes.map((n) => [n.id, n.alive])).toEqual([['node-a', true], ['node-b', true], ['node-c', true]])
+  })
+
+  it('a node does not start with the id of a running node', async () => {
+    const { nodes: [, b] } = await f.start()
+    const dir = f.tempDir()
+    const config = join(dir, 'switchyard.yaml')
+    writeFileSync(config, readFileSync(b!.configFile, 'utf8').replace(/mqtt: \d+\n  http: \d+/, 'mqtt: 0\n  http: 0'))
+    await expect(startChild(config)).rejects.toThrow(/cluster.nodeId node-b is in use by a running node/)
+  })
+})
