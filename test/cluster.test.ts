@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startChild } from './helpers/child.js'
 import type { ClusterNode } from './helpers/cluster.js'
 import { sampleOf } from './helpers/metrics.js'
 import { RawClient } from './helpers/raw-client.js'
+import { Recorder } from './helpers/recorder.js'
 import { useCluster } from './helpers/use-cluster.js'
 import { waitUntil } from './helpers/wait.js'
 
@@ -14,6 +15,23 @@ import { waitUntil } from './helpers/wait.js'
 const TOKEN = 'cluster-admin-token-0123456789'
 const f = useCluster({ adminToken: TOKEN })
 
+// The tests that leave the nodes and Redis running share one cluster, with a
+// rule that sends every `orders/+` message to `recorder`.
+const recorder = new Recorder()
+beforeAll(() => recorder.start())
+afterAll(() => recorder.close())
+const rules = (url: string) => `
+rules:
+  - name: hook
+    sql: SELECT * FROM 'orders/+'
+    actions:
+      - http: { url: '${url}/orders', durable: true, retry: { attempts: 100, initialDelay: 20ms, maxDelay: 100ms } }
+`
+let SHARED: { yaml: string }
+beforeAll(() => {
+  SHARED = { yaml: rules(recorder.url) }
+})
+
 const json = (m: { payload: string }) => JSON.parse(m.payload) as Record<string, unknown>
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const port = (node: ClusterNode) => node.child.mqttPort
@@ -22,7 +40,7 @@ const NODE_TIMEOUT_MS = 2000
 
 describe('messages', () => {
   it('a publish on one node reaches the matching subscribers on the others, at each QoS, over TCP and WebSocket', async () => {
-    const { nodes: [a, b, c] } = await f.start()
+    const { nodes: [a, b, c] } = await f.shared(SHARED)
     const onB = await f.connectWithInbox(b!, { clientId: 'sub-b' })
     await onB.client.subscribeAsync({ 'sensors/+/temp': { qos: 2 }, 'other/#': { qos: 2 } })
     const onC = await f.connectWithInbox(c!.wsUrl, { clientId: 'sub-c' })
@@ -43,7 +61,7 @@ describe('messages', () => {
   })
 
   it('$events of one node reach subscribers on the others, with the node they happened on', async () => {
-    const { nodes: [a, , c] } = await f.start()
+    const { nodes: [a, , c] } = await f.shared(SHARED)
     const watcher = await f.connectWithInbox(c!, { clientId: 'watcher' })
     await watcher.client.subscribeAsync('$events/presence/+/+', { qos: 1 })
     await pause(100)
@@ -58,13 +76,13 @@ describe('messages', () => {
 
 describe('sessions and retained messages', () => {
   it('a persistent client that subscribed on A, was away while messages were published on B, gets them all on C', async () => {
-    const { nodes: [a, b, c] } = await f.start()
+    const { nodes: [a, b, c] } = await f.shared(SHARED)
     const first = await f.connect(a!, { clientId: 'roamer', clean: false })
-    await first.subscribeAsync('orders/#', { qos: 1 })
+    await first.subscribeAsync('parcels/#', { qos: 1 })
     await first.endAsync()
     const pub = await f.connect(b!, { clientId: 'publisher' })
     const N = 50
-    for (let i = 0; i < N; i++) await pub.publishAsync(`orders/${i}`, String(i), { qos: 1 })
+    for (let i = 0; i < N; i++) await pub.publishAsync(`parcels/${i}`, String(i), { qos: 1 })
     const back = await f.connectWithInbox(c!, { clientId: 'roamer', clean: false })
     const received = await back.inbox.count(N)
     expect(received.map((m) => Number(m.payload))).toEqual(Array.from({ length: N }, (_, i) => i))
@@ -73,7 +91,7 @@ describe('sessions and retained messages', () => {
   })
 
   it('the CONNACK of a resumed session says sessionPresent on another node', async () => {
-    const { nodes: [a, , c] } = await f.start()
+    const { nodes: [a, , c] } = await f.shared(SHARED)
     const first = await RawClient.connect(port(a!), { clientId: 'present', clean: false })
     await first.next((p) => p.cmd === 'connack')
     first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'x/#', qos: 1 }] })
@@ -85,7 +103,7 @@ describe('sessions and retained messages', () => {
   })
 
   it('a retained message set on A is read on B and cleared on C', async () => {
-    const { nodes: [a, b, c] } = await f.start()
+    const { nodes: [a, b, c] } = await f.shared(SHARED)
     const setter = await f.connect(a!, { clientId: 'setter' })
     await setter.publishAsync('config/mode', 'eco', { qos: 1, retain: true })
     const reader = await f.connectWithInbox(b!, { clientId: 'reader' })
@@ -102,7 +120,7 @@ describe('sessions and retained messages', () => {
   })
 
   it('a second connection with the same client id on B closes the first on A, whose disconnected event says DUPLICATE_CLIENTID', async () => {
-    const { nodes: [a, b, c] } = await f.start()
+    const { nodes: [a, b, c] } = await f.shared(SHARED)
     const watcher = await f.connectWithInbox(c!, { clientId: 'watcher' })
     await watcher.client.subscribeAsync(['$events/presence/disconnected/twin', 'wills/twin'], { qos: 1 })
     await pause(100)
@@ -124,7 +142,7 @@ describe('sessions and retained messages', () => {
 
 describe('the CONNACK comes first [MQTT-3.2.0-1]', () => {
   it('a persistent client hopping between nodes 200 times while QoS 1 traffic flows gets CONNACK as its first packet every time', async () => {
-    const { nodes } = await f.start()
+    const { nodes } = await f.shared(SHARED)
     const setup = await RawClient.connect(port(nodes[0]!), { clientId: 'hopper', clean: false })
     await setup.next((p) => p.cmd === 'connack')
     setup.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'traffic/#', qos: 1 }] })
@@ -156,17 +174,9 @@ describe('the CONNACK comes first [MQTT-3.2.0-1]', () => {
 })
 
 describe('rules', () => {
-  const rules = (url: string) => `
-rules:
-  - name: hook
-    sql: SELECT * FROM 'orders/+'
-    actions:
-      - http: { url: '${url}/orders', durable: true, retry: { attempts: 100, initialDelay: 20ms, maxDelay: 100ms } }
-`
 
   it('fire once per message cluster-wide, on the node that received the publish', async () => {
-    const recorder = await f.recorder()
-    const { nodes } = await f.start({ yaml: rules(recorder.url) })
+    const { nodes } = await f.shared(SHARED)
     const clients = await Promise.all(nodes.map((n, i) => f.connect(n, { clientId: `pub-${i}` })))
     for (let i = 0; i < 30; i++) await clients[i % 3]!.publishAsync(`orders/${i}`, JSON.stringify({ order: i }), { qos: 1 })
     await waitUntil(() => recorder.calls.length >= 30, { what: '30 requests' })
@@ -290,7 +300,7 @@ describe('Redis restarted while nodes run', () => {
 
 describe('the cluster from outside', () => {
   it('GET /api/cluster lists every node with its address, clients and last heartbeat; /metrics names the node', async () => {
-    const { nodes } = await f.start()
+    const { nodes } = await f.shared(SHARED)
     await f.connect(nodes[1]!, { clientId: 'one' })
     await f.connect(nodes[1]!, { clientId: 'two' })
     const view = await waitUntil(() => f.api(nodes[0]!, '/cluster') as Promise<{ cluster: boolean; node: string; nodes: Array<Record<string, unknown>> }>, {
@@ -327,7 +337,7 @@ describe('the cluster from outside', () => {
   })
 
   it('a node does not start with the id of a running node', async () => {
-    const { nodes: [, b] } = await f.start()
+    const { nodes: [, b] } = await f.shared(SHARED)
     const dir = f.tempDir()
     const config = join(dir, 'switchyard.yaml')
     writeFileSync(config, readFileSync(b!.configFile, 'utf8').replace(/mqtt: \d+\n  http: \d+/, 'mqtt: 0\n  http: 0'))

@@ -1,5 +1,5 @@
 import type { IClientOptions, MqttClient } from 'mqtt'
-import { afterEach } from 'vitest'
+import { afterAll, afterEach } from 'vitest'
 import { startCluster, type Cluster, type ClusterNode, type ClusterOptions } from './cluster.js'
 import { metric } from './metrics.js'
 import type { Inbox } from './mqtt.js'
@@ -32,6 +32,7 @@ type Target = ClusterNode | string
 export function useCluster(options: UseClusterOptions = {}): ClusterFixture {
   const fixture = new ClusterFixture(options)
   afterEach(() => fixture.cleanUp())
+  afterAll(() => fixture.stopShared())
   return fixture
 }
 
@@ -39,6 +40,8 @@ export class ClusterFixture {
   // Clients, folders and the order of cleanups work as in useApp().
   readonly #base: AppFixture
   #cluster: Cluster | undefined
+  #shared: Promise<Cluster> | undefined
+  #sharedKey: string | undefined
 
   constructor(private readonly options: UseClusterOptions) {
     this.#base = new AppFixture({})
@@ -57,6 +60,28 @@ export class ClusterFixture {
     this.#base.defer(cluster.stop)
     this.#cluster = cluster
     return cluster
+  }
+
+  /**
+   * One cluster for every test of the file that calls this (started by the
+   * first, stopped after the last): for tests that leave its nodes and its
+   * Redis running, and keep to client ids and topics of their own. Starting
+   * three nodes costs seconds on a small machine.
+   */
+  shared(options: ClusterOptions = {}): Promise<Cluster> {
+    const admin = this.options.adminToken ? `admin:\n  token: ${this.options.adminToken}\n` : ''
+    const key = JSON.stringify(options)
+    if (this.#shared && this.#sharedKey !== key) throw new Error('shared() was called with other options than the first time: one shared cluster per file')
+    this.#sharedKey = key
+    this.#shared ??= startCluster({ ...options, yaml: admin + (options.yaml ?? '') })
+    return this.#shared
+  }
+
+  /** Stops the shared cluster, if one was started; called by the afterAll of useCluster(). */
+  async stopShared(): Promise<void> {
+    const shared = this.#shared
+    this.#shared = undefined
+    if (shared) await (await shared).stop()
   }
 
   /** A Redis of the test's own (to share between clusters, or to outlive one); removed after the test. */
