@@ -298,6 +298,32 @@ describe('Redis restarted while nodes run', () => {
   })
 })
 
+describe('Redis gone for longer than nodeTimeout', () => {
+  it('every node closes its client connections and says so on /healthz; back, none is taken for dead and each will goes out once', async () => {
+    // Each node stores what it publishes on wills/#: the count is the number of publications.
+    const { redis, nodes: [a, b, c] } = await f.start({ yaml: "rules:\n  - name: wills\n    sql: SELECT * FROM 'wills/#'\n    actions:\n      - store: { table: wills }\n" })
+    const watcher = await f.connectWithInbox(c!, { clientId: 'watcher', reconnectPeriod: 200, clean: false })
+    await watcher.client.subscribeAsync(['wills/#'], { qos: 1 })
+    const lamp = await RawClient.connect(port(a!), { clientId: 'lamp', will: { topic: 'wills/lamp', payload: Buffer.from('off'), qos: 1, retain: false } })
+    await lamp.next((p) => p.cmd === 'connack')
+    await pause(300)
+
+    await redis.stop()
+    await lamp.closed
+    const health = await (await fetch(`${a!.httpUrl}/healthz`)).json() as { status: string; reason: string }
+    expect(health.status).toBe('unavailable')
+    await redis.restart()
+    await waitUntil(async () => Promise.all([a, b, c].map(async (n) => (await fetch(`${n!.httpUrl}/healthz`)).status)), { until: (s) => s.every((x) => x === 200), what: 'every node healthy again', timeout: 15_000 })
+
+    await watcher.inbox.on('wills/lamp', 10_000)
+    await pause(NODE_TIMEOUT_MS + 1000)
+    const stored = await Promise.all([a, b, c].map(async (n) => (await f.api(n!, '/store/wills') as { events: unknown[] }).events.length))
+    expect(stored.reduce((x, y) => x + y)).toBe(1)
+    const view = await f.api(b!, '/cluster') as { nodes: Array<{ id: string; alive: boolean }> }
+    expect(view.nodes.map((n) => [n.id, n.alive])).toEqual([['node-a', true], ['node-b', true], ['node-c', true]])
+  })
+})
+
 describe('the cluster from outside', () => {
   it('GET /api/cluster lists every node with its address, clients and last heartbeat; /metrics names the node', async () => {
     const { nodes } = await f.shared(SHARED)

@@ -241,7 +241,10 @@ export class Cluster {
   }
 
   async #tick(): Promise<void> {
-    if (this.#ticking || this.#closed) return
+    if (this.#closed) return
+    // Checked apart from the heartbeat itself, which waits while Redis is away.
+    if (!this.#fenced && Date.now() - this.#lastBeat > this.#config.nodeTimeout) this.#fence(`no heartbeat could be written for ${this.#config.nodeTimeout / 1000} s (nodeTimeout)`)
+    if (this.#ticking) return
     this.#ticking = true
     try {
       await this.#beat()
@@ -252,7 +255,6 @@ export class Cluster {
       this.#log.debug({ err: (err as Error).message }, 'cluster heartbeat failed')
     } finally {
       this.#ticking = false
-      if (!this.#fenced && Date.now() - this.#lastBeat > this.#config.nodeTimeout) this.#fence('no heartbeat could be written for nodeTimeout')
     }
   }
 
