@@ -63,7 +63,7 @@ function runningRedis(pidFile: string): number | undefined {
 }
 
 /** Whether Redis answers PING with PONG (not yet while it loads its AOF: it answers -LOADING). */
-function answersPing(port: number): Promise<boolean> {
+export function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host: '127.0.0.1' })
     let data = ''

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { answersPing } from '../../cluster/redis.js'
 import { closedPort } from './net.js'
 import { requireCommand } from './require-command.js'
 
@@ -88,23 +88,4 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
       rmSync(dir, { recursive: true, force: true })
     },
   }
-}
-
-/** Whether a Redis server answers PING on the port. */
-function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' })
-    let data = ''
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(500, () => done(false))
-    socket.on('error', () => done(false))
-    socket.on('connect', () => socket.write('PING\r\n'))
-    socket.on('data', (d) => {
-      data += d.toString()
-      if (data.includes('\r\n')) done(data.startsWith('+PONG'))
-    })
-  })
 }
