@@ -14,9 +14,12 @@ import type { SessionStore, SharedSessionStore, StoredWill } from '../storage/se
  * still has its earlier connection's will owed: Aedes deletes it as the
  * client connects, and `replaced` hears of it.
  */
-export function claimingWills(store: SharedSessionStore, replaced: (will: StoredWill) => Promise<void>): SessionStore {
+export function claimingWills(store: SharedSessionStore, alive: () => Promise<Readonly<Record<string, unknown>>>, replaced: (will: StoredWill) => Promise<void>): SessionStore {
   const wrapper = wrapPersistence(store, (_op, call) => call(), [])
-  wrapper.streamWill = (brokers) => Readable.from(claimEach(store, store.streamWill(brokers)), { objectMode: true })
+  // The brokers the caller knows alive, and those the cluster does: Aedes'
+  // own periodic check knows them by its heartbeats, which an outage of
+  // Redis can hold up for longer than it waits.
+  wrapper.streamWill = (brokers) => Readable.from(claimEach(store, async () => store.streamWill({ ...brokers, ...(await alive()) })), { objectMode: true })
   // Aedes deletes a client's will as it connects (lib/handlers/connect.js,
   // `storeWill`), with the client, which names no broker; every other caller
   // names one. A will taken so belongs to the client's earlier connection,
@@ -29,8 +32,8 @@ export function claimingWills(store: SharedSessionStore, replaced: (will: Stored
   return wrapper
 }
 
-async function* claimEach(store: SharedSessionStore, wills: AsyncIterable<unknown>): AsyncGenerator<StoredWill> {
-  for await (const listed of wills) {
+async function* claimEach(store: SharedSessionStore, wills: () => Promise<AsyncIterable<unknown>>): AsyncGenerator<StoredWill> {
+  for await (const listed of await wills()) {
     const will = listed as StoredWill
     const claimed = await store.claimWill({ clientId: will.clientId, brokerId: will.brokerId })
     if (claimed) yield claimed

@@ -163,7 +163,7 @@ export class Cluster {
   /** The shared store as this node's broker must use it (see claimingWills). */
   sessions(store: SharedSessionStore): SessionStore {
     this.#shared = store
-    this.#sessions = claimingWills(store, (will) => this.#replaced(will))
+    this.#sessions = claimingWills(store, async () => this.#aliveIn(await this.#nodes.list()), (will) => this.#replaced(will))
     return this.#sessions
   }
 
