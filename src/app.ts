@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { WebSocketServer } from 'ws'
 import type { ActionDeps } from './actions/action.js'
+import { openRedisStorage } from './backends/redis.js'
 import { openSqliteStorage, type SqliteStorage } from './backends/sqlite.js'
 import { Acl } from './broker/acl.js'
 import { Authenticator } from './broker/authenticator.js'
@@ -35,6 +36,7 @@ import { storeApi } from './http/api-store.js'
 import { createHttpServer } from './http/server.js'
 import { Publisher } from './publisher/publisher.js'
 import { RedisSessionStore } from './redis/sessions.js'
+import { watchRouteChanges, type RouteWatch } from './redis/route-state-watch.js'
 import { RouteTable } from './routes/route-table.js'
 import { RulesEngine } from './rules/engine.js'
 import { RuleSet } from './rules/rule-set.js'
@@ -57,6 +59,7 @@ export interface App {
   readonly broker: Broker
   /** The stores, as the rest of the app uses them. */
   readonly storage: Storage
+  /** The SQLite database of a single node. */
   readonly db: Db
   readonly registry: Registry
   readonly engine: RulesEngine
@@ -81,6 +84,10 @@ function listOf(words: readonly string[]): string {
   return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`
 }
 
+// How often a node of a cluster looks for deliveries in the shared outbox
+// that it was not woken for.
+const CLUSTER_POLL_MS = 1000
+
 // How often expired stored events are deleted.
 const SWEEP_INTERVAL_MS = 60_000
 
@@ -94,7 +101,8 @@ function listening(parts: Partial<Parts>): { mqtt?: number; http?: number; mqtts
 /** What a started app is made of; `close` stops whatever of it was built. */
 interface Parts {
   cluster: Cluster
-  storage: SqliteStorage
+  storage: Storage | SqliteStorage
+  routeWatch: RouteWatch
   broker: Broker
   engine: RulesEngine
   actionDeps: ActionDeps
@@ -137,8 +145,9 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       // In a cluster, sessions, retained messages, wills and the traffic
       // between nodes are in Redis; the rest stays in the node's own file.
       const cluster = config.cluster ? (parts.cluster = await Cluster.open(config.cluster, { nodeId, log, registry })) : undefined
-      const sessions = cluster && config.cluster ? cluster.sessions(new RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })) : undefined
-      const storage = (parts.storage = openSqliteStorage(config.storage.sqlite, log, registry, { sessions }))
+      const storage = (parts.storage = cluster && config.cluster
+        ? openRedisStorage(cluster.redis, config.cluster.keyPrefix, cluster.sessions(new RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })))
+        : openSqliteStorage(config.storage.sqlite, log, registry))
       const hooks: BrokerHooks = {}
       const broker = (parts.broker = await createBroker({
         nodeId,
@@ -157,6 +166,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const routes = (parts.routes = new RouteTable(storage.routes))
       await routes.refresh()
       routes.load(config.routes, new Set(functions.names()))
+      // A change made through another node's API is in force here once its notice arrives.
+      if (cluster && config.cluster) parts.routeWatch = watchRouteChanges(cluster.redis, config.cluster.keyPrefix, () => void refreshRoutes(), { onError: (err) => log.warn({ err: err.message }, 'route change notices: connection failed; retrying') })
       const dispatcher = (parts.dispatcher = new Dispatcher({
         outbox: storage.outbox,
         routes,
@@ -169,6 +180,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         concurrency: config.delivery.concurrency,
         defaultRetry: config.delivery.retry,
         leaseMs: config.delivery.lease,
+        // Another node's deliveries (left by its death) wake no one here.
+        ...(cluster ? { pollMs: CLUSTER_POLL_MS } : {}),
       }))
       const wake = () => dispatcher.wake()
       const deliveries = new Deliveries({ outbox: storage.outbox, publisher, wake })
@@ -234,6 +247,18 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
     }
   }
 
+  /** Reads the routes again from the store (another node changed them) and applies them over the config's. */
+  async function refreshRoutes(): Promise<void> {
+    const { routes, functions } = parts
+    if (!routes || !functions) return
+    try {
+      await routes.refresh()
+      routes.load(config.routes, new Set(functions.names()))
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'could not apply a route change made on another node')
+    }
+  }
+
   function reload(): ReloadResult {
     const { engine, actionDeps, functions, routes } = parts
     if (!options.configFile || !engine || !actionDeps || !functions || !routes) return { ok: false, error: new Error('nothing to reload: the app was not started from a config file') }
@@ -267,8 +292,9 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   function close(): Promise<void> {
     closing ??= (async () => {
       ready = false
-      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster } = parts
+      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch } = parts
       watcher?.close()
+      await routeWatch?.close()
       clearInterval(sweeper)
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
       https?.closeAllConnections()
@@ -316,7 +342,9 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       return started(parts.storage)
     },
     get db() {
-      return started(parts.storage?.db)
+      const storage = started(parts.storage)
+      if (!('db' in storage)) throw new Error('a node of a cluster keeps its stores in Redis: it has no SQLite database')
+      return storage.db
     },
     get engine() {
       return started(parts.engine)

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { createSqlitePersistence } from '../persistence/index.js'
-import type { SessionStore, Storage } from '../storage/index.js'
+import type { Storage } from '../storage/index.js'
 import { startCheckpointer } from '../store/checkpointer.js'
 import { closeDatabase, openDatabase, type Db } from '../store/database.js'
 import { EventStore } from '../store/event-store.js'
@@ -13,21 +13,16 @@ export interface SqliteStorage extends Storage {
   readonly db: Db
 }
 
-export interface SqliteStorageOptions {
-  /** Sessions kept elsewhere (a cluster's, in Redis) rather than in the file. */
-  sessions?: SessionStore | undefined
-}
-
 /**
  * The embedded default: every store on one SQLite file, in WAL mode, with
  * checkpoints from a thread of their own. One process uses the file.
  */
-export function openSqliteStorage(path: string, log: Logger, registry: Registry, options: SqliteStorageOptions = {}): SqliteStorage {
+export function openSqliteStorage(path: string, log: Logger, registry: Registry): SqliteStorage {
   const storeLog = log.child({ module: 'store' })
   const db = openDatabase(path)
   try {
     storeHealth(db).report(storeLog, registry)
-    const sessions = options.sessions ?? createSqlitePersistence({ db })
+    const sessions = createSqlitePersistence({ db })
     const outbox = new SqliteOutboxStore(db)
     const events = new EventStore(db)
     const routes = new SqliteRouteStateStore(db)

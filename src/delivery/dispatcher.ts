@@ -25,6 +25,11 @@ export interface DispatcherDeps {
   defaultRetry?: RetryPolicy
   /** How long a claim on a delivery holds unless renewed. */
   leaseMs?: number
+  /**
+   * An outbox that other nodes share gets deliveries this dispatcher is not
+   * woken for (another node's, left by its death): look at least this often.
+   */
+  pollMs?: number
 }
 
 // A chain of routes longer than this is refused (cycles are refused when
@@ -119,7 +124,9 @@ export class Dispatcher {
       if (due.length === free && free > 0) return // more may be due: the next completion wakes us
     }
     const next = await this.deps.outbox.nextDueAt()
-    if (next !== undefined) this.#schedule(next)
+    const poll = this.deps.pollMs === undefined ? undefined : Date.now() + this.deps.pollMs
+    const at = next === undefined ? poll : poll === undefined ? next : Math.min(next, poll)
+    if (at !== undefined) this.#schedule(at)
   }
 
   #schedule(at: number): void {
