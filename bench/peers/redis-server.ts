@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
-import { createConnection } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { answersPing } from '../../cluster/redis.js'
 import { spawnPinned, stopProcess, type Spawned } from '../lib/child-processes.js'
 import { freePort } from '../lib/ports.js'
 import { BROKER_CPU, lastLine, PeerUnavailable } from './peer.js'
@@ -45,7 +45,6 @@ export async function startRedis(dir: string): Promise<RunningRedis> {
   const port = await freePort()
   const spawned = spawnPinned({ cpu: BROKER_CPU, command: REDIS_SERVER, args: redisArgs(port, dir), cwd: dir })
   const deadline = Date.now() + START_TIMEOUT_MS
-  // Redis accepts connections before it has loaded its files: PONG says it is ready.
   while (!(await answersPing(port))) {
     if (spawned.exit || Date.now() > deadline) {
       await stopProcess(spawned)
@@ -54,23 +53,4 @@ export async function startRedis(dir: string): Promise<RunningRedis> {
     await sleep(20)
   }
   return { pid: spawned.child.pid!, url: `redis://127.0.0.1:${port}`, port, spawned }
-}
-
-/** Whether a Redis server answers PING on the port. */
-function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' })
-    let data = ''
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(500, () => done(false))
-    socket.on('error', () => done(false))
-    socket.on('connect', () => socket.write('PING\r\n'))
-    socket.on('data', (d: Buffer) => {
-      data += d.toString()
-      if (data.includes('\r\n')) done(data.startsWith('+PONG'))
-    })
-  })
 }
