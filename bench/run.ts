@@ -103,8 +103,12 @@ function build(): SwitchyardBuild {
 function describe(outcome: Outcome): string {
   if (outcome.status !== 'ok') return `${outcome.status}: ${outcome.reason}`
   const r: PubSubResult | IdleWebSocketResult = outcome.result
-  if (r.kind === 'idle-ws') return `${num(r.kbPerConnection, 1)} KB per connection (${r.opened} opened, ${r.failed} failed)`
-  return `${num(r.brokerCpuUsPerDelivery, 2)} µs CPU/delivery, ${num(r.deliveriesPerSecond)} deliveries/s, p50 ${num(r.latencyP50Ms, 2)} ms, p99 ${num(r.latencyP99Ms, 2)} ms, kernel ${num(r.brokerSystemPercent ?? Number.NaN)} %, writes/delivery ${num(r.brokerWritesPerDelivery ?? Number.NaN, 3)}, reads/delivery ${num(r.brokerReadsPerDelivery ?? Number.NaN, 3)}, generator ${num(r.generatorCpuPercent)} %, lost ${r.lost}`
+  if (r.kind === 'idle-ws') {
+    const others = r.others ? `; ${r.others.map((o) => `${o.name} ${num(o.kbPerConnection, 1)} KB`).join(', ')}` : ''
+    return `${num(r.kbPerConnection, 1)} KB per connection (${r.opened} opened, ${r.failed} failed)${others}`
+  }
+  const parts = r.processes ? ` (${r.processes.map((p) => `${p.name} ${num(p.cpuUsPerDelivery, 2)}`).join(', ')})` : ''
+  return `${num(r.brokerCpuUsPerDelivery, 2)} µs CPU/delivery${parts}, ${num(r.deliveriesPerSecond)} deliveries/s, p50 ${num(r.latencyP50Ms, 2)} ms, p99 ${num(r.latencyP99Ms, 2)} ms, kernel ${num(r.brokerSystemPercent ?? Number.NaN)} %, writes/delivery ${num(r.brokerWritesPerDelivery ?? Number.NaN, 3)}, reads/delivery ${num(r.brokerReadsPerDelivery ?? Number.NaN, 3)}, generator ${num(r.generatorCpuPercent)} %, lost ${r.lost}`
 }
 
 async function main(): Promise<number> {

@@ -15,6 +15,8 @@ export interface Versions {
   aedes: string
   mosquitto: string
   switchyard: string
+  /** The cluster scenarios' Redis; absent in runs recorded before they existed. */
+  redis?: string
 }
 
 export function machineInfo(): MachineInfo {
@@ -31,11 +33,12 @@ export function machineInfo(): MachineInfo {
 export function versions(root: string): Versions {
   const pkg = (path: string) => (JSON.parse(readFileSync(join(root, path), 'utf8')) as { version: string }).version
   const mosquitto = /version\s+(\S+)/.exec(run('mosquitto', ['-h']) ?? '')?.[1] ?? 'not installed'
+  const redis = /\bv=(\S+)/.exec(run('redis-server', ['--version']) ?? '')?.[1] ?? 'not installed'
   const commit = run('git', ['-C', root, 'rev-parse', '--short', 'HEAD'])
   // The benchmark builds whatever is in src/, which may differ from the commit.
   const dirty = run('git', ['-C', root, 'status', '--porcelain', '--', 'src'])
   const switchyard = `${pkg('package.json')}${commit ? ` (${commit}${dirty ? ' + uncommitted changes in src/' : ''})` : ''}`
-  return { node: process.version, aedes: pkg('node_modules/aedes/package.json'), mosquitto, switchyard }
+  return { node: process.version, aedes: pkg('node_modules/aedes/package.json'), mosquitto, switchyard, redis }
 }
 
 /** stdout of a command, or undefined if it cannot run. `mosquitto -h` exits 3, so stdout is read from the error too. */

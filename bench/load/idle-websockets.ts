@@ -65,11 +65,13 @@ export async function runIdleWebSockets(job: IdleWebSocketJob): Promise<IdleWebS
   const warmedUp = opened
   await sleep(job.settleMs)
   const rssBeforeKb = rssKb(job.brokerPid)
+  const othersBeforeKb = (job.others ?? []).map((p) => rssKb(p.pid))
   await openUpTo(job.warmup + job.connections)
   opened -= warmedUp
 
   await sleep(job.settleMs)
   const rssAfterKb = rssKb(job.brokerPid)
+  const others = (job.others ?? []).map((p, i) => ({ name: p.name, kbPerConnection: opened > 0 ? (rssKb(p.pid) - othersBeforeKb[i]!) / opened : Number.NaN }))
   for (const ws of sockets) ws.terminate()
   return {
     kind: 'idle-ws',
@@ -80,5 +82,6 @@ export async function runIdleWebSockets(job: IdleWebSocketJob): Promise<IdleWebS
     rssAfterKb,
     kbPerConnection: opened > 0 ? (rssAfterKb - rssBeforeKb) / opened : Number.NaN,
     kbPerConnectionFromStart: opened + warmedUp > 0 ? (rssAfterKb - rssStartKb) / (opened + warmedUp) : Number.NaN,
+    ...(job.others ? { others } : {}),
   }
 }

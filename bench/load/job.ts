@@ -5,11 +5,29 @@
  * on stdout.
  */
 
+import type { NamedProcess } from '../lib/proc-stats.js'
+
+/**
+ * A process of the broker side whose CPU time, system calls and RSS are read
+ * around the measured window; `children` also counts what its child
+ * processes use (Redis' rewrites of its append-only file).
+ */
+export interface BrokerProcess extends NamedProcess {
+  children?: boolean
+}
+
 export interface PubSubJob {
   kind: 'pubsub'
-  port: number
-  /** The broker's pid, whose CPU time and RSS are read around the measured window. */
-  brokerPid: number
+  /** Where the publishers connect. */
+  publishPort: number
+  /** Where the subscribers connect: the same broker, or another node of a cluster. */
+  subscribePort: number
+  /**
+   * Every process of the broker side: one broker, or a cluster's nodes and
+   * its Redis. The broker's figures are their sums; with more than one, the
+   * result also gives each one's part.
+   */
+  broker: BrokerProcess[]
   qos: 0 | 1
   publishers: number
   /**
@@ -50,7 +68,10 @@ export interface PubSubJob {
 export interface IdleWebSocketJob {
   kind: 'idle-ws'
   url: string
+  /** The broker (or the cluster's node) that `url` reaches: its RSS is the figure. */
   brokerPid: number
+  /** A cluster's other processes (its other nodes, its Redis): what each one's RSS grows by per connection, beside the figure. */
+  others?: NamedProcess[]
   /** Connections counted. */
   connections: number
   /** Connections opened first and kept, not counted: what a broker sets up once is paid by them. */
@@ -124,6 +145,19 @@ export interface PubSubResult {
   storedPerSecond?: number
   /** The broker's longest event-loop stall in the window, in ms (from its event-loop probe). */
   maxStallMs?: number
+  /** A broker side of several processes (a cluster): each one's part of the figures above. */
+  processes?: ProcessFigures[]
+}
+
+/** One process's part of a run's broker figures. */
+export interface ProcessFigures {
+  name: string
+  cpuUsPerDelivery: number
+  /** In percent of one core. */
+  cpuPercent: number
+  /** Its write system calls per delivered message. */
+  writesPerDelivery: number
+  rssKb: number
 }
 
 export interface IdleWebSocketResult {
@@ -136,6 +170,8 @@ export interface IdleWebSocketResult {
   kbPerConnection: number
   /** The same from before the first connection, the warm-up included: what a broker with only these would use. */
   kbPerConnectionFromStart: number
+  /** With `others`: what each of those processes' RSS grew by per counted connection. */
+  others?: Array<{ name: string; kbPerConnection: number }>
 }
 
 export type LoadResult = PubSubResult | IdleWebSocketResult

@@ -2,9 +2,9 @@ import Database from 'better-sqlite3'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { IPublishPacket } from 'mqtt-packet'
-import { cpuTimes, machineBusySeconds, rssKb, syscalls } from '../lib/proc-stats.js'
+import { cpuTimes, cpuTimesWithChildren, machineBusySeconds, rssKb, syscalls } from '../lib/proc-stats.js'
 import { DeliveryTracker } from './delivery-tracker.js'
-import type { PubSubJob, PubSubResult } from './job.js'
+import type { BrokerProcess, ProcessFigures, PubSubJob, PubSubResult } from './job.js'
 import { MqttConnection } from './mqtt-connection.js'
 import { Publisher } from './publisher.js'
 
@@ -15,14 +15,18 @@ interface Snapshot {
   at: number
   /** The same moment in ms since the epoch, the clock the broker's own readings use. */
   wallClock: number
-  brokerCpu: { user: number; system: number }
-  brokerSyscalls: { reads: number; writes: number }
+  /** Per broker process, in the job's order. */
+  brokerCpu: Array<{ user: number; system: number }>
+  brokerSyscalls: Array<{ reads: number; writes: number }>
   machineBusy: number
   ownCpu: NodeJS.CpuUsage
   deliveries: number
   published: number
   stored: number
 }
+
+const brokerCpu = (p: BrokerProcess) => (p.children ? cpuTimesWithChildren(p.pid) : cpuTimes(p.pid))
+const total = <K extends string>(parts: Array<Record<K, number>>, key: K) => parts.reduce((n, part) => n + part[key], 0)
 
 /** Reads the job's count of stored rows from the broker's SQLite file; 0 without one. */
 function storedRowsReader(job: PubSubJob): { read(): number; close(): void } {
@@ -44,7 +48,7 @@ function storedRowsReader(job: PubSubJob): { read(): number; close(): void } {
  */
 export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   const tracker = new DeliveryTracker(job.publishers, job.subscribers, job.unordered !== true)
-  const subscribers = await Promise.all(range(job.subscribers).map((i) => MqttConnection.open(job.port, `bench-sub-${i}`)))
+  const subscribers = await Promise.all(range(job.subscribers).map((i) => MqttConnection.open(job.subscribePort, `bench-sub-${i}`)))
   await Promise.all(subscribers.map((s) => s.subscribe(job.filter, job.qos)))
 
   let stopped = false
@@ -80,7 +84,7 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     }
   }
 
-  const connections = await Promise.all(range(job.publishers).map((i) => MqttConnection.open(job.port, `bench-pub-${i}`)))
+  const connections = await Promise.all(range(job.publishers).map((i) => MqttConnection.open(job.publishPort, `bench-pub-${i}`)))
   const publishers = connections.map((c, i) => new Publisher(i, c, job.qos, job.payloadBytes, wake, { topic: job.publishTopic, members: job.payloadMembers, pingEvery }))
   const confirmed = () => publishers.reduce((n, p) => n + p.confirmed, 0)
   const storedRows = storedRowsReader(job)
@@ -103,8 +107,8 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   const snapshot = (): Snapshot => ({
     at: performance.now(),
     wallClock: Date.now(),
-    brokerCpu: cpuTimes(job.brokerPid),
-    brokerSyscalls: syscalls(job.brokerPid),
+    brokerCpu: job.broker.map(brokerCpu),
+    brokerSyscalls: job.broker.map((p) => syscalls(p.pid)),
     machineBusy: machineBusySeconds(),
     ownCpu: process.cpuUsage(),
     deliveries: pingEvery ? confirmed() : tracker.deliveries,
@@ -135,7 +139,7 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   await sleep(job.measureMs)
   tracker.measuring = false
   const last = snapshot()
-  const brokerRssKb = rssKb(job.brokerPid)
+  const rss = job.broker.map((p) => rssKb(p.pid))
   stopped = true
   if (pacer) clearInterval(pacer)
 
@@ -158,8 +162,17 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
 
   const windowSeconds = (last.at - first.at) / 1000
   const deliveriesInWindow = last.deliveries - first.deliveries
-  const brokerCpuSeconds = last.brokerCpu.user + last.brokerCpu.system - first.brokerCpu.user - first.brokerCpu.system
-  const brokerSystemSeconds = last.brokerCpu.system - first.brokerCpu.system
+  const cpuOf = (i: number) => last.brokerCpu[i]!.user + last.brokerCpu[i]!.system - first.brokerCpu[i]!.user - first.brokerCpu[i]!.system
+  const writesOf = (i: number) => last.brokerSyscalls[i]!.writes - first.brokerSyscalls[i]!.writes
+  const brokerCpuSeconds = total(last.brokerCpu, 'user') + total(last.brokerCpu, 'system') - total(first.brokerCpu, 'user') - total(first.brokerCpu, 'system')
+  const brokerSystemSeconds = total(last.brokerCpu, 'system') - total(first.brokerCpu, 'system')
+  const processes: ProcessFigures[] = job.broker.map((p, i) => ({
+    name: p.name,
+    cpuUsPerDelivery: deliveriesInWindow > 0 ? (cpuOf(i) * 1e6) / deliveriesInWindow : Number.NaN,
+    cpuPercent: (cpuOf(i) / windowSeconds) * 100,
+    writesPerDelivery: writesOf(i) / deliveriesInWindow,
+    rssKb: rss[i]!,
+  }))
   const ownCpuUs = last.ownCpu.user + last.ownCpu.system - first.ownCpu.user - first.ownCpu.system
   const publishesInWindow = last.published - first.published
   return {
@@ -178,16 +191,17 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     brokerCpuUsPerDelivery: deliveriesInWindow > 0 ? (brokerCpuSeconds * 1e6) / deliveriesInWindow : Number.NaN,
     brokerCpuPercent: (brokerCpuSeconds / windowSeconds) * 100,
     brokerSystemPercent: brokerCpuSeconds > 0 ? (brokerSystemSeconds / brokerCpuSeconds) * 100 : Number.NaN,
-    brokerReadsPerDelivery: (last.brokerSyscalls.reads - first.brokerSyscalls.reads) / deliveriesInWindow,
-    brokerWritesPerDelivery: (last.brokerSyscalls.writes - first.brokerSyscalls.writes) / deliveriesInWindow,
+    brokerReadsPerDelivery: (total(last.brokerSyscalls, 'reads') - total(first.brokerSyscalls, 'reads')) / deliveriesInWindow,
+    brokerWritesPerDelivery: (total(last.brokerSyscalls, 'writes') - total(first.brokerSyscalls, 'writes')) / deliveriesInWindow,
     generatorCpuPercent: (ownCpuUs / 1e6 / windowSeconds) * 100,
     otherCpuPercent: Math.max(0, ((last.machineBusy - first.machineBusy - brokerCpuSeconds - ownCpuUs / 1e6) / windowSeconds) * 100),
     latencyP50Ms: tracker.latency.quantileMs(0.5),
     latencyP99Ms: tracker.latency.quantileMs(0.99),
-    brokerRssKb,
+    brokerRssKb: rss.reduce((a, b) => a + b, 0),
     fellBehind: !saturate && publishesInWindow < 0.97 * job.ratePerSecond! * windowSeconds,
     windowStartedAt: first.wallClock,
     windowEndedAt: last.wallClock,
     ...(job.storedRows ? { storedInWindow: last.stored - first.stored } : {}),
+    ...(processes.length > 1 ? { processes } : {}),
   }
 }

@@ -1,4 +1,5 @@
 import { stopProcess, type Spawned } from '../lib/child-processes.js'
+import type { BrokerProcess } from '../load/job.js'
 import { waitForPort } from '../lib/ports.js'
 
 /** The core brokers run on; the load generator gets the other one. */
@@ -18,6 +19,16 @@ export interface StartOptions {
   websocket: boolean
 }
 
+/** Where clients reach a broker: the one broker, or one node of a cluster. */
+export interface BrokerNode {
+  name: string
+  pid: number
+  mqttPort: number
+  /** ws:// address of MQTT over WebSocket, when asked for. */
+  wsUrl: string | undefined
+}
+
+/** A started peer. In a cluster, `pid`, `mqttPort`, `wsUrl` and `switchyard` are its first node's. */
 export interface RunningPeer {
   pid: number
   mqttPort: number
@@ -25,6 +36,10 @@ export interface RunningPeer {
   wsUrl: string | undefined
   /** Switchyard only: its HTTP server (/metrics, /api), its SQLite file, and where its event-loop probe writes, when it has one. */
   switchyard?: { httpUrl: string; sqlitePath: string; adminToken: string; eventLoopFile: string | undefined }
+  /** The one broker, or every node of a cluster in order (the first is the one above). */
+  nodes: readonly BrokerNode[]
+  /** Every process whose CPU, system calls and memory are the broker's: the broker alone, or a cluster's nodes and its Redis. */
+  processes: readonly BrokerProcess[]
   /** False once the broker process has exited. */
   alive(): boolean
   stop(): Promise<void>
@@ -64,11 +79,14 @@ export async function whenListening(
 }
 
 export function running(spawned: Spawned, mqttPort: number, wsUrl: string | undefined, switchyard?: RunningPeer['switchyard']): RunningPeer {
+  const pid = spawned.child.pid!
   return {
-    pid: spawned.child.pid!,
+    pid,
     mqttPort,
     wsUrl,
     ...(switchyard ? { switchyard } : {}),
+    nodes: [{ name: 'broker', pid, mqttPort, wsUrl }],
+    processes: [{ name: 'broker', pid }],
     alive: () => spawned.exit === undefined,
     stop: () => stopProcess(spawned),
   }

@@ -2,15 +2,17 @@ import { mosquittoPeer } from './mosquitto.js'
 import type { Peer } from './peer.js'
 import { plainAedesPeer } from './plain-aedes.js'
 import { switchyardPeer, type SwitchyardSetup } from './switchyard.js'
+import { switchyardClusterPeer } from './switchyard-cluster.js'
 import type { SwitchyardBuild } from './switchyard-build.js'
 import { chatRules, invokeEcho, storeAll } from './switchyard-setups.js'
 
-export type SwitchyardPeerId = 'switchyard' | 'switchyard-1k' | 'switchyard-10' | 'switchyard-10k' | 'switchyard-chat' | 'switchyard-store' | 'switchyard-fn'
+export type SwitchyardPeerId = 'switchyard' | 'switchyard-1k' | 'switchyard-10' | 'switchyard-10k' | 'switchyard-chat' | 'switchyard-store' | 'switchyard-fn' | 'switchyard-cluster' | 'switchyard-cluster-3'
 /** The same setup run on the `--baseline` build: `switchyard-1k` has `switchyard-baseline-1k`. */
 export type BaselinePeerId = SwitchyardPeerId extends infer Id ? (Id extends `switchyard${infer Setup}` ? `switchyard-baseline${Setup}` : never) : never
 export type PeerId = SwitchyardPeerId | BaselinePeerId | 'aedes' | 'mosquitto'
 
-const SWITCHYARD: Record<SwitchyardPeerId, { label: string; setup?: SwitchyardSetup }> = {
+/** `nodes`: a cluster of that many nodes on one Redis (switchyard-cluster.ts); one broker without it. */
+const SWITCHYARD: Record<SwitchyardPeerId, { label: string; setup?: SwitchyardSetup; nodes?: number }> = {
   'switchyard': { label: 'Switchyard, no rules' },
   'switchyard-1k': { label: 'Switchyard, 1,000 rules (10 matching)', setup: { rules: { matching: 10, nonMatching: 990 } } },
   'switchyard-10': { label: 'Switchyard, 10 non-matching rules', setup: { rules: { matching: 0, nonMatching: 10 } } },
@@ -18,6 +20,8 @@ const SWITCHYARD: Record<SwitchyardPeerId, { label: string; setup?: SwitchyardSe
   'switchyard-chat': { label: 'Switchyard, chat rules', setup: chatRules },
   'switchyard-store': { label: 'Switchyard, store action', setup: storeAll },
   'switchyard-fn': { label: 'Switchyard, rule invoking a local function', setup: invokeEcho },
+  'switchyard-cluster': { label: 'Switchyard cluster, 2 nodes on Redis', nodes: 2 },
+  'switchyard-cluster-3': { label: 'Switchyard cluster, 3 nodes on Redis', nodes: 3 },
 }
 
 /** Every peer id, for checking `--peers`. */
@@ -47,11 +51,13 @@ export interface Builds {
 /** Every broker configuration the scenarios can name, and each Switchyard one again on the baseline build. */
 export function createPeers(root: string, builds: Builds): Record<PeerId, Peer> {
   const peers = { aedes: plainAedesPeer(root), mosquitto: mosquittoPeer() } as Record<PeerId, Peer>
-  for (const [id, { label, setup }] of Object.entries(SWITCHYARD) as Array<[SwitchyardPeerId, (typeof SWITCHYARD)[SwitchyardPeerId]]>) {
-    peers[id] = switchyardPeer(id, label, builds.current, setup)
+  for (const [id, { label, setup, nodes }] of Object.entries(SWITCHYARD) as Array<[SwitchyardPeerId, (typeof SWITCHYARD)[SwitchyardPeerId]]>) {
+    const peer = (peerId: PeerId, peerLabel: string, build: SwitchyardBuild) =>
+      nodes ? switchyardClusterPeer(peerId, peerLabel, build, nodes, setup) : switchyardPeer(peerId, peerLabel, build, setup)
+    peers[id] = peer(id, label, builds.current)
     const twin = baselineOf(id)!
     const baseline = builds.baseline ?? { build: { failure: 'no --baseline given' }, name: 'none' }
-    peers[twin] = switchyardPeer(twin, `${label}, baseline ${baseline.name}`, baseline.build, setup)
+    peers[twin] = peer(twin, `${label}, baseline ${baseline.name}`, baseline.build)
   }
   return peers
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { spawnPinned } from '../lib/child-processes.js'
 import { freePort } from '../lib/ports.js'
-import { BROKER_CPU, BROKER_NODE_OPTIONS, lastLine, PeerUnavailable, running, whenListening, type Peer } from './peer.js'
+import { BROKER_CPU, BROKER_NODE_OPTIONS, lastLine, PeerUnavailable, running, whenListening, type Peer, type RunningPeer } from './peer.js'
 import type { SwitchyardBuild } from './switchyard-build.js'
 import { benchRules, type RuleCounts } from './switchyard-rules.js'
 
@@ -22,6 +22,8 @@ export interface SwitchyardConfigOptions extends SwitchyardSetup {
   mqttPort: number
   httpPort: number
   sqlitePath: string
+  /** Cluster mode: the Redis every node shares, and this node's id. */
+  cluster?: { redis: string; nodeId: string }
 }
 
 export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789'
@@ -39,6 +41,8 @@ export function switchyardConfig(options: SwitchyardConfigOptions): string {
     // warn, not info: nothing is logged per message at info, but a benchmark should not pay for logging at all.
     log: { level: 'warn' },
   }
+  // The cluster section's other settings (heartbeat, nodeTimeout, streamLength) keep their defaults.
+  if (options.cluster) config.cluster = options.cluster
   if (options.functions) config.functions = options.functions
   if (options.rules) config.rules = Array.isArray(options.rules) ? options.rules : benchRules(options.rules)
   return stringify(config)
@@ -49,33 +53,43 @@ export function switchyardConfig(options: SwitchyardConfigOptions): string {
  * --config <file>`, from the snapshot of its build.
  */
 export function switchyardPeer(id: string, label: string, build: SwitchyardBuild, setup: SwitchyardSetup = {}): Peer {
-  const { rules } = setup
   return {
     id,
     label,
     async start({ workDir }) {
       if ('failure' in build) throw new PeerUnavailable(build.failure)
-      const mqttPort = await freePort()
-      const httpPort = await freePort()
-      const configFile = join(workDir, 'switchyard.yaml')
-      const sqlitePath = join(workDir, 'switchyard.db')
-      const eventLoopFile = setup.probeEventLoop ? join(workDir, 'event-loop.txt') : undefined
-      for (const [name, text] of Object.entries(setup.files ?? {})) writeFileSync(join(workDir, name), text)
-      writeFileSync(configFile, switchyardConfig({ ...setup, mqttPort, httpPort, sqlitePath }))
-      const spawned = spawnPinned({
-        cpu: BROKER_CPU,
-        command: process.execPath,
-        args: [...BROKER_NODE_OPTIONS, ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(build.dir, 'bin/switchyard.js'), 'start', '--config', configFile],
-        cwd: workDir,
-        ...(eventLoopFile ? { env: { ...process.env, BENCH_EVENT_LOOP_FILE: eventLoopFile } } : {}),
-      })
-      await whenListening(spawned, [mqttPort, httpPort], (output) => {
-        const said = output.split('\n').find((l) => l.startsWith('switchyard:')) ?? lastLine(output)
-        // A Switchyard without the rules engine refuses the `rules` key.
-        if (rules && /\brules\b/.test(said)) return `this Switchyard does not accept the rules config: ${said}`
-        return `Switchyard exited (code ${spawned.exit?.code}): ${said}`
-      })
-      return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`, { httpUrl: `http://127.0.0.1:${httpPort}`, sqlitePath, adminToken: BENCH_ADMIN_TOKEN, eventLoopFile })
+      return startSwitchyard(build, setup, workDir)
     },
   }
+}
+
+/**
+ * One Switchyard process pinned to the brokers' core, with its config,
+ * SQLite file and function modules in `dir`; resolves once its MQTT and
+ * HTTP ports accept connections (in a cluster, it has joined by then: the
+ * listeners open after Redis answered).
+ */
+export async function startSwitchyard(build: { dir: string }, setup: SwitchyardSetup, dir: string, cluster?: SwitchyardConfigOptions['cluster']): Promise<RunningPeer> {
+  const mqttPort = await freePort()
+  const httpPort = await freePort()
+  const configFile = join(dir, 'switchyard.yaml')
+  const sqlitePath = join(dir, 'switchyard.db')
+  const eventLoopFile = setup.probeEventLoop ? join(dir, 'event-loop.txt') : undefined
+  for (const [name, text] of Object.entries(setup.files ?? {})) writeFileSync(join(dir, name), text)
+  writeFileSync(configFile, switchyardConfig({ ...setup, mqttPort, httpPort, sqlitePath, ...(cluster ? { cluster } : {}) }))
+  const spawned = spawnPinned({
+    cpu: BROKER_CPU,
+    command: process.execPath,
+    args: [...BROKER_NODE_OPTIONS, ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(build.dir, 'bin/switchyard.js'), 'start', '--config', configFile],
+    cwd: dir,
+    ...(eventLoopFile ? { env: { ...process.env, BENCH_EVENT_LOOP_FILE: eventLoopFile } } : {}),
+  })
+  await whenListening(spawned, [mqttPort, httpPort], (output) => {
+    const said = output.split('\n').find((l) => l.startsWith('switchyard:')) ?? lastLine(output)
+    // A Switchyard from before the rules engine refuses the `rules` key, one from before cluster mode the `cluster` key.
+    if (setup.rules && /\brules\b/.test(said)) return `this Switchyard does not accept the rules config: ${said}`
+    if (cluster && /\bcluster\b.*not a known key/.test(said)) return `this Switchyard has no cluster mode: ${said}`
+    return `Switchyard exited (code ${spawned.exit?.code}): ${said}`
+  })
+  return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`, { httpUrl: `http://127.0.0.1:${httpPort}`, sqlitePath, adminToken: BENCH_ADMIN_TOKEN, eventLoopFile })
 }

@@ -37,6 +37,8 @@ export interface PubSubRow {
   storedPerSecond?: number
   /** The longest stall over every round. */
   maxStallMs?: number
+  /** A broker side of several processes (a cluster): each one's median CPU per delivery, and its median share of the total in percent. */
+  processes?: Array<{ name: string; cpuUsPerDelivery: number; sharePercent: number }>
 }
 
 export interface IdleRow {
@@ -49,6 +51,8 @@ export interface IdleRow {
   firstError: string | undefined
   rssBeforeMb: number
   rssAfterMb: number
+  /** A cluster's other processes: the median of what each one's RSS grew by per connection. */
+  others?: Array<{ name: string; kbPerConnection: number }>
 }
 
 /** One peer in one case, over all rounds. `problems` makes the row fail. */
@@ -95,6 +99,7 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       fellBehind: pubsub.some((r) => r.fellBehind),
       ...(pubsub.some((r) => r.storedPerSecond !== undefined) ? { storedPerSecond: median(pubsub.map((r) => r.storedPerSecond ?? 0)) } : {}),
       ...(pubsub.some((r) => r.maxStallMs !== undefined) ? { maxStallMs: Math.max(...pubsub.map((r) => r.maxStallMs ?? 0)) } : {}),
+      ...(pubsub[0]!.processes ? { processes: processParts(pubsub) } : {}),
     }
   } else if (idle.length > 0) {
     const failed = sum(idle.map((r) => r.failed))
@@ -110,7 +115,20 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       firstError: idle.find((r) => r.firstError)?.firstError,
       rssBeforeMb: median(idle.map((r) => r.rssBeforeKb / 1024)),
       rssAfterMb: median(idle.map((r) => r.rssAfterKb / 1024)),
+      ...(idle[0]!.others ? { others: idle[0]!.others.map(({ name }) => ({ name, kbPerConnection: median(idle.map((r) => r.others?.find((o) => o.name === name)?.kbPerConnection ?? Number.NaN)) })) } : {}),
     }
   }
   return { figures, unavailable: unavailable?.status === 'unavailable' ? unavailable.reason : undefined, problems }
+}
+
+/** Each process's median CPU per delivery over the runs, and its median share of the broker side's CPU. */
+function processParts(runs: readonly PubSubResult[]): NonNullable<PubSubRow['processes']> {
+  return runs[0]!.processes!.map(({ name }) => {
+    const of = (r: PubSubResult) => r.processes?.find((p) => p.name === name)
+    return {
+      name,
+      cpuUsPerDelivery: median(runs.map((r) => of(r)?.cpuUsPerDelivery ?? Number.NaN)),
+      sharePercent: median(runs.map((r) => ((of(r)?.cpuUsPerDelivery ?? Number.NaN) / r.brokerCpuUsPerDelivery) * 100)),
+    }
+  })
 }

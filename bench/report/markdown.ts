@@ -38,6 +38,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
   out.push(`| Aedes | ${run.versions.aedes} |`)
   out.push(`| Mosquitto | ${run.versions.mosquitto} (Debian package) |`)
   out.push(`| Switchyard | ${cell(run.versions.switchyard)} |`)
+  if (run.versions.redis) out.push(`| Redis (cluster scenarios) | ${cell(run.versions.redis)} (Debian package) |`)
   if (run.baseline) out.push(`| Switchyard baseline (\`--baseline ${cell(baselineName(run.baseline))}\`) | ${cell(run.baseline.version)} (${run.baseline.commit}) |`)
   out.push('')
 
@@ -84,7 +85,7 @@ function scenarioSection(run: BenchRun, scenario: Scenario): string[] {
 
 function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
   const out = titled ? [`### ${c.label}`, ''] : []
-  const idle = c.id === 'idle-ws'
+  const idle = c.chart === 'kb-per-connection'
   out.push(idle
     ? '| Broker | KB per connection | Connections | RSS before (MB) | RSS after (MB) | Notes |\n| --- | ---: | ---: | ---: | ---: | --- |'
     : '| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Kernel % | Writes / delivery | Generator CPU % | Other CPU % | RSS MB | Notes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
@@ -126,9 +127,11 @@ function rowNotes(row: Row): string {
     if (f.outOfOrder > 0) notes.push(`${num(f.outOfOrder)} out of order`)
     if (f.storedPerSecond !== undefined) notes.push(`**${num(f.storedPerSecond)} events/s written to SQLite**`)
     if (f.maxStallMs !== undefined) notes.push(`longest event-loop stall **${num(f.maxStallMs, 1)} ms**`)
+    if (f.processes) notes.push(`CPU µs / delivery by process: ${f.processes.map((p) => `${p.name} ${num(p.cpuUsPerDelivery, 2)} (${num(p.sharePercent)} %)`).join(', ')}`)
     notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}, ${num(f.delivered)} deliveries checked`)
   } else if (f?.kind === 'idle-ws') {
     notes.push(`${num(f.kbPerConnectionFromStart, 1)} KB a connection counting from an empty broker`)
+    if (f.others) notes.push(`the other processes' RSS per connection: ${f.others.map((o) => `${o.name} ${num(o.kbPerConnection, 1)} KB`).join(', ')}`)
     notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}`)
   }
   return notes.join('; ')

@@ -15,6 +15,8 @@ const COLORS: Record<Exclude<PeerId, BaselinePeerId>, string> = {
   'switchyard-chat': '#4a7fc1',
   'switchyard-store': '#3f5fa8',
   'switchyard-fn': '#6c8fd8',
+  'switchyard-cluster': '#c0392b',
+  'switchyard-cluster-3': '#e0685a',
 }
 
 const METRIC = {

@@ -23,6 +23,13 @@ export interface PubSubCaseOptions {
   storedRowsSql?: string
   /** Shown in the chart: `cpu-per-delivery` for saturated runs, `latency-p99` at a fixed rate, unless given. */
   chart?: BenchCase['chart']
+  /**
+   * Which nodes of a cluster the clients connect to: `same-node` (unless
+   * given) every client to the first; `cross-node` the publishers to the
+   * first and the subscribers to the last, so that every message goes from
+   * one node to another. A single broker is both ends either way.
+   */
+  placement?: 'same-node' | 'cross-node'
 }
 
 // Windows large enough to keep a broker busy through the generator's
@@ -42,10 +49,12 @@ export function pubSubCase(options: PubSubCaseOptions): BenchCase {
     chart: options.chart ?? (options.ratePerSecond ? 'latency-p99' : 'cpu-per-delivery'),
     measure: (peer, { mode, runLoad }) => {
       if (options.storedRowsSql && !peer.switchyard) throw new Error(`${options.id} reads Switchyard's SQLite file and runs on Switchyard only`)
+      const subscribeNode = options.placement === 'cross-node' ? peer.nodes.at(-1)! : peer.nodes[0]!
       return runLoad({
         kind: 'pubsub',
-        port: peer.mqttPort,
-        brokerPid: peer.pid,
+        publishPort: peer.nodes[0]!.mqttPort,
+        subscribePort: subscribeNode.mqttPort,
+        broker: [...peer.processes],
         qos: options.qos,
         publishers: options.publishers,
         subscribers: options.subscribers,
