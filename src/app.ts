@@ -23,7 +23,7 @@ import type { Config } from './config/schema.js'
 import { watchFile } from './config/watch.js'
 import { Deliveries } from './delivery/deliveries.js'
 import { Dispatcher } from './delivery/dispatcher.js'
-import { RouteControl } from './delivery/route-control.js'
+import { RouteControl, type ClusterRoutes } from './delivery/route-control.js'
 import { StoredEvents } from './delivery/stored-events.js'
 import { LocalFunctionHost } from './functions/host.js'
 import { FunctionRegistry } from './functions/registry.js'
@@ -36,7 +36,9 @@ import { storeApi } from './http/api-store.js'
 import { createHttpServer } from './http/server.js'
 import { Publisher } from './publisher/publisher.js'
 import { RedisSessionStore } from './redis/sessions.js'
+import { openRouteFlush, type RouteFlush } from './redis/route-flush.js'
 import { watchRouteChanges, type RouteWatch } from './redis/route-state-watch.js'
+import { RouteCache } from './routes/route-cache.js'
 import { RouteTable } from './routes/route-table.js'
 import { RulesEngine } from './rules/engine.js'
 import { RuleSet } from './rules/rule-set.js'
@@ -88,6 +90,9 @@ function listOf(words: readonly string[]): string {
 // that it was not woken for.
 const CLUSTER_POLL_MS = 1000
 
+// How long a flush of the route caches waits for every node's answer.
+const ROUTE_FLUSH_TIMEOUT_MS = 2000
+
 // How often expired stored events are deleted.
 const SWEEP_INTERVAL_MS = 60_000
 
@@ -103,6 +108,8 @@ interface Parts {
   cluster: Cluster
   storage: Storage | SqliteStorage
   routeWatch: RouteWatch
+  routeFlush: RouteFlush
+  routeCache: RouteCache
   broker: Broker
   engine: RulesEngine
   actionDeps: ActionDeps
@@ -166,8 +173,25 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const routes = (parts.routes = new RouteTable(storage.routes))
       await routes.refresh()
       routes.load(config.routes, new Set(functions.names()))
-      // A change made through another node's API is in force here once its notice arrives.
-      if (cluster && config.cluster) parts.routeWatch = watchRouteChanges(cluster.redis, config.cluster.keyPrefix, () => void refreshRoutes(), { onError: (err) => log.warn({ err: err.message }, 'route change notices: connection failed; retrying') })
+      const routeCache = (parts.routeCache = new RouteCache({ table: routes, ttlMs: config.cluster?.routesCacheTtl ?? 0, log, onRead: (version) => cluster?.setRoutesVersion(version) }))
+      if (cluster && config.cluster) {
+        // A change made through another node's API is in force here once its
+        // notice arrives, or within routesCacheTtl if the notice was lost.
+        const onError = (what: string) => (err: Error) => log.warn({ err: err.message }, `${what}: connection failed; retrying`)
+        cluster.setRoutesVersion(routes.version)
+        parts.routeWatch = watchRouteChanges(cluster.redis, config.cluster.keyPrefix, (change) => routeCache.notice(change), { onError: onError('route change notices') })
+        parts.routeFlush = openRouteFlush({
+          redis: cluster.redis,
+          keyPrefix: config.cluster.keyPrefix,
+          nodeId,
+          reread: () => routeCache.read(),
+          liveNodes: async () => (await cluster.nodes()).filter((n) => n.alive).map((n) => n.id),
+          timeoutMs: ROUTE_FLUSH_TIMEOUT_MS,
+          onError: onError('route flushes'),
+        })
+        await parts.routeFlush.ready
+        routeCache.start()
+      }
       const dispatcher = (parts.dispatcher = new Dispatcher({
         outbox: storage.outbox,
         routes,
@@ -210,7 +234,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         api: [
           rulesApi(engine),
           storeApi(stored),
-          routesApi(new RouteControl({ routes, outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })),
+          routesApi(new RouteControl({ routes, cache: routeCache, nodeId, cluster: clusterRoutes(cluster, parts.routeFlush), outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })),
           deliveriesApi(deliveries, stored),
           functionsApi(functions),
           clusterApi(() => clusterView(broker, parts.cluster)),
@@ -247,18 +271,6 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
     }
   }
 
-  /** Reads the routes again from the store (another node changed them) and applies them over the config's. */
-  async function refreshRoutes(): Promise<void> {
-    const { routes, functions } = parts
-    if (!routes || !functions) return
-    try {
-      await routes.refresh()
-      routes.load(config.routes, new Set(functions.names()))
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'could not apply a route change made on another node')
-    }
-  }
-
   function reload(): ReloadResult {
     const { engine, actionDeps, functions, routes } = parts
     if (!options.configFile || !engine || !actionDeps || !functions || !routes) return { ok: false, error: new Error('nothing to reload: the app was not started from a config file') }
@@ -292,8 +304,10 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   function close(): Promise<void> {
     closing ??= (async () => {
       ready = false
-      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch } = parts
+      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch, routeFlush, routeCache } = parts
       watcher?.close()
+      routeCache?.close()
+      await routeFlush?.close()
       await routeWatch?.close()
       clearInterval(sweeper)
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
@@ -311,6 +325,14 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       await cluster?.close()
     })()
     return closing
+  }
+
+  function clusterRoutes(cluster: Cluster | undefined, flush: RouteFlush | undefined): ClusterRoutes | undefined {
+    if (!cluster || !flush) return undefined
+    return {
+      flush: (route) => flush.request(route),
+      versions: async () => (await cluster.nodes()).map((n) => ({ id: n.id, version: n.routesVersion ?? null, alive: n.alive })),
+    }
   }
 
   async function clusterView(broker: Broker, cluster: Cluster | undefined): Promise<ClusterView> {

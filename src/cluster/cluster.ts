@@ -214,6 +214,11 @@ export class Cluster {
     this.#info = { ...this.#info, address: { ...this.#info.address, ...address } }
   }
 
+  /** The version of the routes this node holds, for the others to list with its next heartbeat. */
+  setRoutesVersion(version: number): void {
+    this.#info = { ...this.#info, routesVersion: version }
+  }
+
   /** Whether this node can serve: Redis reachable and the node not cut off from the cluster. */
   healthy(): { ok: true } | { ok: false; reason: string } {
     if (this.#redis.status !== 'ready') return { ok: false, reason: `Redis unreachable (${this.#redis.status})` }

@@ -12,6 +12,8 @@ export interface NodeInfo {
   clients: number
   /** When it started, ms since the epoch. */
   startedAt: number
+  /** The version of the route state its route table holds (see RouteCache); absent before it first read them. */
+  routesVersion?: number
 }
 
 /** A node as the registry lists it. */

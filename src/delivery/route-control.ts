@@ -1,3 +1,4 @@
+import type { FlushResult, RouteCache } from '../routes/route-cache.js'
 import { RouteChangeError, type RouteTable, type RouteView } from '../routes/route-table.js'
 import type { OutboxStore } from '../storage/outbox-store.js'
 import { formatTarget } from './targets/index.js'
@@ -9,8 +10,25 @@ export interface RouteStatus extends RouteView {
   heldEvents: number
 }
 
+/** The version of the routes a node holds; null when it has not said (a node that does not report it). */
+export interface NodeRoutesVersion {
+  id: string
+  version: number | null
+  alive: boolean
+}
+
+/** What a cluster adds: the flush asks every node, and each node's version is known. */
+export interface ClusterRoutes {
+  flush(route: string | null): Promise<FlushResult>
+  versions(): Promise<NodeRoutesVersion[]>
+}
+
 export interface RouteControlDeps {
   routes: RouteTable
+  cache: RouteCache
+  nodeId: string
+  /** Absent on a node on its own. */
+  cluster?: ClusterRoutes | undefined
   outbox: OutboxStore
   /** The names of the functions in force, which a route may point at. */
   functionNames(): ReadonlySet<string>
@@ -52,6 +70,27 @@ export class RouteControl {
     const released = await this.deps.outbox.release(formatTarget({ kind: 'route', name }))
     this.deps.wake()
     return { ...(await this.#status(view)), released }
+  }
+
+  /** The version of the routes this node holds, and each node's. */
+  async versions(): Promise<{ version: number; nodes: NodeRoutesVersion[] }> {
+    const version = this.deps.cache.version
+    const self = { id: this.deps.nodeId, version, alive: true }
+    if (!this.deps.cluster) return { version, nodes: [self] }
+    const nodes = await this.deps.cluster.versions()
+    // This node's own entry is as of its last heartbeat: its version now is known.
+    return { version, nodes: nodes.map((n) => (n.id === self.id ? self : n)) }
+  }
+
+  /**
+   * Makes every node (this one alone, outside a cluster) drop its cached
+   * routes and read them again. A route named must exist here.
+   */
+  async flush(route: string | null): Promise<FlushResult> {
+    if (route !== null && !this.deps.routes.has(route)) throw new RouteChangeError(`there is no route ${route}`, 404)
+    if (this.deps.cluster) return this.deps.cluster.flush(route)
+    const version = await this.deps.cache.read()
+    return { route, confirmed: [{ id: this.deps.nodeId, version }], missing: [] }
   }
 
   async #status(view: RouteView): Promise<RouteStatus> {

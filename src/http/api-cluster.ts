@@ -14,6 +14,8 @@ export interface ClusterNodeView {
   self: boolean
   brokerId: string
   startedAt: string
+  /** The version of the routes the node held at its last heartbeat. */
+  routesVersion?: number
 }
 
 export interface ClusterView {

@@ -4,7 +4,10 @@ import { RouteChangeError, type RouteControl } from '../delivery/route-control.j
 /**
  * Live control of routes: GET /api/routes, PUT /api/routes/{name} (repoint
  * or reweight), POST /api/routes/{name}/hold and .../release. Changes take
- * effect at once and are saved.
+ * effect at once and are saved. POST /api/routes/flush and
+ * /api/routes/{name}/flush make every node read its routes again: 200 once
+ * every live node confirmed, 504 (with the same body) when some did not in
+ * time.
  */
 export function routesApi(control: RouteControl) {
   const fail = (reply: FastifyReply, err: unknown) => {
@@ -12,7 +15,17 @@ export function routesApi(control: RouteControl) {
     throw err
   }
   return async (app: FastifyInstance) => {
-    app.get('/routes', async () => ({ routes: await control.list() }))
+    app.get('/routes', async () => ({ routes: await control.list(), ...(await control.versions()) }))
+
+    const flush = async (route: string | null, reply: FastifyReply) => {
+      const result = await control.flush(route)
+      return reply.code(result.missing.length === 0 ? 200 : 504).send(result)
+    }
+    app.post('/routes/flush', async (_req, reply) => flush(null, reply))
+
+    app.post<{ Params: { name: string } }>('/routes/:name/flush', async (req, reply) => {
+      return flush(req.params.name, reply).catch((err: unknown) => fail(reply, err))
+    })
 
     app.get<{ Params: { name: string } }>('/routes/:name', async (req, reply) => {
       const status = await control.get(req.params.name)

@@ -57,4 +57,32 @@ describe('RouteTable', () => {
     await expect(table.put('chat-handler', { targets: [] }, functions)).rejects.toThrow(/at least one target/)
     expect(table.get('chat-handler')!.source).toBe('config')
   })
+
+  it('holds the version it read or wrote, and reads another process\' change over the config it was loaded with', async () => {
+    const table = await tableOn(db)
+    table.load(config, functions)
+    expect(table.version).toBe(0)
+    await table.setHeld('new-user', true)
+    expect(table.version).toBe(1)
+    // Another process writes twice: this table's next write jumps, and its version waits for a read.
+    const other = await tableOn(db)
+    other.load(config, functions)
+    await other.put('chat-handler', { targets: [{ function: 'welcome' }] }, functions)
+    await table.setHeld('new-user', false)
+    expect(table.version).toBe(1)
+    expect(await table.refresh()).toBe(3)
+    expect(table.get('chat-handler')).toMatchObject({ source: 'api', targets: [{ function: 'welcome' }] })
+    expect(table.isHeld('new-user')).toBe(false)
+  })
+
+  it('keeps the weighted picker of a route that a read did not change', async () => {
+    const table = await tableOn(db)
+    table.load(routesSchema.parse({ canary: { targets: [{ function: 'chatV1', weight: 9 }, { function: 'chatV2', weight: 1 }] } }), functions)
+    const picks: unknown[] = []
+    for (let i = 0; i < 10; i++) {
+      picks.push(table.pick('canary')![0])
+      await table.refresh()
+    }
+    expect(picks.filter((t) => (t as { function: string }).function === 'chatV2')).toHaveLength(1)
+  })
 })
