@@ -37,7 +37,8 @@ describe('the cluster harness', () => {
     expect(new Set(cluster.nodes.map((n) => n.mqttUrl)).size).toBe(3)
     for (const node of cluster.nodes) {
       expect(readFileSync(node.configFile, 'utf8')).toContain(`cluster:\n  redis: ${cluster.redis.url}\n  nodeId: ${node.id}\n`)
-      expect(existsSync(join(node.dir, 'switchyard.db'))).toBe(true)
+      // A node of a cluster keeps its stores in Redis: no SQLite file.
+      expect(existsSync(join(node.dir, 'switchyard.db'))).toBe(false)
       expect(await healthz(node.httpUrl)).toEqual({ status: 200, body: { status: 'ok' } })
       expect((await f.connect(node, { clientId: `smoke-tcp-${node.id}` })).connected).toBe(true)
       expect((await f.connect(node.wsUrl, { clientId: `smoke-ws-${node.id}` })).connected).toBe(true)
