@@ -17,7 +17,7 @@ export interface ClusterOptions {
 
 export type Exit = { code: number | null; signal: NodeJS.Signals | null }
 
-/** One node: a `switchyard start` child process with its own folder (config file and SQLite file). */
+/** One node: a `switchyard start` child process with its own folder (its config file). */
 export interface ClusterNode {
   readonly id: string
   /** The node's folder: switchyard.yaml and switchyard.db. */
@@ -121,7 +121,7 @@ class ChildNode implements ClusterNode {
 /**
  * A cluster on this machine: a real redis-server (startRedis) unless one is
  * given, and `nodes` real `switchyard start` processes started in parallel,
- * each in a fresh temp folder with its own SQLite file, on free loopback
+ * each in a fresh temp folder with its own config file, on free loopback
  * ports, with `cluster: { redis, nodeId: node-a..., heartbeat: 200ms,
  * nodeTimeout: 2s }`. Resolves once every node logged that it started; if
  * one fails, what was started is undone and the first failure thrown.
