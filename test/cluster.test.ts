@@ -331,7 +331,8 @@ describe('a node killed with kill -9', () => {
 describe('Redis restarted while nodes run', () => {
   it('the nodes report it on /healthz, reconnect by themselves, and lose no acknowledged message', async () => {
     const { redis, nodes: [a, b] } = await f.start()
-    const sub = await f.connectWithInbox(b!, { clientId: 'steady', clean: false })
+    // Both reconnect: an outage longer than nodeTimeout (a loaded machine) closes their connections.
+    const sub = await f.connectWithInbox(b!, { clientId: 'steady', clean: false, reconnectPeriod: 200 })
     await sub.client.subscribeAsync('ticks', { qos: 1 })
     const pub = await f.connect(a!, { clientId: 'ticker', reconnectPeriod: 200 })
     const acked: number[] = []
