@@ -1,8 +1,10 @@
+import { Redis } from 'ioredis'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll, beforeAll } from 'vitest'
 import { answersPing } from '../../cluster/redis.js'
 import { closedPort } from './net.js'
 import { requireCommand } from './require-command.js'
@@ -86,6 +88,30 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     async remove() {
       await end('SIGKILL')
       rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * One Redis for the tests of a file (started before them, removed after),
+ * and stores opened on it the way contract suites want them: each on a
+ * fresh key prefix (empty storage) and a connection of its own,
+ * auto-pipelined as a cluster's is, which closing the store quits.
+ */
+export function useRedisForFile(): { open<S>(make: (redis: Redis, keyPrefix: string) => S): Promise<{ store: S; close(): Promise<void> }> } {
+  let server: RedisServer | undefined
+  let prefixes = 0
+  beforeAll(async () => {
+    server = await startRedis({ appendfsync: 'everysec' })
+  })
+  afterAll(async () => {
+    await server?.remove()
+  })
+  return {
+    async open(make) {
+      if (!server) throw new Error('useRedisForFile(): the Redis is not started yet (open stores inside tests)')
+      const redis = new Redis(server.url, { enableAutoPipelining: true })
+      return { store: make(redis, `contract-${++prefixes}:`), close: async () => void (await redis.quit()) }
     },
   }
 }
