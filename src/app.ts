@@ -173,10 +173,10 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const routes = (parts.routes = new RouteTable(storage.routes))
       await routes.refresh()
       routes.load(config.routes, new Set(functions.names()))
-      const routeCache = (parts.routeCache = new RouteCache({ table: routes, ttlMs: config.cluster?.routesCacheTtl ?? 0, log, onRead: (version) => cluster?.setRoutesVersion(version) }))
+      const routeCache = (parts.routeCache = new RouteCache({ table: routes, ttlMs: config.cluster ? config.routesCacheTtl : 0, log, onRead: (version) => cluster?.setRoutesVersion(version) }))
       if (cluster && config.cluster) {
         // A change made through another node's API is in force here once its
-        // notice arrives, or within routesCacheTtl if the notice was lost.
+        // notice arrives, or within routes.cacheTtl if the notice was lost.
         const onError = (what: string) => (err: Error) => log.warn({ err: err.message }, `${what}: connection failed; retrying`)
         cluster.setRoutesVersion(routes.version)
         parts.routeWatch = watchRouteChanges(cluster.redis, config.cluster.keyPrefix, (change) => routeCache.notice(change), { onError: onError('route change notices') })

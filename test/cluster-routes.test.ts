@@ -7,7 +7,7 @@ import { waitUntil } from './helpers/wait.js'
 
 // Routes as DNS for events: each node caches the routes in Redis, at a
 // version; a change on one node is in force on the others at once (a
-// notice), within cluster.routesCacheTtl if the notice was lost, and at
+// notice), within routes.cacheTtl if the notice was lost, and at
 // once everywhere on a flush.
 
 const TOKEN = 'cluster-routes-admin-token-0123456789'
@@ -18,7 +18,6 @@ const app = useApp({ adminToken: TOKEN })
 // not seen thanks to the timer; short enough for a test to wait out.
 const TTL_MS = 3000
 const SHARED = {
-  cluster: { routesCacheTtl: `${TTL_MS}ms` },
   yaml: `
 rules:
   - name: routed
@@ -26,6 +25,7 @@ rules:
     actions:
       - invoke: { route: pipe }
 routes:
+  cacheTtl: ${TTL_MS}ms
   pipe:
     targets: [ { topic: 'piped/one' } ]
   spare:
@@ -70,7 +70,7 @@ describe('route caches across nodes', () => {
     expect((await sub.inbox.on('piped/two')).payload).toBe(JSON.stringify({ n: 1 }))
   })
 
-  it('a change whose notice was lost is in force on every node within routesCacheTtl', async () => {
+  it('a change whose notice was lost is in force on every node within routes.cacheTtl', async () => {
     const cluster = await f.shared(SHARED)
     const [a, b, c] = cluster.nodes
     // Written as RedisRouteStateStore does, without its notice: only the
@@ -84,7 +84,7 @@ describe('route caches across nodes', () => {
       .incr('switchyard:routes:version')
       .exec()
     const took = await inForce([a!, b!, c!], 'spare', 'spare/silent', since, TTL_MS + 2000)
-    console.log(`a change without its notice: in force after ${took.map((ms) => ms.toFixed(0)).join(', ')} ms (routesCacheTtl ${TTL_MS} ms)`)
+    console.log(`a change without its notice: in force after ${took.map((ms) => ms.toFixed(0)).join(', ')} ms (routes.cacheTtl ${TTL_MS} ms)`)
     for (const ms of took) expect(ms).toBeLessThan(TTL_MS + 500)
   })
 
@@ -130,7 +130,7 @@ describe('route caches across nodes', () => {
   })
 
   it('a flush names the live node that did not answer in time', async () => {
-    const { nodes: [a, b, c] } = await f.start({ cluster: { routesCacheTtl: '1s' } })
+    const { nodes: [a, b, c] } = await f.start({ yaml: 'routes:\n  cacheTtl: 1s\n' })
     // Stopped (SIGSTOP): its heartbeat is fresh for nodeTimeout, but it answers nothing.
     c!.child.process.kill('SIGSTOP')
     f.defer(() => void c!.child.process.kill('SIGCONT'))

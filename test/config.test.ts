@@ -29,6 +29,13 @@ function errorOf(text: string): ConfigError {
 }
 
 describe('config', () => {
+  it('reads routes.cacheTtl beside the routes, which it is not one of', () => {
+    const config = parseConfig('routes:\n  cacheTtl: 2s\n  pipe:\n    targets: [ { topic: out } ]\n', 'x.yaml')
+    expect(Object.keys(config.routes)).toEqual(['pipe'])
+    expect(config.routesCacheTtl).toBe(2000)
+    expect(parseConfig('', 'x.yaml').routesCacheTtl).toBe(5000)
+  })
+
   it('fills in defaults and binds bare ports to loopback, like Mosquitto 2', () => {
     const config = parseConfig('', join(dir, 'switchyard.yaml'))
     expect(config.listen.mqtt).toEqual({ host: '127.0.0.1', port: 1883 })
@@ -53,6 +60,8 @@ describe('config', () => {
     ['a bad log level', 'log:\n  level: loud\n', 2, 10, 'log.level', /must be one of/],
     ['a Redis address that is not a URL', 'cluster:\n  redis: localhost:6379\n', 2, 10, 'cluster.redis', /must be a Redis URL such as redis:\/\/127.0.0.1:6379/],
     ['a node id with a slash', 'cluster:\n  redis: redis://127.0.0.1:6379\n  nodeId: a/b\n', 3, 11, 'cluster.nodeId', /must be 1 to 64 letters/],
+    ['a route cache time to live that is not a duration', 'routes:\n  cacheTtl: soon\n', 2, 13, 'routes.cacheTtl', /must be a duration/],
+    ['a route name with a space', 'routes:\n  "a b":\n    targets: [ { topic: t } ]\n', 3, 5, 'routes.a b', /must be a route name/],
     ['a node timeout under three heartbeats', 'cluster:\n  redis: redis://r:6379\n  heartbeat: 1s\n  nodeTimeout: 2s\n', 4, 16, 'cluster.nodeTimeout', /must be at least three heartbeats/],
   ])('names file, line, column and key for %s', (_what, text, line, column, key, message) => {
     const err = errorOf(text)

@@ -28,12 +28,6 @@ export const clusterSchema = z.strictObject({
    * node cut off from Redis catches up on what it missed, up to this many.
    */
   streamLength: z.number({ error: 'must be a whole number' }).int().min(1000, 'must be at least 1000').default(100_000),
-  /**
-   * The longest a route change made through one node goes unseen by another
-   * whose change notices were lost (it was cut off from Redis): each node
-   * reads the routes again at least this often. Notices make it ~1 ms normally.
-   */
-  routesCacheTtl: duration.refine((ms) => ms >= 100, 'must be at least 100ms').default(5000),
 }).refine((c) => c.nodeTimeout >= 3 * c.heartbeat, { message: 'nodeTimeout must be at least three heartbeats', path: ['nodeTimeout'] })
 
 export type ClusterConfig = z.output<typeof clusterSchema>

@@ -7,7 +7,7 @@ import { duration } from '../duration.js'
 import { retrySchema } from '../retry.js'
 import { functionsSchema } from '../functions/schema.js'
 import { checkRoutes } from '../routes/check.js'
-import { routesSchema } from '../routes/schema.js'
+import { routesSectionSchema, splitRoutesSection } from '../routes/schema.js'
 import { rulesEngineSchema, rulesSchema } from '../rules/schema.js'
 
 /**
@@ -34,7 +34,7 @@ export const configSchema = z.strictObject({
   rules: rulesSchema,
   rulesEngine: rulesEngineSchema,
   functions: functionsSchema,
-  routes: routesSchema,
+  routes: routesSectionSchema,
   /** The API-gateway half: an HTTP method and path answered by a function's result. */
   http: z.array(z.strictObject({
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], { error: 'must be GET, POST, PUT, PATCH or DELETE' }),
@@ -65,6 +65,11 @@ export const configSchema = z.strictObject({
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
     }).default('info'),
   }).prefault({}),
+}).transform(({ routes, ...config }) => {
+  // `routes.cacheTtl` sits among the route names in the file; the rest of
+  // the code sees the routes alone, and the time to live beside them.
+  const split = splitRoutesSection(routes)
+  return { ...config, routes: split.routes, routesCacheTtl: split.cacheTtl }
 })
 
 export type Config = z.output<typeof configSchema>

@@ -39,3 +39,27 @@ export const routeSchema = z.strictObject({
 export type RouteConfig = z.output<typeof routeSchema>
 
 export const routesSchema = z.record(z.string().regex(NAME, 'must be a route name'), routeSchema, { error: 'must map route names to routes' }).default({})
+
+/** How long a node of a cluster may go without reading the routes again, unless `routes.cacheTtl` says. */
+export const DEFAULT_ROUTES_CACHE_TTL_MS = 5000
+
+/**
+ * `routes:` as the config file has it: route names to routes, and
+ * `cacheTtl`, a duration (a route is a mapping, so the two never mix; no
+ * route can be named cacheTtl). In a cluster, the longest a route change
+ * made through one node goes unseen by another whose change notices were
+ * lost: each node reads the routes again at least this often.
+ */
+export const routesSectionSchema = z.object({
+  cacheTtl: duration.refine((ms) => ms >= 100, 'must be at least 100ms').optional(),
+}, { error: 'must map route names to routes' }).catchall(routeSchema).superRefine((section, ctx) => {
+  for (const name of Object.keys(section)) {
+    if (name !== 'cacheTtl' && !NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'must be a route name' })
+  }
+}).default({})
+
+/** Splits `routes:` into the routes and their cache's time to live. */
+export function splitRoutesSection(section: z.output<typeof routesSectionSchema>): { routes: Record<string, RouteConfig>; cacheTtl: number } {
+  const { cacheTtl, ...routes } = section
+  return { routes: routes as Record<string, RouteConfig>, cacheTtl: cacheTtl ?? DEFAULT_ROUTES_CACHE_TTL_MS }
+}

@@ -12,7 +12,7 @@ export interface ClusterOptions {
   /** A Redis to use, which the cluster leaves running when it stops; a fresh one (removed with the cluster) unless given. */
   redis?: RedisServer
   /** The rest of the `cluster:` section: heartbeat 200ms and nodeTimeout 2s unless given. */
-  cluster?: { keyPrefix?: string; heartbeat?: string; nodeTimeout?: string; streamLength?: number; routesCacheTtl?: string }
+  cluster?: { keyPrefix?: string; heartbeat?: string; nodeTimeout?: string; streamLength?: number }
 }
 
 export type Exit = { code: number | null; signal: NodeJS.Signals | null }
