@@ -149,8 +149,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   async function start(): Promise<AppAddresses> {
     try {
       const tls = config.tls ? readTlsFiles(config.tls) : undefined
-      // In a cluster, sessions, retained messages, wills and the traffic
-      // between nodes are in Redis; the rest stays in the node's own file.
+      // In a cluster, every store and the traffic between nodes are in the
+      // Redis the nodes share; one node on its own keeps them in its file.
       const cluster = config.cluster ? (parts.cluster = await Cluster.open(config.cluster, { nodeId, log, registry })) : undefined
       const storage = (parts.storage = cluster && config.cluster
         ? openRedisStorage(cluster.redis, config.cluster.keyPrefix, cluster.sessions(new RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })))
