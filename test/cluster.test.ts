@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startChild } from './helpers/child.js'
+import { fixturePath } from './helpers/fixtures.js'
 import type { ClusterNode } from './helpers/cluster.js'
 import { sampleOf } from './helpers/metrics.js'
 import { closedPort } from './helpers/net.js'
@@ -267,6 +268,66 @@ describe('the event router across nodes', () => {
     const letter = letters.deadLetters.find((l) => l.target.includes('/x'))!
     const replayed = await f.api(c!, '/deadletters/replay', { method: 'POST', body: { ids: [letter.id] } }) as { replayed: number }
     expect(replayed.replayed).toBe(1)
+  })
+})
+
+describe('the event router across nodes, with restarts', () => {
+  it('1,000 events published on three nodes into a function: each invoked exactly once, counted in the function', async () => {
+    const file = join(f.tempDir(), 'tally.txt')
+    writeFileSync(file, '')
+    const { nodes } = await f.start({ yaml: `
+functions:
+  tally: { module: ${fixturePath('cluster/tally.js')} }
+rules:
+  - name: tally
+    sql: SELECT * FROM 'tally/in'
+    actions:
+      - invoke: { function: tally }
+` })
+    // The node that ran an invocation reports it, once: one event per invocation, cluster-wide.
+    const watcher = await f.connectWithInbox(nodes[2]!, { clientId: 'tally-watcher' })
+    await watcher.client.subscribeAsync('$events/functions/tally/invoked', { qos: 1 })
+    await pause(200)
+    const publishers = await Promise.all(nodes.map((n, i) => f.connect(n, { clientId: `tally-${i}` })))
+    await Promise.all(publishers.map(async (p, i) => {
+      for (let n = i; n < 1000; n += 3) await p.publishAsync('tally/in', JSON.stringify({ n, file }), { qos: 1 })
+    }))
+    const lines = () => readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number)
+    await waitUntil(() => lines().length, { until: (n) => n >= 1000, what: '1,000 invocations', timeout: 20_000 })
+    await pause(1500)
+    const seen = lines()
+    expect(seen).toHaveLength(1000)
+    expect(new Set(seen).size).toBe(1000)
+    await watcher.inbox.flush()
+    expect(watcher.inbox.messages).toHaveLength(1000)
+  })
+
+  it('held on A, published on B and C, every node restarted, released on C: every held event, in order', async () => {
+    const { nodes: [a, b, c] } = await f.start({ yaml: `
+rules:
+  - name: ordered
+    sql: SELECT * FROM 'ordered/in'
+    actions:
+      - invoke: { route: ordered }
+routes:
+  ordered:
+    targets: [ { topic: 'ordered/out' } ]
+` })
+    expect((await f.request(a!, '/routes/ordered/hold', { method: 'POST' })).status).toBe(200)
+    await pause(300)
+    const onB = await f.connect(b!, { clientId: 'ordered-b' })
+    for (let i = 0; i < 10; i++) await onB.publishAsync('ordered/in', JSON.stringify({ i }), { qos: 1 })
+    const onC = await f.connect(c!, { clientId: 'ordered-c' })
+    for (let i = 10; i < 20; i++) await onC.publishAsync('ordered/in', JSON.stringify({ i }), { qos: 1 })
+    await f.endClients()
+
+    for (const node of [a, b, c]) await node!.restart()
+    const sub = await f.connectWithInbox(a!, { clientId: 'ordered-watcher' })
+    await sub.client.subscribeAsync('ordered/out', { qos: 1 })
+    expect((await f.api(c!, '/routes/ordered') as { held: boolean; heldEvents: number })).toMatchObject({ held: true, heldEvents: 20 })
+    expect((await f.request(c!, '/routes/ordered/release', { method: 'POST' })).status).toBe(200)
+    const got = await sub.inbox.count(20, 10_000)
+    expect(got.map((m) => json(m).i)).toEqual(Array.from({ length: 20 }, (_, i) => i))
   })
 })
 
