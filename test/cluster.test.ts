@@ -43,6 +43,10 @@ const routerRules = (deadUrl: string) => `
     sql: SELECT * FROM 'doomed/+'
     actions:
       - http: { url: '${deadUrl}/x', durable: true, retry: { attempts: 1 } }
+  - name: letters
+    sql: SELECT * FROM '$events/deadletter/#'
+    actions:
+      - store: { table: letters }
 routes:
   pipe:
     targets: [ { topic: 'piped/out' } ]
@@ -266,8 +270,15 @@ describe('the event router across nodes', () => {
 
     const letters = await waitUntil(() => f.api(c!, '/deadletters') as Promise<{ deadLetters: Array<{ id: number; target: string }> }>, { until: (r) => r.deadLetters.some((l) => l.target.includes('/x')), what: 'the dead letter, listed on node-c' })
     const letter = letters.deadLetters.find((l) => l.target.includes('/x'))!
+    // Each dead letter is announced once, by the node that made it (the announcements are stored, cluster-wide).
+    const announced = () => f.api(b!, '/store/letters') as Promise<{ events: unknown[] }>
+    await waitUntil(announced, { until: (r) => r.events.length === 1, what: 'the dead letter announced' })
     const replayed = await f.api(c!, '/deadletters/replay', { method: 'POST', body: { ids: [letter.id] } }) as { replayed: number }
     expect(replayed.replayed).toBe(1)
+    // Replayed, it fails again: a second dead letter, announced once too.
+    await waitUntil(announced, { until: (r) => r.events.length === 2, what: 'the replayed delivery dead-lettered again' })
+    await pause(1000)
+    expect((await announced()).events).toHaveLength(2)
   })
 })
 
@@ -332,6 +343,43 @@ routes:
 })
 
 describe('a node killed with kill -9', () => {
+  it('in the middle of a slow invocation: another node runs it again after the lease, and it is reported invoked once', async () => {
+    const file = join(f.tempDir(), 'slow.txt')
+    writeFileSync(file, '')
+    // The node that reports an invocation stores the report (in the store the nodes share): the count is the number of reports.
+    const { nodes } = await f.start({ yaml: `
+functions:
+  slow: { module: ${fixturePath('cluster/slow-tally.js')}, timeout: 10s }
+rules:
+  - name: slow
+    sql: SELECT * FROM 'slow/in'
+    actions:
+      - invoke: { function: slow }
+  - name: reports
+    sql: SELECT * FROM '$events/functions/slow/invoked'
+    actions:
+      - store: { table: invoked }
+delivery:
+  lease: 1s
+` })
+    const pub = await f.connect(nodes[0]!, { clientId: 'slow-publisher' })
+    await pub.publishAsync('slow/in', JSON.stringify({ n: 1, file }), { qos: 1 })
+    await f.endClients()
+
+    // Whichever node started it dies before it is done.
+    const started = await waitUntil(() => readFileSync(file, 'utf8').match(/^start 1 (\d+)$/m), { what: 'the invocation to start' })
+    const runner = nodes.find((n) => n.child.process.pid === Number(started![1]))!
+    await runner.kill('SIGKILL')
+    const done = await waitUntil(() => readFileSync(file, 'utf8').match(/^done 1 (\d+)$/m), { what: 'another node to run it to the end', timeout: 15_000 })
+    expect(Number(done![1])).not.toBe(runner.child.process.pid)
+
+    await pause(1500)
+    expect(readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('done 1 '))).toHaveLength(1)
+    const survivor = nodes.find((n) => n !== runner)!
+    const reports = await f.api(survivor, '/store/invoked') as { events: unknown[] }
+    expect(reports.events).toHaveLength(1)
+  })
+
   it('its durable deliveries are run by another node once their lease runs out', async () => {
     const target = await f.recorder()
     target.status = () => 503 // failing while node A runs them

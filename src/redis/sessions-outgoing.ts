@@ -251,8 +251,8 @@ export class RedisOutgoingQueues {
 
   /**
    * Records the message id a queued packet is sent with, or replaces a sent
-   * QoS 2 packet by its PUBREL; rejects when the packet is not queued, as
-   * Aedes expects. A packet is found by its broker id and counter first;
+   * QoS 2 packet by its PUBREL; a PUBLISH that is not queued is queued
+   * first (see below), anything else not queued is refused, as Aedes expects. A packet is found by its broker id and counter first;
    * failing that, the entry of another broker with the same message id is
    * replaced (see OutgoingQueue.update in the SQLite store, which this
    * follows). A PUBREL, small, is sent with the first call; a PUBLISH is
@@ -267,6 +267,17 @@ export class RedisOutgoingQueues {
     const replacement = { ...packet }
     let done = await update.run(this.#redis, keys, bc === '' ? [bc, mid, broker, '1', packPacket(replacement)] : [bc, mid, broker, '0'])
     if (done === 2) done = await update.run(this.#redis, keys, [bc, mid, broker, '1', packPacket(replacement)])
+    if (done === 0 && bc !== '' && (packet.cmd ?? 'publish') === 'publish') {
+      // A live delivery with no entry: the node that took the message in did
+      // not queue it for this client, as its copy of the persistent
+      // subscriptions had not yet heard of this one (the broadcast was on its
+      // way, or lost in a Redis outage). Aedes would drop the delivery; it is
+      // in flight all the same, so it is queued now, for its PUBACK or a
+      // reconnect to find. (Should the other node's entry land later, the
+      // client may get the message twice: at least once.)
+      await this.enqueue([clientId], replacement as StoredPacket)
+      done = await update.run(this.#redis, keys, [bc, mid, broker, '0'])
+    }
     if (done !== 1) throw new Error('no such packet')
   }
 

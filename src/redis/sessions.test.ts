@@ -128,6 +128,17 @@ describe('outgoing queues', () => {
     expect(await redis.keys(`${keyPrefix}session:out*`)).toEqual([])
   })
 
+  it('queues a live delivery that the publishing node did not queue (it had not heard of the subscription yet), rather than refuse it', async () => {
+    const { b, keyPrefix } = await twoNodes()
+    await b.outgoingUpdate({ id: 'newcomer' }, { ...packet, messageId: 3 })
+    const queued = await b.outgoingStream({ id: 'newcomer' }).toArray() as StoredPacket[]
+    expect(queued).toStrictEqual([{ ...packet, messageId: 3 }])
+    expect(await b.outgoingClearMessageId({ id: 'newcomer' }, { cmd: 'puback', messageId: 3 })).toStrictEqual({ ...packet, messageId: 3 })
+    expect(await redis.keys(`${keyPrefix}session:out*`)).toEqual([])
+    // A PUBREL of nothing queued is still refused.
+    await expect(b.outgoingUpdate({ id: 'newcomer' }, { cmd: 'pubrel', messageId: 4 })).rejects.toThrow(/no such packet/)
+  })
+
   it('queues a fan-out of thousands in one call, each copy cleared on its own', async () => {
     const { a, b, keyPrefix } = await twoNodes()
     const clientIds = Array.from({ length: 2500 }, (_, i) => `fan-${i}`)
