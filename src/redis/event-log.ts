@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { StoreError } from '../errors.js'
-import type { EventLog, EventQuery, NewEvent, StoredEvent } from '../storage/event-log.js'
+import { eventDataJson, type EventLog, type EventQuery, type NewEvent, type StoredEvent } from '../storage/event-log.js'
 import { appendScript, decodeEvent, encodeEvent, queryScript, sweepScript, tableName } from './event-log-scripts.js'
 
 export interface RedisEventLogOptions {
@@ -104,10 +104,9 @@ export class RedisEventLog implements EventLog {
   append(event: NewEvent): Promise<void> {
     let data: string
     try {
-      data = JSON.stringify(event.data ?? null)
+      data = eventDataJson(event)
     } catch (err) {
-      const why = err instanceof RangeError ? 'its data is nested too deeply to be written as JSON' : `its data cannot be written as JSON (${(err as Error).message})`
-      return Promise.reject(new StoreError(`cannot store the event in table ${event.table}: ${why}`, { cause: err }))
+      return Promise.reject(err as Error)
     }
     if (!Number.isFinite(event.timestamp) || (event.expiresAt !== null && !Number.isFinite(event.expiresAt))) {
       return Promise.reject(new StoreError(`cannot store the event in table ${event.table}: its timestamp and expiry must be numbers of milliseconds`))

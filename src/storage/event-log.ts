@@ -1,3 +1,5 @@
+import { StoreError } from '../errors.js'
+
 /** An event kept by a rule's `store` action. */
 export interface StoredEvent {
   id: number
@@ -40,4 +42,17 @@ export interface EventLog {
   sweepExpired(now?: number): Promise<number>
   /** Makes every append asked for so far durable now (called at shutdown). */
   flush(): Promise<void>
+}
+
+/**
+ * An event's data as the stores keep it, JSON; throws a StoreError that
+ * says why when the data cannot be written so (a cycle, a BigInt, depth).
+ */
+export function eventDataJson(event: NewEvent): string {
+  try {
+    return JSON.stringify(event.data ?? null)
+  } catch (err) {
+    const why = err instanceof RangeError ? 'its data is nested too deeply to be written as JSON' : `its data cannot be written as JSON (${(err as Error).message})`
+    throw new StoreError(`cannot store the event in table ${event.table}: ${why}`, { cause: err })
+  }
 }

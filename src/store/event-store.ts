@@ -1,6 +1,5 @@
 import type { Statement } from 'better-sqlite3'
-import { StoreError } from '../errors.js'
-import type { EventLog, EventQuery, NewEvent, StoredEvent } from '../storage/event-log.js'
+import { eventDataJson, type EventLog, type EventQuery, type NewEvent, type StoredEvent } from '../storage/event-log.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
 import { storeHealth, type StoreHealth } from './store-health.js'
@@ -89,10 +88,9 @@ export class EventStore implements EventLog {
   append(event: NewEvent): Promise<void> {
     let data: string
     try {
-      data = JSON.stringify(event.data ?? null)
+      data = eventDataJson(event)
     } catch (err) {
-      const why = err instanceof RangeError ? 'its data is nested too deeply to be written as JSON' : `its data cannot be written as JSON (${(err as Error).message})`
-      return Promise.reject(new StoreError(`cannot store the event in table ${event.table}: ${why}`, { cause: err }))
+      return Promise.reject(err as Error)
     }
     let batch = this.#batches.at(-1)
     if (!batch || batch.rows.length >= MAX_BATCH * COLUMNS) {
