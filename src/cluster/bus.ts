@@ -126,11 +126,6 @@ export class StreamBus {
     this.#local.close(done)
   }
 
-  /** The id of the last entry read: a reconnecting reader goes on from there. */
-  get position(): string {
-    return this.#last
-  }
-
   async #readLoop(): Promise<void> {
     const { reader, key, log } = this.#options
     while (!this.#closed) {

@@ -137,17 +137,35 @@ export class Cluster {
    * run owed).
    */
   async #earlierRun(): Promise<SeenNode | undefined> {
+    const fate = await this.#fateOf((n) => n.id === this.nodeId, () => {
+      this.#log.info({ nodeId: this.nodeId }, 'this node id has a fresh heartbeat: waiting to see whether its node still runs')
+    })
+    if (fate.alive) throw new Error(`cluster.nodeId ${this.nodeId} is in use by a running node (its heartbeat goes on): give each node its own id`)
+    return fate.entry
+  }
+
+  /**
+   * Whether the node whose entry `which` picks is alive: its heartbeat moves
+   * on while it is watched, or (dead) it has no entry or is silent past
+   * nodeTimeout. A node with a fresh heartbeat that has just died is told
+   * from one that runs only by watching it, a heartbeat at a time;
+   * `waiting` is called once if it comes to that.
+   */
+  async #fateOf(which: (node: SeenNode) => boolean, waiting?: () => void): Promise<{ alive: boolean; entry: SeenNode | undefined }> {
     let seen: number | undefined
     for (;;) {
-      const entry = (await this.#nodes.list()).find((n) => n.id === this.nodeId)
-      if (!entry || entry.silentFor > this.#config.nodeTimeout) return entry
-      if (seen !== undefined && entry.heartbeat !== seen) {
-        throw new Error(`cluster.nodeId ${this.nodeId} is in use by a running node (its heartbeat goes on): give each node its own id`)
-      }
-      if (seen === undefined) this.#log.info({ nodeId: this.nodeId, silentFor: entry.silentFor }, 'this node id has a fresh heartbeat: waiting to see whether its node still runs')
+      const entry = (await this.#nodes.list()).find(which)
+      if (!entry || !this.#isAlive(entry)) return { alive: false, entry }
+      if (seen !== undefined && entry.heartbeat !== seen) return { alive: true, entry }
+      if (seen === undefined) waiting?.()
       seen = entry.heartbeat
       await new Promise((resolve) => setTimeout(resolve, this.#config.heartbeat))
     }
+  }
+
+  /** Whether a node's heartbeat is within nodeTimeout. */
+  #isAlive(node: SeenNode): boolean {
+    return node.silentFor <= this.#config.nodeTimeout
   }
 
   /** The Redis connection for other shared stores (the session store). */
@@ -179,14 +197,7 @@ export class Cluster {
   async #replaced(will: StoredWill): Promise<void> {
     const aedes = this.#aedes
     if (will.brokerId === this.brokerId || !aedes) return
-    let seen: number | undefined
-    for (;;) {
-      const owner = (await this.#nodes.list()).find((n) => n.brokerId === will.brokerId)
-      if (!owner || owner.silentFor > this.#config.nodeTimeout) break
-      if (seen !== undefined && owner.heartbeat !== seen) return
-      seen = owner.heartbeat
-      await new Promise((resolve) => setTimeout(resolve, this.#config.heartbeat))
-    }
+    if ((await this.#fateOf((n) => n.brokerId === will.brokerId)).alive) return
     this.#log.info({ clientId: will.clientId, brokerId: will.brokerId }, 'a client reconnected after its node died: publishing the will of its earlier connection')
     await publishWill(aedes, will, this.#log)
   }
@@ -229,7 +240,7 @@ export class Cluster {
   /** Every node with an entry, as the cluster sees it. */
   async nodes(): Promise<ClusterNode[]> {
     const nodes = await this.#nodes.list()
-    return nodes.map((n) => ({ ...n, alive: n.silentFor <= this.#config.nodeTimeout, self: n.brokerId === this.brokerId }))
+    return nodes.map((n) => ({ ...n, alive: this.#isAlive(n), self: n.brokerId === this.brokerId }))
   }
 
   /** Leaves the cluster: stops beating, takes this node's entry off (its clients are gone by now), closes the connections. */
@@ -254,7 +265,7 @@ export class Cluster {
     try {
       await this.#beat()
       const nodes = await this.#nodes.list()
-      this.#alive.set(nodes.filter((n) => n.silentFor <= this.#config.nodeTimeout).length)
+      this.#alive.set(nodes.filter((n) => this.#isAlive(n)).length)
       await this.#reapTheSilent(nodes)
     } catch (err) {
       this.#log.debug({ err: (err as Error).message }, 'cluster heartbeat failed')
@@ -300,7 +311,7 @@ export class Cluster {
     // After a gap in its own heartbeats (a Redis restart), a node waits a
     // whole timeout before it judges the others: they had the same gap.
     if (Date.now() - this.#beatingSince < this.#config.nodeTimeout) return
-    const dead = nodes.filter((n) => n.brokerId !== this.brokerId && n.silentFor > this.#config.nodeTimeout)
+    const dead = nodes.filter((n) => n.brokerId !== this.brokerId && !this.#isAlive(n))
     if (dead.length === 0) return
     const live = this.#aliveIn(nodes)
     for (const node of dead) await this.#reap(node, live)
@@ -308,7 +319,7 @@ export class Cluster {
 
   /** The brokers of the nodes alive (this one included), by id, with their heartbeat: whose wills are not owed. */
   #aliveIn(nodes: readonly SeenNode[]): Record<string, number> {
-    return Object.fromEntries(nodes.filter((n) => n.silentFor <= this.#config.nodeTimeout || n.brokerId === this.brokerId).map((n) => [n.brokerId, n.heartbeat]))
+    return Object.fromEntries(nodes.filter((n) => this.#isAlive(n) || n.brokerId === this.brokerId).map((n) => [n.brokerId, n.heartbeat]))
   }
 
   async #reap(node: SeenNode, live: Record<string, number>): Promise<void> {
