@@ -50,6 +50,10 @@ const routerRules = (deadUrl: string) => `
 routes:
   pipe:
     targets: [ { topic: 'piped/out' } ]
+functions:
+  lookup: { module: ${fixturePath('cluster/lookup.js')} }
+http:
+  - { method: GET, path: '/notes/:key', function: lookup }
 `
 let SHARED: { yaml: string }
 beforeAll(async () => {
@@ -279,6 +283,31 @@ describe('the event router across nodes', () => {
     await waitUntil(announced, { until: (r) => r.events.length === 2, what: 'the replayed delivery dead-lettered again' })
     await pause(1000)
     expect((await announced()).events).toHaveLength(2)
+  })
+})
+
+describe('functions on every node', () => {
+  it('the HTTP gateway and the sync invoke API answer on each node, run there, and see the store and the broker of the whole cluster', async () => {
+    const { nodes } = await f.shared(SHARED)
+    const [a, b, c] = nodes
+    const watcher = await f.connectWithInbox(b!, { clientId: 'lookup-watcher' })
+    await watcher.client.subscribeAsync('looked-up/pantry', { qos: 1 })
+    const pub = await f.connect(a!, { clientId: 'pantry-publisher' })
+    await pub.publishAsync('notes/pantry', JSON.stringify({ text: 'rice' }), { qos: 1 })
+    await waitUntil(() => f.api(c!, '/store/notes?key=pantry') as Promise<{ events: unknown[] }>, { until: (r) => r.events.length === 1, what: 'the note stored' })
+
+    for (const node of nodes) {
+      const pid = node.child.process.pid
+      const res = await fetch(`${node.httpUrl}/notes/pantry`)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ pid, notes: [{ text: 'rice' }] })
+      const sync = await f.api(node, '/functions/lookup/invoke', { method: 'POST', body: { event: { key: 'pantry' } } }) as { requestId: string; result: unknown }
+      expect(sync.result).toEqual({ pid, notes: [{ text: 'rice' }] })
+    }
+    // Each call's ctx.publish reached a subscriber on node-b, from whichever node ran it.
+    const announced = await watcher.inbox.count(6)
+    const pids = nodes.map((n) => n.child.process.pid)
+    expect(announced.map((m) => json(m).pid)).toEqual(pids.flatMap((pid) => [pid, pid]))
   })
 })
 
