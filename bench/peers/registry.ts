@@ -6,7 +6,7 @@ import { switchyardClusterPeer } from './switchyard-cluster.js'
 import type { SwitchyardBuild } from './switchyard-build.js'
 import { chatRules, invokeEcho, storeAll } from './switchyard-setups.js'
 
-export type SwitchyardPeerId = 'switchyard' | 'switchyard-1k' | 'switchyard-10' | 'switchyard-10k' | 'switchyard-chat' | 'switchyard-store' | 'switchyard-fn' | 'switchyard-cluster' | 'switchyard-cluster-3'
+export type SwitchyardPeerId = 'switchyard' | 'switchyard-1k' | 'switchyard-10' | 'switchyard-10k' | 'switchyard-chat' | 'switchyard-store' | 'switchyard-fn' | 'switchyard-cluster' | 'switchyard-cluster-3' | 'switchyard-cluster-fn'
 /** The same setup run on the `--baseline` build: `switchyard-1k` has `switchyard-baseline-1k`. */
 export type BaselinePeerId = SwitchyardPeerId extends infer Id ? (Id extends `switchyard${infer Setup}` ? `switchyard-baseline${Setup}` : never) : never
 export type PeerId = SwitchyardPeerId | BaselinePeerId | 'aedes' | 'mosquitto'
@@ -22,6 +22,7 @@ const SWITCHYARD: Record<SwitchyardPeerId, { label: string; setup?: SwitchyardSe
   'switchyard-fn': { label: 'Switchyard, rule invoking a local function', setup: invokeEcho },
   'switchyard-cluster': { label: 'Switchyard cluster, 2 nodes on Redis', nodes: 2 },
   'switchyard-cluster-3': { label: 'Switchyard cluster, 3 nodes on Redis', nodes: 3 },
+  'switchyard-cluster-fn': { label: 'Switchyard cluster, 2 nodes on Redis, rule invoking a local function', setup: invokeEcho, nodes: 2 },
 }
 
 /** Every peer id, for checking `--peers`. */

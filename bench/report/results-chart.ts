@@ -17,6 +17,7 @@ const COLORS: Record<Exclude<PeerId, BaselinePeerId>, string> = {
   'switchyard-fn': '#6c8fd8',
   'switchyard-cluster': '#c0392b',
   'switchyard-cluster-3': '#e0685a',
+  'switchyard-cluster-fn': '#a8322a',
 }
 
 const METRIC = {

@@ -2,6 +2,7 @@ import type { PeerId } from '../peers/registry.js'
 import { FAN_OUT_METHOD, fanOutCases } from './fan-out.js'
 import { fixedRateCase } from './fixed-rate-latency.js'
 import { IDLE_WEBSOCKETS_METHOD, idleWebSocketCase } from './idle-websockets.js'
+import { pubSubCase } from './pubsub-case.js'
 import type { Scenario } from './scenario.js'
 
 /**
@@ -48,4 +49,16 @@ export const clusterIdleWebSockets: Scenario = {
   title: 'Idle MQTT-over-WebSocket connections on a cluster node',
   method: `${IDLE_WEBSOCKETS_METHOD} On the cluster, every connection goes to node-a and the figure is node-a's RSS; what node-b's and Redis' RSS grew by per connection is in the notes (a node records each client in Redis and announces it on the stream). ${CLUSTER_SETUP}`,
   cases: [idleWebSocketCase('cluster-idle-ws', SINGLE_AND_CLUSTER)],
+}
+
+/** Scenario 12: scenario 7's functions behind a rule, on a cluster whose outbox is in Redis. */
+export const clusterFunctions: Scenario = {
+  number: 12,
+  short: 'Cluster functions',
+  title: 'Cluster functions: a rule invoking a local function, published on node-a, results delivered on node-b',
+  method: `Scenario 7's rule and function (\`echo\` publishes the event on to \`bench-fn/<i>\` with \`ctx.publish\`), saturated (10 publishers, QoS 0: invocations per second) and at a fixed 1,000 per second (latency from the original publish to the function's publish arriving). On the cluster the publishers connect to node-a and the subscriber to node-b: each delivery is recorded in the outbox in Redis before the publish is handled, claimed with a lease by whichever node's dispatcher looks first (node-a wakes its own as it records; node-b looks every second, and takes over what a dead node leased once the lease runs out), invoked in that node's worker pool and completed in Redis; a result published on node-a crosses to node-b through the stream. On Switchyard alone every client is on the one broker and the outbox is its SQLite file. ${CLUSTER_SETUP} ${CLUSTER_CPU}`,
+  cases: [
+    pubSubCase({ id: 'cluster-functions-saturated', label: 'Saturated, published on node-a, results delivered on node-b', peers: ['switchyard-fn', 'switchyard-cluster-fn'], qos: 0, publishers: 10, subscribers: 1, filter: 'bench-fn/+', unordered: true, chart: 'cpu-per-delivery', placement: 'cross-node' }),
+    pubSubCase({ id: 'cluster-functions-rate', label: '1,000 invocations per second, published on node-a, results delivered on node-b', peers: ['switchyard-fn', 'switchyard-cluster-fn'], qos: 0, publishers: 10, subscribers: 1, filter: 'bench-fn/+', unordered: true, ratePerSecond: 1000, placement: 'cross-node' }),
+  ],
 }

@@ -3,7 +3,7 @@ import { fanOut } from './fan-out.js'
 import { fixedRateLatency } from './fixed-rate-latency.js'
 import { idleWebSockets } from './idle-websockets.js'
 import { chatRuleLatency } from './chat-rules.js'
-import { clusterFanOut, clusterIdleWebSockets, clusterLatency } from './cluster.js'
+import { clusterFanOut, clusterFunctions, clusterIdleWebSockets, clusterLatency } from './cluster.js'
 import { functionInvocations } from './functions.js'
 import { ruleCount } from './rule-count.js'
 import type { Scenario } from './scenario.js'
@@ -22,4 +22,5 @@ export const scenarios: readonly Scenario[] = [
   clusterFanOut,
   clusterLatency,
   clusterIdleWebSockets,
+  clusterFunctions,
 ]
