@@ -271,6 +271,12 @@ describe('the event router across nodes', () => {
     await pub.publishAsync('doomed/1', JSON.stringify({ n: 1 }), { qos: 1 })
     const stored = await waitUntil(() => f.api(b!, '/store/notes?key=kitchen') as Promise<{ events: Array<{ data: unknown }> }>, { until: (r) => r.events.length === 1, what: 'the note, read on node-b' })
     expect(stored.events[0]!.data).toEqual({ text: 'milk' })
+    // Stored events replayed from a third node reach a subscriber on the first.
+    const replays = await f.connectWithInbox(a!, { clientId: 'replay-watcher' })
+    await replays.client.subscribeAsync('replayed/notes', { qos: 1 })
+    await pause(100)
+    expect(await f.api(c!, '/replay', { method: 'POST', body: { table: 'notes', key: 'kitchen', from: 0, topic: 'replayed/notes' } })).toEqual({ replayed: 1 })
+    expect((await replays.inbox.count(1)).map(json)).toEqual([{ text: 'milk' }])
 
     const letters = await waitUntil(() => f.api(c!, '/deadletters') as Promise<{ deadLetters: Array<{ id: number; target: string }> }>, { until: (r) => r.deadLetters.some((l) => l.target.includes('/x')), what: 'the dead letter, listed on node-c' })
     const letter = letters.deadLetters.find((l) => l.target.includes('/x'))!
