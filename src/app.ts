@@ -9,6 +9,8 @@ import type { ActionDeps } from './actions/action.js'
 import { openRedisStorage } from './backends/redis.js'
 import { openSqliteStorage, type SqliteStorage } from './backends/sqlite.js'
 import { Acl } from './broker/acl.js'
+import { ClientIdRules } from './broker/client-id-rules.js'
+import { ClientIdentity } from './broker/client-identity.js'
 import { Authenticator } from './broker/authenticator.js'
 import { closeBroker, createBroker, type Broker, type BrokerHooks } from './broker/broker.js'
 import { Limits } from './broker/limits.js'
@@ -155,6 +157,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const storage = (parts.storage = cluster && config.cluster
         ? openRedisStorage(cluster.redis, config.cluster.keyPrefix, cluster.sessions(new RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })))
         : openSqliteStorage(config.storage.sqlite, log, registry))
+      // One process alone serves the clients: no clean session outlived its last run.
+      if (!cluster) await storage.owners.dropAllClean()
       const hooks: BrokerHooks = {}
       const broker = (parts.broker = await createBroker({
         nodeId,
@@ -162,6 +166,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         persistence: timedPersistence(storage.sessions, registry),
         authenticator: new Authenticator(config.auth),
         acl: new Acl(config.acl),
+        identity: new ClientIdentity(storage.owners, new ClientIdRules(config.acl)),
         limits,
         log,
         registry,

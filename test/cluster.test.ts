@@ -118,6 +118,16 @@ describe('sessions and retained messages', () => {
     expect(back.inbox.messages).toHaveLength(N)
   })
 
+  it('a client id held by one user on one node is refused to another user on another node', async () => {
+    const { nodes: [a, b] } = await f.shared(SHARED)
+    const owner = await f.connect(a!, { clientId: 'held-id', clean: false, username: 'alice' })
+    expect(await f.attempt(b!, { clientId: 'held-id', clean: false, username: 'mallory' })).toMatch(/Not authorized/)
+    expect(owner.connected).toBe(true)
+    await owner.endAsync()
+    expect(await f.attempt(b!, { clientId: 'held-id', clean: false, username: 'mallory' })).toMatch(/Not authorized/)
+    expect(await f.attempt(b!, { clientId: 'held-id', clean: false, username: 'alice' })).toBe('connected')
+  })
+
   it('the CONNACK of a resumed session says sessionPresent on another node', async () => {
     const { nodes: [a, , c] } = await f.shared(SHARED)
     const first = await RawClient.connect(port(a!), { clientId: 'present', clean: false })

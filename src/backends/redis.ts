@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { RedisEventLog } from '../redis/event-log.js'
 import { RedisOutboxStore } from '../redis/outbox.js'
 import { RedisRouteStateStore } from '../redis/route-state.js'
+import { RedisSessionOwnerStore } from '../redis/session-owners.js'
 import type { SessionStore, Storage } from '../storage/index.js'
 
 /**
@@ -14,11 +15,13 @@ export function openRedisStorage(redis: Redis, keyPrefix: string, sessions: Sess
   const outbox = new RedisOutboxStore({ redis, keyPrefix })
   const events = new RedisEventLog({ redis, keyPrefix })
   const routes = new RedisRouteStateStore({ redis, keyPrefix })
+  const owners = new RedisSessionOwnerStore({ redis, keyPrefix })
   return {
     sessions,
     outbox,
     events,
     routes,
+    owners,
     async close() {
       await outbox.flush()
       await events.flush()

@@ -7,6 +7,7 @@ import { closeDatabase, openDatabase, type Db } from '../store/database.js'
 import { EventStore } from '../store/event-store.js'
 import { SqliteOutboxStore } from '../store/outbox.js'
 import { SqliteRouteStateStore } from '../store/route-state.js'
+import { SqliteSessionOwnerStore } from '../store/session-owners.js'
 import { storeHealth } from '../store/store-health.js'
 
 export interface SqliteStorage extends Storage {
@@ -26,6 +27,7 @@ export function openSqliteStorage(path: string, log: Logger, registry: Registry)
     const outbox = new SqliteOutboxStore(db)
     const events = new EventStore(db)
     const routes = new SqliteRouteStateStore(db)
+    const owners = new SqliteSessionOwnerStore(db)
     const checkpointer = startCheckpointer(db, path, storeLog)
     return {
       db,
@@ -33,6 +35,7 @@ export function openSqliteStorage(path: string, log: Logger, registry: Registry)
       outbox,
       events,
       routes,
+      owners,
       async close() {
         await outbox.flush()
         await events.flush()

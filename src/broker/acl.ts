@@ -23,7 +23,14 @@ export class Acl {
   readonly #entries: Entry[] | undefined
 
   constructor(config: AclConfig) {
-    this.#entries = config?.map((e) => ('allow' in e ? { allow: true, rights: e.allow, patterns: e.topics } : { allow: false, rights: e.deny, patterns: e.topics }))
+    // The connect entries are the client id rules' (client-id-rules.ts); an
+    // ACL of connect entries alone leaves topics open.
+    const entries = config?.flatMap((e): Entry[] => {
+      if ('topics' in e && 'allow' in e) return [{ allow: true, rights: e.allow, patterns: e.topics }]
+      if ('topics' in e && 'deny' in e) return [{ allow: false, rights: e.deny, patterns: e.topics }]
+      return []
+    })
+    this.#entries = entries && (entries.length > 0 || config!.length === 0) ? entries : undefined
   }
 
   get enabled(): boolean {

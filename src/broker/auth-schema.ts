@@ -23,10 +23,19 @@ export type AuthConfig = z.output<typeof authSchema>
 
 const rights = z.enum(['publish', 'subscribe', 'all'], { error: 'must be publish, subscribe or all' })
 
-/** `- { allow: subscribe, topics: [...] }`, `- { deny: all }`: the first entry that matches decides. */
+const clientIds = z.array(z.string().min(1, 'must not be empty'), { error: 'must be a list of client id patterns such as chat-${username}-*' }).min(1, 'must name at least one client id pattern')
+const users = z.array(z.string().min(1), { error: 'must be a list of usernames' }).optional()
+
+/**
+ * `- { allow: subscribe, topics: [...] }`, `- { deny: all }`: the first entry
+ * that matches decides. `connect` entries, which `all` does not include,
+ * decide which client ids a user may connect with.
+ */
 export const aclSchema = z.array(z.union([
   z.strictObject({ allow: rights, topics: z.array(z.string().min(1)).default(['#']) }),
   z.strictObject({ deny: rights, topics: z.array(z.string().min(1)).default(['#']) }),
-], { error: 'must be { allow: publish|subscribe|all, topics: [...] } or { deny: ..., topics: [...] }' }), { error: 'must be a list of rules' }).optional()
+  z.strictObject({ allow: z.literal('connect'), clientIds, users, takeover: z.boolean({ error: 'must be true or false' }).default(false) }),
+  z.strictObject({ deny: z.literal('connect'), clientIds, users }),
+], { error: 'must be { allow: publish|subscribe|all, topics: [...] }, { deny: ..., topics: [...] } or { allow|deny: connect, clientIds: [...] }' }), { error: 'must be a list of rules' }).optional()
 
 export type AclConfig = z.output<typeof aclSchema>

@@ -6,6 +6,7 @@ import { Counter, type Registry } from 'prom-client'
 import type { SessionStore } from '../storage/session-store.js'
 import type { Acl } from './acl.js'
 import type { Authenticator } from './authenticator.js'
+import type { ClientIdentity } from './client-identity.js'
 import { BrokerMetrics } from './broker-metrics.js'
 import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
@@ -18,6 +19,8 @@ export interface BrokerDeps {
   persistence: SessionStore
   authenticator?: Authenticator
   acl?: Acl
+  /** Binds each client id to its user; without it any user may take any client id over. */
+  identity?: ClientIdentity
   limits: Limits
   log: Logger
   registry: Registry
@@ -78,16 +81,27 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         metricsRef.refused?.inc({ reason: 'client_id' })
         return done(Object.assign(new Error('client id must not contain + or #'), { returnCode: 2 }) as never, false)
       }
-      if (!deps.authenticator) return done(null, true)
+      // Then the client id: it must be one the user may use, and not another user's.
+      const admit = async (user: string | undefined) => {
+        if (!deps.identity) return done(null, true)
+        const admission = await deps.identity.admit(client, user, connections.get(client)?.cleanSession === false)
+        if (admission.ok) return done(null, true)
+        log.warn({ clientId: client.id, username: user, reason: admission.reason }, 'connection refused')
+        metricsRef.refused?.inc({ reason: admission.code })
+        // CONNACK 5, not authorized [MQTT-3.2.2.3].
+        done(Object.assign(new Error(admission.reason), { returnCode: 5 }) as never, false)
+      }
+      const failed = (err: unknown) => done(err as never, false)
+      if (!deps.authenticator) return void admit(username).catch(failed)
       deps.authenticator.check(username, password).then((result) => {
         if (result.ok) {
           connections.setUsername(client, result.username)
-          return done(null, true)
+          return admit(result.username)
         }
         log.warn({ clientId: client.id, username, reason: result.reason }, 'connection refused')
         metricsRef.refused?.inc({ reason: result.reason.startsWith('invalid token') ? 'token' : 'credentials' })
         done(Object.assign(new Error(result.reason), { returnCode: 4 }) as never, false)
-      }, (err: unknown) => done(err as never, false))
+      }).catch(failed)
     },
     authorizeSubscribe(client, sub, done) {
       const tooLarge = limits.checkTopic(sub.topic, client.id)
@@ -170,7 +184,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
   publishLifecycleEvents(aedes, connections, log, { nodeId: deps.nodeId, directory: deps.cluster?.directory })
   // After the lifecycle events, which also wrap client registration.
-  skipClosedRegistrations(aedes, deps.persistence, (client) => log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered'))
+  skipClosedRegistrations(aedes, deps.persistence, (client) => {
+    log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered')
+    releaseBinding(client)
+  })
+  const releaseBinding = (client: Client) => {
+    deps.identity?.ended(client).catch((err: unknown) => log.warn({ err, clientId: client.id }, 'could not release a client id\'s binding'))
+  }
+  aedes.on('clientDisconnect', releaseBinding)
 
   // Aedes reports a drain timeout once per delivery that was waiting: count the connection once.
   const drained = new WeakSet<Client>()

@@ -9,6 +9,7 @@ import type { Connections } from '../broker/connection-info.js'
 import { clientsById } from '../broker/internals/index.js'
 import { publishLifecycleEvent } from '../broker/lifecycle-events.js'
 import { publishOrphanedWills, publishWill } from '../broker/orphaned-wills.js'
+import { RedisSessionOwnerStore } from '../redis/session-owners.js'
 import type { SessionStore, SharedSessionStore, StoredWill } from '../storage/session-store.js'
 import { StreamBus } from './bus.js'
 import { claimingWills } from './claimed-wills.js'
@@ -329,6 +330,8 @@ export class Cluster {
     this.#log.warn({ node: node.id, brokerId: node.brokerId, silentFor: node.silentFor }, 'a node is silent past nodeTimeout: publishing what it owed')
     const wills = await publishOrphanedWills(aedes, this.#sessions!, this.#log, live)
     const clients = await this.directory.takeAll(node.brokerId)
+    // Their clean sessions ended with the node: their client ids are free again.
+    await new RedisSessionOwnerStore({ redis: this.#redis, keyPrefix: this.#config.keyPrefix }).dropClean(clients.map((c) => c.clientId))
     for (const client of clients) {
       publishLifecycleEvent(aedes, `$events/presence/disconnected/${client.clientId}`, {
         ...client,

@@ -1,0 +1,47 @@
+import type { Client } from 'aedes'
+import { randomUUID } from 'node:crypto'
+import type { SessionOwnerStore } from '../storage/session-owner-store.js'
+import type { ClientIdRules } from './client-id-rules.js'
+
+export type Admission = { ok: true } | { ok: false; reason: string; code: 'client_id' | 'session_owner' }
+
+/**
+ * A client id belongs to the user who connected with it: the connection of
+ * another user may not take its session over (its queued messages, its
+ * will, its owner's live connection), unless a `connect` entry of the ACL
+ * with `takeover: true` lets that user. The binding lasts as long as the
+ * session: a clean session's until its connection ends, a persistent
+ * session's until the session is gone. Anonymous clients are one user to
+ * each other; without authentication the username is what the client says,
+ * so the binding then guards against mistakes, not against attackers.
+ */
+export class ClientIdentity {
+  readonly #owners: SessionOwnerStore
+  readonly #rules: ClientIdRules
+  /** The binding each connection made, which only its own end releases. */
+  readonly #bindings = new WeakMap<Client, string>()
+
+  constructor(owners: SessionOwnerStore, rules: ClientIdRules) {
+    this.#owners = owners
+    this.#rules = rules
+  }
+
+  /** Decides whether `username` may connect as `client.id`, and binds the id to it when so. */
+  async admit(client: Client, username: string | undefined, persistent: boolean): Promise<Admission> {
+    const decision = this.#rules.decide(client.id, username)
+    if (!decision.allowed) return { ok: false, code: 'client_id', reason: 'the ACL does not allow this client id for this user' }
+    const connection = randomUUID()
+    const claim = await this.#owners.claim(client.id, { username: username ?? null, persistent, connection }, decision.takeover)
+    if (!claim.ok) return { ok: false, code: 'session_owner', reason: 'the client id belongs to another user\'s session' }
+    this.#bindings.set(client, connection)
+    return { ok: true }
+  }
+
+  /** The connection ended (or never completed): its clean session's binding goes. */
+  async ended(client: Client): Promise<void> {
+    const connection = this.#bindings.get(client)
+    if (connection === undefined) return
+    this.#bindings.delete(client)
+    await this.#owners.release(client.id, connection)
+  }
+}

@@ -1,0 +1,120 @@
+import type { Redis } from 'ioredis'
+import type { ClaimResult, SessionOwner, SessionOwnerStore } from '../storage/session-owner-store.js'
+import { RedisScript } from './sessions-script.js'
+
+export interface RedisSessionOwnerStoreOptions {
+  /** An ioredis client the caller owns and closes. It must not have a `keyPrefix` of its own. */
+  redis: Redis
+  /** Prefixes the store's keys (`${keyPrefix}owners`, `${keyPrefix}owners:persistent`). */
+  keyPrefix: string
+}
+
+// The anonymous clients' field in the count hash: no username can be empty.
+const ANONYMOUS = ''
+
+// Shared by the scripts: the binding of ARGV[1] as a table, or nil; and the
+// count of persistent sessions kept in step with every change.
+const PRELUDE = `
+local function held(id)
+  local raw = redis.call('HGET', KEYS[1], id)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+local function uncount(owner)
+  if owner and owner.p == 1 then redis.call('HINCRBY', KEYS[2], owner.u or '', -1) end
+end
+`
+
+// ARGV: client id, owner JSON { u, p, c }, force ('1'/'0'). Returns 1, or {0, username or false}.
+const CLAIM = new RedisScript(`${PRELUDE}
+local owner = cjson.decode(ARGV[2])
+local current = held(ARGV[1])
+if current and current.u ~= owner.u and ARGV[3] ~= '1' then
+  return { 0, current.u or false }
+end
+uncount(current)
+if owner.p == 1 then redis.call('HINCRBY', KEYS[2], owner.u or '', 1) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
+// ARGV: client id, connection or '' (any connection). Drops a clean binding.
+const RELEASE = new RedisScript(`${PRELUDE}
+local current = held(ARGV[1])
+if current and current.p == 0 and (ARGV[2] == '' or current.c == ARGV[2]) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 1
+`)
+
+// ARGV: client id. Drops any binding.
+const FORGET = new RedisScript(`${PRELUDE}
+uncount(held(ARGV[1]))
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+`)
+
+const DROP_ALL_CLEAN = new RedisScript(`
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if cjson.decode(all[i + 1]).p == 0 then redis.call('HDEL', KEYS[1], all[i]) end
+end
+return 1
+`)
+
+interface Stored { u?: string; p: 0 | 1; c: string }
+
+// cjson leaves out a nil member: an anonymous owner has no `u`.
+const pack = (owner: SessionOwner): string => JSON.stringify({ ...(owner.username === null ? {} : { u: owner.username }), p: owner.persistent ? 1 : 0, c: owner.connection })
+
+/**
+ * Which user each client id belongs to, in Redis, shared by the nodes of a
+ * cluster: one hash (client id -> `{ u, p, c }` as JSON) and the count of
+ * persistent sessions per user beside it. Each change is one script, so that
+ * two nodes claiming one client id for two users never both win.
+ */
+export class RedisSessionOwnerStore implements SessionOwnerStore {
+  readonly #redis: Redis
+  readonly #keys: [string, string]
+
+  constructor(options: RedisSessionOwnerStoreOptions) {
+    if (options.redis.options.keyPrefix) throw new TypeError('RedisSessionOwnerStore: give the key prefix as keyPrefix, not as the ioredis client\'s own keyPrefix option')
+    this.#redis = options.redis
+    this.#keys = [`${options.keyPrefix}owners`, `${options.keyPrefix}owners:persistent`]
+  }
+
+  async claim(clientId: string, owner: SessionOwner, force: boolean): Promise<ClaimResult> {
+    const reply = await CLAIM.run(this.#redis, this.#keys, [clientId, pack(owner), force ? '1' : '0'])
+    if (!Array.isArray(reply)) return { ok: true }
+    // Lua's false comes back as null.
+    const username = reply[1] as Buffer | null
+    return { ok: false, owner: username === null ? null : username.toString() }
+  }
+
+  async release(clientId: string, connection: string): Promise<void> {
+    await RELEASE.run(this.#redis, this.#keys, [clientId, connection])
+  }
+
+  async dropClean(clientIds: readonly string[]): Promise<void> {
+    await Promise.all(clientIds.map((id) => RELEASE.run(this.#redis, this.#keys, [id, ''])))
+  }
+
+  async dropAllClean(): Promise<void> {
+    await DROP_ALL_CLEAN.run(this.#redis, this.#keys, [])
+  }
+
+  async forget(clientId: string): Promise<void> {
+    await FORGET.run(this.#redis, this.#keys, [clientId])
+  }
+
+  async ownerOf(clientId: string): Promise<SessionOwner | undefined> {
+    const raw = await this.#redis.hget(this.#keys[0], clientId)
+    if (raw === null) return undefined
+    const stored = JSON.parse(raw) as Stored
+    return { username: stored.u ?? null, persistent: stored.p === 1, connection: stored.c }
+  }
+
+  async persistentCount(username: string | null): Promise<number> {
+    return Number(await this.#redis.hget(this.#keys[1], username ?? ANONYMOUS) ?? 0)
+  }
+}
