@@ -11,6 +11,8 @@ import { openSqliteStorage, type SqliteStorage } from './backends/sqlite.js'
 import { Acl } from './broker/acl.js'
 import { ClientIdRules } from './broker/client-id-rules.js'
 import { ClientIdentity } from './broker/client-identity.js'
+import { GuestTokens } from './broker/guest-tokens.js'
+import { withJwtSecret } from './broker/jwt-secret.js'
 import { Authenticator } from './broker/authenticator.js'
 import { closeBroker, createBroker, type Broker, type BrokerHooks } from './broker/broker.js'
 import { Limits } from './broker/limits.js'
@@ -35,6 +37,7 @@ import { functionsApi, gatewayRoutes } from './http/api-functions.js'
 import { routesApi } from './http/api-routes.js'
 import { rulesApi } from './http/api-rules.js'
 import { storeApi } from './http/api-store.js'
+import { guestRoutes } from './http/guests.js'
 import { createHttpServer } from './http/server.js'
 import { Publisher } from './publisher/publisher.js'
 import { RedisSessionStore } from './redis/sessions.js'
@@ -157,6 +160,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const storage = (parts.storage = cluster && config.cluster
         ? openRedisStorage(cluster.redis, config.cluster.keyPrefix, cluster.sessions(new RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })))
         : openSqliteStorage(config.storage.sqlite, log, registry))
+      const auth = withJwtSecret(config.auth)
       // One process alone serves the clients: no clean session outlived its last run.
       if (!cluster) await storage.owners.dropAllClean()
       const hooks: BrokerHooks = {}
@@ -164,7 +168,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         nodeId,
         cluster: cluster && { brokerId: cluster.brokerId, mq: cluster.mq, directory: cluster.directory },
         persistence: timedPersistence(storage.sessions, registry),
-        authenticator: new Authenticator(config.auth),
+        authenticator: new Authenticator(auth),
         acl: new Acl(config.acl),
         identity: new ClientIdentity(storage.owners, new ClientIdRules(config.acl)),
         limits,
@@ -244,7 +248,10 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
           functionsApi(functions),
           clusterApi(() => clusterView(broker, parts.cluster)),
         ],
-        routes: [gatewayRoutes(config.http, functions)],
+        routes: [
+          gatewayRoutes(config.http, functions),
+          ...(auth.guests && auth.jwt?.secret ? [guestRoutes(new GuestTokens({ secret: auth.jwt.secret, usernameClaim: auth.jwt.usernameClaim, lifetimeMs: auth.guests.lifetime, audience: auth.jwt.audience, issuer: auth.jwt.issuer }), auth.guests.perMinute)] : []),
+        ],
       }))
       if (config.listen.https && tls) parts.https = createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, (req, res) => http.routing(req, res))
       const https = parts.https

@@ -20,17 +20,19 @@ const XSS = '<img src=x onerror=alert(1)>'
 interface ChatConfig {
   functions: Record<string, { module: string } & Record<string, unknown>>
   rules: unknown[]
+  auth: { jwt: { secretFile: string } } & Record<string, unknown>
+  acl: unknown[]
 }
 
 function readChatConfig(file: string): ChatConfig {
   return parse(readFileSync(file, 'utf8')) as ChatConfig
 }
 
-/** The example's functions (module paths made absolute) and rules, to append to the test app's config. */
-function chatYaml(): string {
-  const { functions, rules } = readChatConfig(EXAMPLE)
+/** The example's functions (module paths made absolute), rules, auth and ACL, to append to the test app's config. */
+function chatYaml(secretDir: string): string {
+  const { functions, rules, auth, acl } = readChatConfig(EXAMPLE)
   const absolute = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, { ...fn, module: resolve(dirname(EXAMPLE), fn.module) }]))
-  return stringify({ functions: absolute, rules })
+  return stringify({ functions: absolute, rules, auth: { ...auth, jwt: { ...auth.jwt, secretFile: join(secretDir, 'jwt-secret') } }, acl })
 }
 
 /** A browser tab in the chat, with what went wrong in it: alerts, uncaught errors, console errors (CSP violations among them). */
@@ -92,7 +94,7 @@ function people(page: Page): Promise<string[]> {
 describe('the browser chat, on the example rules and functions', () => {
   beforeEach(async () => {
     const executablePath = requireCommand('chromium', 'chromium')
-    app = await f.start(chatYaml())
+    app = await f.start(chatYaml(f.tempDir()))
     const launched = await chromium.launch({
       executablePath,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
@@ -214,6 +216,7 @@ describe('the chat example config', () => {
     const example = readChatConfig(EXAMPLE)
     const root = readChatConfig(join(ROOT, 'switchyard.yaml'))
     expect(root.rules).toEqual(example.rules)
+    expect([root.auth, root.acl]).toEqual([example.auth, example.acl])
     const modules = (config: ChatConfig, file: string) =>
       Object.fromEntries(Object.entries(config.functions).map(([name, fn]) => [name, { ...fn, module: resolve(dirname(file), fn.module) }]))
     expect(modules(root, join(ROOT, 'switchyard.yaml'))).toEqual(modules(example, EXAMPLE))

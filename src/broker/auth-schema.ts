@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { duration } from '../duration.js'
 import { isPasswordHash } from './passwords.js'
 
 export const authSchema = z.strictObject({
@@ -11,13 +12,26 @@ export const authSchema = z.strictObject({
   /** Tokens that browsers send as the MQTT password. */
   jwt: z.strictObject({
     secret: z.string().min(32, 'must be at least 32 characters (HS256)').optional(),
+    /** A file holding the HS256 secret, made with a random one when missing: a config that holds no secret. */
+    secretFile: z.string().min(1, 'must be a file path').optional(),
     publicKey: z.string().refine((k) => k.includes('BEGIN PUBLIC KEY'), 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)').optional(),
     /** The claim that names the user; `sub` by default. */
     usernameClaim: z.string().default('sub'),
     audience: z.string().optional(),
     issuer: z.string().optional(),
-  }).refine((j) => (j.secret === undefined) !== (j.publicKey === undefined), 'must have either secret or publicKey').optional(),
-}).prefault({})
+  }).refine((j) => [j.secret, j.secretFile, j.publicKey].filter((x) => x !== undefined).length === 1, 'must have one of secret, secretFile or publicKey').optional(),
+  /**
+   * Guest identities: `POST /auth/guest` signs a token for a new user
+   * `guest-{random}` (or renews the caller's own guest token). A public
+   * page's visitors then connect as users of their own, whom the ACL and
+   * principal() tell apart, without accounts.
+   */
+  guests: z.strictObject({
+    lifetime: duration.default(30 * 86_400_000),
+    /** New identities per source address per minute. */
+    perMinute: z.number({ error: 'must be a number' }).int().positive().default(10),
+  }).optional(),
+}).prefault({}).refine((a) => !a.guests || (a.jwt !== undefined && a.jwt.publicKey === undefined), { message: 'guests needs jwt with secret or secretFile: the broker signs the guests\' tokens', path: ['guests'] })
 
 export type AuthConfig = z.output<typeof authSchema>
 

@@ -23,9 +23,10 @@ export class ChatConnection {
    * `on`: status(state, detail) with state connecting | online | offline |
    * reconnecting; connected(); message(m); presence(event); welcome(w).
    */
-  constructor({ url, clientId, room, name, on }) {
+  constructor({ url, clientId, credentials, room, name, on }) {
     this.url = url
     this.clientId = clientId
+    this.credentials = credentials
     this.room = room
     this.name = name
     this.on = on
@@ -44,6 +45,7 @@ export class ChatConnection {
     this.on.status('connecting')
     const client = (this.#client = mqtt.connect(this.url, {
       clientId: this.clientId,
+      ...(this.credentials ?? {}),
       clean: true,
       keepalive: 30,
       connectTimeout: 10_000,

@@ -1,11 +1,14 @@
 /**
- * Who the person at this browser is. The name and a random user id are
- * remembered in localStorage; each tab connects with its own client id,
- * `chat-{user}-{tab}`, so two tabs never take each other's session over,
- * while the user part tells a person's own messages apart after a reload.
+ * Who the person at this browser is. The name is remembered in localStorage,
+ * and so is a guest identity the broker signs (`POST /auth/guest`: a user
+ * `guest-{random}` and a token, renewed at each visit). The page connects as
+ * that user, with the token as its password; each tab has its own client id,
+ * `chat-{user}-{tab}`, which only that user may use. Whose a message is
+ * comes from the `user` the broker's rule stamps on it (the authenticated
+ * principal), never from anything a client sent.
  */
 const NAME_KEY = 'switchyard.chat.name'
-const USER_KEY = 'switchyard.chat.user'
+const GUEST_KEY = 'switchyard.chat.guest'
 export const MAX_NAME = 32
 
 export function savedName() {
@@ -20,24 +23,43 @@ export function cleanName(raw) {
   return raw.replace(/\s+/g, ' ').trim().slice(0, MAX_NAME)
 }
 
-/** The user id of this browser, made on the first visit. */
-export function userId() {
-  let id = read(USER_KEY)
-  if (!id || !/^[0-9a-f]{12}$/.test(id)) {
-    id = randomHex(6)
-    write(USER_KEY, id)
+/**
+ * This browser's guest identity `{ username, token }`, renewed (or made on
+ * the first visit) by the broker; undefined when the broker gives none (a
+ * config without `auth.guests`): the page then connects anonymously.
+ */
+export async function guestIdentity() {
+  let saved
+  try {
+    saved = JSON.parse(read(GUEST_KEY) ?? 'null')
+  } catch {
+    saved = null
   }
-  return id
+  try {
+    const res = await fetch('/auth/guest', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(typeof saved?.token === 'string' ? { token: saved.token } : {}),
+    })
+    if (!res.ok) return validGuest(saved)
+    const guest = await res.json()
+    if (typeof guest?.username !== 'string' || typeof guest?.token !== 'string') return undefined
+    write(GUEST_KEY, JSON.stringify({ username: guest.username, token: guest.token, expiresAt: guest.expiresAt }))
+    return { username: guest.username, token: guest.token }
+  } catch {
+    // The broker is not reachable now: a token still valid will do, and the connection retries.
+    return validGuest(saved)
+  }
 }
 
+function validGuest(saved) {
+  if (typeof saved?.username !== 'string' || typeof saved?.token !== 'string' || !(saved.expiresAt > Date.now())) return undefined
+  return { username: saved.username, token: saved.token }
+}
+
+/** A client id of this tab: the user's, so that the broker lets no one else use it. */
 export function newClientId(user) {
-  return `chat-${user}-${randomHex(4)}`
-}
-
-/** The user part of a chat client id, or the whole id for other clients. */
-export function userOf(clientId) {
-  const match = /^chat-([0-9a-f]+)-[0-9a-f]+$/.exec(clientId ?? '')
-  return match ? match[1] : String(clientId ?? '')
+  return `chat-${user ?? `anonymous${randomHex(4)}`}-${randomHex(4)}`
 }
 
 // crypto.getRandomValues, not randomUUID: a phone that opens the page over

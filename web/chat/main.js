@@ -1,5 +1,5 @@
 import { ChatConnection } from './connection.js'
-import { cleanName, newClientId, savedName, saveName, userId, userOf } from './identity.js'
+import { cleanName, guestIdentity, newClientId, savedName, saveName } from './identity.js'
 import { MessageList } from './message-list.js'
 import { renderPeople } from './people-list.js'
 import { Roster } from './roster.js'
@@ -9,9 +9,10 @@ import { cleanRoom, roomFromLocation, roomHref } from './room.js'
 
 const $ = (id) => document.getElementById(id)
 const room = roomFromLocation(location)
-const user = userId()
-const clientId = newClientId(user)
-const isOwn = (id) => userOf(id) === user
+// Set once the broker has given this browser its identity (see start()).
+let user
+let clientId
+const isOwn = (sender) => user !== undefined && sender === user
 
 const STATUS_TEXT = {
   connecting: 'Connecting…',
@@ -52,11 +53,16 @@ function showEmpty() {
   $('empty').hidden = messages.size > 0
 }
 
-function start(name) {
+async function start(name) {
   $('name-input').value = name
+  setStatus('connecting')
+  const guest = await guestIdentity()
+  user = guest?.username
+  clientId = newClientId(user)
   connection = new ChatConnection({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`,
     clientId,
+    credentials: guest && { username: guest.username, password: guest.token },
     room,
     name,
     on: {

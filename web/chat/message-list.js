@@ -1,5 +1,4 @@
 import { avatar } from './people-list.js'
-import { userOf } from './identity.js'
 
 /** Messages from one sender closer together than this share one header. */
 const GROUP_MS = 5 * 60_000
@@ -71,14 +70,14 @@ export class MessageList {
   }
 
   #render(m) {
-    const own = this.isOwn(m.clientId)
+    const own = this.isOwn(m.user)
     const li = document.createElement('li')
     li.className = own ? 'message own' : 'message'
     li.dataset.id = m.id
     li.dataset.time = String(m.timestamp)
-    li.dataset.sender = `${userOf(m.clientId)}\n${m.name}`
+    li.dataset.sender = `${m.user}\n${m.name}`
 
-    if (!own) li.append(avatar(m.name, userOf(m.clientId)))
+    if (!own) li.append(avatar(m.name, m.user))
     const bubble = document.createElement('div')
     bubble.className = 'bubble'
     const meta = document.createElement('div')
@@ -127,7 +126,9 @@ function normalise(m) {
   const message = typeof m.message === 'string' ? m.message : JSON.stringify(m.message)
   const name = typeof m.name === 'string' && m.name.trim() !== '' ? m.name.trim().slice(0, 64) : 'anonymous'
   const id = typeof m.id === 'string' ? m.id : `${clientId}|${timestamp}|${message}`
-  return { id, timestamp, clientId, message, name }
+  // Who sent it, as the broker's rule stamped it: the authenticated user.
+  const user = typeof m.user === 'string' ? m.user : clientId
+  return { id, timestamp, clientId, user, message, name }
 }
 
 function formatTime(date) {

@@ -1,5 +1,3 @@
-import { userOf } from './identity.js'
-
 /**
  * Renders who is in the room: one row per person (a person with two tabs
  * open is one row), you first, then by name. Names are user text: they only
@@ -8,7 +6,7 @@ import { userOf } from './identity.js'
 export function renderPeople(list, countEls, members, me) {
   const people = new Map()
   for (const m of members) {
-    const user = userOf(m.clientId)
+    const user = m.user ?? m.clientId
     const seen = people.get(user)
     if (!seen || m.timestamp > seen.timestamp) people.set(user, { user, name: m.name, timestamp: m.timestamp })
   }

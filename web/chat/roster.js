@@ -21,13 +21,15 @@ export class Roster {
     this.#members.clear()
   }
 
-  /** A presence event `{ state, clientId, name, timestamp }`; true when it changed something. */
+  /** A presence event `{ state, user, clientId, name, timestamp }`; true when it changed something. */
   apply(event, seenAt = Date.now()) {
     if (!event || typeof event.clientId !== 'string' || typeof event.timestamp !== 'number') return false
     const known = this.#members.get(event.clientId)
     if (known && known.timestamp > event.timestamp) return false
     this.#members.set(event.clientId, {
       clientId: event.clientId,
+      // The user the broker's rule stamped: one person's tabs are one member.
+      user: typeof event.user === 'string' ? event.user : known?.user ?? event.clientId,
       name: typeof event.name === 'string' ? event.name : known?.name ?? '',
       timestamp: event.timestamp,
       online: event.state === 'online',

@@ -12,13 +12,13 @@ export default async function leave(event, ctx) {
   const rooms = new Map()
   for (const { data } of joins) {
     // A room is one topic level: a name with `/`, `+` or `#` never made it onto the room's topic.
-    if (data && typeof data.room === 'string' && /^[^/+#]+$/.test(data.room) && !rooms.has(data.room)) rooms.set(data.room, data.name)
+    if (data && typeof data.room === 'string' && /^[^/+#]+$/.test(data.room) && !rooms.has(data.room)) rooms.set(data.room, { name: data.name, user: data.user })
   }
   // The time of the disconnection, not of this call: a browser orders
   // presence events by it, so a late leave never hides a newer join.
   const timestamp = typeof event.timestamp === 'number' ? event.timestamp : Date.now()
-  for (const [room, name] of rooms) {
-    await ctx.publish(`chat/presence/${room}`, { state: 'offline', room, name, clientId, timestamp }, { qos: 1 })
+  for (const [room, { name, user }] of rooms) {
+    await ctx.publish(`chat/presence/${room}`, { state: 'offline', room, name, user, clientId, timestamp }, { qos: 1 })
   }
   return { rooms: [...rooms.keys()] }
 }
