@@ -17,19 +17,23 @@ type ConfigObject = Record<string, any>
  * `cluster:` section, and `adminToken` when the base has no admin token.
  * The rules, functions and everything else stay as in the base. The node's
  * file lives in its own folder, so the base's relative paths (function
- * modules, TLS files) are made absolute.
+ * modules, TLS files, the JWT secret file) are made absolute.
  */
 export function nodeConfig(base: ConfigObject, baseDir: string, node: NodePlan, redisUrl: string, adminToken?: string): ConfigObject {
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path))
   const functions = Object.fromEntries(Object.entries((base.functions ?? {}) as ConfigObject).map(([name, fn]) =>
     [name, typeof fn?.module === 'string' ? { ...fn, module: absolute(fn.module) } : fn]))
   const tls = base.tls && Object.fromEntries(Object.entries(base.tls as Record<string, string>).map(([key, path]) => [key, absolute(path)]))
+  // One secret file for every node: a token signed by one is good on all.
+  const jwt = base.auth?.jwt
+  const auth = typeof jwt?.secretFile === 'string' ? { auth: { ...base.auth, jwt: { ...jwt, secretFile: absolute(jwt.secretFile) } } } : {}
   return {
     ...base,
     // Only the plain listeners: every node needs its own ports, and TLS ones
     // would clash.
     listen: { mqtt: node.mqttPort, http: node.httpPort },
     ...(tls ? { tls } : {}),
+    ...auth,
     storage: { ...base.storage, sqlite: join(node.dir, 'switchyard.db') },
     functions,
     cluster: { ...base.cluster, redis: redisUrl, nodeId: node.id },

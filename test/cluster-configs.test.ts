@@ -28,6 +28,8 @@ describe('npm run cluster', () => {
       expect(config.listen).toEqual({ mqtt: { host: '127.0.0.1', port: 1883 + i }, http: { host: '127.0.0.1', port: 8080 + i } })
       expect(config.storage.sqlite).toBe(join(plan.dir, 'switchyard.db'))
       expect(config.cluster).toMatchObject({ redis: 'redis://127.0.0.1:6390', nodeId: plan.id })
+      // One secret file for every node, where `npm start` keeps it.
+      expect(config.auth.jwt?.secretFile).toBe(join(ROOT, 'data/jwt-secret'))
     }
   })
 
@@ -48,6 +50,9 @@ describe('docker/cluster.yaml', () => {
     expect(config.storage.sqlite).toBe('/data/switchyard.db')
     expect(config.listen).toEqual({ mqtt: { host: '0.0.0.0', port: 1883 }, http: { host: '0.0.0.0', port: 8080 } })
     expect((parse(text) as { rules: unknown }).rules).toEqual((parse(read('switchyard.yaml')) as { rules: unknown }).rules)
+    // The same users and ACL, with the JWT secret on a volume every node shares.
+    expect(config.acl).toEqual(root.acl)
+    expect(config.auth).toEqual({ ...root.auth, jwt: { ...root.auth.jwt, secretFile: '/secrets/jwt-secret' } })
     // The image holds the repository's examples/ at /app/examples (Dockerfile).
     const inImage = Object.fromEntries(Object.entries(modules(config)).map(([name, module]) => [name, module?.replace(/^\/app\//, ROOT)]))
     expect(inImage).toEqual(modules(root))
@@ -62,13 +67,14 @@ describe('docker-compose.yml', () => {
   }
   const nodes = Object.keys(compose.services).filter((name) => compose.services[name]!.build !== undefined)
 
-  it('runs three nodes, each named after its service, with a volume of its own for SQLite', () => {
+  it('runs three nodes, each named after its service, with a volume of its own and one they share for the JWT secret', () => {
     expect(nodes).toEqual(['node-a', 'node-b', 'node-c'])
     const volumes = nodes.map((name) => compose.services[name]!.volumes)
     for (const [i, name] of nodes.entries()) {
       expect(compose.services[name]!.environment).toEqual({ SWITCHYARD_NODE_ID: name })
-      expect(volumes[i]).toEqual([`${name}-data:/data`])
+      expect(volumes[i]).toEqual([`${name}-data:/data`, 'secrets:/secrets'])
       expect(compose.volumes).toHaveProperty(`${name}-data`)
+      expect(compose.volumes).toHaveProperty('secrets')
     }
   })
 

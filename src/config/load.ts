@@ -132,7 +132,9 @@ function resolvePaths(config: Config, base: string): Config {
     key: resolve(base, config.tls.key),
     ...(config.tls.ca !== undefined ? { ca: resolve(base, config.tls.ca) } : {}),
   }
-  return { ...config, storage: { ...config.storage, sqlite: resolved }, functions, ...(tls ? { tls } : {}) }
+  const jwt = config.auth.jwt
+  const auth = jwt?.secretFile !== undefined ? { ...config.auth, jwt: { ...jwt, secretFile: resolve(base, jwt.secretFile) } } : config.auth
+  return { ...config, storage: { ...config.storage, sqlite: resolved }, functions, auth, ...(tls ? { tls } : {}) }
 }
 
 /** Freezes the plain data of the config; compiled parts (queries, templates) keep their own state. */
