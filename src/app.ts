@@ -38,6 +38,7 @@ import { routesApi } from './http/api-routes.js'
 import { rulesApi } from './http/api-rules.js'
 import { storeApi } from './http/api-store.js'
 import { guestRoutes } from './http/guests.js'
+import { InvocationQuota } from './actions/invocation-quota.js'
 import { createHttpServer } from './http/server.js'
 import { Publisher } from './publisher/publisher.js'
 import { RedisSessionStore } from './redis/sessions.js'
@@ -218,7 +219,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       }))
       const wake = () => dispatcher.wake()
       const deliveries = new Deliveries({ outbox: storage.outbox, publisher, wake })
-      const actionDeps = (parts.actionDeps = { events: storage.events, log: log.child({ module: 'actions' }), publisher, deliveries })
+      const quota = new InvocationQuota(() => ({ rate: limits.config.invocationsPerClient, count: () => limits.count('invocations_per_client') }), log.child({ module: 'actions' }))
+      const actionDeps = (parts.actionDeps = { events: storage.events, log: log.child({ module: 'actions' }), publisher, deliveries, quota })
       engine.use(RuleSet.build(config.rules, actionDeps, ruleStats))
       engine.attach(hooks)
       // Deliveries left by the previous run (a crash, a restart) go out now,

@@ -76,10 +76,16 @@ export class SqlSyntaxError extends SwitchyardError {
  */
 export class ActionError extends SwitchyardError {
   readonly retryable: boolean
+  /**
+   * The action chose not to act (a quota was spent): the message was
+   * handled, and a durable action's publish is acknowledged all the same.
+   */
+  readonly refused: boolean
 
-  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown; refused?: boolean }) {
     super('SY_ACTION_FAILED', message, options)
     this.retryable = retryable
+    this.refused = options?.refused ?? false
   }
 }
 

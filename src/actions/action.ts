@@ -4,6 +4,7 @@ import type { z } from 'zod'
 import type { Cause, Publisher } from '../publisher/publisher.js'
 import { nextHop, type Lineage } from '../publisher/lineage.js'
 import type { EventLog } from '../storage/event-log.js'
+import type { InvocationQuota } from './invocation-quota.js'
 import type { DeliveryContext, NewDelivery } from '../storage/outbox-store.js'
 
 /**
@@ -64,6 +65,8 @@ export interface ActionDeps {
    * committed. Past maxHops it is dropped as a loop instead.
    */
   deliveries: { record(delivery: NewDelivery, cause: Cause): Promise<void> }
+  /** Each client's share of invocations (invoke actions). */
+  quota: InvocationQuota
 }
 
 /**

@@ -47,6 +47,13 @@ export const limitsSchema = z.strictObject({
    * ends its connection (a persistent session keeps them for the next one).
    */
   maxQueuedBytes: byteSize.pipe(z.number().min(1024, 'must be at least 1KB')).default(8 * 1024 ** 2),
+  /**
+   * Function and route invocations (`invoke` actions) one client's publishes
+   * may cause per second, bursts up to that many; 0 turns it off. An `invoke`
+   * action's `perClient` sets its own. Past it an invocation is not made:
+   * the rule's errorAction hears why, and the client's connection stays.
+   */
+  invocationsPerClient: z.number({ error: 'must be a number of invocations per second' }).min(0, 'must not be negative').default(100),
 }).prefault({})
 
 export type LimitsConfig = z.output<typeof limitsSchema>

@@ -4,7 +4,7 @@ import { Counter, type Registry } from 'prom-client'
 import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
 
-const LIMIT_NAMES = ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout'] as const
+const LIMIT_NAMES = ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout', 'invocations_per_client'] as const
 
 export type LimitName = (typeof LIMIT_NAMES)[number]
 
@@ -51,6 +51,11 @@ export class Limits {
     this.#exceeded.inc({ limit })
     this.#log.warn({ limit, ...details }, message)
     return message
+  }
+
+  /** Counts a breach that its caller logs (or does not) itself. */
+  count(limit: LimitName): void {
+    this.#exceeded.inc({ limit })
   }
 
   /** Whether one more connection fits, given how many are open. */

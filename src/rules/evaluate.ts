@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Action, ActionEvent } from '../actions/action.js'
+import { ActionError } from '../errors.js'
 import { runAction, type ErrorActions } from './error-actions.js'
 import { PAYLOAD, RuleEvent, type Work } from './rule-event.js'
 import type { CompiledRule } from './rule-set.js'
@@ -19,7 +20,7 @@ export interface EvaluatorDeps {
 export class Evaluator {
   constructor(private readonly deps: EvaluatorDeps) {}
 
-  /** Runs the rules on one message; returns the outcomes of its durable actions. */
+  /** Runs the rules on one message; returns the outcomes of its durable actions (true: recorded, or refused by choice). */
   evaluate(work: Work): Array<Promise<boolean>> {
     const durable: Array<Promise<boolean>> = []
     for (const rule of work.rules) {
@@ -75,10 +76,12 @@ export class Evaluator {
     return (err) => {
       const stats = rule.stats.actions[index]
       if (stats) stats.failure++
-      this.deps.log.warn({ rule: rule.name, action: action.kind, err: (err as Error).message }, 'rule action failed')
+      // A refusal (a quota) is logged where it was decided, once a minute, not per message.
+      const refused = err instanceof ActionError && err.refused
+      this.deps.log[refused ? 'debug' : 'warn']({ rule: rule.name, action: action.kind, err: (err as Error).message }, 'rule action failed')
       if (event) this.deps.errorActions.failed(rule, action, event, err as Error)
       this.deps.actions.settled()
-      return false
+      return refused
     }
   }
 }
