@@ -5,6 +5,7 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import { hostRefused } from '../broker/allowed-hosts.js'
 import { adminAuth } from './admin-auth.js'
 
 /** MQTT.js' browser builds, served at /vendor/mqtt/ so that pages need no CDN. */
@@ -25,6 +26,8 @@ export interface HttpDeps {
   ready(): boolean
   /** Why the node cannot serve now (in a cluster: Redis lost), or undefined when it can. */
   unavailable?: () => string | undefined
+  /** Whether a request's Host header names this server (limits.allowedHosts); counts and logs a refusal. */
+  admitsHost(host: string | undefined, remoteAddress: string | undefined): boolean
 }
 
 /**
@@ -40,6 +43,15 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     ajv: { customOptions: { allowUnionTypes: true } },
     // Close keep-alive connections at shutdown instead of waiting on them.
     forceCloseConnections: true,
+  })
+
+  // Before anything else answers, the page and /api included: a request for
+  // a name this server was not given is a page of another site whose name
+  // was rebound to this address (see broker/allowed-hosts.ts). 421: sent to
+  // a server that does not answer for that name [RFC 9110 §15.5.20].
+  app.addHook('onRequest', async (req, reply) => {
+    if (deps.admitsHost(req.headers.host, req.socket.remoteAddress)) return
+    return reply.code(421).send({ error: hostRefused(req.headers.host!) })
   })
 
   app.get('/healthz', async (_req, reply) => {
