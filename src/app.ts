@@ -233,6 +233,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
           return health && !health.ok ? health.reason : undefined
         },
         adminToken: config.admin.token,
+        metricsToken: config.admin.metricsToken,
         admitsHost: (host, remoteAddress) => limits.admitsHost(host, remoteAddress),
         api: [
           rulesApi(engine),
@@ -257,7 +258,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       }
       const httpListeners = [{ what: 'HTTP', host: config.listen.http.host, port: (http.server.address() as AddressInfo).port }]
       if (https && config.listen.https) httpListeners.push({ what: 'HTTPS', host: config.listen.https.host, port: (https.address() as AddressInfo).port })
-      for (const warning of exposureWarnings(httpListeners, limits.config.allowedHosts)) log.warn(warning)
+      for (const warning of exposureWarnings(httpListeners, limits.config.allowedHosts, config.admin.metricsToken)) log.warn(warning)
       parts.tcp = await listenMqtt(broker, config.listen.mqtt, log).catch(inConfig('mqtt'))
       if (config.listen.mqtts && tls) parts.mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls).catch(inConfig('mqtts'))
       cluster?.setAddress(listening(parts))

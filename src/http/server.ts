@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { hostRefused } from '../broker/allowed-hosts.js'
-import { adminAuth } from './admin-auth.js'
+import { adminAuth, bearerAuth } from './admin-auth.js'
+import { securityHeaders } from './security-headers.js'
 
 /** MQTT.js' browser builds, served at /vendor/mqtt/ so that pages need no CDN. */
 const MQTT_DIST = dirname(createRequire(import.meta.url).resolve('mqtt/dist/mqtt.esm'))
@@ -18,6 +19,8 @@ export interface HttpDeps {
   log: Logger
   registry: Registry
   adminToken: string | undefined
+  /** The bearer token /metrics asks for; without one, /metrics is open. */
+  metricsToken?: string | undefined
   /** The admin API's route groups, mounted under /api behind the bearer token. */
   api: Array<(app: FastifyInstance) => Promise<void>>
   /** Public route groups (the HTTP entries of the config), mounted at the root. */
@@ -45,6 +48,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     forceCloseConnections: true,
   })
 
+  app.addHook('onSend', securityHeaders)
+
   // Before anything else answers, the page and /api included: a request for
   // a name this server was not given is a page of another site whose name
   // was rebound to this address (see broker/allowed-hosts.ts). 421: sent to
@@ -61,7 +66,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     return { status: 'ok' }
   })
 
-  app.get('/metrics', async (_req, reply) => {
+  // A token of its own, apart from the admin token: the scraper keeps it in
+  // its config, and it opens nothing else. Open without one, as before:
+  // on the default loopback listener only this machine reaches it.
+  app.get('/metrics', { ...(deps.metricsToken === undefined ? {} : { onRequest: bearerAuth(deps.metricsToken) }) }, async (_req, reply) => {
     reply.type(deps.registry.contentType)
     return deps.registry.metrics()
   })
