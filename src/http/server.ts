@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { hostRefused } from '../broker/allowed-hosts.js'
 import { adminAuth, bearerAuth } from './admin-auth.js'
+import { acceptEmptyJson } from './json-body.js'
 import { securityHeaders } from './security-headers.js'
 
 /** MQTT.js' browser builds, served at /vendor/mqtt/ so that pages need no CDN. */
@@ -48,6 +49,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     forceCloseConnections: true,
   })
 
+  acceptEmptyJson(app)
   app.addHook('onSend', securityHeaders)
 
   // Before anything else answers, the page and /api included: a request for
