@@ -47,7 +47,7 @@ export const limitsSchema = z.strictObject({
    * host names; `'*'` allows any (and gives DNS rebinding a way back in).
    * See allowed-hosts.ts.
    */
-  allowedHosts: z.array(z.string().regex(ALLOWED_HOST_ENTRY, 'must be "*", a host name such as chat.example.com (no scheme, no port), or .example.com for a domain and its subdomains'), { error: 'must be a list of host names' }).default([]),
+  allowedHosts: z.array(z.string().regex(ALLOWED_HOST_ENTRY, 'must be "*", a host name such as chat.example.com (no scheme, no port; IP addresses need no entry), or .example.com for a domain and its subdomains'), { error: 'must be a list of host names' }).default([]),
   /** How long a subscriber's socket may stay full before it is disconnected; 0 waits forever. */
   drainTimeout: duration.default(30_000),
   /**

@@ -36,7 +36,9 @@ export interface HttpDeps {
 
 /**
  * The one HTTP server: web/ as static files, /healthz, /metrics, and later
- * /api. MQTT over WebSocket is attached to its `server` for `/mqtt`.
+ * /api. MQTT over WebSocket is attached to its `server` for `/mqtt`. Every
+ * request passes the Host check first; every answer carries the security
+ * headers (security-headers.ts).
  */
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
