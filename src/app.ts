@@ -39,6 +39,7 @@ import { rulesApi } from './http/api-rules.js'
 import { storeApi } from './http/api-store.js'
 import { guestRoutes } from './http/guests.js'
 import { InvocationQuota } from './actions/invocation-quota.js'
+import { exposureWarnings } from './http/exposure.js'
 import { createHttpServer } from './http/server.js'
 import { Publisher } from './publisher/publisher.js'
 import { RedisSessionStore } from './redis/sessions.js'
@@ -141,7 +142,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' })
   const ruleStats = new RuleStatsBook(registry)
-  const limits = new Limits(initial.limits, registry, log.child({ module: 'limits' }))
+  // The listeners' host names are the server's own in the Host check; they change only with a restart.
+  const limits = new Limits(initial.limits, registry, log.child({ module: 'limits' }), [initial.listen.http.host, initial.listen.https?.host])
   const nodeId = initial.cluster?.nodeId ?? `${hostname()}-${process.pid}`
   // Each node's series are told apart where they are gathered.
   if (initial.cluster) registry.setDefaultLabels({ node: nodeId })
@@ -242,6 +244,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
           return health && !health.ok ? health.reason : undefined
         },
         adminToken: config.admin.token,
+        metricsToken: config.admin.metricsToken,
+        admitsHost: (host, remoteAddress) => limits.admitsHost(host, remoteAddress),
         api: [
           rulesApi(engine),
           storeApi(stored),
@@ -266,6 +270,9 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         await listen(https, config.listen.https, 'HTTPS').catch(inConfig('https'))
         log.info({ address: https.address() }, 'HTTPS and MQTT over secure WebSocket (/mqtt) listening')
       }
+      const httpListeners = [{ what: 'HTTP', host: config.listen.http.host, port: (http.server.address() as AddressInfo).port }]
+      if (https && config.listen.https) httpListeners.push({ what: 'HTTPS', host: config.listen.https.host, port: (https.address() as AddressInfo).port })
+      for (const warning of exposureWarnings(httpListeners, limits.config.allowedHosts, config.admin.metricsToken)) log.warn(warning)
       parts.tcp = await listenMqtt(broker, config.listen.mqtt, log).catch(inConfig('mqtt'))
       if (config.listen.mqtts && tls) parts.mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls).catch(inConfig('mqtts'))
       cluster?.setAddress(listening(parts))

@@ -206,10 +206,12 @@ describe('defaults', () => {
       maxTopicLength: 1024,
       maxTopicLevels: 32,
       websocketOrigins: [],
+      allowedHosts: [],
       drainTimeout: 30_000,
       maxQueuedBytes: 8 * 1024 * 1024,
+      invocationsPerClient: 100,
     })
-    for (const limit of ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout']) {
+    for (const limit of ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client']) {
       expect(await exceeded(limit)).toBe(0)
     }
   })

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { duration } from '../duration.js'
+import { ALLOWED_HOST_ENTRY } from './allowed-hosts.js'
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 }
 
@@ -39,6 +40,14 @@ export const limitsSchema = z.strictObject({
    * no Origin header (devices, not browsers) are always allowed.
    */
   websocketOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'must be "*" or an origin such as https://chat.example.com'), { error: 'must be a list of origins' }).default([]),
+  /**
+   * DNS names (`chat.example.com`, or `.example.com` for a domain and its
+   * subdomains) that HTTP requests and WebSocket upgrades may give in their
+   * Host header, besides `localhost`, IP addresses and the listeners' own
+   * host names; `'*'` allows any (and gives DNS rebinding a way back in).
+   * See allowed-hosts.ts.
+   */
+  allowedHosts: z.array(z.string().regex(ALLOWED_HOST_ENTRY, 'must be "*", a host name such as chat.example.com (no scheme, no port; IP addresses need no entry), or .example.com for a domain and its subdomains'), { error: 'must be a list of host names' }).default([]),
   /** How long a subscriber's socket may stay full before it is disconnected; 0 waits forever. */
   drainTimeout: duration.default(30_000),
   /**

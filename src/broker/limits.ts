@@ -1,10 +1,11 @@
 import type { Client } from 'aedes'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
+import { allowsHost, hostRefused, listenNames } from './allowed-hosts.js'
 import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
 
-const LIMIT_NAMES = ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout', 'invocations_per_client'] as const
+const LIMIT_NAMES = ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client'] as const
 
 export type LimitName = (typeof LIMIT_NAMES)[number]
 
@@ -24,10 +25,13 @@ export class Limits {
   readonly #log: Logger
   readonly #exceeded: Counter
   readonly #buckets = new WeakMap<Client, Bucket>()
+  readonly #ownNames: ReadonlySet<string>
 
-  constructor(config: LimitsConfig, registry: Registry, log: Logger) {
+  /** `listenHosts`: the hosts the HTTP and HTTPS listeners bind, whose names are the server's own. */
+  constructor(config: LimitsConfig, registry: Registry, log: Logger, listenHosts: ReadonlyArray<string | undefined> = []) {
     this.#config = config
     this.#log = log
+    this.#ownNames = listenNames(listenHosts)
     this.#exceeded = new Counter({
       name: 'switchyard_limit_exceeded_total',
       help: 'Connections ended or refused for breaking a limit',
@@ -66,15 +70,30 @@ export class Limits {
   }
 
   /**
+   * Whether an HTTP request or WebSocket upgrade names this server in its
+   * Host header (see allowed-hosts.ts): what keeps a page whose DNS name was
+   * rebound to this machine from being served as one of its own.
+   */
+  admitsHost(host: string | undefined, remoteAddress: string | undefined): boolean {
+    if (allowsHost(host, this.#config.allowedHosts, this.#ownNames)) return true
+    this.exceeded('host', `request refused: ${hostRefused(host!)}`, { host, remoteAddress })
+    return false
+  }
+
+  /**
    * Whether a WebSocket upgrade may proceed: no Origin (not a browser), the
    * page's own origin, or one listed in `websocketOrigins`. This is what
    * keeps another site's page from using a visitor's browser to connect.
+   * The page's own origin is read from the Host header only when that names
+   * this server: a rebound page's Host and Origin name the attacker's site
+   * alike, and would otherwise pass as the same origin.
    */
   admitsOrigin(origin: string | undefined, host: string | undefined, secure: boolean, remoteAddress: string | undefined): boolean {
     if (origin === undefined) return true
     const allowed = this.#config.websocketOrigins
     if (allowed.includes('*') || allowed.includes(origin)) return true
-    if (host !== undefined && origin === `${secure ? 'https' : 'http'}://${host}`) return true
+    const own = host !== undefined && allowsHost(host, this.#config.allowedHosts, this.#ownNames)
+    if (own && origin.toLowerCase() === `${secure ? 'https' : 'http'}://${host.toLowerCase()}`) return true
     this.exceeded('websocket_origin', `WebSocket refused: origin ${origin} is not allowed (limits.websocketOrigins)`, { origin, remoteAddress })
     return false
   }

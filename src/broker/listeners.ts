@@ -6,6 +6,7 @@ import { createServer as createTlsServer, type SecureContextOptions, type TLSSoc
 import type { Logger } from 'pino'
 import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws'
 import { ListenError } from '../errors.js'
+import { hostRefused } from './allowed-hosts.js'
 import type { Broker } from './broker.js'
 import { handleWithSocket } from './internals/index.js'
 import type { ListenAddress } from './listen-schema.js'
@@ -42,8 +43,9 @@ export async function listenMqtt(broker: Broker, address: ListenAddress, log: Lo
 /**
  * Serves MQTT over WebSocket at `/mqtt` on HTTP servers (plain and TLS).
  * Other upgrade requests are refused, so the servers can carry other routes.
- * An upgrade from a page of another origin than those allowed, or past the
- * connection limit, is refused before it becomes a WebSocket.
+ * An upgrade that names another host than this server's, from a page of
+ * another origin than those allowed, or past the connection limit, is
+ * refused before it becomes a WebSocket.
  */
 export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logger): WebSocketServer {
   const { aedes, metrics, limits } = broker
@@ -60,11 +62,13 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
       return false
     },
   })
-  const refuse = (socket: Duplex, status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  const refuse = (socket: Duplex, status: string, text = '') => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0]
     if (path !== MQTT_WS_PATH) return refuse(socket, '404 Not Found')
     const remoteAddress = req.socket.remoteAddress
+    // 421: the request was sent to a server that does not answer for that name [RFC 9110 §15.5.20].
+    if (!limits.admitsHost(req.headers.host, remoteAddress)) return refuse(socket, '421 Misdirected Request', hostRefused(req.headers.host!))
     const secure = (req.socket as TLSSocket).encrypted === true
     if (!limits.admitsOrigin(req.headers.origin, req.headers.host, secure, remoteAddress)) return refuse(socket, '403 Forbidden')
     if (!limits.admitsConnection(metrics.openConnections, remoteAddress)) return refuse(socket, '503 Service Unavailable')

@@ -57,6 +57,8 @@ export const configSchema = z.strictObject({
   admin: z.strictObject({
     /** The bearer token of the admin API (/api). Without one, the API refuses every request. */
     token: z.string({ error: 'must be a string' }).min(16, 'must be at least 16 characters').optional(),
+    /** The bearer token GET /metrics asks for. Without one, /metrics answers anyone who reaches the HTTP listener. */
+    metricsToken: z.string({ error: 'must be a string' }).min(16, 'must be at least 16 characters').optional(),
   }).prefault({}),
   /** Several nodes sharing one Redis; absent, one process on SQLite. */
   cluster: clusterSchema.optional(),

@@ -3,15 +3,23 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /**
  * Guards the admin API with a bearer token. Without a configured token the
- * API refuses everything: no token, no access. The comparison takes the same
- * time whatever the guess (both sides are hashed to equal length first).
+ * API refuses everything: no token, no access.
  */
 export function adminAuth(token: string | undefined) {
-  const expected = token === undefined ? undefined : digest(token)
+  if (token === undefined) {
+    return async (_req: FastifyRequest, reply: FastifyReply) => reply.code(403).send({ error: 'the admin API is disabled: set admin.token in the config to enable it' })
+  }
+  return bearerAuth(token)
+}
+
+/**
+ * Lets through requests with `Authorization: Bearer <token>`; others get 401.
+ * The comparison takes the same time whatever the guess (both sides are
+ * hashed to equal length first).
+ */
+export function bearerAuth(token: string) {
+  const expected = digest(token)
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!expected) {
-      return reply.code(403).send({ error: 'the admin API is disabled: set admin.token in the config to enable it' })
-    }
     const header = req.headers.authorization ?? ''
     const match = /^Bearer\s+(.+)$/i.exec(header)
     if (!match || !timingSafeEqual(digest(match[1]!.trim()), expected)) {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Deliveries } from '../delivery/deliveries.js'
 import type { StoredEvents } from '../delivery/stored-events.js'
 import { parseTime } from './api-store.js'
+import { requireBody } from './json-body.js'
 
 /**
  * Dead letters and replay: GET /api/deadletters, POST /api/deadletters/replay
@@ -40,6 +41,7 @@ export function deliveriesApi(deliveries: Deliveries, stored: StoredEvents) {
     })
 
     app.post<{ Body: { table: string; from?: string | number; to?: string | number; key?: string; topic?: string; limit?: number } }>('/replay', {
+      preValidation: requireBody,
       schema: {
         body: {
           type: 'object',

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { RouteChangeError, type RouteControl } from '../delivery/route-control.js'
+import { requireBody } from './json-body.js'
 
 /**
  * Live control of routes: GET /api/routes, PUT /api/routes/{name} (repoint
@@ -32,7 +33,7 @@ export function routesApi(control: RouteControl) {
       return status ?? reply.code(404).send({ error: `there is no route ${req.params.name}` })
     })
 
-    app.put<{ Params: { name: string }; Body: unknown }>('/routes/:name', async (req, reply) => {
+    app.put<{ Params: { name: string }; Body: unknown }>('/routes/:name', { preValidation: requireBody }, async (req, reply) => {
       if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(req.params.name)) return reply.code(400).send({ error: 'a route name is letters, digits, _ . and -' })
       return control.put(req.params.name, req.body).catch((err: unknown) => fail(reply, err))
     })

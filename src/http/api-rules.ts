@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { dryRun } from '../rules/dry-run.js'
 import type { RulesEngine } from '../rules/engine.js'
+import { requireBody } from './json-body.js'
 
 /** GET /api/rules (rules and their counts) and POST /api/rules/test (the dry run). */
 export function rulesApi(engine: RulesEngine) {
@@ -19,6 +20,7 @@ export function rulesApi(engine: RulesEngine) {
     }))
 
     app.post<{ Body: { topic: string; payload?: unknown; payloadBase64?: string; clientId?: string; principal?: string } }>('/rules/test', {
+      preValidation: requireBody,
       schema: {
         body: {
           type: 'object',

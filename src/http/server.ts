@@ -5,7 +5,10 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { adminAuth } from './admin-auth.js'
+import { hostRefused } from '../broker/allowed-hosts.js'
+import { adminAuth, bearerAuth } from './admin-auth.js'
+import { acceptEmptyJson } from './json-body.js'
+import { securityHeaders } from './security-headers.js'
 
 /** MQTT.js' browser builds, served at /vendor/mqtt/ so that pages need no CDN. */
 const MQTT_DIST = dirname(createRequire(import.meta.url).resolve('mqtt/dist/mqtt.esm'))
@@ -17,6 +20,8 @@ export interface HttpDeps {
   log: Logger
   registry: Registry
   adminToken: string | undefined
+  /** The bearer token /metrics asks for; without one, /metrics is open. */
+  metricsToken?: string | undefined
   /** The admin API's route groups, mounted under /api behind the bearer token. */
   api: Array<(app: FastifyInstance) => Promise<void>>
   /** Public route groups (the HTTP entries of the config), mounted at the root. */
@@ -25,11 +30,15 @@ export interface HttpDeps {
   ready(): boolean
   /** Why the node cannot serve now (in a cluster: Redis lost), or undefined when it can. */
   unavailable?: () => string | undefined
+  /** Whether a request's Host header names this server (limits.allowedHosts); counts and logs a refusal. */
+  admitsHost(host: string | undefined, remoteAddress: string | undefined): boolean
 }
 
 /**
  * The one HTTP server: web/ as static files, /healthz, /metrics, and later
- * /api. MQTT over WebSocket is attached to its `server` for `/mqtt`.
+ * /api. MQTT over WebSocket is attached to its `server` for `/mqtt`. Every
+ * request passes the Host check first; every answer carries the security
+ * headers (security-headers.ts).
  */
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -42,6 +51,18 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     forceCloseConnections: true,
   })
 
+  acceptEmptyJson(app)
+  app.addHook('onSend', securityHeaders)
+
+  // Before anything else answers, the page and /api included: a request for
+  // a name this server was not given is a page of another site whose name
+  // was rebound to this address (see broker/allowed-hosts.ts). 421: sent to
+  // a server that does not answer for that name [RFC 9110 §15.5.20].
+  app.addHook('onRequest', async (req, reply) => {
+    if (deps.admitsHost(req.headers.host, req.socket.remoteAddress)) return
+    return reply.code(421).send({ error: hostRefused(req.headers.host!) })
+  })
+
   app.get('/healthz', async (_req, reply) => {
     if (!deps.ready()) return reply.code(503).send({ status: 'starting' })
     const reason = deps.unavailable?.()
@@ -49,7 +70,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     return { status: 'ok' }
   })
 
-  app.get('/metrics', async (_req, reply) => {
+  // A token of its own, apart from the admin token: the scraper keeps it in
+  // its config, and it opens nothing else. Open without one, as before:
+  // on the default loopback listener only this machine reaches it.
+  app.get('/metrics', { ...(deps.metricsToken === undefined ? {} : { onRequest: bearerAuth(deps.metricsToken) }) }, async (_req, reply) => {
     reply.type(deps.registry.contentType)
     return deps.registry.metrics()
   })
