@@ -2,6 +2,8 @@ import { z } from 'zod'
 import { duration } from '../duration.js'
 import { isPasswordHash } from './passwords.js'
 
+const DEFAULT_MAX_LIFETIME = 24 * 3_600_000
+
 export const authSchema = z.strictObject({
   /** Clients that give no username may connect. Off as soon as users or jwt is set, unless said otherwise. */
   anonymous: z.boolean({ error: 'must be true or false' }).optional(),
@@ -19,6 +21,15 @@ export const authSchema = z.strictObject({
     usernameClaim: z.string().default('sub'),
     audience: z.string().optional(),
     issuer: z.string().optional(),
+    /** Refuse tokens without `exp`: one that never expires is a login for whoever ever copied it. */
+    requireExp: z.boolean({ error: 'must be true or false' }).default(true),
+    /**
+     * The longest lifetime a token may state, `exp` - `iat` (or `exp` - now
+     * without `iat`); 0 for no cap. A day by default (or guests.lifetime,
+     * when longer, for the tokens the broker signs itself): browser sessions
+     * get tokens of minutes to hours, and a leaked one stops working within it.
+     */
+    maxLifetime: duration.optional(),
   }).refine((j) => [j.secret, j.secretFile, j.publicKey].filter((x) => x !== undefined).length === 1, 'must have one of secret, secretFile or publicKey').optional(),
   /**
    * Guest identities: `POST /auth/guest` signs a token for a new user
@@ -32,6 +43,8 @@ export const authSchema = z.strictObject({
     perMinute: z.number({ error: 'must be a number' }).int().positive().default(10),
   }).optional(),
 }).prefault({}).refine((a) => !a.guests || (a.jwt !== undefined && a.jwt.publicKey === undefined), { message: 'guests needs jwt with secret or secretFile: the broker signs the guests\' tokens', path: ['guests'] })
+  .refine((a) => !a.guests || !a.jwt?.maxLifetime || a.guests.lifetime <= a.jwt.maxLifetime, { message: 'must not be shorter than guests.lifetime: the broker would sign guest tokens it then refuses', path: ['jwt', 'maxLifetime'] })
+  .transform((a) => (a.jwt ? { ...a, jwt: { ...a.jwt, maxLifetime: a.jwt.maxLifetime ?? Math.max(DEFAULT_MAX_LIFETIME, a.guests?.lifetime ?? 0) } } : { ...a, jwt: undefined }))
 
 export type AuthConfig = z.output<typeof authSchema>
 

@@ -1,7 +1,6 @@
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
-import { jwtVerify } from 'jose'
 import type { AuthConfig } from './auth-schema.js'
 import { verifyPassword } from './passwords.js'
+import { TokenVerifier } from './token-verifier.js'
 
 export type AuthResult =
   | { ok: true; username: string | undefined }
@@ -17,14 +16,11 @@ export class Authenticator {
   readonly #anonymous: boolean
   /** No users and no tokens configured: every client may connect, as it says it is. */
   readonly #open: boolean
-  readonly #jwtKey: KeyObject | undefined
-  readonly #jwt: AuthConfig['jwt']
+  readonly #tokens: TokenVerifier | undefined
 
   constructor(config: AuthConfig) {
     this.#users = new Map(config.users.map((u) => [u.username, u.password]))
-    this.#jwt = config.jwt
-    this.#jwtKey = config.jwt?.secret !== undefined ? createSecretKey(Buffer.from(config.jwt.secret))
-      : config.jwt?.publicKey !== undefined ? createPublicKey(config.jwt.publicKey) : undefined
+    this.#tokens = config.jwt ? new TokenVerifier(config.jwt) : undefined
     this.#anonymous = config.anonymous ?? (this.#users.size === 0 && !config.jwt)
     this.#open = this.#users.size === 0 && !config.jwt && this.#anonymous
   }
@@ -36,20 +32,10 @@ export class Authenticator {
       if (secret !== undefined && (await verifyPassword(secret, this.#users.get(username)!))) return { ok: true, username }
       return { ok: false, reason: 'wrong password' }
     }
-    if (this.#jwtKey && secret !== undefined && secret.split('.').length === 3) {
-      try {
-        const { payload } = await jwtVerify(secret, this.#jwtKey, {
-          ...(this.#jwt?.audience ? { audience: this.#jwt.audience } : {}),
-          ...(this.#jwt?.issuer ? { issuer: this.#jwt.issuer } : {}),
-        })
-        const claim = payload[this.#jwt!.usernameClaim]
-        const subject = typeof claim === 'string' ? claim : undefined
-        // MQTT 3.1.1 sends a password only with a username, which may be
-        // anything here: the token's claim says who the client is.
-        return { ok: true, username: subject ?? username }
-      } catch (err) {
-        return { ok: false, reason: `invalid token: ${(err as Error).message}` }
-      }
+    if (this.#tokens && secret !== undefined && TokenVerifier.looksLikeToken(secret)) {
+      // MQTT 3.1.1 sends a password only with a username, which may be
+      // anything here: the token's claim says who the client is.
+      return this.#tokens.verify(secret)
     }
     if (!username && secret === undefined && this.#anonymous) return { ok: true, username: undefined }
     return { ok: false, reason: username ? 'unknown user' : 'anonymous clients are not allowed' }
