@@ -26,6 +26,18 @@ export const loginThrottleSchema = z.strictObject({
 
 export type LoginThrottleConfig = z.output<typeof loginThrottleSchema>
 
+/** Password hashes computed at once, and checks waiting for one; see HashGate. */
+export const passwordChecksSchema = z.strictObject({
+  /**
+   * Two: each scrypt holds 32 MB and a core for ~80 ms, and libuv's other
+   * two threads stay free for file and DNS work. Above UV_THREADPOOL_SIZE
+   * (4) more only wait inside libuv.
+   */
+  concurrency: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').default(2),
+  /** 64 checks are about 2.5 s of hashing at two at a time: well inside a client's connect timeout (30 s in MQTT.js). */
+  queueSize: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must not be negative').default(64),
+})
+
 export const authSchema = z.strictObject({
   /** Clients that give no username may connect. Off as soon as users or jwt is set, unless said otherwise. */
   anonymous: z.boolean({ error: 'must be true or false' }).optional(),
@@ -65,6 +77,7 @@ export const authSchema = z.strictObject({
     perMinute: z.number({ error: 'must be a number' }).int().positive().default(10),
   }).optional(),
   loginThrottle: loginThrottleSchema.prefault({}),
+  passwordChecks: passwordChecksSchema.prefault({}),
 }).prefault({}).refine((a) => !a.guests || (a.jwt !== undefined && a.jwt.publicKey === undefined), { message: 'guests needs jwt with secret or secretFile: the broker signs the guests\' tokens', path: ['guests'] })
   .refine((a) => !a.guests || !a.jwt?.maxLifetime || a.guests.lifetime <= a.jwt.maxLifetime, { message: 'must not be shorter than guests.lifetime: the broker would sign guest tokens it then refuses', path: ['jwt', 'maxLifetime'] })
   .transform((a) => (a.jwt ? { ...a, jwt: { ...a.jwt, maxLifetime: a.jwt.maxLifetime ?? Math.max(DEFAULT_MAX_LIFETIME, a.guests?.lifetime ?? 0) } } : { ...a, jwt: undefined }))

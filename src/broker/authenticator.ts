@@ -1,6 +1,8 @@
 import type { AuthConfig } from './auth-schema.js'
+import { BUSY, HashGate } from './hash-gate.js'
 import { LoginThrottle, type Lock } from './login-throttle.js'
 import { dummyHash, verifyPassword } from './passwords.js'
+import { sourceOf } from './source-address.js'
 import { TokenVerifier } from './token-verifier.js'
 
 /**
@@ -28,6 +30,7 @@ export class Authenticator {
   /** Checked in the place of a user's hash for an unknown username. */
   readonly #dummy: Promise<string> | undefined
   readonly #throttle: LoginThrottle
+  readonly #hashes: HashGate
 
   constructor(config: AuthConfig) {
     this.#users = new Map(config.users.map((u) => [u.username, u.password]))
@@ -35,6 +38,7 @@ export class Authenticator {
     this.#anonymous = config.anonymous ?? (this.#users.size === 0 && !config.jwt)
     this.#open = this.#users.size === 0 && !config.jwt && this.#anonymous
     this.#throttle = new LoginThrottle(config.loginThrottle)
+    this.#hashes = new HashGate(config.passwordChecks.concurrency, config.passwordChecks.queueSize)
     // Made now, while the broker starts, so that the first unknown username
     // costs one hash like any other. With the cost of the first user's hash,
     // which `switchyard passwd` gives them all.
@@ -64,21 +68,26 @@ export class Authenticator {
   }
 
   async #checkPassword(username: string, secret: string, hash: string | undefined, address: string | undefined): Promise<AuthResult> {
-    const admission = this.#throttle.admit(username, address)
+    const source = sourceOf(address)
+    const admission = this.#throttle.admit(username, source)
     // Refused before the hash, whatever the password: a lock that let the
     // right password through would only slow the guessing down by a hash.
     if (!admission.ok) return { ok: false, refusal: 'throttled', reason: admission.reason }
     const { ticket } = admission
-    let right: boolean
+    let right: boolean | typeof BUSY
     try {
       // An unknown username costs the hash a known one does: refused at
       // once (1.2 ms against 76 ms), one try told whether a username
       // exists. So does a password where no users are configured, so that
       // the time does not tell whether there are any.
-      right = await verifyPassword(secret, hash ?? (await this.#dummy!))
+      right = await this.#hashes.run(source, async () => verifyPassword(secret, hash ?? (await this.#dummy!)))
     } catch (err) {
       ticket.abandoned()
       throw err
+    }
+    if (right === BUSY) {
+      ticket.abandoned()
+      return { ok: false, refusal: 'busy', reason: 'too many password checks waiting' }
     }
     if (right && hash !== undefined) {
       ticket.succeeded()

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import type { LoginThrottleConfig } from './auth-schema.js'
-import { sourceOf } from './source-address.js'
 
 interface Entry {
   /** Failed logins since the entry was made (or reset by a success). */
@@ -58,9 +57,8 @@ export class LoginThrottle {
     this.#addresses = new FailureCounter(config, config.maxAddressFailures, now)
   }
 
-  /** Whether a password check of `username` from `address` may start; the ticket says how it ended. */
-  admit(username: string, address: string | undefined): Admission {
-    const source = sourceOf(address)
+  /** Whether a password check of `username` from `source` (see sourceOf) may start; the ticket says how it ended. */
+  admit(username: string, source: string): Admission {
     // Hashed: a username may be 64 KB long, and only equality matters here.
     const user = createHash('sha256').update(username).digest('base64')
     const byAddress = this.#addresses.check(source)
