@@ -96,16 +96,18 @@ describe('failed logins from one address', () => {
   })
 })
 
-describe('the throttle config', () => {
+describe('the login config', () => {
   it.each([
-    ['a negative failure count', 'maxFailures: -1', 'auth.loginThrottle.maxFailures', /must be a whole number, 0 or more/],
-    ['a lockout that is not a duration', 'lockout: a while', 'auth.loginThrottle.lockout', /must be a duration/],
-    ['a longest lockout under the first', 'lockout: 1m\n    maxLockout: 10s', 'auth.loginThrottle.maxLockout', /must not be shorter than lockout/],
-    ['no room to remember anyone', 'maxTracked: 10', 'auth.loginThrottle.maxTracked', /must be at least 100/],
+    ['a negative failure count', 'loginThrottle:\n    maxFailures: -1', 'auth.loginThrottle.maxFailures', /must be a whole number, 0 or more/],
+    ['a lockout that is not a duration', 'loginThrottle:\n    lockout: a while', 'auth.loginThrottle.lockout', /must be a duration/],
+    ['a longest lockout under the first', 'loginThrottle:\n    lockout: 1m\n    maxLockout: 10s', 'auth.loginThrottle.maxLockout', /must not be shorter than lockout/],
+    ['no room to remember anyone', 'loginThrottle:\n    maxTracked: 10', 'auth.loginThrottle.maxTracked', /must be at least 100/],
+    ['no password check at a time', 'passwordChecks:\n    concurrency: 0', 'auth.passwordChecks.concurrency', /must be at least 1/],
+    ['a queue of half a check', 'passwordChecks:\n    queueSize: 0.5', 'auth.passwordChecks.queueSize', /must be a whole number/],
   ])('names file, line and column for %s', (_what, yaml, key, message) => {
     let err: ConfigError | undefined
     try {
-      parseConfig(`auth:\n  loginThrottle:\n    ${yaml}\n`, 'conf/switchyard.yaml')
+      parseConfig(`auth:\n  ${yaml}\n`, 'conf/switchyard.yaml')
     } catch (e) {
       err = e as ConfigError
     }
