@@ -107,6 +107,14 @@ describe('the lifetime of a token', () => {
     expect(await f.attempt({ clientId: 'c4', username: 'u', password: await token({ sub: 'bob' }, { exp: '30d', iat: true }) })).toMatch(/Bad username or password/)
   })
 
+  it('defaults to guests.lifetime when guests are on, so that the broker\'s own guest tokens connect', async () => {
+    const t = await f.start(`auth:\n  jwt: { secret: '${SECRET}' }\n  guests: { lifetime: 30d }\n`)
+    const res = await fetch(`${t.httpUrl}/auth/guest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    const guest = (await res.json()) as { username: string; token: string }
+    expect(await f.attempt({ clientId: 'g1', username: 'guest', password: guest.token })).toBe('connected')
+    expect(await f.attempt({ clientId: 'g2', username: 'u', password: await token({ sub: 'bob' }, { exp: '31d', iat: true }) })).toMatch(/Bad username or password/)
+  })
+
   it('has options that the config checks, naming file, line and column', () => {
     const errorOf = (text: string) => {
       try {
@@ -121,5 +129,7 @@ describe('the lifetime of a token', () => {
     expect(lifetime.message).toMatch(/^conf\/switchyard.yaml:4:18: auth.jwt.maxLifetime must be a duration/)
     const exp = errorOf(`auth:\n  jwt:\n    secret: '${SECRET}'\n    requireExp: sometimes\n`)
     expect(exp.message).toMatch(/^conf\/switchyard.yaml:4:17: auth.jwt.requireExp must be true or false/)
+    const guests = errorOf(`auth:\n  jwt:\n    secret: '${SECRET}'\n    maxLifetime: 1h\n  guests: { lifetime: 30d }\n`)
+    expect(guests.message).toMatch(/^conf\/switchyard.yaml:4:18: auth.jwt.maxLifetime must not be shorter than guests.lifetime/)
   })
 })
