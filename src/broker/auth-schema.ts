@@ -2,6 +2,42 @@ import { z } from 'zod'
 import { duration } from '../duration.js'
 import { isPasswordHash } from './passwords.js'
 
+const DEFAULT_MAX_LIFETIME = 24 * 3_600_000
+
+const failureCount = z.number({ error: 'must be a whole number, 0 or more' }).int('must be a whole number, 0 or more').min(0, 'must be a whole number, 0 or more')
+
+/** Failed logins per username and per source address; see LoginThrottle for how they count. */
+export const loginThrottleSchema = z.strictObject({
+  /** Failed logins for one username before it is locked; 0 turns the per-username lock off. */
+  maxFailures: failureCount.default(5),
+  /**
+   * Failed logins from one source address (an IPv6 /64) before it is locked;
+   * 0 turns it off, as clients behind one proxy or NAT share an address.
+   */
+  maxAddressFailures: failureCount.default(20),
+  /** The first lock; each failure after it doubles the next one. */
+  lockout: duration.refine((ms) => ms >= 1, 'must be at least 1ms').default(10_000),
+  maxLockout: duration.default(15 * 60_000),
+  /** How long failures are remembered after the last one (or the end of a lock). */
+  window: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(15 * 60_000),
+  /** Usernames, and apart from them addresses, remembered at most; the least recently used are forgotten first. */
+  maxTracked: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(100, 'must be at least 100').default(10_000),
+}).refine((t) => t.maxLockout >= t.lockout, { message: 'must not be shorter than lockout', path: ['maxLockout'] })
+
+export type LoginThrottleConfig = z.output<typeof loginThrottleSchema>
+
+/** Password hashes computed at once, and checks waiting for one; see HashGate. */
+export const passwordChecksSchema = z.strictObject({
+  /**
+   * Two: each scrypt holds 32 MB and a core for ~80 ms, and libuv's other
+   * two threads stay free for file and DNS work. Above UV_THREADPOOL_SIZE
+   * (4) more only wait inside libuv.
+   */
+  concurrency: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').default(2),
+  /** 64 checks are about 2.5 s of hashing at two at a time: well inside a client's connect timeout (30 s in MQTT.js). */
+  queueSize: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must not be negative').default(64),
+})
+
 export const authSchema = z.strictObject({
   /** Clients that give no username may connect. Off as soon as users or jwt is set, unless said otherwise. */
   anonymous: z.boolean({ error: 'must be true or false' }).optional(),
@@ -19,6 +55,15 @@ export const authSchema = z.strictObject({
     usernameClaim: z.string().default('sub'),
     audience: z.string().optional(),
     issuer: z.string().optional(),
+    /** Refuse tokens without `exp`: one that never expires is a login for whoever ever copied it. */
+    requireExp: z.boolean({ error: 'must be true or false' }).default(true),
+    /**
+     * The longest lifetime a token may state, `exp` - `iat` (or `exp` - now
+     * without `iat`); 0 for no cap. A day by default (or guests.lifetime,
+     * when longer, for the tokens the broker signs itself): browser sessions
+     * get tokens of minutes to hours, and a leaked one stops working within it.
+     */
+    maxLifetime: duration.optional(),
   }).refine((j) => [j.secret, j.secretFile, j.publicKey].filter((x) => x !== undefined).length === 1, 'must have one of secret, secretFile or publicKey').optional(),
   /**
    * Guest identities: `POST /auth/guest` signs a token for a new user
@@ -31,7 +76,11 @@ export const authSchema = z.strictObject({
     /** New identities per source address per minute. */
     perMinute: z.number({ error: 'must be a number' }).int().positive().default(10),
   }).optional(),
+  loginThrottle: loginThrottleSchema.prefault({}),
+  passwordChecks: passwordChecksSchema.prefault({}),
 }).prefault({}).refine((a) => !a.guests || (a.jwt !== undefined && a.jwt.publicKey === undefined), { message: 'guests needs jwt with secret or secretFile: the broker signs the guests\' tokens', path: ['guests'] })
+  .refine((a) => !a.guests || !a.jwt?.maxLifetime || a.guests.lifetime <= a.jwt.maxLifetime, { message: 'must not be shorter than guests.lifetime: the broker would sign guest tokens it then refuses', path: ['jwt', 'maxLifetime'] })
+  .transform((a) => (a.jwt ? { ...a, jwt: { ...a.jwt, maxLifetime: a.jwt.maxLifetime ?? Math.max(DEFAULT_MAX_LIFETIME, a.guests?.lifetime ?? 0) } } : { ...a, jwt: undefined }))
 
 export type AuthConfig = z.output<typeof authSchema>
 

@@ -93,14 +93,23 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }
       const failed = (err: unknown) => done(err as never, false)
       if (!deps.authenticator) return void admit(username).catch(failed)
-      deps.authenticator.check(username, password).then((result) => {
+      const address = connections.get(client)?.ipAddress
+      deps.authenticator.check(username, password, address).then((result) => {
         if (result.ok) {
           connections.setUsername(client, result.username)
           return admit(result.username)
         }
-        log.warn({ clientId: client.id, username, reason: result.reason }, 'connection refused')
-        metricsRef.refused?.inc({ reason: result.reason.startsWith('invalid token') ? 'token' : 'credentials' })
-        done(Object.assign(new Error(result.reason), { returnCode: 4 }) as never, false)
+        // A throttled or unhashed refusal is logged at debug: under attack
+        // there is one per try; the lock that began them is logged once.
+        const tryLater = result.refusal === 'throttled' || result.refusal === 'busy'
+        log[tryLater ? 'debug' : 'warn']({ clientId: client.id, username, address, reason: result.reason }, 'connection refused')
+        for (const lock of result.locks ?? []) {
+          log.warn({ username, address, failures: lock.failures, lockMs: lock.ms }, `${lock.kind} locked for ${Math.ceil(lock.ms / 1000)} s after ${lock.failures} failed logins`)
+        }
+        metricsRef.refused?.inc({ reason: result.refusal })
+        // 3, server unavailable, is MQTT 3.1.1's "try later" [MQTT-3.2.2.3]:
+        // the password was not checked. 4 is bad username or password.
+        done(Object.assign(new Error(result.reason), { returnCode: tryLater ? 3 : 4 }) as never, false)
       }).catch(failed)
     },
     authorizeSubscribe(client, sub, done) {
