@@ -81,6 +81,15 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         metricsRef.refused?.inc({ reason: 'client_id' })
         return done(Object.assign(new Error('client id must not contain + or #'), { returnCode: 2 }) as never, false)
       }
+      // A client that gives no client id cannot come back to a session: it
+      // must ask for a clean one [MQTT-3.1.3-8]. (A made-up id's session
+      // would be kept, and queued for, forever.)
+      const info = connections.get(client)
+      if (info?.generatedId && !info.cleanSession) {
+        log.info('zero-length client id with CleanSession=0; connection refused')
+        metricsRef.refused?.inc({ reason: 'client_id' })
+        return done(Object.assign(new Error('a zero-length client id needs CleanSession=1'), { returnCode: 2 }) as never, false)
+      }
       // Then the client id: it must be one the user may use, and not another user's.
       const admit = async (user: string | undefined) => {
         if (!deps.identity) return done(null, true)

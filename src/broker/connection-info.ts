@@ -19,6 +19,8 @@ export interface ConnectionInfo {
   keepAlive: number
   protocolVersion: number
   cleanSession: boolean
+  /** The CONNECT gave no client id: the broker made one up (`aedes_{uuid}`). */
+  generatedId: boolean
   /** Set when something other than the socket closing decides the reason. */
   disconnectReason?: DisconnectReason
   errorMessage?: string
@@ -41,6 +43,7 @@ export class Connections {
       keepAlive: packet.keepalive ?? 0,
       protocolVersion: packet.protocolVersion ?? 4,
       cleanSession: packet.clean !== false,
+      generatedId: !packet.clientId,
     }
     this.#info.set(client, info)
     return info

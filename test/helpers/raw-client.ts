@@ -26,15 +26,25 @@ export class RawClient {
 
   /** Opens a connection to 127.0.0.1:`port` and sends a CONNECT with `connect`'s fields. */
   static async connect(port: number, connect: Partial<IConnectPacket> & { clientId: string }): Promise<RawClient> {
-    const socket = createConnection({ port, host: '127.0.0.1' })
-    await within(new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject)), 5000, `a TCP connection to port ${port}`)
-    const client = new RawClient(socket)
+    const client = await RawClient.open(port)
     client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, ...connect })
     return client
   }
 
+  /** Opens a connection to 127.0.0.1:`port` and sends nothing yet. */
+  static async open(port: number): Promise<RawClient> {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    await within(new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject)), 5000, `a TCP connection to port ${port}`)
+    return new RawClient(socket)
+  }
+
   send(packet: Packet): void {
     this.socket.write(mqttPacket.generate(packet))
+  }
+
+  /** Sends bytes as they are: packets that mqtt-packet would not make. */
+  write(bytes: Buffer): void {
+    this.socket.write(bytes)
   }
 
   /** Resolves with the first received packet that `match` accepts (from the start), or rejects after `ms`. */
