@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { Inbox } from './helpers/mqtt.js'
 import { RawClient } from './helpers/raw-client.js'
 import { useApp } from './helpers/use-app.js'
 
@@ -27,5 +28,47 @@ describe('a zero-length client id', () => {
     f.defer(() => raw.drop())
     const connack = await raw.next((p) => p.cmd === 'connack') as { returnCode: number; sessionPresent: boolean }
     expect([connack.returnCode, connack.sessionPresent]).toEqual([0, false])
+  })
+})
+
+describe('a PUBLISH the broker refuses', () => {
+  const ACL = `
+acl:
+  - { allow: subscribe, topics: ['#', '$events/acl/#', '$SYS/#'] }
+  - { allow: publish, topics: ['open/#', 'flush/#'] }
+`
+  it('is acknowledged at its QoS and delivered to no one, and announced for auditing: $ topics and ACL denials', async () => {
+    await f.start(ACL)
+    const reader = await f.connect({ clientId: 'reader' })
+    const heard = new Inbox(reader)
+    await reader.subscribeAsync(['closed/#', 'open/#', '$events/acl/#', '$SYS/#'], { qos: 1 })
+    const writer = await f.connect({ clientId: 'writer' })
+    for (const qos of [0, 1, 2] as const) await writer.publishAsync('closed/x', `denied ${qos}`, { qos })
+    await writer.publishAsync('$SYS/forged', 'reserved', { qos: 1 })
+    await writer.publishAsync('open/x', 'allowed', { qos: 1 })
+    expect(writer.connected).toBe(true)
+    await heard.on('open/x')
+    const audit = await heard.waitFor((ms) => ms.filter((m) => m.topic.startsWith('$events/acl/')).length >= 4)
+    await heard.flush()
+    // (Aedes announces its own $SYS/{broker id}/new/... messages besides.)
+    expect(heard.messages.filter((m) => !m.topic.startsWith('$')).map((m) => [m.topic, m.payload])).toEqual([['open/x', 'allowed']])
+    expect(heard.messages.filter((m) => m.topic === '$SYS/forged')).toEqual([])
+    const events = audit.filter((m) => m.topic === '$events/acl/denied/writer').map((m) => JSON.parse(m.payload) as Record<string, unknown>)
+    expect(events.map((e) => [e.topic, e.qos, e.action])).toEqual([['closed/x', 0, 'publish'], ['closed/x', 1, 'publish'], ['closed/x', 2, 'publish'], ['$SYS/forged', 1, 'publish']])
+    const metrics = await (await fetch(`${f.app.httpUrl}/metrics`)).text()
+    expect(metrics).toContain('switchyard_acl_denied_total{action="publish"} 4')
+  })
+
+  it('closes the connection with acl.deniedPublish: disconnect', async () => {
+    await f.start(`
+acl:
+  deniedPublish: disconnect
+  rules:
+    - { allow: all, topics: ['open/#'] }
+`)
+    const writer = await f.connect({ clientId: 'writer' })
+    const closed = new Promise<void>((r) => writer.once('close', () => r()))
+    writer.publish('closed/x', 'denied', { qos: 1 })
+    await closed
   })
 })

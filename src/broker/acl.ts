@@ -1,4 +1,4 @@
-import type { AclConfig } from './auth-schema.js'
+import type { AclEntries } from './auth-schema.js'
 
 export type AclAction = 'publish' | 'subscribe'
 
@@ -22,7 +22,7 @@ interface Entry {
 export class Acl {
   readonly #entries: Entry[] | undefined
 
-  constructor(config: AclConfig) {
+  constructor(config: AclEntries) {
     // The connect entries are the client id rules' (client-id-rules.ts); an
     // ACL of connect entries alone leaves topics open.
     const entries = config?.flatMap((e): Entry[] => {

@@ -94,11 +94,28 @@ const users = z.array(z.string().min(1), { error: 'must be a list of usernames' 
  * that matches decides. `connect` entries, which `all` does not include,
  * decide which client ids a user may connect with.
  */
-export const aclSchema = z.array(z.union([
+const aclEntries = z.array(z.union([
   z.strictObject({ allow: rights, topics: z.array(z.string().min(1)).default(['#']) }),
   z.strictObject({ deny: rights, topics: z.array(z.string().min(1)).default(['#']) }),
   z.strictObject({ allow: z.literal('connect'), clientIds, users, takeover: z.boolean({ error: 'must be true or false' }).default(false) }),
   z.strictObject({ deny: z.literal('connect'), clientIds, users }),
-], { error: 'must be { allow: publish|subscribe|all, topics: [...] }, { deny: ..., topics: [...] } or { allow|deny: connect, clientIds: [...] }' }), { error: 'must be a list of rules' }).optional()
+], { error: 'must be { allow: publish|subscribe|all, topics: [...] }, { deny: ..., topics: [...] } or { allow|deny: connect, clientIds: [...] }' }), { error: 'must be a list of rules' })
+
+/**
+ * `acl:` is the list of entries, or `{ deniedPublish, rules: [...] }` when
+ * the denied-publish policy is set too. What a refused PUBLISH (to a `$`
+ * topic, or one the entries deny) does to its client: `drop` (the default,
+ * as Mosquitto does) acknowledges it as its QoS requires and delivers it to
+ * no one; `disconnect` closes the connection, which [MQTT-3.3.5-2] allows.
+ */
+export const aclSchema = z.union([
+  aclEntries,
+  z.strictObject({
+    deniedPublish: z.enum(['drop', 'disconnect'], { error: 'must be drop or disconnect' }).default('drop'),
+    rules: aclEntries.optional(),
+  }),
+], { error: 'must be a list of rules, or { deniedPublish: drop | disconnect, rules: [...] }' }).optional()
+  .transform((acl) => (Array.isArray(acl) || acl === undefined ? { rules: acl, deniedPublish: 'drop' as const } : acl))
 
 export type AclConfig = z.output<typeof aclSchema>
+export type AclEntries = AclConfig['rules']

@@ -12,7 +12,7 @@ import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
 import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
-import { markRemoteTakeovers, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
+import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import type { Limits } from './limits.js'
 
 export interface BrokerDeps {
@@ -21,6 +21,8 @@ export interface BrokerDeps {
   acl?: Acl
   /** Binds each client id to its user; without it any user may take any client id over. */
   identity?: ClientIdentity
+  /** What a refused PUBLISH does: acknowledged and delivered to no one (`drop`, the default), or the connection closed. */
+  deniedPublish?: 'drop' | 'disconnect'
   limits: Limits
   log: Logger
   registry: Registry
@@ -137,17 +139,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         if (tooLarge) return done(new Error(tooLarge))
       }
       // '$' topics belong to the broker [MQTT-4.7.2]: a client may read
-      // $events where allowed, never forge them. In MQTT 3.1.1 the only answer
-      // to a forbidden PUBLISH is to close the connection.
-      if (client && packet.topic.charCodeAt(0) === 36) {
-        log.warn({ clientId: client.id, topic: packet.topic }, 'client tried to publish to a $ topic; closing its connection')
-        return done(new Error(`publishing to ${packet.topic} is not allowed: $ topics are reserved for the broker`))
-      }
-      if (client && deps.acl?.enabled && !deps.acl.allows('publish', packet.topic, who(client))) {
-        log.warn({ clientId: client.id, topic: packet.topic }, 'publish denied by the ACL; closing the connection')
-        metricsRef.denied?.inc({ action: 'publish' })
-        return done(new Error(`publishing to ${packet.topic} is not allowed`))
-      }
+      // $events where allowed, never forge them.
+      if (client && packet.topic.charCodeAt(0) === 36) return refuse(client, packet, 'reserved', done)
+      if (client && deps.acl?.enabled && !deps.acl.allows('publish', packet.topic, who(client))) return refuse(client, packet, 'acl', done)
       // Aedes acknowledges a QoS 1 publish before its `published` hook; this
       // is the last step before the PUBACK.
       const beforeAck = deps.hooks?.beforeAck
@@ -166,6 +160,31 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
   }
 
+  // A refused PUBLISH. MQTT 3.1.1 has no negative acknowledgement: the
+  // broker may close the connection [MQTT-3.3.5-2], or acknowledge it and
+  // deliver it to no one, as Mosquitto does (and Paho's $-topic test
+  // expects): one refused message then does not cost a browser its
+  // connection. Either way it is counted and announced for auditing on
+  // $events/acl/denied/{clientId}.
+  const refused = new WeakSet<PublishPacket>()
+  function refuse(client: Client, packet: PublishPacket, why: 'reserved' | 'acl', done: (err?: Error | null) => void): void {
+    const reason = why === 'reserved' ? `${packet.topic} is a $ topic, reserved for the broker` : `the ACL does not allow publishing to ${packet.topic}`
+    metricsRef.denied?.inc({ action: 'publish' })
+    if (created) {
+      publishLifecycleEvent(created, `$events/acl/denied/${client.id}`, {
+        clientId: client.id, username: connections.get(client)?.username ?? null, action: 'publish', topic: packet.topic, qos: packet.qos,
+        reason, timestamp: Date.now(), eventType: 'denied', node: deps.nodeId,
+      }, log)
+    }
+    if (deps.deniedPublish === 'disconnect') {
+      log.warn({ clientId: client.id, topic: packet.topic }, `publish refused (${reason}); closing the connection`)
+      return done(new Error(`publishing to ${packet.topic} is not allowed: ${reason}`))
+    }
+    log.debug({ clientId: client.id, topic: packet.topic }, `publish refused (${reason}); acknowledged and dropped`)
+    refused.add(packet)
+    done(null)
+  }
+
   const aedes = (created = await Aedes.createBroker(options))
   // Aedes 1.2 writes a QoS 1 PUBACK first and only then stores the message
   // (the retained one, the queues of persistent sessions), so a crash in
@@ -173,7 +192,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   // runs before the PUBACK, and Aedes' own publish of that packet is skipped.
   const stored = new WeakSet<PublishPacket>()
   const publish = wrapPublish(aedes, (publish) => (packet, client, done) => {
-    if (!stored.delete(packet)) return publish(packet, client, done)
+    if (!stored.delete(packet) && !refused.delete(packet)) return publish(packet, client, done)
     done?.()
   })
   // The PUBACKs of publishes that complete in one turn go out together, after

@@ -1,4 +1,4 @@
-import type { AclConfig } from './auth-schema.js'
+import type { AclEntries } from './auth-schema.js'
 
 interface ConnectEntry {
   allow: boolean
@@ -24,7 +24,7 @@ export type ConnectDecision = { allowed: boolean; takeover: boolean }
 export class ClientIdRules {
   readonly #entries: readonly ConnectEntry[]
 
-  constructor(config: AclConfig) {
+  constructor(config: AclEntries) {
     this.#entries = (config ?? []).flatMap((e): ConnectEntry[] => {
       if ('allow' in e && e.allow === 'connect') return [{ allow: true, users: e.users && new Set(e.users), patterns: e.clientIds, takeover: e.takeover }]
       if ('deny' in e && e.deny === 'connect') return [{ allow: false, users: e.users && new Set(e.users), patterns: e.clientIds, takeover: false }]
