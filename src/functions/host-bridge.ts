@@ -1,6 +1,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { EventQuery } from '../storage/event-log.js'
+import { refusedPublishTopic } from '../topics/system-topics.js'
 import type { FunctionHost, InvocationContext } from './function-target.js'
 import type { HostReply, WorkerMessage } from './protocol.js'
 
@@ -10,6 +11,8 @@ export type WorkerOutcome = Extract<WorkerMessage, { type: 'result' }>
 export interface BridgeOptions {
   host: FunctionHost
   context: InvocationContext
+  /** Whether the function's config lets `ctx.publish` reach `$` topics (`publishSystemTopics`). */
+  publishSystemTopics: boolean
   /** The function's logger; made on the first line the function logs. */
   log: () => Logger
   /** The worker took the task. */
@@ -68,6 +71,9 @@ export class HostBridge {
         if (typeof topic !== 'string' || !(payload instanceof Uint8Array) || (qos !== 0 && qos !== 1 && qos !== 2) || typeof retain !== 'boolean') {
           throw new Error('ctx.publish was called with a malformed message')
         }
+        // As a republish: a topic name, never a filter, and a `$` topic only with consent.
+        const refused = refusedPublishTopic(topic, this.options.publishSystemTopics, "publishSystemTopics: true to the function's config")
+        if (refused) throw new Error(`ctx.publish: cannot publish to "${topic}": ${refused}`)
         const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
         this.options.host.publish(topic, bytes, { qos, retain }, this.options.context)
           .then(() => reply({ type: 'reply', id: call.id, ok: true, value: undefined }), fail)

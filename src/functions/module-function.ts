@@ -11,6 +11,8 @@ export interface ModuleFunctionOptions {
   module: string
   timeout: number
   retry: RetryPolicy | undefined
+  /** Whether `ctx.publish` may reach `$` topics. */
+  publishSystemTopics: boolean
   pool: WorkerPool
   host: FunctionHost
   log: Logger
@@ -47,6 +49,7 @@ export class ModuleFunction implements FunctionTarget {
     const bridge = new HostBridge({
       host,
       context,
+      publishSystemTopics: this.options.publishSystemTopics,
       log: () => log.child({ function: name, requestId: context.requestId }),
       onStart: () => {
         if (finished) return

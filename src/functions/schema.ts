@@ -18,6 +18,11 @@ const moduleFunctionSchema = z.strictObject({
   module: z.string({ error: 'must be the path of a JavaScript module' }).min(1, 'must be the path of a JavaScript module'),
   timeout: timeout(3000),
   retry: retrySchema.optional(),
+  /**
+   * Whether `ctx.publish` may publish to `$` topics, the broker's own (see
+   * topics/system-topics.ts). Off by default, as for a republish.
+   */
+  publishSystemTopics: z.boolean({ error: 'must be true or false' }).default(false),
 })
 
 const httpFunctionSchema = z.strictObject({
