@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
@@ -15,11 +15,19 @@ const f = useApp({ adminToken: TOKEN })
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/chat/switchyard.yaml', import.meta.url))
 
-/** The chat example's functions (module paths made absolute) and rules. */
-function chatYaml(): string {
-  const { functions, rules } = parse(readFileSync(EXAMPLE, 'utf8')) as { functions: Record<string, { module: string }>; rules: unknown[] }
-  const absolute = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, { ...fn, module: resolve(dirname(EXAMPLE), fn.module) }]))
-  return stringify({ functions: absolute, rules })
+/** The chat example as it ships: its functions (module paths made absolute), rules, auth and ACL. */
+function chatYaml(secretDir: string): string {
+  const { functions, rules, auth, acl } = parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, any>
+  const modules = Object.fromEntries(Object.entries(functions as Record<string, { module: string }>).map(([n, fn]) => [n, { ...fn, module: resolve(dirname(EXAMPLE), fn.module) }]))
+  return stringify({ functions: modules, rules, auth: { ...auth, jwt: { ...auth.jwt, secretFile: join(secretDir, 'jwt-secret') } }, acl })
+}
+
+/** A browser's tab in the chat: a guest identity of its own, connected as the page does. */
+async function chatTab(tabs = 1) {
+  const res = await fetch(`${f.app.httpUrl}/auth/guest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  const { username, token } = await res.json() as { username: string; token: string }
+  const open = (tab: number) => f.connect({ clientId: `chat-${username}-${tab}`, username, password: token })
+  return Promise.all(Array.from({ length: tabs }, (_, i) => open(i + 1)))
 }
 
 interface Welcome {
@@ -29,34 +37,36 @@ interface Welcome {
 }
 
 /** Joins `room` as the chat page does and answers the backlog the room sends back. */
-async function joinRoom(clientId: string, room: string): Promise<Welcome> {
-  const client = await f.connect({ clientId })
+async function joinRoom(client: Awaited<ReturnType<typeof f.connect>>, room: string): Promise<Welcome> {
   const inbox = new Inbox(client)
+  const clientId = client.options.clientId!
   await client.subscribeAsync(`chat/in/${clientId}`, { qos: 1 })
-  await client.publishAsync('chat/join', JSON.stringify({ room, name: clientId }), { qos: 1 })
+  await client.publishAsync('chat/join', JSON.stringify({ room, name: 'Bob' }), { qos: 1 })
   return JSON.parse((await inbox.on(`chat/in/${clientId}`)).payload) as Welcome
 }
 
 describe('the chat example', () => {
   it('keeps a message to a room named lobby/../x out of the lobby\'s backlog', async () => {
-    await f.start(chatYaml())
+    await f.start(chatYaml(f.tempDir()))
     const watcher = await f.connect()
     const inbox = new Inbox(watcher)
     await watcher.subscribeAsync('chat/pub/#', { qos: 1 })
 
-    const alice = await f.connect({ clientId: 'chat-alice-1' })
-    await alice.publishAsync('chat/out', JSON.stringify({ room: 'lobby', message: 'hello', name: 'Alice' }), { qos: 1 })
-    const mallory = await f.connect({ clientId: 'chat-mallory-1' })
-    await mallory.publishAsync('chat/out', JSON.stringify({ room: 'lobby/../x', message: 'planted', name: 'Alice' }), { qos: 1 })
+    const [alice] = await chatTab()
+    await alice!.publishAsync('chat/out', JSON.stringify({ room: 'lobby', message: 'hello', name: 'Alice' }), { qos: 1 })
+    // Any browser can send any room in its JSON.
+    const [mallory] = await chatTab()
+    await mallory!.publishAsync('chat/out', JSON.stringify({ room: 'lobby/../x', message: 'planted', name: 'Alice' }), { qos: 1 })
 
     const published = await inbox.count(2)
     // Both stored, before anyone reads a backlog.
     await waitUntil(() => f.api('/store/chat'), { until: (s: { events: unknown[] }) => s.events.length === 2, what: 'both messages stored' })
 
-    expect((await joinRoom('chat-bob-1', 'lobby')).messages.map((m) => m.message)).toEqual(['hello'])
+    const [bobInLobby, bobElsewhere] = await chatTab(2)
+    expect((await joinRoom(bobInLobby!, 'lobby')).messages.map((m) => m.message)).toEqual(['hello'])
     // The odd room is a room of its own, on one level, with its own backlog.
     expect(published.map((m) => m.topic).sort()).toEqual(['chat/pub/lobby', 'chat/pub/lobby%2F..%2Fx'])
-    expect((await joinRoom('chat-bob-2', 'lobby/../x')).messages.map((m) => m.message)).toEqual(['planted'])
+    expect((await joinRoom(bobElsewhere!, 'lobby/../x')).messages.map((m) => m.message)).toEqual(['planted'])
   })
 })
 
