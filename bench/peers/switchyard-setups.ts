@@ -14,12 +14,12 @@ export const chatRules: SwitchyardSetup = {
     {
       name: 'chatPub',
       sql: "SELECT *, clientId() AS clientId, timestamp() AS timestamp, newuuid() AS id FROM 'chat/out' WHERE NOT isUndefined(message) AND NOT isUndefined(room)",
-      actions: [{ republish: { topic: 'chat/pub/${room}', qos: 1 } }],
+      actions: [{ republish: { topic: 'chat/pub/${topicLevel(room)}', qos: 1 } }],
       errorAction: { republish: { topic: 'errors/rules' } },
     },
     {
       name: 'chatStore',
-      sql: "SELECT * FROM 'chat/pub/#'",
+      sql: "SELECT * FROM 'chat/pub/+'",
       actions: [{ store: { table: 'chat', key: '${topic(3)}', ttl: '24h' } }],
     },
   ],

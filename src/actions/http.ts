@@ -1,13 +1,18 @@
 import { z } from 'zod'
 import { duration } from '../duration.js'
+import { ActionError } from '../errors.js'
 import { formatTarget, send, type DurableHttpRequest } from '../delivery/targets/index.js'
 import { retrySchema } from '../retry.js'
 import { deliveryContext, type ActionEvent, type ActionKind } from './action.js'
 import { outputPayload } from './republish.js'
 import { templateString } from './template-string.js'
+import { hasDotSegment, urlTemplateString } from './url-template.js'
 
 const schema = z.strictObject({
-  url: templateString.refine((url) => /^https?:\/\//.test(url.source), 'must start with http:// or https://'),
+  /** Each value filled in is percent-encoded (url-template.ts); the template's own text is sent as written. */
+  url: urlTemplateString
+    .refine((url) => /^https?:\/\//.test(url.source), 'must start with http:// or https://')
+    .refine((url) => !(url.constant && hasDotSegment(url.source)), 'must not have a "." or ".." path segment: write the path it stands for'),
   method: z.enum(['POST', 'PUT', 'PATCH', 'GET', 'DELETE'], { error: 'must be POST, PUT, PATCH, GET or DELETE' }).default('POST'),
   headers: z.record(z.string(), templateString).default({}),
   /** The body; when absent, the rule's SELECT output as JSON. */
@@ -44,12 +49,20 @@ export const http: ActionKind<HttpConfig> = {
       } as Record<string, string>,
       body: hasBody ? (body ? event.fill(body) : outputPayload(event.output)) : undefined,
     })
+    /** The request of `event`, unless a value made a dot segment that would send it elsewhere. */
+    const checked = (event: ActionEvent) => {
+      const request = render(event)
+      if (hasDotSegment(request.url)) {
+        throw new ActionError(`${request.method} ${request.url} was not sent: its path has a "." or ".." segment, which would change the path it goes to`, false)
+      }
+      return request
+    }
     if (config.durable) {
       return {
         kind: 'http',
         durable: true,
         async run(event) {
-          const request = render(event)
+          const request = checked(event)
           const spec: DurableHttpRequest = { ...request, rendered: true, timeout: config.timeout, ...(config.retry ? { retry: config.retry } : {}) }
           await deps.deliveries.record({ target: formatTarget({ kind: 'url', url: request.url }), spec, event: event.output, context: deliveryContext(event) }, event)
         },
@@ -61,7 +74,7 @@ export const http: ActionKind<HttpConfig> = {
     return {
       kind: 'http',
       async run(event) {
-        const request = render(event)
+        const request = checked(event)
         await send(request, config.timeout)
       },
       describe(event) {

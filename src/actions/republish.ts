@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import { ActionError } from '../errors.js'
 import { nextHop } from '../publisher/lineage.js'
-import { invalidTopicName } from '../topics/match.js'
-import type { ActionEvent, ActionKind } from './action.js'
+import { isSystemTopic, refusedPublishTopic } from '../topics/system-topics.js'
+import type { ActionEvent, ActionKind, Template } from './action.js'
 import { templateString } from './template-string.js'
 
 const schema = z.strictObject({
@@ -11,6 +11,15 @@ const schema = z.strictObject({
   payload: templateString.optional(),
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0, 1 or 2' }).default(0),
   retain: z.boolean({ error: 'must be true or false' }).default(false),
+  /**
+   * Whether the topic may start with `$`, the broker's own topics (see
+   * system-topics.ts). Off by default: a topic filled in from a message
+   * must not let its sender forge `$events/...`.
+   */
+  allowSystemTopics: z.boolean({ error: 'must be true or false' }).default(false),
+}).refine((c) => c.allowSystemTopics || !startsWithSystemText(c.topic), {
+  path: ['topic'],
+  message: "starts with $, a topic of the broker's own: add allowSystemTopics: true to publish there",
 })
 
 export type RepublishConfig = z.output<typeof schema>
@@ -20,6 +29,7 @@ export const republish: ActionKind<RepublishConfig> = {
   schema,
   create(config, deps) {
     const { topic, payload } = config
+    const consent = 'allowSystemTopics: true to the republish action'
     const render = (event: ActionEvent) => ({
       topic: event.fill(topic),
       payload: payload ? event.fill(payload) : wholeOutput(event),
@@ -29,7 +39,7 @@ export const republish: ActionKind<RepublishConfig> = {
       // Not async: a republish is one publish, and runs for every message its rule passes.
       run(event) {
         const message = render(event)
-        const invalid = invalidTopicName(message.topic)
+        const invalid = refusedPublishTopic(message.topic, config.allowSystemTopics, consent)
         if (invalid) return Promise.reject(new ActionError(`cannot republish to "${message.topic}": ${invalid}`, false))
         // Payloads are never changed once published: the original's bytes can be shared.
         const bytes = typeof message.payload === 'string' ? Buffer.from(message.payload) : message.payload
@@ -41,6 +51,15 @@ export const republish: ActionKind<RepublishConfig> = {
       },
     }
   },
+}
+
+/**
+ * True when the template's own text (before any `${...}`) starts with `$`,
+ * so that every topic it makes is a `$` topic: a config mistake, caught
+ * when the config loads rather than at the first message.
+ */
+function startsWithSystemText(topic: Template): boolean {
+  return isSystemTopic(topic.source) && !topic.source.startsWith('${')
 }
 
 /**

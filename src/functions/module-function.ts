@@ -11,6 +11,12 @@ export interface ModuleFunctionOptions {
   module: string
   timeout: number
   retry: RetryPolicy | undefined
+  /** Whether `ctx.publish` may reach `$` topics. */
+  publishSystemTopics: boolean
+  /** The variables of its `process.env`, besides NODE_ENV. */
+  env: Readonly<Record<string, string>>
+  /** Bytes its worker may hold outside the V8 heap. */
+  maxExternalMemory: number
   pool: WorkerPool
   host: FunctionHost
   log: Logger
@@ -47,6 +53,7 @@ export class ModuleFunction implements FunctionTarget {
     const bridge = new HostBridge({
       host,
       context,
+      publishSystemTopics: this.options.publishSystemTopics,
       log: () => log.child({ function: name, requestId: context.requestId }),
       onStart: () => {
         if (finished) return
@@ -72,11 +79,17 @@ export class ModuleFunction implements FunctionTarget {
         functionName: name,
         event,
         context: { clientId: context.clientId, topic: context.topic, rule: context.rule, requestId: context.requestId },
+        env: this.options.env,
+        maxExternalMemory: this.options.maxExternalMemory,
         port: bridge.workerPort,
       }, stop.signal)
       // Posted before the task returned, so it is here or on its way.
       outcome = await bridge.outcome
     } catch (err) {
+      // A worker that ended its own thread said why just before: read it now, before the channel closes.
+      bridge.drain()
+      const last = bridge.result
+      if (last && !last.ok && last.reason === 'memory') throw this.#functionFailure(last, { cause: err })
       throw this.#poolFailure(err, stoppedBy)
     } finally {
       finished = true
@@ -88,14 +101,19 @@ export class ModuleFunction implements FunctionTarget {
     throw this.#functionFailure(outcome)
   }
 
-  /** The function ran and failed: it threw, could not be loaded, or returned what cannot be sent. */
-  #functionFailure(outcome: Extract<WorkerOutcome, { ok: false }>): ActionError {
+  /**
+   * The function ran and failed: it threw, could not be loaded, returned
+   * what cannot be sent, or its worker held too much memory outside the
+   * heap (retryable: a fresh worker starts with none).
+   */
+  #functionFailure(outcome: Extract<WorkerOutcome, { ok: false }>, options?: { cause: unknown }): ActionError {
     const { name } = this.options
     switch (outcome.reason) {
       case 'threw': return new ActionError(`function ${name} threw: ${outcome.message}`, outcome.retryable ?? true)
       case 'load': return new ActionError(`function ${name} ${outcome.message}`, false)
       case 'no-handler': return new ActionError(`function ${name}: ${outcome.message}`, false)
       case 'result': return new ActionError(`function ${name} ${outcome.message}`, false)
+      case 'memory': return new ActionError(`function ${name} ${outcome.message}: its worker was replaced`, true, options)
     }
   }
 

@@ -15,14 +15,21 @@ export interface WorkerTask {
   functionName: string
   event: unknown
   context: { clientId: string | undefined; topic: string; rule: string | undefined; requestId: string }
+  /** The function's own variables, which its `process.env` holds besides the worker's NODE_ENV. */
+  env: Readonly<Record<string, string>>
+  /** Bytes the worker may hold outside the V8 heap (Buffers, ArrayBuffers) while and after the function runs. */
+  maxExternalMemory: number
   /** The worker's end of the invocation's channel (transferred). */
   port: MessagePort
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
-/** Why an invocation failed inside the worker. */
-export type FailureReason = 'load' | 'no-handler' | 'threw' | 'result'
+/**
+ * Why an invocation failed inside the worker. After `memory` the worker
+ * ends its own thread: the memory is the worker's, not the invocation's.
+ */
+export type FailureReason = 'load' | 'no-handler' | 'threw' | 'result' | 'memory'
 
 /** Worker → main. */
 export type WorkerMessage =

@@ -15,7 +15,7 @@ describe('functions schema', () => {
       chat: { module: './functions/chat.js' },
       audit: { url: 'http://127.0.0.1:9000/audit', timeout: '2s', headers: { authorization: 'Bearer x' }, retry: { attempts: 3 } },
     })).toEqual({
-      chat: { module: './functions/chat.js', timeout: 3000 },
+      chat: { module: './functions/chat.js', timeout: 3000, publishSystemTopics: false, env: {}, maxExternalMemory: 128 * 1024 ** 2 },
       audit: {
         url: 'http://127.0.0.1:9000/audit',
         timeout: 2000,
@@ -25,6 +25,7 @@ describe('functions schema', () => {
     })
     expect(functionsSchema.parse({ audit: { url: 'https://example.test/a' } })).toEqual({ audit: { url: 'https://example.test/a', timeout: 5000, headers: {} } })
     expect(functionsSchema.parse(undefined)).toEqual({})
+    expect(functionsSchema.parse({ f: { module: './f.js', env: { PORT: 8080, DEBUG: true, NAME: 'x' }, maxExternalMemory: '512MB' } }).f).toMatchObject({ env: { PORT: '8080', DEBUG: 'true', NAME: 'x' }, maxExternalMemory: 512 * 1024 ** 2 })
   })
 
   it('needs exactly one of module and url', () => {
@@ -36,7 +37,7 @@ describe('functions schema', () => {
   it('names the keys each kind accepts', () => {
     expect(problem({ chat: { module: './a.js', headers: {} } })).toEqual({
       path: ['chat', 'headers'],
-      message: 'is not a known key of a local function (expected one of: module, timeout, retry)',
+      message: 'is not a known key of a local function (expected one of: module, timeout, retry, publishSystemTopics, env, maxExternalMemory)',
     })
     expect(problem({ audit: { url: 'http://x/', method: 'PUT' } })).toEqual({
       path: ['audit', 'method'],
@@ -51,6 +52,10 @@ describe('functions schema', () => {
     expect(problem({ a: { module: './a.js', timeout: '0s' } })).toEqual({ path: ['a', 'timeout'], message: 'must be longer than 0 ms' })
     expect(problem({ a: { module: './a.js', timeout: '1h' } })).toEqual({ path: ['a', 'timeout'], message: 'must be at most 15m' })
     expect(problem({ a: { url: 'http://x/', headers: { a: 1 } } })).toEqual({ path: ['a', 'headers', 'a'], message: 'must be a string' })
+    expect(problem({ a: { module: './a.js', env: { '1X': 'v' } } })).toEqual({ path: ['a', 'env', '1X'], message: 'is not a variable name: use letters, digits and _, not starting with a digit' })
+    expect(problem({ a: { module: './a.js', env: { X: ['v'] } } })).toEqual({ path: ['a', 'env', 'X'], message: 'must be a string' })
+    expect(problem({ a: { module: './a.js', maxExternalMemory: '1MB' } })).toEqual({ path: ['a', 'maxExternalMemory'], message: 'must be at least 16MB' })
+    expect(problem({ a: { module: './a.js', maxExternalMemory: 'lots' } })).toEqual({ path: ['a', 'maxExternalMemory'], message: 'must be a size such as 65536, 64KB or 1MB, not "lots"' })
     expect(problem({ a: 'chat.js' })).toEqual({ path: ['a'], message: 'must be a function such as { module: ./fn.js } or { url: http://host/path }' })
     expect(problem(['a'])).toEqual({ path: [], message: 'must map function names to functions' })
   })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { byteSize } from '../byte-size.js'
 import { duration } from '../duration.js'
 import { retrySchema } from '../retry.js'
 
@@ -7,6 +8,18 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 // Like AWS Lambda's ceiling. It also keeps every timeout far below what
 // setTimeout can hold (about 24.8 days), past which Node fires at once.
 const MAX_TIMEOUT = 15 * 60_000
+
+// A POSIX name, as a shell would take it.
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * Memory a local function may hold outside the V8 heap. Twice the 64 MB of
+ * growth at which V8 collects garbage for external memory
+ * (kExternalAllocationSoftLimit): a function that drops 8 MB Buffers as it
+ * goes was measured to peak near 70 MB before they were collected, and must
+ * not be mistaken for one that keeps them.
+ */
+const MAX_EXTERNAL_MEMORY = 128 * 1024 ** 2
 
 const timeout = (fallback: number) => duration
   .refine((ms) => ms > 0, 'must be longer than 0 ms')
@@ -18,6 +31,31 @@ const moduleFunctionSchema = z.strictObject({
   module: z.string({ error: 'must be the path of a JavaScript module' }).min(1, 'must be the path of a JavaScript module'),
   timeout: timeout(3000),
   retry: retrySchema.optional(),
+  /**
+   * Whether `ctx.publish` may publish to `$` topics, the broker's own (see
+   * topics/system-topics.ts). Off by default, as for a republish.
+   */
+  publishSystemTopics: z.boolean({ error: 'must be true or false' }).default(false),
+  /**
+   * The function's `process.env`, with NODE_ENV: the broker's own
+   * environment (its credentials among it) is not passed on.
+   */
+  env: z.record(
+    z.string().regex(ENV_NAME),
+    z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform(String),
+    {
+      // The record's own message would otherwise stand for a bad name too.
+      error: (issue) => issue.code === 'invalid_key'
+        ? 'is not a variable name: use letters, digits and _, not starting with a digit'
+        : 'must map variable names to values',
+    },
+  ).default({}),
+  /**
+   * Buffers and ArrayBuffers the function's worker may hold outside the V8
+   * heap, which `resourceLimits` does not cap; past it the invocation fails
+   * and the worker is replaced.
+   */
+  maxExternalMemory: byteSize.pipe(z.number().min(16 * 1024 ** 2, 'must be at least 16MB')).default(MAX_EXTERNAL_MEMORY),
 })
 
 const httpFunctionSchema = z.strictObject({

@@ -23,6 +23,18 @@ const IDLE_TIMEOUT = 30_000
 // How long closing waits for running invocations before terminating their threads.
 const CLOSE_GRACE = 2000
 
+/**
+ * What a worker's `process.env` starts with: the broker's NODE_ENV alone
+ * (libraries read it to choose production behaviour; it is no secret).
+ * Without `env`, a worker thread gets a copy of the broker's whole
+ * environment, its credentials among it. A function's own variables come
+ * from its config, per invocation (worker.ts).
+ */
+function workerEnvironment(): Record<string, string> {
+  const { NODE_ENV } = process.env
+  return NODE_ENV === undefined ? {} : { NODE_ENV }
+}
+
 export interface WorkerPoolOptions {
   /** Most threads at once; default max(2, available CPUs). */
   size?: number | undefined
@@ -53,6 +65,7 @@ export class WorkerPool {
       // which freezes any timer or socket a function's module keeps open.
       atomics: 'disabled',
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      env: workerEnvironment(),
       closeTimeout: CLOSE_GRACE,
     })
     // A worker that dies between invocations (a function left a timer that

@@ -35,47 +35,100 @@ class LoadError extends Error {
   }
 }
 
+type Result = Extract<WorkerMessage, { type: 'result' }>
+
 const handlers = new Map<string, Promise<Handler>>()
+
+/**
+ * How often a running invocation's memory outside the heap is measured
+ * (process.memoryUsage() takes about 10 µs). Code that allocates without
+ * yielding is measured when it yields or returns.
+ */
+const MEMORY_CHECK_MS = 100
 
 /** Runs one invocation. Never throws for the function's own failures: they travel as a result. */
 export default async function runInvocation(task: WorkerTask): Promise<void> {
   const channel = new HostChannel(task.port)
   channel.send({ type: 'start' })
+  useEnvironment(task.env)
+  const watch = setInterval(() => enforceMemoryLimit(task, channel), MEMORY_CHECK_MS)
   try {
-    let handler: Handler
+    const result = await run(task, channel)
+    enforceMemoryLimit(task, channel)
     try {
-      handler = await load(task.module)
-    } catch (err) {
-      const reason = err instanceof LoadError ? err.reason : 'load'
-      channel.send({ type: 'result', ok: false, reason, message: errorMessage(err) })
-      return
-    }
-    let value: unknown
-    try {
-      value = await handler(task.event, makeContext(task, channel))
-    } catch (err) {
-      // A function may say that retrying cannot help by throwing an error with `retryable: false`.
-      const retryable = (err as { retryable?: unknown } | null)?.retryable === false ? false : undefined
-      channel.send({ type: 'result', ok: false, reason: 'threw', message: errorMessage(err), retryable })
-      return
-    }
-    // Results leave as JSON (the admin API, the http: entries), so one that
-    // JSON cannot hold is the function's failure, here, and not a server
-    // error later. Structured clone alone would let a BigInt or a cycle through.
-    const notJson = jsonProblem(value)
-    if (notJson !== undefined) {
-      channel.send({ type: 'result', ok: false, reason: 'result', message: `returned a result that is not JSON (${notJson})` })
-      return
-    }
-    try {
-      channel.send({ type: 'result', ok: true, value })
+      channel.send(result)
     } catch (err) {
       // postMessage refuses what structured clone cannot copy (functions, symbols) before sending anything.
       channel.send({ type: 'result', ok: false, reason: 'result', message: `returned a result that cannot be sent back (${errorMessage(err)})` })
     }
   } finally {
+    clearInterval(watch)
     channel.close()
   }
+}
+
+/** Loads and calls the function; its failures are a result, not a throw. */
+async function run(task: WorkerTask, channel: HostChannel): Promise<Result> {
+  let handler: Handler
+  try {
+    handler = await load(task.module)
+  } catch (err) {
+    const reason = err instanceof LoadError ? err.reason : 'load'
+    return { type: 'result', ok: false, reason, message: errorMessage(err) }
+  }
+  let value: unknown
+  try {
+    value = await handler(task.event, makeContext(task, channel))
+  } catch (err) {
+    // A function may say that retrying cannot help by throwing an error with `retryable: false`.
+    const retryable = (err as { retryable?: unknown } | null)?.retryable === false ? false : undefined
+    return { type: 'result', ok: false, reason: 'threw', message: errorMessage(err), retryable }
+  }
+  // Results leave as JSON (the admin API, the http: entries), so one that
+  // JSON cannot hold is the function's failure, here, and not a server
+  // error later. Structured clone alone would let a BigInt or a cycle through.
+  const notJson = jsonProblem(value)
+  if (notJson !== undefined) return { type: 'result', ok: false, reason: 'result', message: `returned a result that is not JSON (${notJson})` }
+  return { type: 'result', ok: true, value }
+}
+
+/**
+ * What every function's `process.env` holds: the worker's own start-up
+ * environment, which the pool strips to NODE_ENV (worker-pool.ts).
+ */
+const BASE_ENV = { ...process.env } as Readonly<Record<string, string>>
+
+/**
+ * Puts the invoked function's variables in force. Functions share the
+ * workers, so each invocation starts from the base and adds its own: one
+ * function's variables (or changes to process.env) do not reach the next.
+ */
+function useEnvironment(env: Readonly<Record<string, string>>): void {
+  for (const name of Object.keys(process.env)) {
+    if (!Object.hasOwn(env, name) && !Object.hasOwn(BASE_ENV, name)) delete process.env[name]
+  }
+  Object.assign(process.env, BASE_ENV, env)
+}
+
+/**
+ * Buffers and ArrayBuffers live outside the V8 heap, where the pool's
+ * `resourceLimits` do not reach: a function could hold gigabytes there.
+ * `external` counts them (it includes `arrayBuffers`) for this thread
+ * alone. Past the limit the invocation fails and the worker ends its own
+ * thread, the one way to be sure the memory is freed (the pool starts a
+ * fresh one). The result goes first, so the main thread can say why.
+ */
+function enforceMemoryLimit(task: WorkerTask, channel: HostChannel): void {
+  const held = process.memoryUsage().external
+  if (held <= task.maxExternalMemory) return
+  const mb = (bytes: number) => Math.round(bytes / 1024 ** 2)
+  channel.send({
+    type: 'result',
+    ok: false,
+    reason: 'memory',
+    message: `held ${mb(held)} MB outside its heap (Buffers, ArrayBuffers), more than its maxExternalMemory of ${mb(task.maxExternalMemory)} MB`,
+  })
+  process.exit(1)
 }
 
 function load(file: string): Promise<Handler> {

@@ -3,10 +3,14 @@ import { MATH_FUNCTIONS } from './functions-math.js'
 import { MISC_FUNCTIONS } from './functions-misc.js'
 import { REGEX_FUNCTIONS } from './functions-regex.js'
 import { STRING_FUNCTIONS } from './functions-string.js'
+import { TOPIC_FUNCTIONS } from './topic-level.js'
 
-/** Every function a rule can call, by lower-case name: AWS matches function names in any case. */
+/**
+ * Every function a rule can call, by lower-case name: AWS matches function
+ * names in any case. All are AWS IoT's but topicLevel(), Switchyard's own.
+ */
 export const FUNCTIONS: ReadonlyMap<string, FunctionDef> = new Map(
-  Object.entries({ ...MATH_FUNCTIONS, ...STRING_FUNCTIONS, ...REGEX_FUNCTIONS, ...MISC_FUNCTIONS }),
+  Object.entries({ ...MATH_FUNCTIONS, ...STRING_FUNCTIONS, ...REGEX_FUNCTIONS, ...MISC_FUNCTIONS, ...TOPIC_FUNCTIONS }),
 )
 
 /**

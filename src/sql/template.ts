@@ -26,10 +26,12 @@ export interface TemplateEnv {
  * Compiles a substitution template such as `chat/pub/${room}` or
  * `${topic(2)}/${clientid()}`, once. Each `${...}` holds any SQL
  * expression; its value is written as text (a string as it is, Undefined as
- * nothing, anything else as JSON). Throws SqlSyntaxError, with the column
- * within the template, when an expression does not parse.
+ * nothing, anything else as JSON), passed through `encode` when given (a
+ * URL's values are percent-encoded; the template's own text never is).
+ * Throws SqlSyntaxError, with the column within the template, when an
+ * expression does not parse.
  */
-export function compileTemplate(template: string): (env: TemplateEnv) => string {
+export function compileTemplate(template: string, encode?: (text: string) => string): (env: TemplateEnv) => string {
   const texts: string[] = []
   const exprs: Eval[] = []
   let from = 0
@@ -44,14 +46,15 @@ export function compileTemplate(template: string): (env: TemplateEnv) => string 
   const tail = template.slice(from)
 
   if (exprs.length === 0) return () => template
+  const render = encode ? (value: unknown) => encode(renderValue(value)) : renderValue
   if (exprs.length === 1) {
     const [head, only] = [texts[0]!, exprs[0]!]
-    return ({ ctx }) => head + renderValue(only(documentOf(ctx), ctx)) + tail
+    return ({ ctx }) => head + render(only(documentOf(ctx), ctx)) + tail
   }
   return ({ ctx }) => {
     const doc = documentOf(ctx)
     let out = ''
-    for (let i = 0; i < exprs.length; i++) out += texts[i]! + renderValue(exprs[i]!(doc, ctx))
+    for (let i = 0; i < exprs.length; i++) out += texts[i]! + render(exprs[i]!(doc, ctx))
     return out + tail
   }
 }

@@ -4,6 +4,7 @@
  * messages and who is online there, in one message so that they arrive
  * together and in order.
  */
+import { topicLevel } from './topic-level.js'
 
 /** Members not heard from for this long are gone (the browsers say `chat/here` every 2 minutes). */
 const STALE_MS = 5 * 60_000
@@ -15,10 +16,12 @@ export default async function backlog(event, ctx) {
   const clientId = ctx.clientId ?? event?.clientId
   if (typeof room !== 'string' || typeof clientId !== 'string') return { sent: false }
 
+  // The rules key a room's history and presence by its topic level.
+  const key = topicLevel(room)
   const now = Date.now()
   const [stored, presence] = await Promise.all([
-    ctx.store.query('chat', { key: room, limit: HISTORY }),
-    ctx.store.query('presence', { key: room, since: now - STALE_MS, limit: 1000 }),
+    ctx.store.query('chat', { key, limit: HISTORY }),
+    ctx.store.query('presence', { key, since: now - STALE_MS, limit: 1000 }),
   ])
   // Stored events come newest first; a chat reads oldest first.
   const messages = stored.map((e) => e.data).reverse()
