@@ -208,8 +208,16 @@ describe('defaults', () => {
       websocketOrigins: [],
       drainTimeout: 30_000,
       maxQueuedBytes: 8 * 1024 * 1024,
+      retained: { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024, maxMessagesPerClient: 100, maxBytesPerClient: 1024 * 1024 },
+      sessions: { maxPerUser: 10, maxMessages: 1000, maxBytes: 1024 * 1024 },
+      subscriptions: { maxPerClient: 100 },
+      store: { maxRows: 100_000 },
     })
-    for (const limit of ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout']) {
+    for (const limit of [
+      'packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout',
+      'retained_messages', 'retained_bytes', 'retained_messages_per_client', 'retained_bytes_per_client',
+      'sessions_per_user', 'session_messages', 'session_bytes', 'subscriptions_per_client', 'store_rows',
+    ]) {
       expect(await exceeded(limit)).toBe(0)
     }
   })

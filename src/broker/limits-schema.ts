@@ -1,26 +1,16 @@
 import { z } from 'zod'
 import { duration } from '../duration.js'
-
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2 }
-
-/** `65536`, `"64KB"`, `"1MB"` in bytes (KB and MB are powers of 1024, as in EMQX). */
-const byteSize = z.union([z.number(), z.string()], { error: 'must be a size in bytes, or a string such as 64KB or 1MB' })
-  .transform((value, ctx) => {
-    const match = /^\s*(\d+)\s*(b|kb|mb)?\s*$/i.exec(String(value))
-    if (!match) {
-      ctx.addIssue({ code: 'custom', message: `must be a size such as 65536, 64KB or 1MB, not ${JSON.stringify(value)}` })
-      return z.NEVER
-    }
-    return Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]!
-  })
+import { byteSize } from './byte-size.js'
+import { retainedQuotaSchema, sessionsQuotaSchema, storeQuotaSchema, subscriptionsQuotaSchema } from './quota-schema.js'
 
 // The largest remaining length MQTT can encode (four length bytes) [MQTT-2.2.3].
 const MQTT_MAX_PACKET = 268_435_455
 
 /**
- * Limits that keep one client from hurting the others. Breaking one ends
- * only that client's connection, with a log line and
- * `switchyard_limit_exceeded_total{limit}`.
+ * Limits that keep one client from hurting the others. Breaking one of the
+ * connection's limits ends only that client's connection; breaking a
+ * storage quota refuses or drops only what would have been kept. Either way
+ * with a log line and `switchyard_limit_exceeded_total{limit}`.
  */
 export const limitsSchema = z.strictObject({
   /** The largest MQTT packet a client may send, fixed header included. */
@@ -47,6 +37,11 @@ export const limitsSchema = z.strictObject({
    * ends its connection (a persistent session keeps them for the next one).
    */
   maxQueuedBytes: byteSize.pipe(z.number().min(1024, 'must be at least 1KB')).default(8 * 1024 ** 2),
+  /** Storage quotas (see quota-schema.ts): what clients can make Switchyard keep. */
+  retained: retainedQuotaSchema,
+  sessions: sessionsQuotaSchema,
+  subscriptions: subscriptionsQuotaSchema,
+  store: storeQuotaSchema,
 }).prefault({})
 
 export type LimitsConfig = z.output<typeof limitsSchema>

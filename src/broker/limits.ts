@@ -4,7 +4,20 @@ import { Counter, type Registry } from 'prom-client'
 import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
 
-const LIMIT_NAMES = ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout'] as const
+const LIMIT_NAMES = [
+  'packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'queued_bytes', 'drain_timeout',
+  // The storage quotas (quota-schema.ts).
+  'retained_messages', 'retained_bytes', 'retained_messages_per_client', 'retained_bytes_per_client',
+  'sessions_per_user', 'session_messages', 'session_bytes', 'subscriptions_per_client', 'store_rows',
+] as const
+
+/**
+ * How often, at most, a storage quota's breaches are logged: a client
+ * flooding topics that 20 offline sessions read breaks one per message per
+ * session, and a warning each would flood the log instead. The count in
+ * `switchyard_limit_exceeded_total` stays exact.
+ */
+const QUIET_MS = 60_000
 
 export type LimitName = (typeof LIMIT_NAMES)[number]
 
@@ -24,13 +37,16 @@ export class Limits {
   readonly #log: Logger
   readonly #exceeded: Counter
   readonly #buckets = new WeakMap<Client, Bucket>()
+  /** Per limit: when a breach was last logged, and how many since went unlogged. */
+  readonly #quiet = new Map<LimitName, { at: number; unlogged: number }>()
+  readonly #listeners: Array<(config: LimitsConfig) => void> = []
 
   constructor(config: LimitsConfig, registry: Registry, log: Logger) {
     this.#config = config
     this.#log = log
     this.#exceeded = new Counter({
       name: 'switchyard_limit_exceeded_total',
-      help: 'Connections ended or refused for breaking a limit',
+      help: 'Times a limit was broken: a connection ended or refused, a subscription refused, a retained message not kept, a session queue or a store table trimmed',
       labelNames: ['limit'],
       registers: [registry],
     })
@@ -41,9 +57,32 @@ export class Limits {
     return this.#config
   }
 
-  /** A reloaded config applies to the next packet and connection. */
+  /** A reloaded config applies to the next packet, connection and write. */
   update(config: LimitsConfig): void {
     this.#config = config
+    for (const listener of this.#listeners) listener(config)
+  }
+
+  /** Calls `listener` with each config `update` brings. */
+  onUpdate(listener: (config: LimitsConfig) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  /**
+   * Counts a breach that can come once per message (the storage quotas),
+   * and logs it at most once a minute per limit, with how many went
+   * unlogged since.
+   */
+  breached(limit: LimitName, message: string, details: Record<string, unknown> = {}): void {
+    this.#exceeded.inc({ limit })
+    const now = Date.now()
+    const quiet = this.#quiet.get(limit)
+    if (quiet && now - quiet.at < QUIET_MS) {
+      quiet.unlogged++
+      return
+    }
+    this.#log.warn({ limit, ...details, ...(quiet?.unlogged ? { unloggedSince: quiet.unlogged } : {}) }, message)
+    this.#quiet.set(limit, { at: now, unlogged: 0 })
   }
 
   /** Logs and counts a breach; returns the sentence that says what happened. */
