@@ -14,6 +14,7 @@ import { closeBroker, createBroker, type Broker, type BrokerHooks } from './brok
 import { Limits } from './broker/limits.js'
 import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/listeners.js'
 import { publishOrphanedWills } from './broker/orphaned-wills.js'
+import { StorageQuotas } from './broker/storage-quotas.js'
 import { Cluster } from './cluster/cluster.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { readTlsFiles } from './broker/tls-files.js'
@@ -136,6 +137,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' })
   const ruleStats = new RuleStatsBook(registry)
   const limits = new Limits(initial.limits, registry, log.child({ module: 'limits' }))
+  const quotas = new StorageQuotas(limits, registry)
   const nodeId = initial.cluster?.nodeId ?? `${hostname()}-${process.pid}`
   // Each node's series are told apart where they are gathered.
   if (initial.cluster) registry.setDefaultLabels({ node: nodeId })
@@ -155,6 +157,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const storage = (parts.storage = cluster && config.cluster
         ? openRedisStorage(cluster.redis, config.cluster.keyPrefix, cluster.sessions(new RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })))
         : openSqliteStorage(config.storage.sqlite, log, registry))
+      // Before the broker writes anything; again at each reload of limits.
+      quotas.attach(storage)
       const hooks: BrokerHooks = {}
       const broker = (parts.broker = await createBroker({
         nodeId,

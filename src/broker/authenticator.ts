@@ -29,6 +29,11 @@ export class Authenticator {
     this.#open = this.#users.size === 0 && !config.jwt && this.#anonymous
   }
 
+  /** Whether an accepted client's username is one authentication vouched for: not while every client may connect as it says it is. */
+  get verifiesUsernames(): boolean {
+    return !this.#open
+  }
+
   async check(username: string | undefined, password: Buffer | undefined): Promise<AuthResult> {
     if (this.#open) return { ok: true, username }
     const secret = password?.toString('utf8')

@@ -13,6 +13,8 @@ import { patchClientDelivery } from './delivery-patches.js'
 import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
 import { markRemoteTakeovers, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import type { Limits } from './limits.js'
+import { admitSession, type SessionAdmission } from './session-quota.js'
+import { SubscriptionQuota } from './subscription-quota.js'
 
 export interface BrokerDeps {
   persistence: SessionStore
@@ -57,12 +59,15 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const metricsRef: { refused?: Counter; denied?: Counter } = {}
 
   const { limits } = deps
+  const subscriptionQuota = new SubscriptionQuota(limits)
+  const persistence = subscriptionQuota.grantedOnly(deps.persistence)
+  const sessions: SessionAdmission = { persistence, limits, log, usernamesVerified: deps.authenticator?.verifiesUsernames ?? false }
   let storeBeforePuback: (packet: PublishPacket, client: Client, done: (err?: Error | null) => void) => void = (_p, _c, done) => done(null)
   let created: Aedes | undefined
   if (deps.cluster) markRemoteTakeovers(deps.cluster.mq, () => created, connections)
   const options: AedesOptions = {
     ...(deps.cluster ? { id: deps.cluster.brokerId, mq: deps.cluster.mq } : {}),
-    persistence: deps.persistence,
+    persistence,
     drainTimeout: limits.config.drainTimeout,
     // Aedes' own ceiling; the configured, lower one is checked below with a metric.
     maxTopicLevels: 100,
@@ -78,11 +83,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         metricsRef.refused?.inc({ reason: 'client_id' })
         return done(Object.assign(new Error('client id must not contain + or #'), { returnCode: 2 }) as never, false)
       }
-      if (!deps.authenticator) return done(null, true)
+      if (!deps.authenticator) return admitSession(sessions, client, connections.get(client), done)
       deps.authenticator.check(username, password).then((result) => {
         if (result.ok) {
           connections.setUsername(client, result.username)
-          return done(null, true)
+          return admitSession(sessions, client, connections.get(client), done)
         }
         log.warn({ clientId: client.id, username, reason: result.reason }, 'connection refused')
         metricsRef.refused?.inc({ reason: result.reason.startsWith('invalid token') ? 'token' : 'credentials' })
@@ -92,11 +97,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     authorizeSubscribe(client, sub, done) {
       const tooLarge = limits.checkTopic(sub.topic, client.id)
       if (tooLarge) return done(new Error(tooLarge), null)
-      if (!deps.acl?.enabled || deps.acl.allows('subscribe', sub.topic, who(client))) return done(null, sub)
-      log.info({ clientId: client.id, topic: sub.topic }, 'subscription denied by the ACL')
-      metricsRef.denied?.inc({ action: 'subscribe' })
-      // A failure code 0x80 in the SUBACK [MQTT-3.9.3]; the connection stays.
-      done(null, null)
+      if (deps.acl?.enabled && !deps.acl.allows('subscribe', sub.topic, who(client))) {
+        log.info({ clientId: client.id, topic: sub.topic }, 'subscription denied by the ACL')
+        metricsRef.denied?.inc({ action: 'subscribe' })
+        // A failure code 0x80 in the SUBACK [MQTT-3.9.3]; the connection stays.
+        return done(null, null)
+      }
+      // Last: a filter counts once it is granted.
+      done(null, subscriptionQuota.admit(client, sub) ? sub : null)
     },
     authorizePublish(client, packet, done) {
       if (client) {
@@ -116,6 +124,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         metricsRef.denied?.inc({ action: 'publish' })
         return done(new Error(`publishing to ${packet.topic} is not allowed`))
       }
+      // A retained message counts against the client that set it
+      // (limits.retained). The session store reads the client from the
+      // message, which Aedes copies from this packet: Aedes itself names the
+      // client on the message only after storing it.
+      if (client && packet.retain) (packet as { clientId?: string }).clientId = client.id
       // Aedes acknowledges a QoS 1 publish before its `published` hook; this
       // is the last step before the PUBACK.
       const beforeAck = deps.hooks?.beforeAck
@@ -160,7 +173,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   })
   const dropped = new Counter({ name: 'switchyard_mqtt_messages_dropped_total', help: 'QoS 0 messages dropped for subscribers that were not reading (limits.maxQueuedBytes)', registers: [deps.registry] })
   // Before any listener hands it a connection.
-  patchClientDelivery(aedes, { limits, dropped, persistence: deps.persistence })
+  patchClientDelivery(aedes, { limits, dropped, persistence })
   // Aedes reports store failures in its publish path as 'error' events; with
   // no listener an EventEmitter throws them, which would end the process.
   const emitter: EventEmitter = aedes
@@ -170,7 +183,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
   publishLifecycleEvents(aedes, connections, log, { nodeId: deps.nodeId, directory: deps.cluster?.directory })
   // After the lifecycle events, which also wrap client registration.
-  skipClosedRegistrations(aedes, deps.persistence, (client) => log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered'))
+  subscriptionQuota.watch(aedes)
+  skipClosedRegistrations(aedes, persistence, (client) => log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered'))
 
   // Aedes reports a drain timeout once per delivery that was waiting: count the connection once.
   const drained = new WeakSet<Client>()
