@@ -101,19 +101,23 @@ end
 // KEYS: seq, out-packets, usage, then out and out-meta of each subscription.
 // ARGV: packet, broker field ('' without a broker id), then the quota:
 // maxMessages, maxBytes (0: none).
-// Returns, for each queue trimmed, its place in the list (1 for the first),
-// how many entries it lost and the limit (1 messages, 2 bytes).
+// Returns, for each entry whose queue was trimmed as it was queued, its
+// place in the list (1 for the first), how many entries the queue lost and
+// the limit (1 messages, 2 bytes). A client with two matching subscriptions
+// is listed twice, and each of its entries counts.
 export const enqueue = new RedisScript(`${HELPERS}
 local n = (#KEYS - 3) / 2
 local first = redis.call('INCRBY', KEYS[1], n + 1) - n
 local pid = string.format('%d', first)
 local data, bc = ARGV[1], ARGV[2]
+local maxN, maxB = tonumber(ARGV[3]), tonumber(ARGV[4])
 local size = #data
 local shared = n > 1
 if shared then
   redis.call('HSET', KEYS[2], pid, data, pid .. ':n', n)
   if bc ~= '' then redis.call('HSET', KEYS[2], pid .. ':b', bc) end
 end
+local trimmed, entries, total = {}, n, n * size
 for i = 1, n do
   local id = string.format('%d', first + i)
   local q, h = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
@@ -125,20 +129,12 @@ for i = 1, n do
   if bc ~= '' and redis.call('HSETNX', h, bc, id) == 0 then
     redis.call('HSET', h, bc, redis.call('HGET', h, bc) .. ' ' .. id)
   end
-  used(q, h, KEYS[3], 1, size)
-end
-local maxN, maxB = tonumber(ARGV[3]), tonumber(ARGV[4])
-local trimmed, seen = {}, {}
-if maxN == 0 and maxB == 0 then return trimmed end
-for i = 1, n do
-  local q, h = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
-  -- A client with two matching subscriptions is listed twice: trimmed once.
-  if not seen[q] then
-    seen[q] = true
+  local bytes = redis.call('HINCRBY', h, 'bytes', size)
+  if maxN > 0 or maxB > 0 then
     local count = redis.call('ZCARD', q)
-    local bytes = tonumber(redis.call('HGET', h, 'bytes') or '0')
     local overCount = (maxN > 0 and count > maxN) and count - maxN or 0
     local dropped, freed = 0, 0
+    -- The oldest go first; the entry just queued stays, whatever its size.
     while count > 1 and ((maxN > 0 and count > maxN) or (maxB > 0 and bytes > maxB)) do
       local _, _, s = drop(q, h, KEYS[2], redis.call('ZRANGE', q, 0, 0)[1])
       count = count - 1
@@ -147,13 +143,17 @@ for i = 1, n do
       freed = freed + s
     end
     if dropped > 0 then
-      used(q, h, KEYS[3], -dropped, -freed)
+      redis.call('HINCRBY', h, 'bytes', -freed)
+      entries = entries - dropped
+      total = total - freed
       trimmed[#trimmed + 1] = i
       trimmed[#trimmed + 1] = dropped
       trimmed[#trimmed + 1] = dropped > overCount and 2 or 1
     end
   end
 end
+redis.call('HINCRBY', KEYS[3], 'queued', entries)
+redis.call('HINCRBY', KEYS[3], 'queued-bytes', total)
 return trimmed
 `)
 
