@@ -104,6 +104,9 @@ describe('a cluster node', () => {
     await inbox.on('news/12')
     expect(inbox.messages.map((m) => m.payload)).toEqual(['8', '9', '10', '11', '12'])
     expect(await exceeded('session_messages')).toBe(7)
+    // Acknowledged, the messages leave the totals too.
+    const node = `node="quotas-${nodes}"`
+    await waitUntil(async () => [await f.metric(`switchyard_session_queue_messages{${node}}`), await f.metric(`switchyard_session_queue_bytes{${node}}`)], { what: 'an empty queue', until: ([n, b]) => n === 0 && b === 0 })
   })
 
   it('refuses one more persistent session than maxPerUser with CONNACK 5, and frees a place at a clean CONNECT', async () => {

@@ -99,6 +99,8 @@ describe('the queues of persistent sessions', () => {
     const { inbox } = await f.connectWithInbox({ clientId: 'offline', clean: false })
     await inbox.on('news/1010')
     expect(inbox.messages.map((m) => m.payload)).toEqual(Array.from({ length: 1000 }, (_, i) => String(11 + i)))
+    // Acknowledged, the messages leave the totals too.
+    await waitUntil(async () => [await f.metric('switchyard_session_queue_messages'), await f.metric('switchyard_session_queue_bytes')], { what: 'an empty queue', until: ([n, b]) => n === 0 && b === 0 })
   }, 60_000)
 })
 
