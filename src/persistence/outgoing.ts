@@ -45,6 +45,7 @@ export class OutgoingQueue {
   readonly #quotas: QuotaSettings
   readonly #insert: Statement<[string, string | null, number | null, number | null, Payload, Buffer, number]>
   readonly #insertAll: Transaction<(clientIds: readonly string[], brokerId: string | null, brokerCounter: number | null, messageId: number | null, payload: Payload, packet: Buffer, bytes: number) => void>
+  readonly #insertTrimmed: Transaction<(clientIds: readonly string[], brokerId: string | null, brokerCounter: number | null, messageId: number | null, payload: Payload, packet: Buffer, bytes: number) => Trim[] | undefined>
   readonly #setMessageId: Statement<[number | null, string, string | null, number | null]>
   readonly #byMessageId: Statement<{ clientId: string; messageId: number; brokerId: string | null }, { seq: number; bytes: number }>
   readonly #replace: Statement<[string | null, number | null, number | null, Payload, Buffer, number, number]>
@@ -73,6 +74,20 @@ export class OutgoingQueue {
       VALUES (?, ?, ?, ?, ?, ?, ?)`)
     this.#insertAll = db.transaction((clientIds, brokerId, brokerCounter, messageId, payload, packet, bytes) => {
       for (const clientId of clientIds) this.#insert.run(clientId, brokerId, brokerCounter, messageId, payload, packet, bytes)
+    })
+    // One write of the batch, so one transaction: a trim that fails takes its insert with it.
+    this.#insertTrimmed = db.transaction((clientIds, brokerId, brokerCounter, messageId, payload, packet, bytes) => {
+      for (const clientId of clientIds) {
+        this.#insert.run(clientId, brokerId, brokerCounter, messageId, payload, packet, bytes)
+        this.#used(clientId, 1, bytes)
+      }
+      let trims: Trim[] | undefined
+      // A client with two matching subscriptions is listed twice: trimmed once.
+      for (const clientId of clientIds.length === 1 ? clientIds : new Set(clientIds)) {
+        const trim = this.#trim(clientId)
+        if (trim) (trims ??= []).push(trim)
+      }
+      return trims
     })
     this.#setMessageId = db.prepare(`UPDATE mqtt_outgoing SET message_id = ? WHERE seq =
       (SELECT seq FROM mqtt_outgoing WHERE client_id = ? AND broker_id = ? AND broker_counter IS ? ORDER BY seq LIMIT 1)`)
@@ -174,18 +189,12 @@ export class OutgoingQueue {
     // Counted before the write, so that the count is never short of the rows.
     for (const clientId of clientIds) this.#queued.set(clientId, (this.#queued.get(clientId) ?? 0) + 1)
     const written = this.#batch.run((): Trim[] | undefined => {
+      const { maxMessages, maxBytes } = this.#quotas.current.queue
+      if (maxMessages > 0 || maxBytes > 0) return this.#insertTrimmed(clientIds, brokerId, brokerCounter, messageId, payload, blob, size)
       if (clientIds.length === 1) this.#insert.run(clientIds[0]!, brokerId, brokerCounter, messageId, payload, blob, size)
       else this.#insertAll(clientIds, brokerId, brokerCounter, messageId, payload, blob, size)
       for (const clientId of clientIds) this.#used(clientId, 1, size)
-      const quota = this.#quotas.current.queue
-      if (quota.maxMessages === 0 && quota.maxBytes === 0) return undefined
-      let trims: Trim[] | undefined
-      // A client with two matching subscriptions is listed twice: trimmed once.
-      for (const clientId of clientIds.length === 1 ? clientIds : new Set(clientIds)) {
-        const trim = this.#trim(clientId)
-        if (trim) (trims ??= []).push(trim)
-      }
-      return trims
+      return undefined
     })
     return written.then((trims) => {
       if (!trims) return
