@@ -124,11 +124,11 @@ export class StorageQuotas {
 
   readonly #report: QuotaReport = {
     retainedRefused: (limit, topic, clientId) => {
-      this.#limits.breached(limit, `retained message not kept: ${describe(limit)} (it was delivered to the subscribers connected now)`, { topic, clientId })
+      this.#limits.breached(limit, `retained message not kept: ${limitKey(limit)} (it was delivered to the subscribers connected now)`, { topic, clientId })
     },
     queueTrimmed: (clientId, limit, dropped) => {
       this.#dropped.inc({ limit }, dropped)
-      this.#limits.breached(limit, `a persistent session's queue is full (${describe(limit)}): its oldest messages are dropped`, { clientId, dropped })
+      this.#limits.breached(limit, `a persistent session's queue is full (${limitKey(limit)}): its oldest messages are dropped`, { clientId, dropped })
     },
   }
 
@@ -143,7 +143,8 @@ export class StorageQuotas {
   }
 }
 
-function describe(limit: string): string {
+/** The config key of a limit, as the log names it. */
+function limitKey(limit: string): string {
   switch (limit) {
     case 'retained_messages': return 'limits.retained.maxMessages reached'
     case 'retained_bytes': return 'limits.retained.maxBytes reached'
