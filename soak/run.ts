@@ -50,6 +50,9 @@ async function startBroker(dir: string) {
     storage: { sqlite: join(dir, 'switchyard.db') },
     functions,
     admin: { token: TOKEN },
+    // Every user is on this machine's loopback address, which counts as one
+    // user for the persistent sessions of anonymous clients.
+    limits: { sessions: { maxPerUser: 1000 } },
     log: { level: 'warn' },
   }
   writeFileSync(join(dir, 'switchyard.yaml'), stringify(config))

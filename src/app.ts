@@ -18,6 +18,7 @@ import { closeBroker, createBroker, type Broker, type BrokerHooks } from './brok
 import { Limits } from './broker/limits.js'
 import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/listeners.js'
 import { publishOrphanedWills } from './broker/orphaned-wills.js'
+import { StorageQuotas } from './broker/storage-quotas.js'
 import { Cluster } from './cluster/cluster.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { readTlsFiles } from './broker/tls-files.js'
@@ -144,6 +145,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   const ruleStats = new RuleStatsBook(registry)
   // The listeners' host names are the server's own in the Host check; they change only with a restart.
   const limits = new Limits(initial.limits, registry, log.child({ module: 'limits' }), [initial.listen.http.host, initial.listen.https?.host])
+  const quotas = new StorageQuotas(limits, registry)
   const nodeId = initial.cluster?.nodeId ?? `${hostname()}-${process.pid}`
   // Each node's series are told apart where they are gathered.
   if (initial.cluster) registry.setDefaultLabels({ node: nodeId })
@@ -166,6 +168,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const auth = withJwtSecret(config.auth)
       // One process alone serves the clients: no clean session outlived its last run.
       if (!cluster) await storage.owners.dropAllClean()
+      // Before the broker writes anything; again at each reload of limits.
+      quotas.attach(storage)
       const hooks: BrokerHooks = {}
       const broker = (parts.broker = await createBroker({
         nodeId,

@@ -210,8 +210,16 @@ describe('defaults', () => {
       drainTimeout: 30_000,
       maxQueuedBytes: 8 * 1024 * 1024,
       invocationsPerClient: 100,
+      retained: { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024, maxMessagesPerClient: 100, maxBytesPerClient: 1024 * 1024 },
+      sessions: { maxPerUser: 10, maxMessages: 1000, maxBytes: 1024 * 1024 },
+      subscriptions: { maxPerClient: 100 },
+      store: { maxRows: 100_000 },
     })
-    for (const limit of ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client']) {
+    for (const limit of [
+      'packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
+      'retained_messages', 'retained_bytes', 'retained_messages_per_client', 'retained_bytes_per_client',
+      'sessions_per_user', 'session_messages', 'session_bytes', 'subscriptions_per_client', 'store_rows',
+    ]) {
       expect(await exceeded(limit)).toBe(0)
     }
   })

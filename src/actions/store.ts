@@ -9,11 +9,16 @@ const schema = z.strictObject({
   key: templateString.optional(),
   /** How long events are kept; forever when absent. */
   ttl: duration.optional(),
+  /**
+   * The most rows the table keeps, the oldest deleted first (0: no limit);
+   * `limits.store.maxRows` when absent.
+   */
+  maxRows: z.number({ error: 'must be a whole number of rows (0 for no limit)' }).int('must be a whole number of rows (0 for no limit)').min(0, 'must not be negative (0 for no limit)').optional(),
 })
 
 export type StoreConfig = z.output<typeof schema>
 
-/** Appends the event (the rule's SELECT output) to a table in SQLite. */
+/** Appends the event (the rule's SELECT output) to a table of the event log (SQLite, or a cluster's Redis). */
 export const store: ActionKind<StoreConfig> = {
   schema,
   create(config, deps) {
@@ -30,6 +35,7 @@ export const store: ActionKind<StoreConfig> = {
           clientId: event.clientId ?? null,
           data: event.output,
           expiresAt: config.ttl === undefined ? null : event.timestamp + config.ttl,
+          maxRows: config.maxRows,
         })
       },
       describe(event) {

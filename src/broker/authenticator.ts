@@ -49,6 +49,11 @@ export class Authenticator {
     }
   }
 
+  /** Whether an accepted client's username is one authentication vouched for: not while every client may connect as it says it is. */
+  get verifiesUsernames(): boolean {
+    return !this.#open
+  }
+
   /** `address` is the client's, which failed logins are counted by. */
   async check(username: string | undefined, password: Buffer | undefined, address?: string): Promise<AuthResult> {
     if (this.#open) return { ok: true, username }

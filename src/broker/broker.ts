@@ -14,6 +14,8 @@ import { patchClientDelivery } from './delivery-patches.js'
 import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
 import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import type { Limits } from './limits.js'
+import { admitSession, type SessionAdmission } from './session-quota.js'
+import { SubscriptionQuota } from './subscription-quota.js'
 
 export interface BrokerDeps {
   persistence: SessionStore
@@ -62,12 +64,15 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const metricsRef: { refused?: Counter; denied?: Counter } = {}
 
   const { limits } = deps
+  const subscriptionQuota = new SubscriptionQuota(limits)
+  const persistence = subscriptionQuota.grantedOnly(deps.persistence)
+  const sessions: SessionAdmission = { persistence, limits, log, usernamesVerified: deps.authenticator?.verifiesUsernames ?? false }
   let storeBeforePuback: (packet: PublishPacket, client: Client, done: (err?: Error | null) => void) => void = (_p, _c, done) => done(null)
   let created: Aedes | undefined
   if (deps.cluster) markRemoteTakeovers(deps.cluster.mq, () => created, connections)
   const options: AedesOptions = {
     ...(deps.cluster ? { id: deps.cluster.brokerId, mq: deps.cluster.mq } : {}),
-    persistence: deps.persistence,
+    persistence,
     drainTimeout: limits.config.drainTimeout,
     // Aedes' own ceiling; the configured, lower one is checked below with a metric.
     maxTopicLevels: 100,
@@ -94,9 +99,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }
       // Then the client id: it must be one the user may use, and not another user's.
       const admit = async (user: string | undefined) => {
-        if (!deps.identity) return done(null, true)
+        const session = () => admitSession(sessions, client, connections.get(client), done)
+        if (!deps.identity) return session()
         const admission = await deps.identity.admit(client, user, connections.get(client)?.cleanSession === false)
-        if (admission.ok) return done(null, true)
+        // Then the number of persistent sessions the user holds (limits.sessions).
+        if (admission.ok) return session()
         log.warn({ clientId: client.id, username: user, reason: admission.reason }, 'connection refused')
         metricsRef.refused?.inc({ reason: admission.code })
         // CONNACK 5, not authorized [MQTT-3.2.2.3].
@@ -126,11 +133,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     authorizeSubscribe(client, sub, done) {
       const tooLarge = limits.checkTopic(sub.topic, client.id)
       if (tooLarge) return done(new Error(tooLarge), null)
-      if (!deps.acl?.enabled || deps.acl.allows('subscribe', sub.topic, who(client))) return done(null, sub)
-      log.info({ clientId: client.id, topic: sub.topic }, 'subscription denied by the ACL')
-      metricsRef.denied?.inc({ action: 'subscribe' })
-      // A failure code 0x80 in the SUBACK [MQTT-3.9.3]; the connection stays.
-      done(null, null)
+      if (deps.acl?.enabled && !deps.acl.allows('subscribe', sub.topic, who(client))) {
+        log.info({ clientId: client.id, topic: sub.topic }, 'subscription denied by the ACL')
+        metricsRef.denied?.inc({ action: 'subscribe' })
+        // A failure code 0x80 in the SUBACK [MQTT-3.9.3]; the connection stays.
+        return done(null, null)
+      }
+      // Last: a filter counts once it is granted.
+      done(null, subscriptionQuota.admit(client, sub) ? sub : null)
     },
     authorizePublish(client, packet, done) {
       if (client) {
@@ -142,6 +152,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // $events where allowed, never forge them.
       if (client && packet.topic.charCodeAt(0) === 36) return refuse(client, packet, 'reserved', done)
       if (client && deps.acl?.enabled && !deps.acl.allows('publish', packet.topic, who(client))) return refuse(client, packet, 'acl', done)
+      // A retained message counts against the client that set it
+      // (limits.retained). The session store reads the client from the
+      // message, which Aedes copies from this packet: Aedes itself names the
+      // client on the message only after storing it.
+      if (client && packet.retain) (packet as { clientId?: string }).clientId = client.id
       // Aedes acknowledges a QoS 1 publish before its `published` hook; this
       // is the last step before the PUBACK.
       const beforeAck = deps.hooks?.beforeAck
@@ -211,7 +226,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   })
   const dropped = new Counter({ name: 'switchyard_mqtt_messages_dropped_total', help: 'QoS 0 messages dropped for subscribers that were not reading (limits.maxQueuedBytes)', registers: [deps.registry] })
   // Before any listener hands it a connection.
-  patchClientDelivery(aedes, { limits, dropped, persistence: deps.persistence })
+  patchClientDelivery(aedes, { limits, dropped, persistence })
   // Aedes reports store failures in its publish path as 'error' events; with
   // no listener an EventEmitter throws them, which would end the process.
   const emitter: EventEmitter = aedes
@@ -221,7 +236,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
   publishLifecycleEvents(aedes, connections, log, { nodeId: deps.nodeId, directory: deps.cluster?.directory })
   // After the lifecycle events, which also wrap client registration.
-  skipClosedRegistrations(aedes, deps.persistence, (client) => {
+  subscriptionQuota.watch(aedes)
+  skipClosedRegistrations(aedes, persistence, (client) => {
     log.debug({ clientId: client.id }, 'connection closed during CONNECT; not registered')
     releaseBinding(client)
   })

@@ -2,14 +2,16 @@ import { z } from 'zod'
 import { byteSize } from '../byte-size.js'
 import { duration } from '../duration.js'
 import { ALLOWED_HOST_ENTRY } from './allowed-hosts.js'
+import { retainedQuotaSchema, sessionsQuotaSchema, storeQuotaSchema, subscriptionsQuotaSchema } from './quota-schema.js'
 
 // The largest remaining length MQTT can encode (four length bytes) [MQTT-2.2.3].
 const MQTT_MAX_PACKET = 268_435_455
 
 /**
- * Limits that keep one client from hurting the others. Breaking one ends
- * only that client's connection, with a log line and
- * `switchyard_limit_exceeded_total{limit}`.
+ * Limits that keep one client from hurting the others. Breaking one of the
+ * connection's limits ends only that client's connection; breaking a
+ * storage quota refuses or drops only what would have been kept. Either way
+ * with a log line and `switchyard_limit_exceeded_total{limit}`.
  */
 export const limitsSchema = z.strictObject({
   /** The largest MQTT packet a client may send, fixed header included. */
@@ -51,6 +53,11 @@ export const limitsSchema = z.strictObject({
    * the rule's errorAction hears why, and the client's connection stays.
    */
   invocationsPerClient: z.number({ error: 'must be a number of invocations per second' }).min(0, 'must not be negative').default(100),
+  /** Storage quotas (see quota-schema.ts): what clients can make Switchyard keep. */
+  retained: retainedQuotaSchema,
+  sessions: sessionsQuotaSchema,
+  subscriptions: subscriptionsQuotaSchema,
+  store: storeQuotaSchema,
 }).prefault({})
 
 export type LimitsConfig = z.output<typeof limitsSchema>

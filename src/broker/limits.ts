@@ -5,7 +5,20 @@ import { allowsHost, hostRefused, listenNames } from './allowed-hosts.js'
 import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
 
-const LIMIT_NAMES = ['packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client'] as const
+const LIMIT_NAMES = [
+  'packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
+  // The storage quotas (quota-schema.ts).
+  'retained_messages', 'retained_bytes', 'retained_messages_per_client', 'retained_bytes_per_client',
+  'sessions_per_user', 'session_messages', 'session_bytes', 'subscriptions_per_client', 'store_rows',
+] as const
+
+/**
+ * How often, at most, a storage quota's breaches are logged: a client
+ * flooding topics that 20 offline sessions read breaks one per message per
+ * session, and a warning each would flood the log instead. The count in
+ * `switchyard_limit_exceeded_total` stays exact.
+ */
+const QUIET_MS = 60_000
 
 export type LimitName = (typeof LIMIT_NAMES)[number]
 
@@ -26,6 +39,9 @@ export class Limits {
   readonly #exceeded: Counter
   readonly #buckets = new WeakMap<Client, Bucket>()
   readonly #ownNames: ReadonlySet<string>
+  /** Per limit: when a breach was last logged, and how many since went unlogged. */
+  readonly #quiet = new Map<LimitName, { at: number; unlogged: number }>()
+  readonly #listeners: Array<(config: LimitsConfig) => void> = []
 
   /** `listenHosts`: the hosts the HTTP and HTTPS listeners bind, whose names are the server's own. */
   constructor(config: LimitsConfig, registry: Registry, log: Logger, listenHosts: ReadonlyArray<string | undefined> = []) {
@@ -34,7 +50,7 @@ export class Limits {
     this.#ownNames = listenNames(listenHosts)
     this.#exceeded = new Counter({
       name: 'switchyard_limit_exceeded_total',
-      help: 'Connections ended or refused for breaking a limit',
+      help: 'Times a limit was broken: a connection ended or refused, a subscription refused, a retained message not kept, a session queue or a store table trimmed',
       labelNames: ['limit'],
       registers: [registry],
     })
@@ -45,9 +61,32 @@ export class Limits {
     return this.#config
   }
 
-  /** A reloaded config applies to the next packet and connection. */
+  /** A reloaded config applies to the next packet, connection and write. */
   update(config: LimitsConfig): void {
     this.#config = config
+    for (const listener of this.#listeners) listener(config)
+  }
+
+  /** Calls `listener` with each config `update` brings. */
+  onUpdate(listener: (config: LimitsConfig) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  /**
+   * Counts a breach that can come once per message (the storage quotas),
+   * and logs it at most once a minute per limit, with how many went
+   * unlogged since.
+   */
+  breached(limit: LimitName, message: string, details: Record<string, unknown> = {}): void {
+    this.#exceeded.inc({ limit })
+    const now = Date.now()
+    const quiet = this.#quiet.get(limit)
+    if (quiet && now - quiet.at < QUIET_MS) {
+      quiet.unlogged++
+      return
+    }
+    this.#log.warn({ limit, ...details, ...(quiet?.unlogged ? { unloggedSince: quiet.unlogged } : {}) }, message)
+    this.#quiet.set(limit, { at: now, unlogged: 0 })
   }
 
   /** Logs and counts a breach; returns the sentence that says what happened. */

@@ -39,3 +39,10 @@ export function decodePacket(payload: Buffer | string | null, packet: Buffer): S
   if (payload !== null) decoded.payload = payload
   return decoded
 }
+
+/** The bytes a packet takes as stored: its payload and its other fields. */
+export function encodedSize(encoded: EncodedPacket): number {
+  const { payload, packet } = encoded
+  const payloadBytes = payload === null ? 0 : typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength
+  return payloadBytes + packet.length
+}

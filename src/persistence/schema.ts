@@ -59,6 +59,23 @@ const STEPS: readonly string[] = [
     packet BLOB NOT NULL
   ) STRICT;
   `,
+  // The storage quotas: the size of each retained message and queued packet
+  // as stored (payload and fields), the client that set each retained
+  // message, and the owner of each persistent session.
+  `
+  ALTER TABLE mqtt_retained ADD COLUMN client_id TEXT;
+  ALTER TABLE mqtt_retained ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+  UPDATE mqtt_retained SET bytes = coalesce(length(CAST(payload AS BLOB)), 0) + length(packet);
+
+  ALTER TABLE mqtt_outgoing ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+  UPDATE mqtt_outgoing SET bytes = coalesce(length(CAST(payload AS BLOB)), 0) + length(packet);
+
+  CREATE TABLE IF NOT EXISTS mqtt_sessions (
+    client_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS mqtt_sessions_by_owner ON mqtt_sessions (owner);
+  `,
 ]
 
 /** The schema version this code writes. */

@@ -5,9 +5,12 @@ import { closeDatabase, openDatabase } from '../store/database.js'
 import { IncomingStore } from './incoming.js'
 import { NO_SUBSCRIPTIONS, NOTHING_STORED } from './memory-answers.js'
 import { OutgoingQueue } from './outgoing.js'
+import { quotaSettings } from './quota-settings.js'
 import { RetainedStore } from './retained.js'
 import { migrate } from './schema.js'
+import { SessionOwners } from './session-owners.js'
 import { SubscriptionStore } from './subscriptions.js'
+import { SILENT_REPORT, type QuotaReport, type SessionQuotas, type SessionUsage } from '../storage/quotas.js'
 import type {
   BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
 } from './types.js'
@@ -28,6 +31,7 @@ interface Stores {
   outgoing: OutgoingQueue
   incoming: IncomingStore
   wills: WillStore
+  owners: SessionOwners
 }
 
 const require = createRequire(import.meta.url)
@@ -50,6 +54,7 @@ export class SqlitePersistence {
   #broker: BrokerRef | undefined
   #stores: Stores | undefined
   #destroyed = false
+  readonly #quotas = quotaSettings()
 
   constructor(options: SqlitePersistenceOptions = {}) {
     if (options.db && options.path !== undefined) throw new TypeError('createSqlitePersistence: pass either path or db, not both')
@@ -75,23 +80,22 @@ export class SqlitePersistence {
       outgoing.load()
       incoming.load()
       wills.load()
+      retained.load()
+      owners.load()
     }, 'sessions')
     const subscriptions = new SubscriptionStore(db, batch)
     subscriptions.load()
-    const outgoing = new OutgoingQueue(db, batch)
+    const outgoing = new OutgoingQueue(db, batch, this.#quotas)
     outgoing.load()
     const incoming = new IncomingStore(db, batch)
     incoming.load()
     const wills = new WillStore(db, batch)
     wills.load()
-    this.#stores = {
-      batch,
-      retained: new RetainedStore(db, batch),
-      subscriptions,
-      outgoing,
-      incoming,
-      wills,
-    }
+    const retained = new RetainedStore(db, batch, this.#quotas)
+    retained.load()
+    const owners = new SessionOwners(db, batch)
+    owners.load()
+    this.#stores = { batch, retained, subscriptions, outgoing, incoming, wills, owners }
   }
 
   async storeRetained(packet: PacketInput & { topic: string }): Promise<void> {
@@ -207,6 +211,31 @@ export class SqlitePersistence {
   /** The clients subscribed to exactly this topic filter. */
   getClientList(topic: string): Readable {
     return Readable.from(this.#s.subscriptions.clientsWithFilter(topic))
+  }
+
+  setQuotas(quotas: SessionQuotas, report: QuotaReport = SILENT_REPORT): void {
+    this.#quotas.current = quotas
+    this.#quotas.report = report
+  }
+
+  async claimSession(clientId: string, owner: string, max: number): Promise<boolean> {
+    return this.#s.owners.claim(clientId, owner, max)
+  }
+
+  async releaseSession(clientId: string): Promise<void> {
+    return this.#s.owners.release(clientId)
+  }
+
+  /** From memory: the totals the stores keep as they write. */
+  async usage(): Promise<SessionUsage> {
+    const { retained, outgoing, owners } = this.#s
+    return {
+      retainedMessages: retained.usage.messages,
+      retainedBytes: retained.usage.bytes,
+      sessions: owners.count,
+      queuedMessages: outgoing.usage.messages,
+      queuedBytes: outgoing.usage.bytes,
+    }
   }
 
   /** Commits what is pending, then closes the database if this store opened it; a shared one stays open. */

@@ -43,17 +43,27 @@ export function decodeEvent(table: string, id: string, body: string): StoredEven
   return { id: Number(id), table, key, timestamp, topic, clientId, data, expiresAt }
 }
 
-// Per event, five ARGV after the base: table name, ':' + key or '' (no
-// key), timestamp, expiresAt or '' (none), the encoded event. One INCRBY
-// gives the ids of the whole batch; each key then gets one command for all
-// of the batch's events it holds (most batches hold one table, and a few
-// keys), so a batch costs Redis a few calls, not four per event.
-// Returns the first id given.
+// Per event, six ARGV after the base: table name, ':' + key or '' (no
+// key), timestamp, expiresAt or '' (none), the encoded event, the most rows
+// its table keeps (0: no limit). One INCRBY gives the ids of the whole
+// batch; each key then gets one command for all of the batch's events it
+// holds (most batches hold one table, and a few keys), so a batch costs
+// Redis a few calls, not four per event.
+//
+// Then each table past the smallest limit its events name loses its oldest
+// events (by time, then id, as queries read them), everything that refers
+// to them included: its key's set (the key read from the event, whose third
+// element it is: a JSON string or null) and its expiry. At most TRIM_RUN
+// more than the batch's own events a table: a limit just lowered is reached
+// over the next appends, not in one long script.
+// Returns table, events deleted, table, events deleted...
+export const TRIM_RUN = 1000
 export const appendScript = new RedisScript(`
 local base = ARGV[1]
-local n = (#ARGV - 1) / 5
+local n = (#ARGV - 1) / 6
 local first = redis.call('INCRBY', base .. 'seq', n) - n + 1
 local writes, order = {}, {}
+local limits, added = {}, {}
 local function add(cmd, key, a, b)
   local w = writes[key]
   if not w then
@@ -65,7 +75,7 @@ local function add(cmd, key, a, b)
   w[#w + 1] = b
 end
 for i = 0, n - 1 do
-  local at = 2 + i * 5
+  local at = 2 + i * 6
   local tbl, key, ts, expires = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local id = string.format('%0${ID_WIDTH}d', first + i)
   local tb = base .. tbl
@@ -73,9 +83,44 @@ for i = 0, n - 1 do
   add('ZADD', tb .. ':time', ts, id)
   if key ~= '' then add('ZADD', tb .. ':key' .. key, ts, id) end
   if expires ~= '' then add('ZADD', base .. 'expiry', expires, id .. tbl .. key) end
+  local max, before = tonumber(ARGV[at + 5]), limits[tbl]
+  if before == nil or (max > 0 and (before == 0 or max < before)) then limits[tbl] = max end
+  added[tbl] = (added[tbl] or 0) + 1
 end
 for _, w in ipairs(order) do redis.call(unpack(w)) end
-return first
+local trimmed = {}
+for tbl, max in pairs(limits) do
+  local tb = base .. tbl
+  local over = max > 0 and redis.call('ZCARD', tb .. ':time') - max or 0
+  if over > 0 then
+    over = math.min(over, added[tbl] + ${TRIM_RUN})
+    local ids = redis.call('ZRANGE', tb .. ':time', 0, over - 1)
+    local events = redis.call('HMGET', tb .. ':data', unpack(ids))
+    for i, id in ipairs(ids) do
+      local event = events[i]
+      if event then
+        local _, second, expires = string.find(event, '^%[[^,]*,([^,]*),')
+        local rest = string.sub(event, second + 1)
+        local key = ''
+        if string.sub(rest, 1, 1) == '"' then
+          local j = 2
+          while j <= #rest and string.sub(rest, j, j) ~= '"' do
+            j = j + (string.sub(rest, j, j) == '\\\\' and 2 or 1)
+          end
+          local ok, raw = pcall(cjson.decode, string.sub(rest, 1, j))
+          if ok then key = ':' .. raw end
+        end
+        if key ~= '' then redis.call('ZREM', tb .. ':key' .. key, id) end
+        if expires ~= 'null' then redis.call('ZREM', base .. 'expiry', id .. tbl .. key) end
+      end
+    end
+    redis.call('HDEL', tb .. ':data', unpack(ids))
+    redis.call('ZREM', tb .. ':time', unpack(ids))
+    trimmed[#trimmed + 1] = tbl
+    trimmed[#trimmed + 1] = #ids
+  end
+end
+return trimmed
 `)
 
 // KEYS: the index (a ':time' or ':key:' sorted set), the data hash.

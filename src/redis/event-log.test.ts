@@ -98,6 +98,25 @@ describe('RedisEventLog in a cluster', () => {
     ])
   })
 
+  it('keeps a table to its limit across nodes, and leaves nothing of the events it deletes', async () => {
+    const { a, b, keyPrefix } = twoNodes()
+    const now = Date.now()
+    // Keys JSON writes with escapes, and one that is not well-formed UTF-16 (a lone surrogate, kept as U+FFFD as in SQLite).
+    const keys = ['lobby', 'a "quoted" \\ key\n', 'é\u2028😀', 'lone \ud800']
+    await Promise.all(Array.from({ length: 40 }, (_, n) => (n % 2 ? a : b).append(chat(n, { key: keys[n % 4]!, expiresAt: n % 3 ? now + 3_600_000 : null, maxRows: 4 }))))
+    expect(messages(await a.query('chat'))).toEqual(['hello 39', 'hello 38', 'hello 37', 'hello 36'])
+    const events = `${keyPrefix}events:`
+    expect(await admin.hlen(`${events}chat:data`)).toBe(4)
+    expect(await admin.zcard(`${events}chat:time`)).toBe(4)
+    const keySets = await admin.keys(`${events}chat:key:*`)
+    expect(keySets).toHaveLength(4)
+    for (const key of keySets) expect(await admin.zcard(key)).toBe(1)
+    // 37 and 38 of the four left have a TTL.
+    expect(await admin.zcard(`${events}expiry`)).toBe(2)
+    expect(messages(await b.query('chat', { key: 'lone \ud800' }))).toEqual(['hello 39'])
+    expect((await b.query('chat', { key: 'lone \ufffd' }))[0]?.key).toBe('lone \ufffd')
+  })
+
   it('sweeps more expired events than one script deletes', async () => {
     const { a, b } = twoNodes()
     const now = Date.now()

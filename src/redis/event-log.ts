@@ -18,10 +18,12 @@ const MAX_LIMIT = 1000
  * A turn with more sends several scripts, together.
  */
 export const APPEND_BATCH = 500
+/** A UTF-16 surrogate without its pair. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 // Expired events deleted per sweep script, for the same reason.
 const SWEEP_CHUNK = 500
 
-/** The appends of one script: its ARGV (the base, then five per event: see the script), settled together. */
+/** The appends of one script: its ARGV (the base, then six per event: see the script), settled together. */
 interface Batch {
   args: string[]
   count: number
@@ -71,6 +73,10 @@ function newBatch(base: string): Batch {
  *   reads, expired ones skipped in Redis (the 50 newest of one key among
  *   100,000 events: 1.1 to 1.7 ms).
  * - A sweep: one script per 500 expired events, 5 to 8 µs of Redis an event.
+ * - The row limit (setRowLimit, an event's maxRows): a table past it loses
+ *   its oldest events in the append's own script, so that nodes appending
+ *   together keep it; in the steady state at the limit, one event deleted
+ *   (and its key and expiry entries) per event appended.
  * - Memory: 768 bytes an event in Redis (INFO used_memory before and after
  *   100,000 chat events of 166 bytes of JSON data, 20 rooms, a 24 h TTL):
  *   364 in the data hash (the event itself is some 240), 120 in each of the
@@ -93,6 +99,10 @@ export class RedisEventLog implements EventLog {
   #scheduled: NodeJS.Immediate | undefined
   /** Sent, not yet answered. */
   readonly #sent = new Set<Promise<void>>()
+  #maxRows = 0
+  #trimmed: (table: string, rows: number) => void = () => {}
+  /** The tables this node appended to, by the name their keys hold: rowCounts reports them. */
+  readonly #tables = new Map<string, string>()
 
   constructor(options: RedisEventLogOptions) {
     // Keys built in scripts would not get the client's own prefix.
@@ -111,6 +121,10 @@ export class RedisEventLog implements EventLog {
     if (!Number.isFinite(event.timestamp) || (event.expiresAt !== null && !Number.isFinite(event.expiresAt))) {
       return Promise.reject(new StoreError(`cannot store the event in table ${event.table}: its timestamp and expiry must be numbers of milliseconds`))
     }
+    // Redis gets the key as UTF-8, a lone surrogate as U+FFFD; the event says
+    // it so too (as SQLite's would), so that the script that deletes the
+    // event reads from it the key it was indexed under.
+    const key = event.key === null || !LONE_SURROGATE.test(event.key) ? event.key : Buffer.from(event.key).toString()
     let batch = this.#waiting.at(-1)
     if (!batch || batch.count >= APPEND_BATCH) {
       batch = newBatch(this.#base)
@@ -118,11 +132,13 @@ export class RedisEventLog implements EventLog {
     }
     batch.args.push(
       tableName(event.table),
-      event.key === null ? '' : `:${event.key}`,
+      key === null ? '' : `:${key}`,
       String(event.timestamp),
       event.expiresAt === null ? '' : String(event.expiresAt),
-      encodeEvent(event, data),
+      encodeEvent(key === event.key ? event : { ...event, key }, data),
+      String(event.maxRows ?? this.#maxRows),
     )
+    if (!this.#tables.has(event.table)) this.#tables.set(event.table, tableName(event.table))
     batch.count++
     this.#scheduled ??= setImmediate(() => this.#send())
     return batch.done
@@ -141,9 +157,36 @@ export class RedisEventLog implements EventLog {
     const batches = this.#waiting
     this.#waiting = []
     for (const batch of batches) {
-      const sent = appendScript.run(this.#redis, [], batch.args).then(() => batch.resolve(), (err: unknown) => batch.reject(err))
+      const sent = appendScript.run(this.#redis, [], batch.args).then((reply) => {
+        batch.resolve()
+        this.#reportTrimmed(reply as Buffer[])
+      }, (err: unknown) => batch.reject(err))
       this.#sent.add(sent)
       void sent.finally(() => this.#sent.delete(sent))
+    }
+  }
+
+  setRowLimit(maxRows: number, trimmed?: (table: string, rows: number) => void): void {
+    this.#maxRows = maxRows
+    if (trimmed) this.#trimmed = trimmed
+  }
+
+  /** The rows of the tables this node appended to since it started: one pipeline of ZCARDs. */
+  async rowCounts(): Promise<Map<string, number>> {
+    const tables = [...this.#tables]
+    if (tables.length === 0) return new Map()
+    const pipeline = this.#redis.pipeline()
+    for (const [, name] of tables) pipeline.zcard(`${this.#base}${name}:time`)
+    const replies = (await pipeline.exec()) ?? []
+    return new Map(tables.map(([table], i) => [table, Number(replies[i]?.[1] ?? 0)]))
+  }
+
+  /** The script names each table by the name its keys hold. */
+  #reportTrimmed(reply: Buffer[]): void {
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const name = reply[i]!.toString()
+      const table = [...this.#tables].find(([, n]) => n === name)?.[0] ?? name
+      this.#trimmed(table, Number(reply[i + 1]))
     }
   }
 

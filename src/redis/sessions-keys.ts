@@ -23,6 +23,16 @@ export class SessionKeys {
   readonly willBrokers: string
   /** The start of `willsOf(brokerId)`, for scripts that find the broker id in Redis. */
   readonly willsOfPrefix: string
+  /** HASH topic -> `<bytes>:<client id>` of each retained message stored with the quotas (the client id empty for none). */
+  readonly retainedMeta: string
+  /** HASH `n:<client id>` -> retained messages the client set, `b:<client id>` -> their bytes. */
+  readonly retainedByClient: string
+  /** HASH of totals: `retained-bytes`, `queued` (entries of every outgoing queue), `queued-bytes`. */
+  readonly usage: string
+  /** HASH client id -> the owner of its persistent session. */
+  readonly sessions: string
+  /** The start of `owned(owner)`, for scripts that find the owner in Redis. */
+  readonly ownedPrefix: string
 
   constructor(prefix: string) {
     const base = `${prefix}session:`
@@ -36,6 +46,16 @@ export class SessionKeys {
     this.willOwners = `${base}will-owners`
     this.willBrokers = `${base}will-brokers`
     this.willsOfPrefix = `${base}wills-of:`
+    this.retainedMeta = `${base}retained-meta`
+    this.retainedByClient = `${base}retained-by-client`
+    this.usage = `${base}usage`
+    this.sessions = `${base}sessions`
+    this.ownedPrefix = `${base}owned:`
+  }
+
+  /** SET of the client ids whose persistent sessions an owner holds. */
+  owned(owner: string): string {
+    return `${this.ownedPrefix}${owner}`
   }
 
   /** HASH topic filter -> subscription (JSON). */

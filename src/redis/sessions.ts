@@ -2,13 +2,16 @@ import type { Redis } from 'ioredis'
 import { createRequire } from 'node:module'
 import { Readable } from 'node:stream'
 import { NO_SUBSCRIPTIONS, NOTHING_STORED } from '../persistence/memory-answers.js'
-import type { SessionStore } from '../storage/session-store.js'
+import { quotaSettings } from '../persistence/quota-settings.js'
+import { SILENT_REPORT } from '../storage/quotas.js'
+import type { QuotaReport, SessionQuotas, SessionStore, SessionUsage } from '../storage/session-store.js'
 import type {
   BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
 } from '../storage/session-types.js'
 import { RedisIncoming } from './sessions-incoming.js'
 import { SessionKeys } from './sessions-keys.js'
 import { RedisOutgoingQueues } from './sessions-outgoing.js'
+import { RedisSessionOwners } from './sessions-owners.js'
 import { RedisRetained } from './sessions-retained.js'
 import { RedisSubscriptions, type BroadcastBroker } from './sessions-subscriptions.js'
 import { RedisWills } from './sessions-wills.js'
@@ -33,6 +36,7 @@ interface Parts {
   incoming: RedisIncoming
   retained: RedisRetained
   wills: RedisWills
+  owners: RedisSessionOwners
 }
 
 const require = createRequire(import.meta.url)
@@ -58,6 +62,12 @@ const { Packet } = require('aedes-persistence') as { Packet: new (packet: object
  * call waits to hear back), and an outgoingUpdate that must replace
  * another broker's entry with a PUBLISH (two).
  *
+ * The storage quotas (setQuotas, claimSession) are checked in the scripts
+ * that write what they bound, against totals the same scripts keep: a
+ * retained message past a limit is not kept, a queue past its limit loses
+ * its oldest entries, a persistent session past its owner's limit is not
+ * recorded.
+ *
  * The will scripts build the per-broker keys from the prefix, and one call
  * can touch many clients' keys (outgoingEnqueueCombi): this needs a single
  * Redis (or a primary with replicas), not Redis Cluster.
@@ -70,6 +80,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #broadcastWait: number
   #parts: Parts | undefined
   #destroyed = false
+  readonly #quotas = quotaSettings()
 
   constructor(options: RedisSessionStoreOptions) {
     const redis = options.redis
@@ -102,10 +113,11 @@ export class RedisSessionStore implements SessionStore {
     this.#parts = {
       broker: broker as BroadcastBroker,
       subscriptions,
-      outgoing: new RedisOutgoingQueues(redis, keys),
+      outgoing: new RedisOutgoingQueues(redis, keys, this.#quotas),
       incoming: new RedisIncoming(redis, keys),
       retained: new RedisRetained(redis, keys),
       wills: new RedisWills(redis, keys),
+      owners: new RedisSessionOwners(redis, keys),
     }
     await subscriptions.start(broker as BroadcastBroker)
   }
@@ -119,8 +131,10 @@ export class RedisSessionStore implements SessionStore {
     return this.#p.subscriptions.reload()
   }
 
+  /** A message a quota refuses is not kept; the promise resolves all the same (the publish goes on), and the refusal is reported. */
   async storeRetained(packet: PacketInput & { topic: string }): Promise<void> {
-    return this.#p.retained.store(packet)
+    const refused = await this.#p.retained.store(packet, this.#quotas.current.retained)
+    if (refused) this.#quotas.report.retainedRefused(refused, packet.topic, typeof packet.clientId === 'string' ? packet.clientId : undefined)
   }
 
   createRetainedStream(pattern: string): Readable {
@@ -249,6 +263,26 @@ export class RedisSessionStore implements SessionStore {
   /** The clients subscribed to exactly this topic filter. */
   getClientList(topic: string): Readable {
     return Readable.from(this.#p.subscriptions.clientsWithFilter(topic))
+  }
+
+  setQuotas(quotas: SessionQuotas, report: QuotaReport = SILENT_REPORT): void {
+    this.#quotas.current = quotas
+    this.#quotas.report = report
+  }
+
+  async claimSession(clientId: string, owner: string, max: number): Promise<boolean> {
+    return this.#p.owners.claim(clientId, owner, max)
+  }
+
+  async releaseSession(clientId: string): Promise<void> {
+    return this.#p.owners.release(clientId)
+  }
+
+  /** Four round trips, together: the totals the scripts keep beside what they count. */
+  async usage(): Promise<SessionUsage> {
+    const { retained, outgoing, owners } = this.#p
+    const [r, q, sessions] = await Promise.all([retained.usage(), outgoing.usage(), owners.count()])
+    return { retainedMessages: r.messages, retainedBytes: r.bytes, sessions, queuedMessages: q.messages, queuedBytes: q.bytes }
   }
 
   /** Stops listening to the broker. The Redis connection is the caller's and stays open. */

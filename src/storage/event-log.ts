@@ -13,7 +13,13 @@ export interface StoredEvent {
   expiresAt: number | null
 }
 
-export type NewEvent = Omit<StoredEvent, 'id'>
+export type NewEvent = Omit<StoredEvent, 'id'> & {
+  /**
+   * The most rows the event's table keeps once it is appended, the oldest
+   * deleted first (0: no limit); the log's own (setRowLimit) when absent.
+   */
+  maxRows?: number | undefined
+}
 
 export interface EventQuery {
   key?: string | undefined
@@ -42,6 +48,15 @@ export interface EventLog {
   sweepExpired(now?: number): Promise<number>
   /** Makes every append asked for so far durable now (called at shutdown). */
   flush(): Promise<void>
+  /**
+   * The most rows a table keeps when an append names no `maxRows` (0, the
+   * start: no limit), and where to report the rows deleted to keep to it.
+   * A table past its limit loses its oldest rows (by timestamp) as the
+   * append that took it past is written, in the same atomic step.
+   */
+  setRowLimit(maxRows: number, trimmed?: (table: string, rows: number) => void): void
+  /** How many rows each table holds (expired ones not yet swept included), of the tables this log knows of. */
+  rowCounts(): Promise<Map<string, number>>
 }
 
 /**

@@ -1,9 +1,11 @@
 import type { Readable } from 'node:stream'
+import type { QuotaReport, SessionQuotas, SessionUsage } from './quotas.js'
 import type {
   BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
 } from './session-types.js'
 
 export type * from './session-types.js'
+export type { QueueLimit, QuotaReport, RetainedLimit, SessionQuotas, SessionUsage } from './quotas.js'
 
 /**
  * Sessions, offline queues, retained messages and wills: what Aedes keeps
@@ -38,6 +40,28 @@ export interface SessionStore {
   streamWill(brokers?: Readonly<Record<string, unknown>>): Readable
   getClientList(topic: string): Readable
   destroy(): Promise<void>
+
+  // Switchyard's own, beyond aedes-persistence: the storage quotas.
+
+  /**
+   * The quotas on what the store keeps (storeRetained, the outgoing queues),
+   * from the next write on, and where to report what they stop; none until
+   * called. A retained message past a limit is not kept; a queue past a
+   * limit loses its oldest messages. The packet given to storeRetained
+   * names the client that set it in `clientId`, when it came from one.
+   */
+  setQuotas(quotas: SessionQuotas, report?: QuotaReport): void
+  /**
+   * Records that `clientId` holds a persistent session of `owner`, in one
+   * atomic step: false, and nothing recorded, when `owner` holds `max`
+   * others already (0: no limit). A session already recorded for `owner`
+   * is always taken; one recorded for another owner moves to this one.
+   */
+  claimSession(clientId: string, owner: string, max: number): Promise<boolean>
+  /** Forgets the record of a persistent session: its client connected with a clean session. */
+  releaseSession(clientId: string): Promise<void>
+  /** What the store holds now. */
+  usage(): Promise<SessionUsage>
 }
 
 /**

@@ -41,8 +41,8 @@ interface Batch {
   reject(err: unknown): void
 }
 
-/** table, key, ts, topic, client_id, data, expires_at */
-const COLUMNS = 7
+/** table, key, ts, topic, client_id, data, expires_at, then the append's maxRows (not a column) */
+const COLUMNS = 8
 
 function newBatch(): Batch {
   let resolve!: () => void
@@ -60,13 +60,22 @@ function newBatch(): Batch {
  * is committed in one transaction, and each append resolves once committed.
  * An event whose data cannot be written as JSON is refused when appended,
  * so that it cannot fail the others of its turn.
+ *
+ * The rows of each table are counted in memory (from the file at start,
+ * then as rows are written and deleted): a table past its limit loses its
+ * oldest rows in the transaction that took it past.
  */
 export class EventStore implements EventLog {
   readonly #db: Db
   readonly #insert: Statement
-  /** Inserts a batch's rows in one transaction. */
-  readonly #insertRows: (rows: unknown[]) => void
-  readonly #sweep: Statement
+  /** Inserts a batch's rows, and trims the tables they took past their limit, in one transaction; returns the rows trimmed per table. */
+  readonly #insertRows: (rows: unknown[]) => Map<string, number> | undefined
+  /** Deletes the expired events and counts them off their tables, in one transaction; returns how many. */
+  readonly #sweep: (now: number) => number
+  readonly #trim: Statement<[string, number]>
+  readonly #rows = new Map<string, number>()
+  #maxRows = 0
+  #trimmed: (table: string, rows: number) => void = () => {}
   /** One prepared statement per combination of filters (at most eight). */
   readonly #queries = new Map<string, Statement>()
   readonly #health: StoreHealth
@@ -79,10 +88,56 @@ export class EventStore implements EventLog {
     this.#db = db
     this.#health = storeHealth(db)
     this.#insert = db.prepare('INSERT INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    // The oldest by time, as queries read them (ids break ties, as there).
+    this.#trim = db.prepare('DELETE FROM store_events WHERE id IN (SELECT id FROM store_events WHERE tbl = ? ORDER BY ts, id LIMIT ?)')
     this.#insertRows = db.transaction((rows: unknown[]) => {
-      for (let i = 0; i < rows.length; i += COLUMNS) this.#insert.run(rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], rows[i + 5], rows[i + 6])
+      // The smallest limit any of the batch's appends names for each table it wrote to.
+      const limits = new Map<string, number>()
+      for (let i = 0; i < rows.length; i += COLUMNS) {
+        const table = rows[i] as string
+        this.#insert.run(table, rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], rows[i + 5], rows[i + 6])
+        this.#rows.set(table, (this.#rows.get(table) ?? 0) + 1)
+        const max = rows[i + 7] as number
+        const before = limits.get(table)
+        if (before === undefined || (max > 0 && (before === 0 || max < before))) limits.set(table, max)
+      }
+      let trimmed: Map<string, number> | undefined
+      for (const [table, max] of limits) {
+        const over = (this.#rows.get(table) ?? 0) - max
+        if (max === 0 || over <= 0) continue
+        const deleted = this.#trim.run(table, over).changes
+        this.#rows.set(table, this.#rows.get(table)! - deleted)
+        ;(trimmed ??= new Map()).set(table, deleted)
+      }
+      return trimmed
     })
-    this.#sweep = db.prepare('DELETE FROM store_events WHERE expires_at IS NOT NULL AND expires_at <= ?')
+    const expired = db.prepare<[number], { tbl: string; n: number }>('SELECT tbl, count(*) AS n FROM store_events WHERE expires_at IS NOT NULL AND expires_at <= ? GROUP BY tbl')
+    const sweep = db.prepare<[number]>('DELETE FROM store_events WHERE expires_at IS NOT NULL AND expires_at <= ?')
+    this.#sweep = db.transaction((now: number) => {
+      for (const { tbl, n } of expired.all(now)) {
+        const left = (this.#rows.get(tbl) ?? n) - n
+        if (left > 0) this.#rows.set(tbl, left)
+        else this.#rows.delete(tbl)
+      }
+      return sweep.run(now).changes
+    })
+    this.#countRows()
+  }
+
+  /** Reads each table's row count from the file (at start, and after a failed commit). */
+  #countRows(): void {
+    this.#rows.clear()
+    const counts = this.#db.prepare<[], { tbl: string; n: number }>('SELECT tbl, count(*) AS n FROM store_events GROUP BY tbl').all()
+    for (const { tbl, n } of counts) this.#rows.set(tbl, n)
+  }
+
+  setRowLimit(maxRows: number, trimmed?: (table: string, rows: number) => void): void {
+    this.#maxRows = maxRows
+    if (trimmed) this.#trimmed = trimmed
+  }
+
+  async rowCounts(): Promise<Map<string, number>> {
+    return new Map(this.#rows)
   }
 
   append(event: NewEvent): Promise<void> {
@@ -97,7 +152,7 @@ export class EventStore implements EventLog {
       batch = newBatch()
       this.#batches.push(batch)
     }
-    batch.rows.push(event.table, event.key, event.timestamp, event.topic, event.clientId, data, event.expiresAt)
+    batch.rows.push(event.table, event.key, event.timestamp, event.topic, event.clientId, data, event.expiresAt, event.maxRows ?? this.#maxRows)
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => this.#flushOne())
@@ -123,14 +178,18 @@ export class EventStore implements EventLog {
 
   #commit(batch: Batch): void {
     const { rows } = batch
+    let trimmed: Map<string, number> | undefined
     try {
-      this.#insertRows(rows)
+      trimmed = this.#insertRows(rows)
       this.#health.committed()
       batch.resolve()
     } catch (err) {
+      // The counts moved with the writes the rollback undid.
+      this.#countRows()
       this.#health.failed('events', err, rows.length / COLUMNS)
       batch.reject(err)
     }
+    if (trimmed) for (const [table, n] of trimmed) this.#trimmed(table, n)
   }
 
   /** Newest first. Expired events are never returned, swept or not. */
@@ -176,6 +235,11 @@ export class EventStore implements EventLog {
 
   /** Deletes expired events; returns how many. */
   async sweepExpired(now = Date.now()): Promise<number> {
-    return this.#sweep.run(now).changes
+    try {
+      return this.#sweep(now)
+    } catch (err) {
+      this.#countRows()
+      throw err
+    }
   }
 }

@@ -50,7 +50,7 @@ it('lets a read see the writes asked for before it, committed or not', async () 
 
 it('fails a write alone when only it fails', async () => {
   const enqueued = persistence.outgoingEnqueue({ clientId: client.id }, packet(1))
-  const missing = persistence.outgoingUpdate(client, { ...packet(2), messageId: 3 })
+  const missing = persistence.outgoingUpdate(client, { cmd: 'pubrel', messageId: 3 })
   const deleted = persistence.incomingDelPacket(client, { messageId: 5 })
   await expect(missing).rejects.toThrow('no such packet')
   await expect(deleted).rejects.toThrow('no such packet')

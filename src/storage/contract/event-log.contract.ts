@@ -119,6 +119,30 @@ export function eventLogContract(name: string, open: Open<EventLog>): void {
       expect(topics(await store.query('readings'))).toEqual(['sensors/4', 'sensors/1'])
     })
 
+    it('keeps the newest rows of a table past its limit, its own or the log\'s, and reports the rows deleted', async () => {
+      const { store } = subject
+      const trimmed: Array<[string, number]> = []
+      store.setRowLimit(3, (table, n) => trimmed.push([table, n]))
+      const now = Date.now()
+      // Out of time order, with keys (one with a quote and a backslash) and expiries: all of an event goes with it.
+      const order = [2, 1, 5, 3, 4, 7, 6]
+      await Promise.all(order.map((n) => store.append(event(n, { key: n % 2 === 0 ? 'even "\\ key' : 'odd', expiresAt: n % 3 === 0 ? now + 3_600_000 : null }))))
+      expect(topics(await store.query('readings'))).toEqual(['sensors/7', 'sensors/6', 'sensors/5'])
+      expect(topics(await store.query('readings', { key: 'even "\\ key' }))).toEqual(['sensors/6'])
+      expect(topics(await store.query('readings', { key: 'odd' }))).toEqual(['sensors/7', 'sensors/5'])
+      expect(trimmed.reduce((sum, [, n]) => sum + n, 0)).toBe(4)
+      expect(await store.rowCounts()).toEqual(new Map([['readings', 3]]))
+      // An append's own limit: another table, and 0 for none.
+      await Promise.all([1, 2, 3].map((n) => store.append(event(n, { table: 'chat', maxRows: 2 }))))
+      await Promise.all([1, 2, 3, 4].map((n) => store.append(event(n, { table: 'all', maxRows: 0 }))))
+      expect(topics(await store.query('chat'))).toEqual(['sensors/3', 'sensors/2'])
+      expect(topics(await store.query('all'))).toHaveLength(4)
+      expect(await store.rowCounts()).toEqual(new Map([['readings', 3], ['chat', 2], ['all', 4]]))
+      // Sweeping the expired ones of what is left: the counts follow.
+      expect(await store.sweepExpired(now + 7_200_000)).toBe(1)
+      expect((await store.rowCounts()).get('readings')).toBe(2)
+    })
+
     it('makes every append asked for durable when flushed, so that the storage can be closed', async () => {
       const { store } = subject
       const appended = [store.append(event(1)), store.append(event(2))]
