@@ -201,6 +201,7 @@ describe('defaults', () => {
     const t = await f.start()
     expect(t.app.broker.limits.config).toEqual({
       maxPacketSize: 1024 * 1024,
+      maxConnectSize: 64 * 1024,
       maxConnections: 10_000,
       publishRate: 1000,
       maxTopicLength: 1024,
@@ -216,7 +217,7 @@ describe('defaults', () => {
       store: { maxRows: 100_000 },
     })
     for (const limit of [
-      'packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
+      'packet_size', 'connect_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
       'retained_messages', 'retained_bytes', 'retained_messages_per_client', 'retained_bytes_per_client',
       'sessions_per_user', 'session_messages', 'session_bytes', 'subscriptions_per_client', 'store_rows',
     ]) {

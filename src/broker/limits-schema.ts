@@ -16,6 +16,14 @@ const MQTT_MAX_PACKET = 268_435_455
 export const limitsSchema = z.strictObject({
   /** The largest MQTT packet a client may send, fixed header included. */
   maxPacketSize: byteSize.pipe(z.number().min(64, 'must be at least 64 bytes').max(MQTT_MAX_PACKET, `must be at most ${MQTT_MAX_PACKET} bytes, the MQTT maximum`)).default(1024 ** 2),
+  /**
+   * The largest CONNECT, and the largest packet of any kind before it, fixed
+   * header included (the smaller of this and maxPacketSize applies). A
+   * CONNECT holds a client id, a will, a username and a password: a JWT is a
+   * few kilobytes, so 64KB leaves room for a will of tens of kilobytes
+   * while a client that has not said who it is holds at most that much.
+   */
+  maxConnectSize: byteSize.pipe(z.number().min(64, 'must be at least 64 bytes').max(MQTT_MAX_PACKET, `must be at most ${MQTT_MAX_PACKET} bytes, the MQTT maximum`)).default(64 * 1024),
   /** Open MQTT connections (TCP, TLS and WebSocket together); more are refused. */
   maxConnections: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').default(10_000),
   /** PUBLISH packets per second one client may send, over any one-second window; 0 turns the limit off. */
