@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import type { SessionStore } from '../storage/session-store.js'
 import type { Acl } from './acl.js'
+import { Admission } from './admission.js'
 import type { Authenticator } from './authenticator.js'
 import type { ClientIdentity } from './client-identity.js'
 import { BrokerMetrics } from './broker-metrics.js'
@@ -13,6 +14,7 @@ import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
 import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
 import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
+import { MAX_CONNECT_TIMEOUT } from './limits-schema.js'
 import type { Limits } from './limits.js'
 import { admitSession, type SessionAdmission } from './session-quota.js'
 import { SubscriptionQuota } from './subscription-quota.js'
@@ -45,6 +47,7 @@ export interface Broker {
   connections: Connections
   metrics: BrokerMetrics
   limits: Limits
+  admission: Admission
 }
 
 /**
@@ -67,6 +70,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const subscriptionQuota = new SubscriptionQuota(limits)
   const persistence = subscriptionQuota.grantedOnly(deps.persistence)
   const sessions: SessionAdmission = { persistence, limits, log, usernamesVerified: deps.authenticator?.verifiesUsernames ?? false }
+  const admission = new Admission(limits)
   let storeBeforePuback: (packet: PublishPacket, client: Client, done: (err?: Error | null) => void) => void = (_p, _c, done) => done(null)
   let created: Aedes | undefined
   if (deps.cluster) markRemoteTakeovers(deps.cluster.mq, () => created, connections)
@@ -74,9 +78,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     ...(deps.cluster ? { id: deps.cluster.brokerId, mq: deps.cluster.mq } : {}),
     persistence,
     drainTimeout: limits.config.drainTimeout,
+    // Admission closes connections that are late with their CONNECT after
+    // limits.connectTimeout; Aedes' own timer only backs it up.
+    connectTimeout: MAX_CONNECT_TIMEOUT,
     // Aedes' own ceiling; the configured, lower one is checked below with a metric.
     maxTopicLevels: 100,
     preConnect(client, packet, done) {
+      admission.connected(client)
       connections.record(client, packet)
       done(null, true)
     },
@@ -255,7 +263,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     limits.exceeded('drain_timeout', `subscriber did not read for ${limits.config.drainTimeout} ms; connection closed`, { clientId: client.id })
   })
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
-  return { aedes, connections, metrics, limits }
+  return { aedes, connections, metrics, limits, admission }
 }
 
 /** Closes every client connection and the broker; resolves when done. */

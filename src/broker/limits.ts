@@ -6,7 +6,8 @@ import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
 
 const LIMIT_NAMES = [
-  'packet_size', 'connect_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
+  'packet_size', 'connect_size', 'connect_timeout', 'connections', 'connections_per_address', 'pending_connections', 'pending_connections_per_address',
+  'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
   // The storage quotas (quota-schema.ts).
   'retained_messages', 'retained_bytes', 'retained_messages_per_client', 'retained_bytes_per_client',
   'sessions_per_user', 'session_messages', 'session_bytes', 'subscriptions_per_client', 'store_rows',
