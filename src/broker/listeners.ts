@@ -12,6 +12,7 @@ import type { Broker } from './broker.js'
 import { handleWithSocket } from './internals/index.js'
 import type { ListenAddress } from './listen-schema.js'
 import { guardPackets } from './packet-guard.js'
+import { limitBytesBeforeConnect } from './websocket-connect-size.js'
 
 export const MQTT_WS_PATH = '/mqtt'
 
@@ -122,6 +123,7 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
   const serve = (ws: WebSocket, tcp: Socket, ticket: Ticket) => {
     const remoteAddress = ticket.address
     metrics.track(tcp)
+    limitBytesBeforeConnect(tcp, ticket, admission, limits)
     const stream = oneFramePerWrite(createWebSocketStream(ws))
     // A broken WebSocket must end only its own connection.
     stream.on('error', (err: Error & { code?: string }) => {

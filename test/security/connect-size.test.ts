@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import { describe, expect, it } from 'vitest'
 import { metric } from '../helpers/metrics.js'
-import { allClosed, connectPacket, openSocket, unfinishedPacket } from '../helpers/sockets.js'
+import { allClosed, clientFrameHeader, connectPacket, openSocket, unfinishedPacket, upgradeFrom } from '../helpers/sockets.js'
 import { useApp } from '../helpers/use-app.js'
 
 // A client that has not said who it is may make the broker hold at most
@@ -46,6 +46,18 @@ describe('limits.maxConnectSize', () => {
     const sockets = await sendOnEach(5, () => unfinishedPacket(0x30, 500_000, 100_000))
     await allClosed(sockets, 3000, 'the broker to close connections whose first packet announces 500 KB')
     expect(await exceeded('connect_size')).toBe(5)
+  })
+
+  it('closes WebSocket connections that send a 1 MB frame before their CONNECT once they pass the ceiling', async () => {
+    const t = await f.start()
+    const sent = 256 * 1024
+    const sockets = await sendOnEach(20, () => Buffer.concat([clientFrameHeader(1_000_000), Buffer.alloc(sent, 7)]), async () => {
+      const { status, socket } = await upgradeFrom(t.addresses.http.port)
+      expect(status).toBe(101)
+      return socket
+    })
+    await allClosed(sockets, 3000, 'the broker to close WebSocket connections sending a 1 MB frame before CONNECT')
+    expect(await exceeded('connect_size')).toBe(20)
   })
 
   it('lets a client send a packet up to maxPacketSize right behind its CONNECT, in the same write', async () => {
