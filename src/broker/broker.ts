@@ -16,6 +16,7 @@ import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from '
 import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import { MAX_CONNECT_TIMEOUT } from './limits-schema.js'
 import type { Limits } from './limits.js'
+import { clipped, RefusalLog } from './refusal-log.js'
 import { admitSession, type SessionAdmission } from './session-quota.js'
 import { SubscriptionQuota } from './subscription-quota.js'
 
@@ -71,6 +72,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const persistence = subscriptionQuota.grantedOnly(deps.persistence)
   const sessions: SessionAdmission = { persistence, limits, log, usernamesVerified: deps.authenticator?.verifiesUsernames ?? false }
   const admission = new Admission(limits)
+  // A refused CONNECT costs its sender one round trip: a loop of them must not write the log as fast.
+  const refusals = new RefusalLog(log, 'refused connections')
   let storeBeforePuback: (packet: PublishPacket, client: Client, done: (err?: Error | null) => void) => void = (_p, _c, done) => done(null)
   let created: Aedes | undefined
   if (deps.cluster) markRemoteTakeovers(deps.cluster.mq, () => created, connections)
@@ -92,7 +95,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // A client id names topics ($events/presence/connected/{clientId}): it
       // may not hold the wildcards a topic name cannot [MQTT-4.7.1-1].
       if (/[+#]/.test(client.id)) {
-        log.warn({ clientId: client.id }, 'client id holds + or #; connection refused')
+        refusals.warn({ clientId: clipped(client.id) }, 'client id holds + or #; connection refused')
         metricsRef.refused?.inc({ reason: 'client_id' })
         return done(Object.assign(new Error('client id must not contain + or #'), { returnCode: 2 }) as never, false)
       }
@@ -128,9 +131,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         // A throttled or unhashed refusal is logged at debug: under attack
         // there is one per try; the lock that began them is logged once.
         const tryLater = result.refusal === 'throttled' || result.refusal === 'busy'
-        log[tryLater ? 'debug' : 'warn']({ clientId: client.id, username, address, reason: result.reason }, 'connection refused')
+        const details = { clientId: clipped(client.id), username: clipped(username), address, reason: result.reason }
+        if (tryLater) log.debug(details, 'connection refused')
+        else refusals.warn(details, 'connection refused')
         for (const lock of result.locks ?? []) {
-          log.warn({ username, address, failures: lock.failures, lockMs: lock.ms }, `${lock.kind} locked for ${Math.ceil(lock.ms / 1000)} s after ${lock.failures} failed logins`)
+          log.warn({ username: clipped(username), address, failures: lock.failures, lockMs: lock.ms }, `${lock.kind} locked for ${Math.ceil(lock.ms / 1000)} s after ${lock.failures} failed logins`)
         }
         metricsRef.refused?.inc({ reason: result.refusal })
         // 3, server unavailable, is MQTT 3.1.1's "try later" [MQTT-3.2.2.3]:

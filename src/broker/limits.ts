@@ -4,6 +4,7 @@ import { Counter, type Registry } from 'prom-client'
 import { allowsHost, hostRefused, listenNames } from './allowed-hosts.js'
 import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
+import { RefusalLog } from './refusal-log.js'
 
 const LIMIT_NAMES = [
   'packet_size', 'connect_size', 'connect_timeout', 'connections', 'connections_per_address', 'pending_connections', 'pending_connections_per_address',
@@ -36,7 +37,7 @@ interface Bucket {
  */
 export class Limits {
   #config: LimitsConfig
-  readonly #log: Logger
+  readonly #log: RefusalLog
   readonly #exceeded: Counter
   readonly #buckets = new WeakMap<Client, Bucket>()
   readonly #ownNames: ReadonlySet<string>
@@ -47,7 +48,8 @@ export class Limits {
   /** `listenHosts`: the hosts the HTTP and HTTPS listeners bind, whose names are the server's own. */
   constructor(config: LimitsConfig, registry: Registry, log: Logger, listenHosts: ReadonlyArray<string | undefined> = []) {
     this.#config = config
-    this.#log = log
+    // Breaches before CONNECT come as fast as sockets can be opened: the log keeps up with them, not the other way round.
+    this.#log = new RefusalLog(log, 'limit breaches')
     this.#ownNames = listenNames(listenHosts)
     this.#exceeded = new Counter({
       name: 'switchyard_limit_exceeded_total',
