@@ -2,12 +2,13 @@ import { isIPv6 } from 'node:net'
 
 /**
  * What connections are counted under for the per-address limits: an IPv4
- * address as it is, an IPv6 address by its first 64 bits. One subscriber
- * line, one phone or one virtual machine is given a whole /64 (RFC 6177,
- * RFC 7934), so counting each IPv6 address apart would let one host open
- * connections from as many addresses as it likes. An IPv4 address mapped
- * into IPv6 (`::ffff:192.0.2.1`, from a dual-stack listener) is the IPv4
- * address.
+ * address as it is, an IPv6 address by its first 64 bits. A host is given
+ * a whole /64 (RFC 7934; a phone gets one from its carrier), so counting
+ * each IPv6 address apart would let one host open connections from as many
+ * addresses as it likes. A site with many /64s (a home line's /56, RFC
+ * 6177) is left to the limits of all addresses together. An IPv4 address
+ * mapped into IPv6 (`::ffff:192.0.2.1`, from a dual-stack listener) is the
+ * IPv4 address.
  */
 export function addressKey(remoteAddress: string): string {
   if (!isIPv6(remoteAddress)) return remoteAddress
