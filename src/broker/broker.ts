@@ -115,7 +115,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         const admission = await deps.identity.admit(client, user, connections.get(client)?.cleanSession === false)
         // Then the number of persistent sessions the user holds (limits.sessions).
         if (admission.ok) return session()
-        log.warn({ clientId: client.id, username: user, reason: admission.reason }, 'connection refused')
+        refusals.warn({ clientId: clipped(client.id), username: clipped(user), reason: admission.reason }, 'connection refused')
         metricsRef.refused?.inc({ reason: admission.code })
         // CONNACK 5, not authorized [MQTT-3.2.2.3].
         done(Object.assign(new Error(admission.reason), { returnCode: 5 }) as never, false)

@@ -67,6 +67,18 @@ describe('refused CONNECTs in the log', () => {
     expect(Math.max(...t.logs.map(bytes))).toBeLessThan(1024)
   })
 
+  it('keep client ids short when the ACL refuses them to a user', async () => {
+    const acl = "acl:\n  - { allow: connect, clientIds: ['device-*'] }\n  - { deny: connect, clientIds: ['*'] }\n  - { allow: all, topics: ['#'] }\n"
+    const t = await f.start(`${acl}limits:\n  maxConnectSize: 256KB\n`, { captureLogs: true })
+    const seconds = await refuseMany(30, (i) => connectPacket({ clientId: `${i}-${'c'.repeat(LONG)}`, username: 'u'.repeat(LONG) }))
+    expect(await f.metric('switchyard_connections_refused_total{reason="client_id"}')).toBe(30)
+    const lines = t.logs.filter((l) => l.msg === 'connection refused')
+    expect(lines.length).toBeGreaterThan(0)
+    expect(lines.length).toBeLessThanOrEqual(allowed(seconds))
+    expect(lines[0]!.username).toBe(`${'u'.repeat(64)}... (65000 characters)`)
+    expect(Math.max(...t.logs.map(bytes))).toBeLessThan(1024)
+  })
+
   it('stay small when the CONNECTs are refused for their size instead, with every breach counted', async () => {
     const t = await f.start(AUTH, { captureLogs: true })
     const n = 100
