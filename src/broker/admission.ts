@@ -1,7 +1,7 @@
 import type { Client } from 'aedes'
 import type { Socket } from 'node:net'
-import { addressKey } from './address-key.js'
 import type { Limits } from './limits.js'
+import { sourceOf } from './source-address.js'
 
 /** An admitted connection, from its socket's acceptance until it closes. */
 export interface Ticket {
@@ -61,7 +61,7 @@ export class Admission {
     // No address: the socket closed before it was handed over.
     if (address === undefined) return undefined
     const config = this.#limits.config
-    const key = addressKey(address)
+    const key = sourceOf(address)
     const counts = this.#byAddress.get(key) ?? { open: 0, pending: 0 }
     if (counts.open >= config.maxConnectionsPerAddress) {
       this.#limits.exceeded('connections_per_address', `connection refused: ${counts.open} connections from ${key} are open, the limit is ${config.maxConnectionsPerAddress}`, { remoteAddress: address })
