@@ -104,7 +104,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // would be kept, and queued for, forever.)
       const info = connections.get(client)
       if (info?.generatedId && !info.cleanSession) {
-        log.info('zero-length client id with CleanSession=0; connection refused')
+        refusals.info({}, 'zero-length client id with CleanSession=0; connection refused')
         metricsRef.refused?.inc({ reason: 'client_id' })
         return done(Object.assign(new Error('a zero-length client id needs CleanSession=1'), { returnCode: 2 }) as never, false)
       }

@@ -30,6 +30,15 @@ export class RefusalLog {
   }
 
   warn(details: Record<string, unknown>, message: string): void {
+    this.#write('warn', details, message)
+  }
+
+  /** As warn, for a refusal that is a client's mistake more than a threat; within the same allowance. */
+  info(details: Record<string, unknown>, message: string): void {
+    this.#write('info', details, message)
+  }
+
+  #write(level: 'warn' | 'info', details: Record<string, unknown>, message: string): void {
     const now = performance.now()
     if (now - this.#windowStart >= 1000) {
       this.#windowStart = now
@@ -37,7 +46,7 @@ export class RefusalLog {
     }
     if (this.#written < WARNINGS_PER_SECOND) {
       this.#written++
-      this.#log.warn(details, message)
+      this.#log[level](details, message)
       return
     }
     this.#held++

@@ -79,6 +79,18 @@ describe('refused CONNECTs in the log', () => {
     expect(Math.max(...t.logs.map(bytes))).toBeLessThan(1024)
   })
 
+  it('share the allowance with the refusals of a zero-length client id asking for a persistent session', async () => {
+    const t = await f.start('', { captureLogs: true })
+    const n = 100
+    // By hand: mqtt-packet will not write it. Protocol level 4, flags 0 (CleanSession=0), keep-alive 60, client id of length 0.
+    const connect = Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x00, 0, 60, 0, 0])
+    const seconds = await refuseMany(n, () => connect)
+    expect(await f.metric('switchyard_connections_refused_total{reason="client_id"}')).toBe(n)
+    const lines = () => t.logs.filter((l) => l.msg === 'zero-length client id with CleanSession=0; connection refused')
+    await waitUntil(() => lines().length + suppressed(t.logs) === n, { what: 'every refusal to be logged or counted as suppressed' })
+    expect(lines().length).toBeLessThanOrEqual(allowed(seconds))
+  })
+
   it('stay small when the CONNECTs are refused for their size instead, with every breach counted', async () => {
     const t = await f.start(AUTH, { captureLogs: true })
     const n = 100
