@@ -24,8 +24,9 @@ async function refuseMany(n: number, packet: (i: number) => Buffer): Promise<num
   let next = 0
   const worker = async () => {
     while (next < n) {
+      const i = next++
       const socket = await openSocket(f.app.addresses.mqtt.port)
-      socket.write(packet(next++))
+      socket.write(packet(i))
       await within(whenClosed(socket), 5000, 'the broker to close a refused connection')
     }
   }
