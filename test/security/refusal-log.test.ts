@@ -80,6 +80,20 @@ describe('refused CONNECTs in the log', () => {
     expect(Math.max(...t.logs.map(bytes))).toBeLessThan(1024)
   })
 
+  it('keep client ids short when a persistent session is refused past limits.sessions.maxPerUser', async () => {
+    const t = await f.start('limits:\n  maxConnectSize: 256KB\n  sessions: { maxPerUser: 1 }\n', { captureLogs: true })
+    // The address' one persistent session, kept after its connection ends.
+    const first = await openSocket(t.addresses.mqtt.port)
+    f.defer(() => first.destroy())
+    first.write(connectPacket({ clientId: 'kept', clean: false }))
+    await within(new Promise((resolve) => first.once('data', resolve)), 5000, 'the CONNACK of the first persistent session')
+    await refuseMany(5, (i) => connectPacket({ clientId: `${i}-${'c'.repeat(LONG)}`, clean: false }))
+    expect(await f.metric('switchyard_limit_exceeded_total{limit="sessions_per_user"}')).toBe(5)
+    const line = t.logs.find((l) => l.limit === 'sessions_per_user')!
+    expect(line.clientId).toMatch(/^0-c{62}\.\.\. \(65002 characters\)$/)
+    expect(Math.max(...t.logs.map(bytes))).toBeLessThan(1024)
+  })
+
   it('share the allowance with the refusals of a zero-length client id asking for a persistent session', async () => {
     const t = await f.start('', { captureLogs: true })
     const n = 100
