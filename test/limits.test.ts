@@ -201,7 +201,12 @@ describe('defaults', () => {
     const t = await f.start()
     expect(t.app.broker.limits.config).toEqual({
       maxPacketSize: 1024 * 1024,
+      maxConnectSize: 64 * 1024,
+      connectTimeout: 10_000,
       maxConnections: 10_000,
+      maxConnectionsPerAddress: 1000,
+      maxPendingConnections: 1000,
+      maxPendingConnectionsPerAddress: 100,
       publishRate: 1000,
       maxTopicLength: 1024,
       maxTopicLevels: 32,
@@ -216,7 +221,8 @@ describe('defaults', () => {
       store: { maxRows: 100_000 },
     })
     for (const limit of [
-      'packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
+      'packet_size', 'connect_size', 'connect_timeout', 'connections', 'connections_per_address', 'pending_connections', 'pending_connections_per_address',
+      'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
       'retained_messages', 'retained_bytes', 'retained_messages_per_client', 'retained_bytes_per_client',
       'sessions_per_user', 'session_messages', 'session_bytes', 'subscriptions_per_client', 'store_rows',
     ]) {

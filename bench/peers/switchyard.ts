@@ -35,8 +35,9 @@ export function switchyardConfig(options: SwitchyardConfigOptions): string {
     listen: { mqtt: options.mqttPort, http: options.httpPort },
     storage: { sqlite: options.sqlitePath },
     // The load generator publishes far faster than a person's client, from
-    // few connections; the limits that protect a public broker are lifted.
-    limits: { publishRate: 0, maxConnections: 100_000 },
+    // few connections, all from one address; the limits that protect a
+    // public broker are lifted.
+    limits: { publishRate: 0, maxConnections: 100_000, maxConnectionsPerAddress: 100_000 },
     admin: { token: BENCH_ADMIN_TOKEN },
     // warn, not info: nothing is logged per message at info, but a benchmark should not pay for logging at all.
     log: { level: 'warn' },

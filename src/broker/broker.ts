@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import type { SessionStore } from '../storage/session-store.js'
 import type { Acl } from './acl.js'
+import { Admission } from './admission.js'
 import type { Authenticator } from './authenticator.js'
 import type { ClientIdentity } from './client-identity.js'
 import { BrokerMetrics } from './broker-metrics.js'
@@ -13,7 +14,9 @@ import { Connections } from './connection-info.js'
 import { patchClientDelivery } from './delivery-patches.js'
 import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
 import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
+import { MAX_CONNECT_TIMEOUT } from './limits-schema.js'
 import type { Limits } from './limits.js'
+import { clipped, RefusalLog } from './refusal-log.js'
 import { admitSession, type SessionAdmission } from './session-quota.js'
 import { SubscriptionQuota } from './subscription-quota.js'
 
@@ -45,6 +48,7 @@ export interface Broker {
   connections: Connections
   metrics: BrokerMetrics
   limits: Limits
+  admission: Admission
 }
 
 /**
@@ -67,6 +71,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const subscriptionQuota = new SubscriptionQuota(limits)
   const persistence = subscriptionQuota.grantedOnly(deps.persistence)
   const sessions: SessionAdmission = { persistence, limits, log, usernamesVerified: deps.authenticator?.verifiesUsernames ?? false }
+  const admission = new Admission(limits)
+  // A refused CONNECT costs its sender one round trip: a loop of them must not write the log as fast.
+  const refusals = new RefusalLog(log, 'refused connections')
   let storeBeforePuback: (packet: PublishPacket, client: Client, done: (err?: Error | null) => void) => void = (_p, _c, done) => done(null)
   let created: Aedes | undefined
   if (deps.cluster) markRemoteTakeovers(deps.cluster.mq, () => created, connections)
@@ -74,9 +81,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     ...(deps.cluster ? { id: deps.cluster.brokerId, mq: deps.cluster.mq } : {}),
     persistence,
     drainTimeout: limits.config.drainTimeout,
+    // Admission closes connections that are late with their CONNECT after
+    // limits.connectTimeout; Aedes' own timer only backs it up.
+    connectTimeout: MAX_CONNECT_TIMEOUT,
     // Aedes' own ceiling; the configured, lower one is checked below with a metric.
     maxTopicLevels: 100,
     preConnect(client, packet, done) {
+      admission.connected(client)
       connections.record(client, packet)
       done(null, true)
     },
@@ -84,7 +95,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // A client id names topics ($events/presence/connected/{clientId}): it
       // may not hold the wildcards a topic name cannot [MQTT-4.7.1-1].
       if (/[+#]/.test(client.id)) {
-        log.warn({ clientId: client.id }, 'client id holds + or #; connection refused')
+        refusals.warn({ clientId: clipped(client.id) }, 'client id holds + or #; connection refused')
         metricsRef.refused?.inc({ reason: 'client_id' })
         return done(Object.assign(new Error('client id must not contain + or #'), { returnCode: 2 }) as never, false)
       }
@@ -93,7 +104,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // would be kept, and queued for, forever.)
       const info = connections.get(client)
       if (info?.generatedId && !info.cleanSession) {
-        log.info('zero-length client id with CleanSession=0; connection refused')
+        refusals.info({}, 'zero-length client id with CleanSession=0; connection refused')
         metricsRef.refused?.inc({ reason: 'client_id' })
         return done(Object.assign(new Error('a zero-length client id needs CleanSession=1'), { returnCode: 2 }) as never, false)
       }
@@ -104,7 +115,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         const admission = await deps.identity.admit(client, user, connections.get(client)?.cleanSession === false)
         // Then the number of persistent sessions the user holds (limits.sessions).
         if (admission.ok) return session()
-        log.warn({ clientId: client.id, username: user, reason: admission.reason }, 'connection refused')
+        refusals.warn({ clientId: clipped(client.id), username: clipped(user), reason: admission.reason }, 'connection refused')
         metricsRef.refused?.inc({ reason: admission.code })
         // CONNACK 5, not authorized [MQTT-3.2.2.3].
         done(Object.assign(new Error(admission.reason), { returnCode: 5 }) as never, false)
@@ -120,9 +131,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         // A throttled or unhashed refusal is logged at debug: under attack
         // there is one per try; the lock that began them is logged once.
         const tryLater = result.refusal === 'throttled' || result.refusal === 'busy'
-        log[tryLater ? 'debug' : 'warn']({ clientId: client.id, username, address, reason: result.reason }, 'connection refused')
+        const details = { clientId: clipped(client.id), username: clipped(username), address, reason: result.reason }
+        if (tryLater) log.debug(details, 'connection refused')
+        else refusals.warn(details, 'connection refused')
         for (const lock of result.locks ?? []) {
-          log.warn({ username, address, failures: lock.failures, lockMs: lock.ms }, `${lock.kind} locked for ${Math.ceil(lock.ms / 1000)} s after ${lock.failures} failed logins`)
+          log.warn({ username: clipped(username), address, failures: lock.failures, lockMs: lock.ms }, `${lock.kind} locked for ${Math.ceil(lock.ms / 1000)} s after ${lock.failures} failed logins`)
         }
         metricsRef.refused?.inc({ reason: result.refusal })
         // 3, server unavailable, is MQTT 3.1.1's "try later" [MQTT-3.2.2.3]:
@@ -255,7 +268,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     limits.exceeded('drain_timeout', `subscriber did not read for ${limits.config.drainTimeout} ms; connection closed`, { clientId: client.id })
   })
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
-  return { aedes, connections, metrics, limits }
+  return { aedes, connections, metrics, limits, admission }
 }
 
 /** Closes every client connection and the broker; resolves when done. */

@@ -7,6 +7,11 @@ import { retainedQuotaSchema, sessionsQuotaSchema, storeQuotaSchema, subscriptio
 // The largest remaining length MQTT can encode (four length bytes) [MQTT-2.2.3].
 const MQTT_MAX_PACKET = 268_435_455
 
+/** The longest `connectTimeout` allowed; Aedes' own connect timer is set to it, so that the configured one decides. */
+export const MAX_CONNECT_TIMEOUT = 5 * 60_000
+
+const count = (min: number) => z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min, `must be at least ${min}`)
+
 /**
  * Limits that keep one client from hurting the others. Breaking one of the
  * connection's limits ends only that client's connection; breaking a
@@ -16,8 +21,38 @@ const MQTT_MAX_PACKET = 268_435_455
 export const limitsSchema = z.strictObject({
   /** The largest MQTT packet a client may send, fixed header included. */
   maxPacketSize: byteSize.pipe(z.number().min(64, 'must be at least 64 bytes').max(MQTT_MAX_PACKET, `must be at most ${MQTT_MAX_PACKET} bytes, the MQTT maximum`)).default(1024 ** 2),
+  /**
+   * The largest CONNECT, and the largest packet of any kind before it, fixed
+   * header included (the smaller of this and maxPacketSize applies). A
+   * CONNECT holds a client id, a will, a username and a password: a JWT is a
+   * few kilobytes, so 64KB leaves room for a will of tens of kilobytes
+   * while a client that has not said who it is holds at most that much.
+   */
+  maxConnectSize: byteSize.pipe(z.number().min(64, 'must be at least 64 bytes').max(MQTT_MAX_PACKET, `must be at most ${MQTT_MAX_PACKET} bytes, the MQTT maximum`)).default(64 * 1024),
+  /**
+   * How long a connection may take from being accepted (before its TLS
+   * handshake) to its CONNECT. Aedes waits 30 s; HiveMQ's
+   * no-connect-idle-timeout is 10 s and EMQX's idle_timeout 15 s: a client
+   * sends CONNECT right after connecting, so a few round trips is plenty.
+   */
+  connectTimeout: duration.refine((ms) => ms >= 1000, 'must be at least 1s').refine((ms) => ms <= MAX_CONNECT_TIMEOUT, 'must be at most 5m').default(10_000),
   /** Open MQTT connections (TCP, TLS and WebSocket together); more are refused. */
-  maxConnections: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').default(10_000),
+  maxConnections: count(1).default(10_000),
+  /**
+   * Open connections from one address (IPv6: one /64). Clients behind one
+   * NAT share an address: an office or a mobile carrier's NAT can put
+   * hundreds of people behind one.
+   */
+  maxConnectionsPerAddress: count(1).default(1000),
+  /**
+   * Connections, from every address together, that have not yet sent their
+   * CONNECT; past it, the one that has waited longest is closed to make room.
+   * Absent, a tenth of maxConnections: idle sockets can then never take
+   * more than that share of the slots.
+   */
+  maxPendingConnections: count(1).optional(),
+  /** Connections from one address (IPv6: one /64) that have not yet sent their CONNECT; more are refused. */
+  maxPendingConnectionsPerAddress: count(1).default(100),
   /** PUBLISH packets per second one client may send, over any one-second window; 0 turns the limit off. */
   publishRate: z.number({ error: 'must be a number of publishes per second' }).min(0, 'must not be negative').default(1000),
   /** The longest topic name or filter, in UTF-8 bytes. */
@@ -58,6 +93,14 @@ export const limitsSchema = z.strictObject({
   sessions: sessionsQuotaSchema,
   subscriptions: subscriptionsQuotaSchema,
   store: storeQuotaSchema,
-}).prefault({})
+}).superRefine((limits, ctx) => {
+  // Pending connections hold slots of maxConnections: as many would let idle sockets take them all.
+  if (limits.maxPendingConnections !== undefined && limits.maxPendingConnections >= limits.maxConnections) {
+    ctx.addIssue({ code: 'custom', path: ['maxPendingConnections'], message: `must be smaller than maxConnections (${limits.maxConnections}), or idle sockets could take every connection` })
+  }
+}).transform(({ maxPendingConnections, ...limits }) => ({
+  ...limits,
+  maxPendingConnections: maxPendingConnections ?? Math.max(1, Math.floor(limits.maxConnections / 10)),
+})).prefault({})
 
 export type LimitsConfig = z.output<typeof limitsSchema>

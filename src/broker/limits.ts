@@ -4,9 +4,11 @@ import { Counter, type Registry } from 'prom-client'
 import { allowsHost, hostRefused, listenNames } from './allowed-hosts.js'
 import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
+import { RefusalLog } from './refusal-log.js'
 
 const LIMIT_NAMES = [
-  'packet_size', 'connections', 'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
+  'packet_size', 'connect_size', 'connect_timeout', 'connections', 'connections_per_address', 'pending_connections', 'pending_connections_per_address',
+  'publish_rate', 'topic_length', 'topic_levels', 'websocket_origin', 'host', 'queued_bytes', 'drain_timeout', 'invocations_per_client',
   // The storage quotas (quota-schema.ts).
   'retained_messages', 'retained_bytes', 'retained_messages_per_client', 'retained_bytes_per_client',
   'sessions_per_user', 'session_messages', 'session_bytes', 'subscriptions_per_client', 'store_rows',
@@ -35,7 +37,7 @@ interface Bucket {
  */
 export class Limits {
   #config: LimitsConfig
-  readonly #log: Logger
+  readonly #log: RefusalLog
   readonly #exceeded: Counter
   readonly #buckets = new WeakMap<Client, Bucket>()
   readonly #ownNames: ReadonlySet<string>
@@ -46,7 +48,8 @@ export class Limits {
   /** `listenHosts`: the hosts the HTTP and HTTPS listeners bind, whose names are the server's own. */
   constructor(config: LimitsConfig, registry: Registry, log: Logger, listenHosts: ReadonlyArray<string | undefined> = []) {
     this.#config = config
-    this.#log = log
+    // Breaches before CONNECT come as fast as sockets can be opened: the log keeps up with them, not the other way round.
+    this.#log = new RefusalLog(log, 'limit breaches')
     this.#ownNames = listenNames(listenHosts)
     this.#exceeded = new Counter({
       name: 'switchyard_limit_exceeded_total',
@@ -174,7 +177,8 @@ export class Limits {
 
   /**
    * Makes the client's parser refuse a packet as soon as its fixed header
-   * announces more than `maxPacketSize` bytes, before any of it is buffered.
+   * announces more than `maxPacketSize` bytes, before any of it is buffered,
+   * and a CONNECT (or any packet before it) past `maxConnectSize`.
    * mqtt-packet has no such option: the check runs on this connection's
    * parser once it has read the remaining length.
    */
@@ -186,9 +190,18 @@ export class Limits {
   readonly #checkSize: LengthCheck = (packet, client) => {
     // The fixed header is 1 byte plus 1 to 4 length bytes.
     const size = packet.length + 1 + lengthBytes(packet.length)
-    const max = this.#config.maxPacketSize
-    if (size <= max) return undefined
-    return new Error(this.exceeded('packet_size', `${packet.cmd ?? 'packet'} of ${size} bytes is larger than the limit of ${max}; closing the connection`, { clientId: client?.id }))
+    const { maxPacketSize, maxConnectSize } = this.#config
+    // The first packet must be a CONNECT [MQTT-3.1.0-1] and is read before
+    // anyone knows who sent it; a second CONNECT is refused anyway
+    // [MQTT-3.1.0-2]. Aedes marks a client `connecting` as soon as it reads
+    // the CONNECT, before the next packet's header is parsed.
+    const beforeConnect = packet.cmd === 'connect' || (client !== undefined && !client.connecting && !client.connected)
+    if (beforeConnect && size > maxConnectSize && maxConnectSize < maxPacketSize) {
+      const what = packet.cmd === 'connect' ? 'CONNECT' : `${(packet.cmd ?? 'packet').toUpperCase()} before CONNECT`
+      return new Error(this.exceeded('connect_size', `${what} of ${size} bytes is larger than the limit of ${maxConnectSize} (limits.maxConnectSize); closing the connection`))
+    }
+    if (size <= maxPacketSize) return undefined
+    return new Error(this.exceeded('packet_size', `${packet.cmd ?? 'packet'} of ${size} bytes is larger than the limit of ${maxPacketSize}; closing the connection`, { clientId: client?.id }))
   }
 }
 

@@ -6,34 +6,39 @@ import { createServer as createTlsServer, type SecureContextOptions, type TLSSoc
 import type { Logger } from 'pino'
 import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws'
 import { ListenError } from '../errors.js'
+import type { Ticket } from './admission.js'
 import { hostRefused } from './allowed-hosts.js'
 import type { Broker } from './broker.js'
 import { handleWithSocket } from './internals/index.js'
 import type { ListenAddress } from './listen-schema.js'
 import { guardPackets } from './packet-guard.js'
+import { limitBytesBeforeConnect } from './websocket-connect-size.js'
 
 export const MQTT_WS_PATH = '/mqtt'
 
 /**
  * Starts the MQTT listener on TCP, or on TLS (mqtts) when given certificates.
- * Past `limits.maxConnections`, new connections are closed at once.
+ * Past `limits.maxConnections`, or past its address' budget (Admission), a
+ * new connection is closed at once.
  */
 export async function listenMqtt(broker: Broker, address: ListenAddress, log: Logger, tls?: SecureContextOptions): Promise<Server> {
-  const { aedes, metrics, limits } = broker
-  const onConnection = (socket: Socket) => {
+  const { aedes, metrics, limits, admission } = broker
+  const onConnection = (socket: Socket, ticket: Ticket) => {
     if (!limits.admitsConnection(metrics.openConnections, socket.remoteAddress)) {
       socket.destroy()
       return
     }
     socket.setNoDelay(true)
     metrics.track(socket)
-    guard(broker, aedes.handle(socket) as Client)
+    const client = aedes.handle(socket) as Client
+    admission.attach(client, ticket)
+    guard(broker, client)
   }
-  // A TLS socket is handed over after its handshake; one that fails the
-  // handshake never reaches the broker.
-  const server = tls
-    ? createTlsServer({ ...tls, minVersion: 'TLSv1.2' }, onConnection).on('tlsClientError', (err: Error, socket: TLSSocket) => log.debug({ err: err.message, remoteAddress: socket.remoteAddress }, 'TLS handshake failed'))
-    : createServer(onConnection)
+  const server = tls ? tlsServer(broker, tls, log, onConnection) : createServer((socket) => {
+    const ticket = admission.admit(socket)
+    if (!ticket) return socket.destroy()
+    onConnection(socket, ticket)
+  })
   const what = tls ? 'MQTT over TLS' : 'MQTT'
   await listen(server, address, what)
   log.info({ address: server.address() }, `${what} listening`)
@@ -41,14 +46,49 @@ export async function listenMqtt(broker: Broker, address: ListenAddress, log: Lo
 }
 
 /**
+ * A TLS socket is handed over after its handshake; one that fails the
+ * handshake never reaches the broker. It is admitted before, as the TCP
+ * connection under it is accepted: the handshake's time counts towards
+ * `connectTimeout`, and sockets that never start one count against their
+ * address' budget. The ticket is found again by the peer's address and
+ * port, the one thing both sockets tell (the TLS socket keeps the TCP one
+ * only in a private property).
+ */
+function tlsServer(broker: Broker, tls: SecureContextOptions, log: Logger, onConnection: (socket: Socket, ticket: Ticket) => void): Server {
+  const { admission } = broker
+  const handshaking = new Map<string, Ticket>()
+  const peer = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`
+  const server = createTlsServer({ ...tls, minVersion: 'TLSv1.2' }, (socket: TLSSocket) => {
+    const key = peer(socket)
+    const ticket = handshaking.get(key)
+    handshaking.delete(key)
+    if (!ticket) return socket.destroy()
+    onConnection(socket, ticket)
+  })
+  server.on('connection', (tcp: Socket) => {
+    const ticket = admission.admit(tcp)
+    if (!ticket) return tcp.destroy()
+    const key = peer(tcp)
+    handshaking.set(key, ticket)
+    tcp.once('close', () => {
+      if (handshaking.get(key) === ticket) handshaking.delete(key)
+    })
+  })
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => log.debug({ err: err.message, remoteAddress: socket.remoteAddress }, 'TLS handshake failed'))
+  return server
+}
+
+/**
  * Serves MQTT over WebSocket at `/mqtt` on HTTP servers (plain and TLS).
  * Other upgrade requests are refused, so the servers can carry other routes.
  * An upgrade that names another host than this server's, from a page of
- * another origin than those allowed, or past the connection limit, is
- * refused before it becomes a WebSocket.
+ * another origin than those allowed, past the connection limit (503) or
+ * past its address' budget (429), is refused before it becomes a
+ * WebSocket. The address is the TCP peer's: behind a reverse proxy, the
+ * proxy's.
  */
 export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logger): WebSocketServer {
-  const { aedes, metrics, limits } = broker
+  const { aedes, metrics, limits, admission } = broker
   const wss = new WebSocketServer({
     noServer: true,
     // MQTT over WebSocket is binary; per-message compression costs memory per connection.
@@ -73,13 +113,17 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
     if (!limits.admitsOrigin(req.headers.origin, req.headers.host, secure, remoteAddress)) return refuse(socket, '403 Forbidden')
     if (!limits.admitsConnection(metrics.openConnections, remoteAddress)) return refuse(socket, '503 Service Unavailable')
     const tcp = req.socket as Socket
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, tcp, remoteAddress))
+    const ticket = admission.admit(tcp)
+    if (!ticket) return refuse(socket, '429 Too Many Requests')
+    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, tcp, ticket))
   }
   // Apart from the upgrade handler, so that nothing kept for the connection's
   // life (listeners, Aedes' client) holds on to the upgrade request and its
   // headers: about a kilobyte per idle connection.
-  const serve = (ws: WebSocket, tcp: Socket, remoteAddress: string | undefined) => {
+  const serve = (ws: WebSocket, tcp: Socket, ticket: Ticket) => {
+    const remoteAddress = ticket.address
     metrics.track(tcp)
+    limitBytesBeforeConnect(tcp, ticket, admission, limits)
     const stream = oneFramePerWrite(createWebSocketStream(ws))
     // A broken WebSocket must end only its own connection.
     stream.on('error', (err: Error & { code?: string }) => {
@@ -90,7 +134,9 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
       }
     })
     // Aedes keeps the request as `client.req`; the socket is all that is read from it.
-    guard(broker, handleWithSocket(aedes, stream, tcp))
+    const client = handleWithSocket(aedes, stream, tcp)
+    admission.attach(client, ticket)
+    guard(broker, client)
   }
   for (const server of servers) server.on('upgrade', onUpgrade)
   return wss

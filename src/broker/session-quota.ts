@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { SessionStore } from '../storage/session-store.js'
 import type { ConnectionInfo } from './connection-info.js'
 import type { Limits } from './limits.js'
+import { clipped } from './refusal-log.js'
 
 /** CONNACK return codes of MQTT 3.1.1 [MQTT-3.2.2.3]. */
 const SERVER_UNAVAILABLE = 3 as const
@@ -47,7 +48,7 @@ export function admitSession(deps: SessionAdmission, client: Client, info: Conne
   const owner = sessionOwner(info, deps.usernamesVerified)
   deps.persistence.claimSession(client.id, owner, max).then((ok) => {
     if (ok) return done(null, true)
-    deps.limits.breached('sessions_per_user', `persistent session refused: ${owner} holds ${max} already (limits.sessions.maxPerUser); CONNACK 5`, { clientId: client.id, owner })
+    deps.limits.breached('sessions_per_user', `persistent session refused: ${clipped(owner)} holds ${max} already (limits.sessions.maxPerUser); CONNACK 5`, { clientId: clipped(client.id), owner: clipped(owner) })
     done(Object.assign(new Error(`${owner} holds the most persistent sessions allowed (${max})`), { returnCode: NOT_AUTHORIZED }), false)
   }, (err: unknown) => {
     deps.log.error({ err, clientId: client.id }, 'could not record a persistent session; connection refused (CONNACK 3)')

@@ -2,10 +2,11 @@ import { isIPv4, isIPv6 } from 'node:net'
 
 /**
  * The part of a client's address that counts as one source for the login
- * throttle. An IPv4 address is one source (and one mapped into IPv6,
- * `::ffff:192.0.2.1`, is that IPv4 address). An IPv6 address counts by its
- * /64: a single host is usually given a whole /64 (RFC 6177), so counting
- * each of its 2^64 addresses apart would count nothing at all.
+ * throttle and the per-address connection limits (Admission). An IPv4
+ * address is one source (and one mapped into IPv6, `::ffff:192.0.2.1`, is
+ * that IPv4 address). An IPv6 address counts by its /64: a single host is
+ * usually given a whole /64 (RFC 6177), so counting each of its 2^64
+ * addresses apart would count nothing at all.
  */
 export function sourceOf(address: string | undefined): string {
   if (!address) return 'unknown'

@@ -23,7 +23,11 @@ async function startBroker(): Promise<ChildBroker> {
   const dir = f.tempDir()
   // Every attacker guesses the password of a user of its own, so that no username reaches its limit.
   const users = Array.from({ length: ATTACKERS }, (_, i) => `    - { username: user-${i}, password: '${hash}' }`).join('\n')
-  const file = f.writeConfig(`listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./switchyard.db\nauth:\n  users:\n    - { username: alice, password: '${aliceHash}' }\n${users}\n`, dir)
+  // The flood comes from one address at once: past limits.maxPendingConnectionsPerAddress
+  // (100) its connections would be refused before they said CONNECT, and
+  // the login throttle is what is tried here.
+  const limits = `limits:\n  maxPendingConnectionsPerAddress: ${ATTACKERS}\n`
+  const file = f.writeConfig(`listen:\n  mqtt: 0\n  http: 0\nstorage:\n  sqlite: ./switchyard.db\n${limits}auth:\n  users:\n    - { username: alice, password: '${aliceHash}' }\n${users}\n`, dir)
   return f.startChild(file)
 }
 
