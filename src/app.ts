@@ -167,7 +167,11 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         : openSqliteStorage(config.storage.sqlite, log, registry))
       const auth = withJwtSecret(config.auth)
       // One process alone serves the clients: no clean session outlived its last run.
-      if (!cluster) await storage.owners.dropAllClean()
+      if (!cluster) {
+        await storage.owners.dropAllClean().catch((err: unknown) => {
+          log.warn({ err: (err as Error).message }, 'could not clear the client id bindings of clean sessions: the store cannot be written')
+        })
+      }
       // Before the broker writes anything; again at each reload of limits.
       quotas.attach(storage)
       const hooks: BrokerHooks = {}

@@ -214,7 +214,7 @@ describe('defaults', () => {
       allowedHosts: [],
       drainTimeout: 30_000,
       maxQueuedBytes: 8 * 1024 * 1024,
-      invocationsPerClient: 100,
+      invocationsPerClient: 0,
       retained: { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024, maxMessagesPerClient: 100, maxBytesPerClient: 1024 * 1024 },
       sessions: { maxPerUser: 10, maxMessages: 1000, maxBytes: 1024 * 1024 },
       subscriptions: { maxPerClient: 100 },

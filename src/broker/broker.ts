@@ -117,8 +117,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         if (admission.ok) return session()
         refusals.warn({ clientId: clipped(client.id), username: clipped(user), reason: admission.reason }, 'connection refused')
         metricsRef.refused?.inc({ reason: admission.code })
-        // CONNACK 5, not authorized [MQTT-3.2.2.3].
-        done(Object.assign(new Error(admission.reason), { returnCode: 5 }) as never, false)
+        // CONNACK 5, not authorized; 3, server unavailable, when the store could not say [MQTT-3.2.2.3].
+        done(Object.assign(new Error(admission.reason), { returnCode: admission.code === 'unavailable' ? 3 : 5 }) as never, false)
       }
       const failed = (err: unknown) => done(err as never, false)
       if (!deps.authenticator) return void admit(username).catch(failed)

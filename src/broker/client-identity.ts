@@ -1,9 +1,9 @@
 import type { Client } from 'aedes'
 import { randomUUID } from 'node:crypto'
-import type { SessionOwnerStore } from '../storage/session-owner-store.js'
+import type { ClaimResult, SessionOwnerStore } from '../storage/session-owner-store.js'
 import type { ClientIdRules } from './client-id-rules.js'
 
-export type Admission = { ok: true } | { ok: false; reason: string; code: 'client_id' | 'session_owner' }
+export type Admission = { ok: true } | { ok: false; reason: string; code: 'client_id' | 'session_owner' | 'unavailable' }
 
 /**
  * A client id belongs to the user who connected with it: the connection of
@@ -31,7 +31,19 @@ export class ClientIdentity {
     const decision = this.#rules.decide(client.id, username)
     if (!decision.allowed) return { ok: false, code: 'client_id', reason: 'the ACL does not allow this client id for this user' }
     const connection = randomUUID()
-    const claim = await this.#owners.claim(client.id, { username: username ?? null, persistent, connection }, decision.takeover)
+    const owner = username ?? null
+    let claim: ClaimResult
+    try {
+      claim = await this.#owners.claim(client.id, { username: owner, persistent, connection }, decision.takeover)
+    } catch (err) {
+      // The store cannot be written (a full disk, a read-only file): a clean
+      // session needs nothing kept, so it may go on unless the id is held
+      // by another user; a persistent session could not be kept anyway.
+      if (persistent) return { ok: false, code: 'unavailable', reason: `the session store cannot record the client id (${(err as Error).message})` }
+      const held = await this.#owners.ownerOf(client.id).catch(() => undefined)
+      if (held && held.username !== owner && !decision.takeover) return { ok: false, code: 'session_owner', reason: 'the client id belongs to another user\'s session' }
+      return { ok: true }
+    }
     if (!claim.ok) return { ok: false, code: 'session_owner', reason: 'the client id belongs to another user\'s session' }
     this.#bindings.set(client, connection)
     return { ok: true }

@@ -86,8 +86,11 @@ export const limitsSchema = z.strictObject({
    * may cause per second, bursts up to that many; 0 turns it off. An `invoke`
    * action's `perClient` sets its own. Past it an invocation is not made:
    * the rule's errorAction hears why, and the client's connection stays.
+   * Off by default: a refused invocation is not retried, and a device that
+   * publishes fast into a function must not lose deliveries it was told
+   * were recorded. Public topics that trigger functions set `perClient`.
    */
-  invocationsPerClient: z.number({ error: 'must be a number of invocations per second' }).min(0, 'must not be negative').default(100),
+  invocationsPerClient: z.number({ error: 'must be a number of invocations per second' }).min(0, 'must not be negative').default(0),
   /** Storage quotas (see quota-schema.ts): what clients can make Switchyard keep. */
   retained: retainedQuotaSchema,
   sessions: sessionsQuotaSchema,
