@@ -5,23 +5,16 @@ import { RedisScript } from './sessions-script.js'
 export interface RedisSessionOwnerStoreOptions {
   /** An ioredis client the caller owns and closes. It must not have a `keyPrefix` of its own. */
   redis: Redis
-  /** Prefixes the store's keys (`${keyPrefix}owners`, `${keyPrefix}owners:persistent`). */
+  /** Prefixes the store's key, `${keyPrefix}owners`. */
   keyPrefix: string
 }
 
-// The anonymous clients' field in the count hash: no username can be empty.
-const ANONYMOUS = ''
-
-// Shared by the scripts: the binding of ARGV[1] as a table, or nil; and the
-// count of persistent sessions kept in step with every change.
+// Shared by the scripts: the binding of ARGV[1] as a table, or nil.
 const PRELUDE = `
 local function held(id)
   local raw = redis.call('HGET', KEYS[1], id)
   if not raw then return nil end
   return cjson.decode(raw)
-end
-local function uncount(owner)
-  if owner and owner.p == 1 then redis.call('HINCRBY', KEYS[2], owner.u or '', -1) end
 end
 `
 
@@ -32,8 +25,6 @@ local current = held(ARGV[1])
 if current and current.u ~= owner.u and ARGV[3] ~= '1' then
   return { 0, current.u or false }
 end
-uncount(current)
-if owner.p == 1 then redis.call('HINCRBY', KEYS[2], owner.u or '', 1) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
@@ -47,12 +38,6 @@ end
 return 1
 `)
 
-// ARGV: client id. Drops any binding.
-const FORGET = new RedisScript(`${PRELUDE}
-uncount(held(ARGV[1]))
-redis.call('HDEL', KEYS[1], ARGV[1])
-return 1
-`)
 
 const DROP_ALL_CLEAN = new RedisScript(`
 local all = redis.call('HGETALL', KEYS[1])
@@ -69,18 +54,18 @@ const pack = (owner: SessionOwner): string => JSON.stringify({ ...(owner.usernam
 
 /**
  * Which user each client id belongs to, in Redis, shared by the nodes of a
- * cluster: one hash (client id -> `{ u, p, c }` as JSON) and the count of
- * persistent sessions per user beside it. Each change is one script, so that
- * two nodes claiming one client id for two users never both win.
+ * cluster: one hash (client id -> `{ u, p, c }` as JSON). A claim is one
+ * script, so that two nodes claiming one client id for two users never both
+ * win.
  */
 export class RedisSessionOwnerStore implements SessionOwnerStore {
   readonly #redis: Redis
-  readonly #keys: [string, string]
+  readonly #keys: [string]
 
   constructor(options: RedisSessionOwnerStoreOptions) {
     if (options.redis.options.keyPrefix) throw new TypeError('RedisSessionOwnerStore: give the key prefix as keyPrefix, not as the ioredis client\'s own keyPrefix option')
     this.#redis = options.redis
-    this.#keys = [`${options.keyPrefix}owners`, `${options.keyPrefix}owners:persistent`]
+    this.#keys = [`${options.keyPrefix}owners`]
   }
 
   async claim(clientId: string, owner: SessionOwner, force: boolean): Promise<ClaimResult> {
@@ -104,7 +89,7 @@ export class RedisSessionOwnerStore implements SessionOwnerStore {
   }
 
   async forget(clientId: string): Promise<void> {
-    await FORGET.run(this.#redis, this.#keys, [clientId])
+    await this.#redis.hdel(this.#keys[0], clientId)
   }
 
   async ownerOf(clientId: string): Promise<SessionOwner | undefined> {
@@ -112,9 +97,5 @@ export class RedisSessionOwnerStore implements SessionOwnerStore {
     if (raw === null) return undefined
     const stored = JSON.parse(raw) as Stored
     return { username: stored.u ?? null, persistent: stored.p === 1, connection: stored.c }
-  }
-
-  async persistentCount(username: string | null): Promise<number> {
-    return Number(await this.#redis.hget(this.#keys[1], username ?? ANONYMOUS) ?? 0)
   }
 }

@@ -31,6 +31,4 @@ export interface SessionOwnerStore {
   forget(clientId: string): Promise<void>
   /** The binding of a client id, if any. */
   ownerOf(clientId: string): Promise<SessionOwner | undefined>
-  /** How many persistent sessions `username` (null: anonymous clients) holds. */
-  persistentCount(username: string | null): Promise<number>
 }

@@ -9,8 +9,7 @@ const STEPS = [
     username TEXT,
     persistent INTEGER NOT NULL,
     connection TEXT NOT NULL
-  );
-  CREATE INDEX session_owners_by_user ON session_owners (username, persistent);`,
+  );`,
 ]
 
 interface Row { username: string | null; persistent: number; connection: string }
@@ -20,7 +19,7 @@ const toOwner = (row: Row): SessionOwner => ({ username: row.username, persisten
 /** Which user each client id belongs to, in SQLite: one row per bound client id. */
 export class SqliteSessionOwnerStore implements SessionOwnerStore {
   readonly #claim: (clientId: string, owner: SessionOwner, force: boolean) => ClaimResult
-  readonly #s: Record<'get' | 'put' | 'release' | 'dropClean' | 'dropAllClean' | 'forget' | 'count' | 'countAnonymous', Statement>
+  readonly #s: Record<'get' | 'put' | 'release' | 'dropClean' | 'dropAllClean' | 'forget', Statement>
 
   constructor(db: Db) {
     migrate(db, 'session_owners', STEPS)
@@ -32,8 +31,6 @@ export class SqliteSessionOwnerStore implements SessionOwnerStore {
       dropClean: db.prepare('DELETE FROM session_owners WHERE client_id = ? AND persistent = 0'),
       dropAllClean: db.prepare('DELETE FROM session_owners WHERE persistent = 0'),
       forget: db.prepare('DELETE FROM session_owners WHERE client_id = ?'),
-      count: db.prepare('SELECT count(*) FROM session_owners WHERE username = ? AND persistent = 1').pluck(),
-      countAnonymous: db.prepare('SELECT count(*) FROM session_owners WHERE username IS NULL AND persistent = 1').pluck(),
     }
     // One transaction: the read and the write are one step for every caller of this file.
     this.#claim = db.transaction((clientId: string, owner: SessionOwner, force: boolean): ClaimResult => {
@@ -67,9 +64,5 @@ export class SqliteSessionOwnerStore implements SessionOwnerStore {
   async ownerOf(clientId: string): Promise<SessionOwner | undefined> {
     const row = this.#s.get.get(clientId) as Row | undefined
     return row && toOwner(row)
-  }
-
-  async persistentCount(username: string | null): Promise<number> {
-    return (username === null ? this.#s.countAnonymous.get() : this.#s.count.get(username)) as number
   }
 }

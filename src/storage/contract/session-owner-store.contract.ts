@@ -69,18 +69,5 @@ export function sessionOwnerStoreContract(name: string, open: Open<SessionOwnerS
       await store.dropAllClean()
       expect([await store.ownerOf('b'), await store.ownerOf('c'), await store.ownerOf('d')]).toEqual([undefined, alice(true), undefined])
     })
-
-    it('counts the persistent sessions of each user', async () => {
-      const { store } = subject
-      await store.claim('a1', alice(true), false)
-      await store.claim('a2', alice(true), false)
-      await store.claim('a3', alice(false), false)
-      await store.claim('n1', { username: null, persistent: true, connection: 'n' }, false)
-      expect(await store.persistentCount('alice')).toBe(2)
-      expect(await store.persistentCount(null)).toBe(1)
-      expect(await store.persistentCount('bob')).toBe(0)
-      await store.claim('a1', alice(false), false)
-      expect(await store.persistentCount('alice')).toBe(1)
-    })
   })
 }
