@@ -72,3 +72,37 @@ acl:
     await closed
   })
 })
+
+describe('overlapping subscriptions', () => {
+  // [MQTT-3.3.5-1]: one copy, at the highest QoS granted by the matching subscriptions.
+  it('deliver one copy at the wildcard\'s QoS 1 beside an exact-name subscription at QoS 0', async () => {
+    await f.start()
+    const { client: sub, inbox } = await f.connectWithInbox({ clientId: 'exact-and-wild' })
+    await sub.subscribeAsync({ 'a/b': { qos: 0 }, 'a/+': { qos: 1 } })
+    const pub = await f.connect()
+    await pub.publishAsync('a/b', 'one', { qos: 1 })
+    await pub.publishAsync('a/end', 'x', { qos: 1 })
+    await inbox.on('a/end')
+    expect(inbox.messages.filter((m) => m.topic === 'a/b').map((m) => [m.payload, m.packet.qos])).toEqual([['one', 1]])
+  })
+
+  it('deliver at QoS 2 beside an exact-name subscription at QoS 1, and a persistent session\'s queue is cleared by the acknowledgements', async () => {
+    await f.start()
+    const { client: sub, inbox } = await f.connectWithInbox({ clientId: 'exact-and-wild-kept', clean: false })
+    await sub.subscribeAsync({ 'k/b': { qos: 1 }, 'k/#': { qos: 2 } })
+    const pub = await f.connect()
+    await pub.publishAsync('k/b', 'two', { qos: 2 })
+    await pub.publishAsync('k/b', 'one', { qos: 1 })
+    await pub.publishAsync('k/end', 'x', { qos: 1 })
+    await inbox.on('k/end')
+    expect(inbox.messages.filter((m) => m.topic === 'k/b').map((m) => [m.payload, m.packet.qos])).toEqual([['two', 2], ['one', 1]])
+    expect(sub.connected).toBe(true)
+
+    // Nothing is left in the session to be sent again at the next connection.
+    await sub.endAsync()
+    const { inbox: later } = await f.connectWithInbox({ clientId: 'exact-and-wild-kept', clean: false })
+    await pub.publishAsync('k/after', 'y', { qos: 1 })
+    await later.on('k/after')
+    expect(later.messages.map((m) => m.topic)).toEqual(['k/after'])
+  })
+})

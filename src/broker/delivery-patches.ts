@@ -2,7 +2,7 @@ import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type { Writable } from 'node:stream'
 import type { SessionStore } from '../storage/session-store.js'
 import { topicMatches } from '../topics/match.js'
-import { connackSent, deliveries, replaceDeliveries, replaceWaitForDrain, subscriptionsOf, turnOffDedupe, waitForDrain, type Deliver, type DrainCallback } from './internals/index.js'
+import { connackSent, deliverAtQoS, deliveries, replaceDeliveries, replaceWaitForDrain, subscriptionsOf, turnOffDedupe, waitForDrain, type Deliver, type DrainCallback } from './internals/index.js'
 import { SlowSubscriber, type SlowSubscriberDeps } from './slow-subscriber.js'
 import { WriteCoalescer } from './write-coalescing.js'
 
@@ -25,9 +25,8 @@ import { WriteCoalescer } from './write-coalescing.js'
  *    `a/+/c` at QoS 1 and `a/#` at QoS 0 could yield a QoS 0 copy; and a
  *    wildcard subscription never lowered a QoS 2 publish to the QoS it
  *    granted. The copy now goes out at min(publish QoS, highest QoS granted
- *    by the client's matching subscriptions). One case stays: Aedes still
- *    lowers a QoS 1/2 delivery to the QoS of a subscription whose filter is
- *    exactly the topic name, when there is one.
+ *    by the client's matching subscriptions), also where Aedes would lower it
+ *    to the QoS of a subscription whose filter is exactly the topic name.
  *
  * 3. A subscriber that stops reading no longer holds up the others (see
  *    SlowSubscriber).
@@ -102,6 +101,7 @@ function patchClient(client: PatchedClient, brokerId: string, deps: DeliveryDeps
   const own = deliveries(client)
   const deliver0 = flowing(own.deliver0)
   const deliverQoS = flowing(own.deliverQoS)
+  const deliverAsGranted = flowing((packet, cb) => deliverAtQoS(client, packet, cb))
   const seen = new RecentPackets(brokerId)
   // Aedes drops a delivery as a duplicate when its broker counter is not
   // above the highest seen so far. But counters are taken when a message is
@@ -125,13 +125,10 @@ function patchClient(client: PatchedClient, brokerId: string, deps: DeliveryDeps
     // Aedes' own QoS path hands QoS 0 to client.deliver0, which is now the
     // wrapper that would take it for a repeat: go to the original directly.
     if (packet.qos === 0) return deliver0(packet, cb)
-    if (subscriptionsOf(client)[packet.topic]?.qos === 0) {
-      // Aedes would lower this to the QoS 0 of the exact-topic subscription
-      // yet leave the session's queued copy waiting for an ack that never
-      // comes: send it at QoS 0 and clear the copy.
-      deliver0(packet, noop)
-      return clearQueued(deps.persistence, client, packet, cb)
-    }
+    // Aedes would lower this to the QoS of a subscription whose filter is
+    // exactly the topic name, granted lower than a wildcard one beside it.
+    const exact = subscriptionsOf(client)[packet.topic]
+    if (exact && exact.qos < packet.qos) return deliverAsGranted(packet, cb)
     deliverQoS(packet, cb)
   }
   const via0: Deliver = (packet, cb) => {

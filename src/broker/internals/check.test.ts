@@ -39,6 +39,9 @@ function standIn() {
     subscriptions: {},
     connackSent: false,
     _disconnected: false,
+    _nextId: 1,
+    connecting: false,
+    errored: false,
     _parser: parser,
   })
   parser.client = client

@@ -1,4 +1,6 @@
 import type { AedesPublishPacket, Client } from 'aedes'
+import mqttPacket from 'mqtt-packet'
+import type { Writable } from 'node:stream'
 import { hasMethod, hasOwn, protoOf, type Point } from './points.js'
 
 /** One of a client's delivery functions: what the broker's router calls with each matching message. */
@@ -20,7 +22,14 @@ interface InternalClient extends Client {
   duplicates: Record<string, number>
   subscriptions: Record<string, Subscription>
   connackSent: boolean
+  connecting: boolean
+  errored: boolean
   _disconnected: boolean
+  _nextId: number
+  broker: {
+    authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null | undefined
+    persistence: { outgoingUpdate(client: Client, packet: AedesPublishPacket): Promise<unknown> }
+  }
 }
 
 const internal = (client: Client) => client as InternalClient
@@ -102,6 +111,47 @@ export function isDrainTimeout(err: Error): boolean {
   return err.message === 'drain timeout'
 }
 
+/**
+ * Sends a QoS 1/2 message to the client at the packet's own QoS: what
+ * Aedes' deliverQoS does once it has decided to send (lib/client.js), less
+ * the step that lowers the QoS to that of a subscription whose filter is
+ * exactly the topic name. The copy gets the client's next message id as
+ * lib/qos-packet.js numbers them; a persistent session's queued copy is
+ * given that id before the write, so that the PUBACK clears it; and the
+ * write goes as lib/write.js makes it, waiting for a full socket to drain.
+ */
+export function deliverAtQoS(client: Client, packet: AedesPublishPacket, cb: () => void): void {
+  const c = internal(client)
+  const forward = c.broker.authorizeForward(client, packet)
+  if (!forward) {
+    setImmediate(cb)
+    return
+  }
+  const messageId = c._nextId
+  c._nextId = messageId >= 65535 ? 1 : messageId + 1
+  const copy = {
+    cmd: 'publish' as const, topic: forward.topic, payload: forward.payload, qos: forward.qos, retain: forward.retain, dup: false,
+    messageId, brokerId: forward.brokerId, brokerCounter: forward.brokerCounter,
+  } as AedesPublishPacket
+  const write = () => {
+    if (!c.connecting && !c.connected) return setImmediate(cb)
+    let written: boolean
+    try {
+      written = mqttPacket.writeToStream(copy, c.conn as Writable)
+    } catch {
+      // lib/write.js: a packet mqtt-packet cannot encode fails the connection.
+      client.emit('error', new Error('packet received not valid'))
+      return setImmediate(cb)
+    }
+    if (written || c.errored) return setImmediate(cb)
+    c.waitForDrain(() => cb())
+  }
+  setImmediate(() => {
+    if (c.clean) return write()
+    c.broker.persistence.outgoingUpdate(client, copy).then(write, write)
+  })
+}
+
 export const CLIENT_POINTS: readonly Point[] = [
   { name: 'Client#deliver0(packet, cb)', present: ({ client }) => hasOwn(client, 'deliver0', 'function') && hasMethod(client, 'deliver0', 2) },
   { name: 'Client#deliverQoS(packet, cb)', present: ({ client }) => hasOwn(client, 'deliverQoS', 'function') && hasMethod(client, 'deliverQoS', 2) },
@@ -110,4 +160,7 @@ export const CLIENT_POINTS: readonly Point[] = [
   { name: 'Client#subscriptions', present: ({ client }) => hasOwn(client, 'subscriptions', 'object') },
   { name: 'Client#connackSent', present: ({ client }) => hasOwn(client, 'connackSent', 'boolean') },
   { name: 'Client#_disconnected', present: ({ client }) => hasOwn(client, '_disconnected', 'boolean') },
+  { name: 'Client#_nextId', present: ({ client }) => hasOwn(client, '_nextId', 'number') },
+  { name: 'Client#connecting', present: ({ client }) => hasOwn(client, 'connecting', 'boolean') },
+  { name: 'Client#errored', present: ({ client }) => hasOwn(client, 'errored', 'boolean') },
 ]

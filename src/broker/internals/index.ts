@@ -11,7 +11,7 @@
 export { clientsById, handleWithSocket, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient, type ClientPublish } from './aedes.js'
 export { checkAedesInternals, EXPECTED_VERSIONS, installedVersions, POINTS, versionDrift, type Versions } from './check.js'
 export {
-  connackSent, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
+  connackSent, deliverAtQoS, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
   type Deliver, type DrainCallback, type Subscription,
 } from './client.js'
 export { checkPacketLength, checkPackets, flushBeforeEachPacket, type LengthCheck, type PacketChecks, type ParsingPacket } from './mqtt-packet.js'

@@ -24,7 +24,7 @@ export function hasMethod(target: unknown, name: string, arity: number): boolean
 }
 
 /** An own property `name` of the given type (`object` excludes null). */
-export function hasOwn(target: unknown, name: string, type: 'object' | 'boolean' | 'function'): boolean {
+export function hasOwn(target: unknown, name: string, type: 'object' | 'boolean' | 'function' | 'number'): boolean {
   if (typeof target !== 'object' || target === null || !Object.hasOwn(target, name)) return false
   const value = (target as Record<string, unknown>)[name]
   return typeof value === type && value !== null
