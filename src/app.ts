@@ -183,6 +183,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         acl: new Acl(config.acl.rules),
         identity: new ClientIdentity(storage.owners, new ClientIdRules(config.acl.rules)),
         deniedPublish: config.acl.deniedPublish,
+        sharedSubscriptions: config.sharedSubscriptions,
         limits,
         log,
         registry,

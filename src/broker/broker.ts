@@ -11,14 +11,18 @@ import type { ClientIdentity } from './client-identity.js'
 import { BrokerMetrics } from './broker-metrics.js'
 import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
-import { patchClientDelivery } from './delivery-patches.js'
+import { deliverShared, patchClientDelivery } from './delivery-patches.js'
 import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
 import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import { MAX_CONNECT_TIMEOUT } from './limits-schema.js'
 import type { Limits } from './limits.js'
 import { clipped, RefusalLog } from './refusal-log.js'
 import { admitSession, type SessionAdmission } from './session-quota.js'
+import { parseSharedFilter } from './shared-filter.js'
+import { strategyOf, type SharedSubscriptionsConfig } from './shared-schema.js'
+import { SharedSubscriptions } from './shared-subscriptions.js'
 import { SubscriptionQuota } from './subscription-quota.js'
+import { wrapPersistence } from './timed-persistence.js'
 
 export interface BrokerDeps {
   persistence: SessionStore
@@ -28,6 +32,8 @@ export interface BrokerDeps {
   identity?: ClientIdentity
   /** What a refused PUBLISH does: acknowledged and delivered to no one (`drop`, the default), or the connection closed. */
   deniedPublish?: 'drop' | 'disconnect'
+  /** How the members of a shared subscription take turns; round robin without it. */
+  sharedSubscriptions?: SharedSubscriptionsConfig
   limits: Limits
   log: Logger
   registry: Registry
@@ -69,7 +75,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   const { limits } = deps
   const subscriptionQuota = new SubscriptionQuota(limits)
-  const persistence = subscriptionQuota.grantedOnly(deps.persistence)
+  let shared: SharedSubscriptions | undefined
+  const persistence = acknowledgements(subscriptionQuota.grantedOnly(deps.persistence), (client, messageId) => shared?.acknowledged(client, messageId))
   const sessions: SessionAdmission = { persistence, limits, log, usernamesVerified: deps.authenticator?.verifiesUsernames ?? false }
   const admission = new Admission(limits)
   // A refused CONNECT costs its sender one round trip: a loop of them must not write the log as fast.
@@ -146,14 +153,23 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     authorizeSubscribe(client, sub, done) {
       const tooLarge = limits.checkTopic(sub.topic, client.id)
       if (tooLarge) return done(new Error(tooLarge), null)
-      if (deps.acl?.enabled && !deps.acl.allows('subscribe', sub.topic, who(client))) {
+      // $share/{group}/{filter}: the ACL judges the filter.
+      const sharedFilter = parseSharedFilter(sub.topic)
+      if (typeof sharedFilter === 'string') {
+        log.info({ clientId: client.id, topic: sub.topic }, `subscription refused: ${sharedFilter}`)
+        return done(null, null)
+      }
+      const filter = sharedFilter?.filter ?? sub.topic
+      if (deps.acl?.enabled && !deps.acl.allows('subscribe', filter, who(client))) {
         log.info({ clientId: client.id, topic: sub.topic }, 'subscription denied by the ACL')
         metricsRef.denied?.inc({ action: 'subscribe' })
         // A failure code 0x80 in the SUBACK [MQTT-3.9.3]; the connection stays.
         return done(null, null)
       }
       // Last: a filter counts once it is granted.
-      done(null, subscriptionQuota.admit(client, sub) ? sub : null)
+      if (!subscriptionQuota.admit(client, sub)) return done(null, null)
+      if (sharedFilter) shared!.granted(client, sharedFilter)
+      done(null, sub)
     },
     authorizePublish(client, packet, done) {
       if (client) {
@@ -240,6 +256,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const dropped = new Counter({ name: 'switchyard_mqtt_messages_dropped_total', help: 'QoS 0 messages dropped for subscribers that were not reading (limits.maxQueuedBytes)', registers: [deps.registry] })
   // Before any listener hands it a connection.
   patchClientDelivery(aedes, { limits, dropped, persistence })
+  shared = new SharedSubscriptions({
+    aedes, persistence, deliver: deliverShared, log,
+    strategyFor: (group) => deps.sharedSubscriptions ? strategyOf(deps.sharedSubscriptions, group) : 'round_robin',
+  })
+  shared.install()
   // Aedes reports store failures in its publish path as 'error' events; with
   // no listener an EventEmitter throws them, which would end the process.
   const emitter: EventEmitter = aedes
@@ -269,6 +290,25 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   })
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
   return { aedes, connections, metrics, limits, admission }
+}
+
+/**
+ * The session store, telling `acknowledged` of each PUBACK and PUBREC:
+ * Aedes clears a QoS 1 message from the client's queue on its PUBACK
+ * (lib/handlers/puback.js) and replaces a QoS 2 one with its PUBREL on its
+ * PUBREC (lib/handlers/pubrec.js), for clean sessions too.
+ */
+function acknowledgements(store: SessionStore, acknowledged: (client: Client, messageId: number | undefined) => void): SessionStore {
+  const wrapper = wrapPersistence(store, (_op, call) => call(), [])
+  wrapper.outgoingClearMessageId = (client, packet) => {
+    acknowledged(client as Client, packet?.messageId)
+    return store.outgoingClearMessageId(client, packet)
+  }
+  wrapper.outgoingUpdate = (client, packet) => {
+    if (packet.cmd === 'pubrel') acknowledged(client as Client, packet.messageId)
+    return store.outgoingUpdate(client, packet)
+  }
+  return wrapper
 }
 
 /** Closes every client connection and the broker; resolves when done. */

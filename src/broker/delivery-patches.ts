@@ -56,7 +56,7 @@ interface PatchedClient extends Client {
   [DEPS]?: SlowSubscriberDeps
 }
 
-type Path = '0' | 'qos'
+type Path = '0' | 'qos' | 'shared'
 
 const DEPS = Symbol('switchyard.slow-subscriber')
 
@@ -145,7 +145,10 @@ function patchClient(client: PatchedClient, brokerId: string, deps: DeliveryDeps
     held: [],
     send(packet, cb, path) {
       if (path === 'qos') viaQoS(packet, cb)
-      else via0(packet, cb)
+      else if (path === '0') via0(packet, cb)
+      // A shared subscription's copy is its own: no other subscription changes it.
+      else if (packet.qos === 0) deliver0(packet, cb)
+      else deliverAsGranted(packet, cb)
       if (outlet) coalescer.hold(outlet)
     },
   }
@@ -234,6 +237,18 @@ class RecentPackets {
     seen.add(key)
     return false
   }
+}
+
+/**
+ * Sends a shared subscription's copy to the client at the copy's QoS, after
+ * the CONNACK as every delivery; the packet's message id is set once it is
+ * sent at QoS 1/2.
+ */
+export function deliverShared(client: Client, packet: AedesPublishPacket, cb: () => void): void {
+  const state = patched.get(client)
+  if (!state) return void setImmediate(cb)
+  if (state.held && !connackSent(client)) state.held.push([packet, cb, 'shared'])
+  else state.send(packet, cb, 'shared')
 }
 
 function releaseHeld(client: Client): void {

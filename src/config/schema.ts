@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { aclSchema, authSchema } from '../broker/auth-schema.js'
+import { sharedSubscriptionsSchema } from '../broker/shared-schema.js'
 import { limitsSchema } from '../broker/limits-schema.js'
 import { listenAddressSchema as address, tlsSchema } from '../broker/listen-schema.js'
 import { clusterSchema } from '../cluster/schema.js'
@@ -54,6 +55,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   auth: authSchema,
   acl: aclSchema,
+  /** How the members of a shared subscription ($share/{group}/{filter}) take turns. */
+  sharedSubscriptions: sharedSubscriptionsSchema,
   admin: z.strictObject({
     /** The bearer token of the admin API (/api). Without one, the API refuses every request. */
     token: z.string({ error: 'must be a string' }).min(16, 'must be at least 16 characters').optional(),

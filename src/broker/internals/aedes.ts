@@ -48,6 +48,27 @@ export function wrapFinishRegisterClient(aedes: Aedes, wrap: (finish: Register) 
   internal(aedes)._finishRegisterClient = wrap(internal(aedes)._finishRegisterClient.bind(aedes))
 }
 
+type Subscribe = (topic: string, func: (packet: import('aedes').AedesPublishPacket, cb: () => void) => void, done: (err?: Error) => void) => void
+export interface RouterSubscriptions {
+  subscribe: Subscribe
+  unsubscribe: (topic: string, func: Parameters<Subscribe>[1], done: () => void) => void
+}
+
+/**
+ * Puts `wrap(own)` in the place of the instance's subscribe and
+ * unsubscribe, which hand a listener to the router (mqemitter). Aedes'
+ * SUBSCRIBE handler, its session restore and a closing client's cleanup call
+ * them through the instance with the subscription's delivery function
+ * (lib/handlers/subscribe.js `addSubs`, lib/handlers/unsubscribe.js), right
+ * after setting or before deleting `client.subscriptions[topic]`.
+ */
+export function wrapSubscriptions(aedes: Aedes, wrap: (own: RouterSubscriptions) => RouterSubscriptions): void {
+  const target = aedes as unknown as RouterSubscriptions
+  const replaced = wrap({ subscribe: target.subscribe.bind(aedes), unsubscribe: target.unsubscribe.bind(aedes) })
+  target.subscribe = replaced.subscribe
+  target.unsubscribe = replaced.unsubscribe
+}
+
 /** The registered clients by id, as Aedes keeps them (the live map, not a copy). */
 export function clientsById(aedes: Aedes): Readonly<Record<string, Client>> {
   return internal(aedes).clients
@@ -66,6 +87,8 @@ export const AEDES_POINTS: readonly Point[] = [
   { name: 'Aedes#publish(packet, client, done)', present: ({ broker }) => hasMethod(broker, 'publish', 3) },
   { name: 'Aedes#registerClient(client)', present: ({ broker }) => hasMethod(broker, 'registerClient', 1) },
   { name: 'Aedes#_finishRegisterClient(client)', present: ({ broker }) => hasMethod(broker, '_finishRegisterClient', 1) },
+  { name: 'Aedes#subscribe(topic, func, done)', present: ({ broker }) => hasMethod(broker, 'subscribe', 3) },
+  { name: 'Aedes#unsubscribe(topic, func, done)', present: ({ broker }) => hasMethod(broker, 'unsubscribe', 3) },
   { name: 'Aedes#clients', present: ({ broker }) => hasOwn(broker, 'clients', 'object') },
   { name: 'Aedes#handle(stream, req)', present: ({ broker }) => hasOwn(broker, 'handle', 'function') && hasMethod(broker, 'handle', 2) },
 ]

@@ -49,6 +49,8 @@ function standIn() {
     publish(_packet: unknown, _client: unknown, _done: unknown) {},
     registerClient(_client: unknown) {},
     _finishRegisterClient(_client: unknown) {},
+    subscribe(_topic: unknown, _func: unknown, _done: unknown) {},
+    unsubscribe(_topic: unknown, _func: unknown, _done: unknown) {},
     clients: {},
     handle: (_stream: unknown, _req: unknown) => client,
   }

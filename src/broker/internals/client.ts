@@ -119,6 +119,7 @@ export function isDrainTimeout(err: Error): boolean {
  * lib/qos-packet.js numbers them; a persistent session's queued copy is
  * given that id before the write, so that the PUBACK clears it; and the
  * write goes as lib/write.js makes it, waiting for a full socket to drain.
+ * `packet.messageId` is set to the id the copy was sent with.
  */
 export function deliverAtQoS(client: Client, packet: AedesPublishPacket, cb: () => void): void {
   const c = internal(client)
@@ -129,6 +130,8 @@ export function deliverAtQoS(client: Client, packet: AedesPublishPacket, cb: () 
   }
   const messageId = c._nextId
   c._nextId = messageId >= 65535 ? 1 : messageId + 1
+  // The caller's packet learns its id too: it may wait for the acknowledgement.
+  packet.messageId = messageId
   const copy = {
     cmd: 'publish' as const, topic: forward.topic, payload: forward.payload, qos: forward.qos, retain: forward.retain, dup: false,
     messageId, brokerId: forward.brokerId, brokerCounter: forward.brokerCounter,

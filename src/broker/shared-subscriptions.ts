@@ -1,0 +1,218 @@
+import type { Aedes, AedesPublishPacket, Client } from 'aedes'
+import type { Logger } from 'pino'
+import type { SessionStore } from '../storage/session-store.js'
+import { subscriptionsOf, wrapSubscriptions, type Deliver } from './internals/index.js'
+import { parseSharedFilter, type SharedFilter } from './shared-filter.js'
+import { SharedGroup, type Member, type SharedStrategy } from './shared-group.js'
+
+export interface SharedSubscriptionsDeps {
+  aedes: Aedes
+  /** The session store: a persistent member's copies are queued in its session, as Aedes queues its own. */
+  persistence: Pick<SessionStore, 'outgoingEnqueue' | 'outgoingClearMessageId'>
+  strategyFor(group: string): SharedStrategy
+  /** Sends a copy to a member at the copy's QoS (delivery-patches' deliverShared). */
+  deliver(client: Client, packet: AedesPublishPacket, cb: () => void): void
+  log: Logger
+}
+
+interface Entry {
+  readonly filter: SharedFilter
+  readonly group: SharedGroup
+  readonly listener: Deliver
+}
+
+/**
+ * The shared subscriptions of this node's clients. Aedes stores a
+ * `$share/{group}/{filter}` subscription like any other: in the client's
+ * subscriptions, in a persistent session (so it comes back at the next
+ * CONNECT), and with its router under that literal name, which no message
+ * matches (Aedes grants it and then delivers nothing, aedes#228). Here the
+ * router's subscribe and unsubscribe of such a name join and leave the
+ * group instead, and the group holds one listener on the real filter that
+ * hands each message to one member.
+ *
+ * A member's copy is its own: ordinary subscriptions of the same client
+ * neither lower, raise nor replace it [MQTT-5 4.8.2]. Retained messages are
+ * not sent on a shared subscription. A QoS 1/2 copy that the member has not
+ * acknowledged when it leaves (it disconnected, or unsubscribed) goes to
+ * another connected member; a persistent member's is then taken out of its
+ * session. Messages wait in the session of a persistent member that is away
+ * only when no member is connected.
+ */
+export class SharedSubscriptions {
+  readonly #deps: SharedSubscriptionsDeps
+  readonly #entries = new Map<string, Entry>()
+  readonly #byFunc = new Map<unknown, { entry: Entry; member: Member }>()
+  readonly #ofClient = new WeakMap<Client, Set<Member>>()
+  /** Clients granted a shared filter whose subscribe has not come yet, by filter. */
+  readonly #granted = new Map<string, Client[]>()
+  #subscribe: (topic: string, func: Deliver, done: (err?: Error) => void) => void = () => {}
+  #unsubscribe: (topic: string, func: Deliver, done: () => void) => void = () => {}
+
+  constructor(deps: SharedSubscriptionsDeps) {
+    this.#deps = deps
+  }
+
+  /** Takes over the router's subscribe and unsubscribe of `$share/` names; before any client connects. */
+  install(): void {
+    wrapSubscriptions(this.#deps.aedes, ({ subscribe, unsubscribe }) => {
+      this.#subscribe = subscribe
+      this.#unsubscribe = unsubscribe
+      return {
+        subscribe: (topic, func, done) => topic.startsWith('$share/') ? this.#join(topic, func, done) : subscribe(topic, func, done),
+        unsubscribe: (topic, func, done) => topic.startsWith('$share/') ? this.#leave(func, done) : unsubscribe(topic, func, done),
+      }
+    })
+    // A persistent member that comes back with a clean session has left its groups.
+    this.#deps.aedes.on('client', (client) => {
+      if (client.clean) this.#forgetAway(client.id)
+    })
+  }
+
+  /** authorizeSubscribe granted this shared filter: the router's subscribe of it follows for this client. */
+  granted(client: Client, filter: SharedFilter): void {
+    const waiting = (this.#granted.get(filter.key) ?? []).filter((c) => !c.closed)
+    waiting.push(client)
+    this.#granted.set(filter.key, waiting)
+  }
+
+  /** A PUBACK (QoS 1) or PUBREC (QoS 2) from a client: the copy with that message id was taken. */
+  acknowledged(client: Client, messageId: number | undefined): void {
+    const members = this.#ofClient.get(client)
+    if (!members || messageId === undefined) return
+    for (const member of members) {
+      for (const packet of member.unacked) {
+        if (packet.messageId === messageId) {
+          member.unacked.delete(packet)
+          return
+        }
+      }
+    }
+  }
+
+  /** The persistent member `clientId` is gone for good (its session ended): it leaves every group. */
+  #forgetAway(clientId: string): void {
+    for (const [key, entry] of this.#entries) {
+      const member = entry.group.member(clientId)
+      if (member && member.client === undefined) {
+        entry.group.remove(member)
+        this.#dropIfEmpty(key, entry)
+      }
+    }
+  }
+
+  #join(key: string, func: Deliver, done: (err?: Error) => void): void {
+    const waiting = this.#granted.get(key) ?? []
+    const at = waiting.findIndex((c) => subscriptionsOf(c)[key]?.func === func)
+    const client = waiting[at]
+    const filter = parseSharedFilter(key)
+    if (!client || typeof filter !== 'object') {
+      this.#deps.log.debug({ topic: key }, 'a shared subscription without a client; ignored')
+      return done()
+    }
+    waiting.splice(at, 1)
+    if (waiting.length === 0) this.#granted.delete(key)
+    const entry = this.#entries.get(key) ?? this.#open(filter)
+    const qos = subscriptionsOf(client)[key]!.qos
+    let member = entry.group.member(client.id)
+    if (member) {
+      // A persistent member back, or a new connection taking the client id over.
+      this.#byFunc.delete(member.func)
+      Object.assign(member, { client, func, qos, persistent: !client.clean })
+    } else {
+      member = { clientId: client.id, client, func, qos, persistent: !client.clean, unacked: new Set() }
+      entry.group.members.push(member)
+    }
+    this.#byFunc.set(func, { entry, member })
+    let mine = this.#ofClient.get(client)
+    if (!mine) this.#ofClient.set(client, (mine = new Set()))
+    mine.add(member)
+    done()
+  }
+
+  #open(filter: SharedFilter): Entry {
+    // [MQTT-4.7.2-1]: a filter that starts with a wildcard does not match $ topics.
+    const wildcardFirst = filter.filter.startsWith('+') || filter.filter.startsWith('#')
+    const entry: Entry = {
+      filter,
+      group: new SharedGroup(this.#deps.strategyFor(filter.group)),
+      listener: (packet, cb) => {
+        if (wildcardFirst && packet.topic.charCodeAt(0) === 36) return cb()
+        this.#dispatch(entry, packet, cb)
+      },
+    }
+    this.#entries.set(filter.key, entry)
+    this.#subscribe(filter.filter, entry.listener, (err) => {
+      if (err) this.#deps.log.warn({ err: err.message, topic: filter.key }, 'could not subscribe a shared subscription\'s filter')
+    })
+    return entry
+  }
+
+  #leave(func: Deliver, done: () => void): void {
+    const found = this.#byFunc.get(func)
+    this.#byFunc.delete(func)
+    // Not a member (any more): a connection whose client id was taken over.
+    if (!found || found.member.func !== func) return done()
+    const { entry, member } = found
+    const client = member.client!
+    this.#ofClient.get(client)?.delete(member)
+    // A persistent session that disconnects stays in the group, away.
+    const away = client.closed && member.persistent
+    if (away) member.client = undefined
+    else entry.group.remove(member)
+    for (const packet of member.unacked) {
+      member.unacked.delete(packet)
+      const other = entry.group.pick(packet, member)
+      if (!other) continue
+      // Out of the session it was queued in: the other member takes it.
+      if (member.persistent && packet.messageId !== undefined) void this.#deps.persistence.outgoingClearMessageId({ id: member.clientId }, packet).catch(() => {})
+      this.#deliverTo(entry, other, packet, () => {})
+    }
+    this.#dropIfEmpty(entry.filter.key, entry)
+    done()
+  }
+
+  #dropIfEmpty(key: string, entry: Entry): void {
+    if (entry.group.members.length > 0) return
+    this.#entries.delete(key)
+    this.#unsubscribe(entry.filter.filter, entry.listener, () => {})
+  }
+
+  #dispatch(entry: Entry, packet: AedesPublishPacket, cb: () => void): void {
+    const member = entry.group.pick(packet)
+    if (member) return this.#deliverTo(entry, member, packet, cb)
+    // No member is connected: a QoS 1/2 message waits in the session of one that is away.
+    const away = packet.qos > 0 ? entry.group.pickAway() : undefined
+    if (!away) return cb()
+    const copy = this.#copy(entry, away, packet)
+    this.#deps.persistence.outgoingEnqueue({ clientId: away.clientId }, copy).then(cb, (err: unknown) => {
+      this.#deps.log.warn({ err, clientId: away.clientId, topic: packet.topic }, 'could not queue a shared subscription\'s message')
+      cb()
+    })
+  }
+
+  #deliverTo(entry: Entry, member: Member, packet: AedesPublishPacket, cb: () => void): void {
+    const client = member.client!
+    const copy = this.#copy(entry, member, packet)
+    if (copy.qos === 0) return this.#deps.deliver(client, copy, cb)
+    member.unacked.add(copy)
+    if (!member.persistent) return this.#deps.deliver(client, copy, cb)
+    // As Aedes queues a message for each persistent subscription before it is
+    // sent (aedes.js, enqueueOffline): the PUBACK clears it from the session.
+    const send = () => this.#deps.deliver(client, copy, cb)
+    this.#deps.persistence.outgoingEnqueue({ clientId: member.clientId }, copy).then(send, send)
+  }
+
+  /**
+   * The member's copy: at the lower of the message's QoS and the one it was
+   * granted, without the retain flag, and with an id of its own (the
+   * group's name after the broker's): a client's copy through an ordinary
+   * subscription is another message, in its session's queue too.
+   */
+  #copy(entry: Entry, member: Member, packet: AedesPublishPacket): AedesPublishPacket {
+    return {
+      cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: Math.min(packet.qos, member.qos) as 0 | 1 | 2,
+      retain: false, dup: false, brokerId: `${packet.brokerId}/${entry.filter.key}`, brokerCounter: packet.brokerCounter,
+    } as AedesPublishPacket
+  }
+}
