@@ -29,6 +29,22 @@ describe('a zero-length client id', () => {
     const connack = await raw.next((p) => p.cmd === 'connack') as { returnCode: number; sessionPresent: boolean }
     expect([connack.returnCode, connack.sessionPresent]).toEqual([0, false])
   })
+
+  it('is a unique id of its own for each such client: two at once both stay connected and get their messages [MQTT-3.1.3-6]', async () => {
+    const app = await f.start()
+    const port = Number(new URL(app.mqttUrl).port)
+    const [a, b] = [await RawClient.connect(port, { clientId: '' }), await RawClient.connect(port, { clientId: '' })]
+    f.defer(() => a.drop())
+    f.defer(() => b.drop())
+    for (const c of [a, b]) expect((await c.next((p) => p.cmd === 'connack') as { returnCode: number }).returnCode).toBe(0)
+    a.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'zero/a', qos: 1 }] })
+    b.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'zero/b', qos: 1 }] })
+    await Promise.all([a, b].map((c) => c.next((p) => p.cmd === 'suback')))
+    a.send({ cmd: 'publish', topic: 'zero/b', payload: Buffer.from('to b'), qos: 1, messageId: 2, retain: false, dup: false })
+    b.send({ cmd: 'publish', topic: 'zero/a', payload: Buffer.from('to a'), qos: 1, messageId: 2, retain: false, dup: false })
+    const got = (c: RawClient, topic: string) => c.next((p) => p.cmd === 'publish' && p.topic === topic) as Promise<{ payload: Buffer }>
+    expect([(await got(a, 'zero/a')).payload.toString(), (await got(b, 'zero/b')).payload.toString()]).toEqual(['to a', 'to b'])
+  })
 })
 
 describe('a PUBLISH the broker refuses', () => {

@@ -16,6 +16,7 @@ import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from '
 import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import { MAX_CONNECT_TIMEOUT } from './limits-schema.js'
 import type { Limits } from './limits.js'
+import { markRedeliveries } from './redelivery-dup.js'
 import { clipped, RefusalLog } from './refusal-log.js'
 import { admitSession, type SessionAdmission } from './session-quota.js'
 import { parseSharedFilter } from './shared-filter.js'
@@ -76,7 +77,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const { limits } = deps
   const subscriptionQuota = new SubscriptionQuota(limits)
   let shared: SharedSubscriptions | undefined
-  const persistence = acknowledgements(subscriptionQuota.grantedOnly(deps.persistence), (client, messageId) => shared?.acknowledged(client, messageId))
+  const persistence = acknowledgements(markRedeliveries(subscriptionQuota.grantedOnly(deps.persistence)), (client, messageId) => shared?.acknowledged(client, messageId))
   const sessions: SessionAdmission = { persistence, limits, log, usernamesVerified: deps.authenticator?.verifiesUsernames ?? false }
   const admission = new Admission(limits)
   // A refused CONNECT costs its sender one round trip: a loop of them must not write the log as fast.
