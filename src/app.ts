@@ -1,3 +1,4 @@
+import type { AedesPublishPacket } from 'aedes'
 import { hostname } from 'node:os'
 import type { AddressInfo, Server } from 'node:net'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
@@ -19,7 +20,9 @@ import { Limits } from './broker/limits.js'
 import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/listeners.js'
 import { publishOrphanedWills } from './broker/orphaned-wills.js'
 import { StorageQuotas } from './broker/storage-quotas.js'
+import { strategyOf } from './broker/shared-schema.js'
 import { Cluster } from './cluster/cluster.js'
+import { RedisSharedMembers } from './cluster/shared-members.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { readTlsFiles } from './broker/tls-files.js'
 import { loadConfig } from './config/load.js'
@@ -131,6 +134,7 @@ interface Parts {
   tcp: Server
   mqtts: Server
   watcher: { close(): void }
+  sharedMembers: RedisSharedMembers
 }
 
 /**
@@ -174,10 +178,20 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       }
       // Before the broker writes anything; again at each reload of limits.
       quotas.attach(storage)
+      // A shared subscription's group spans the nodes: one member in the cluster takes each message.
+      const sharedMembers = cluster && config.cluster ? (parts.sharedMembers = new RedisSharedMembers({
+        redis: cluster.redis, keyPrefix: config.cluster.keyPrefix, brokerId: cluster.brokerId, log,
+        liveBrokers: async () => new Set((await cluster.nodes()).filter((n) => n.alive).map((n) => n.brokerId)),
+        strategyFor: (group) => strategyOf(config.sharedSubscriptions, group),
+      })) : undefined
+      if (cluster && sharedMembers) {
+        cluster.bus.beforeEmit = (message) => sharedMembers.choose(message as AedesPublishPacket)
+        await sharedMembers.start()
+      }
       const hooks: BrokerHooks = {}
       const broker = (parts.broker = await createBroker({
         nodeId,
-        cluster: cluster && { brokerId: cluster.brokerId, mq: cluster.mq, directory: cluster.directory },
+        cluster: cluster && { brokerId: cluster.brokerId, mq: cluster.mq, directory: cluster.directory, shared: sharedMembers },
         persistence: timedPersistence(storage.sessions, registry),
         authenticator: new Authenticator(auth),
         acl: new Acl(config.acl.rules),
@@ -335,7 +349,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   function close(): Promise<void> {
     closing ??= (async () => {
       ready = false
-      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch, routeFlush, routeCache } = parts
+      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch, routeFlush, routeCache, sharedMembers } = parts
       watcher?.close()
       routeCache?.close()
       await routeFlush?.close()
@@ -352,6 +366,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       wss?.close()
       await tcpClosed
       await httpClosed
+      await sharedMembers?.close()
       await storage?.close()
       await cluster?.close()
     })()

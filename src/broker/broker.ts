@@ -21,7 +21,7 @@ import { clipped, RefusalLog } from './refusal-log.js'
 import { admitSession, type SessionAdmission } from './session-quota.js'
 import { parseSharedFilter } from './shared-filter.js'
 import { strategyOf, type SharedSubscriptionsConfig } from './shared-schema.js'
-import { SharedSubscriptions } from './shared-subscriptions.js'
+import { SharedSubscriptions, type SharedCluster } from './shared-subscriptions.js'
 import { SubscriptionQuota } from './subscription-quota.js'
 import { wrapPersistence } from './timed-persistence.js'
 
@@ -43,7 +43,7 @@ export interface BrokerDeps {
   /** The node's id, which lifecycle events carry. */
   nodeId: string
   /** In a cluster: the broker's id (new at each start), the bus between nodes, and the list of clients per node. */
-  cluster?: { brokerId: string; mq: MQEmitter; directory: ClientDirectory } | undefined
+  cluster?: { brokerId: string; mq: MQEmitter; directory: ClientDirectory; shared?: SharedCluster } | undefined
 }
 
 export interface BrokerHooks {
@@ -259,6 +259,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   patchClientDelivery(aedes, { limits, dropped, persistence })
   shared = new SharedSubscriptions({
     aedes, persistence, deliver: deliverShared, log,
+    cluster: deps.cluster?.shared && { brokerId: deps.cluster.brokerId, members: deps.cluster.shared },
     strategyFor: (group) => deps.sharedSubscriptions ? strategyOf(deps.sharedSubscriptions, group) : 'round_robin',
   })
   shared.install()

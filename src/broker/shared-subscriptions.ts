@@ -5,6 +5,29 @@ import { subscriptionsOf, wrapSubscriptions, type Deliver } from './internals/in
 import { parseSharedFilter, type SharedFilter } from './shared-filter.js'
 import { SharedGroup, type Member, type SharedStrategy } from './shared-group.js'
 
+/** A member somewhere in a cluster: its node (broker id) and client id. */
+export interface SharedTarget {
+  readonly node: string
+  readonly clientId: string
+}
+
+/**
+ * The members of every node (see RedisSharedMembers): with it, the node
+ * where a message enters the cluster picks the member of each group, and
+ * only that member's node delivers.
+ */
+export interface SharedCluster {
+  /** A member connected to this node; and one that is no longer. */
+  joined(key: string, clientId: string): void
+  left(key: string, clientId: string): void
+  /** A connected member of the group on another node than this one, other than `except`. */
+  elsewhere(key: string, packet: AedesPublishPacket, except: string): SharedTarget | undefined
+  /** Hands a copy to a member on another node. */
+  send(target: SharedTarget, key: string, packet: AedesPublishPacket): void
+  /** Where copies sent from other nodes to this node's members go. */
+  onArrival(handler: (key: string, clientId: string, packet: AedesPublishPacket) => void): void
+}
+
 export interface SharedSubscriptionsDeps {
   aedes: Aedes
   /** The session store: a persistent member's copies are queued in its session, as Aedes queues its own. */
@@ -13,6 +36,8 @@ export interface SharedSubscriptionsDeps {
   /** Sends a copy to a member at the copy's QoS (delivery-patches' deliverShared). */
   deliver(client: Client, packet: AedesPublishPacket, cb: () => void): void
   log: Logger
+  /** In a cluster: this broker's id and the members of every node. */
+  cluster?: { brokerId: string; members: SharedCluster } | undefined
 }
 
 interface Entry {
@@ -67,6 +92,7 @@ export class SharedSubscriptions {
     this.#deps.aedes.on('client', (client) => {
       if (client.clean) this.#forgetAway(client.id)
     })
+    this.#deps.cluster?.members.onArrival((key, clientId, packet) => this.#arrived(key, clientId, packet))
   }
 
   /** authorizeSubscribe granted this shared filter: the router's subscribe of it follows for this client. */
@@ -127,6 +153,7 @@ export class SharedSubscriptions {
     let mine = this.#ofClient.get(client)
     if (!mine) this.#ofClient.set(client, (mine = new Set()))
     mine.add(member)
+    this.#deps.cluster?.members.joined(key, client.id)
     done()
   }
 
@@ -160,13 +187,17 @@ export class SharedSubscriptions {
     const away = client.closed && member.persistent
     if (away) member.client = undefined
     else entry.group.remove(member)
+    this.#deps.cluster?.members.left(entry.filter.key, member.clientId)
     for (const packet of member.unacked) {
       member.unacked.delete(packet)
       const other = entry.group.pick(packet, member)
-      if (!other) continue
+      const remote = other ? undefined : this.#deps.cluster?.members.elsewhere(entry.filter.key, packet, member.clientId)
+      if (!other && !remote) continue
       // Out of the session it was queued in: the other member takes it.
       if (member.persistent && packet.messageId !== undefined) void this.#deps.persistence.outgoingClearMessageId({ id: member.clientId }, packet).catch(() => {})
-      this.#deliverTo(entry, other, packet, () => {})
+      const copy = { ...packet, messageId: undefined, dup: false } as AedesPublishPacket
+      if (other) this.#deliverTo(entry, other, copy, () => {})
+      else this.#deps.cluster!.members.send(remote!, entry.filter.key, copy)
     }
     this.#dropIfEmpty(entry.filter.key, entry)
     done()
@@ -179,6 +210,15 @@ export class SharedSubscriptions {
   }
 
   #dispatch(entry: Entry, packet: AedesPublishPacket, cb: () => void): void {
+    const cluster = this.#deps.cluster
+    if (cluster) {
+      // The node where the message entered picked the member.
+      const target = (packet as { sharedTo?: Record<string, SharedTarget> }).sharedTo?.[entry.filter.key]
+      if (!target || target.node !== cluster.brokerId) return cb()
+      const chosen = entry.group.member(target.clientId)
+      if (chosen?.client && !chosen.client.closed) return this.#deliverTo(entry, chosen, packet, cb)
+      // It left a moment ago: another member here takes it.
+    }
     const member = entry.group.pick(packet)
     if (member) return this.#deliverTo(entry, member, packet, cb)
     // No member is connected: a QoS 1/2 message waits in the session of one that is away.
@@ -189,6 +229,15 @@ export class SharedSubscriptions {
       this.#deps.log.warn({ err, clientId: away.clientId, topic: packet.topic }, 'could not queue a shared subscription\'s message')
       cb()
     })
+  }
+
+  /** A copy another node sent to a member here (see #leave). */
+  #arrived(key: string, clientId: string, packet: AedesPublishPacket): void {
+    const entry = this.#entries.get(key)
+    if (!entry) return
+    const member = entry.group.member(clientId)
+    const to = member?.client && !member.client.closed ? member : entry.group.pick(packet)
+    if (to) this.#deliverTo(entry, to, packet, () => {})
   }
 
   #deliverTo(entry: Entry, member: Member, packet: AedesPublishPacket, cb: () => void): void {
@@ -212,7 +261,13 @@ export class SharedSubscriptions {
   #copy(entry: Entry, member: Member, packet: AedesPublishPacket): AedesPublishPacket {
     return {
       cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: Math.min(packet.qos, member.qos) as 0 | 1 | 2,
-      retain: false, dup: false, brokerId: `${packet.brokerId}/${entry.filter.key}`, brokerCounter: packet.brokerCounter,
+      retain: false, dup: false, brokerId: copyId(packet.brokerId, entry.filter.key), brokerCounter: packet.brokerCounter,
     } as AedesPublishPacket
   }
+}
+
+/** The broker id of a group's copy; a copy passed on to another member keeps its own. */
+function copyId(brokerId: string, key: string): string {
+  const suffix = `/${key}`
+  return brokerId.endsWith(suffix) ? brokerId : brokerId + suffix
 }

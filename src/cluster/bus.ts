@@ -97,8 +97,12 @@ export class StreamBus {
     this.#local.removeListener(topic, listener, done)
   }
 
+  /** Called with each message this node publishes, before it leaves: what it sets on the message travels with it. */
+  beforeEmit: ((message: Message) => void) | undefined
+
   emit(message: Message, done?: (err?: Error) => void): void {
     if (this.#closed) return done?.(new Error('the cluster bus is closed'))
+    this.beforeEmit?.(message)
     const { redis, key, maxLength } = this.#options
     const { payload, packet } = encodePacket(message)
     const body = payload === null ? Buffer.alloc(0) : typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
