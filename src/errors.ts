@@ -71,6 +71,18 @@ export class SqlSyntaxError extends SwitchyardError {
 }
 
 /**
+ * A rule's SQL that parses but cannot be evaluated on one message: the
+ * rule fails for that message and none of its actions runs. Bad data is
+ * Undefined, not this; only a statement AWS IoT refuses for such a message
+ * is (`SELECT *` with other columns of a payload that is not JSON).
+ */
+export class SqlEvalError extends SwitchyardError {
+  constructor(message: string) {
+    super('SY_SQL_EVAL', message)
+  }
+}
+
+/**
  * An action (republish, store, http, invoke) that failed. `retryable` says
  * whether trying again can help: a timeout or a 503 can, a 400 cannot.
  */

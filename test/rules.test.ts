@@ -114,7 +114,7 @@ rules:
     expect(JSON.parse((await inbox.on('decoded')).payload)).toEqual({ data: Buffer.from([0xde, 0xad, 0xbe, 0xef]).toString('base64'), t: 'raw/1' })
   })
 
-  it('republish a JSON payload of SELECT * byte for byte, and a payload that is not JSON as * in base64', async () => {
+  it('republish the payload of SELECT * byte for byte, JSON or not', async () => {
     await f.start(`
 rules:
   - name: copy
@@ -134,7 +134,7 @@ rules:
     await c.publishAsync('in/bin', binary, { qos: 1 })
     await c.publishAsync('in/json', json, { qos: 1 })
     await waitUntil(() => [...got.keys()].filter((k) => k.startsWith('copy/') || k === 'sized/3').length === 3, { what: 'copy/bin, copy/json and sized/3' })
-    expect(got.get('copy/bin')!.toString()).toBe(binary.toString('base64'))
+    expect(got.get('copy/bin')).toEqual(binary)
     expect(got.get('copy/json')).toEqual(json)
     // A template that reads the output still sees the parsed document.
     expect(got.get('sized/3')).toEqual(json)

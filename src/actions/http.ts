@@ -1,9 +1,10 @@
 import { z } from 'zod'
 import { duration } from '../duration.js'
 import { ActionError } from '../errors.js'
-import { formatTarget, send, type DurableHttpRequest } from '../delivery/targets/index.js'
+import { durableRequest, formatTarget, send, type HttpRequest } from '../delivery/targets/index.js'
 import { retrySchema } from '../retry.js'
 import { deliveryContext, type ActionEvent, type ActionKind } from './action.js'
+import { describeBytes, jsonOutput } from './output-bytes.js'
 import { outputPayload } from './republish.js'
 import { templateString } from './template-string.js'
 import { hasDotSegment, urlTemplateString } from './url-template.js'
@@ -15,7 +16,11 @@ const schema = z.strictObject({
     .refine((url) => !(url.constant && hasDotSegment(url.source)), 'must not have a "." or ".." path segment: write the path it stands for'),
   method: z.enum(['POST', 'PUT', 'PATCH', 'GET', 'DELETE'], { error: 'must be POST, PUT, PATCH, GET or DELETE' }).default('POST'),
   headers: z.record(z.string(), templateString).default({}),
-  /** The body; when absent, the rule's SELECT output as JSON. */
+  /**
+   * The body; when absent, the rule's SELECT output as JSON, or the
+   * payload's bytes (as application/octet-stream) for `SELECT *` of one that
+   * is not JSON.
+   */
   body: templateString.optional(),
   timeout: duration.default(5000),
   /**
@@ -40,15 +45,23 @@ export const http: ActionKind<HttpConfig> = {
     const { url, body } = config
     const headers = Object.entries(config.headers)
     const hasBody = config.method !== 'GET' && config.method !== 'DELETE'
-    const render = (event: ActionEvent) => ({
-      method: config.method,
-      url: event.fill(url),
-      headers: {
-        ...(hasBody && body === undefined ? { 'content-type': 'application/json' } : {}),
-        ...Object.fromEntries(headers.map(([name, value]) => [name, event.fill(value)])),
-      } as Record<string, string>,
-      body: hasBody ? (body ? event.fill(body) : outputPayload(event.output)) : undefined,
-    })
+    const render = (event: ActionEvent): HttpRequest => {
+      const output = hasBody && body === undefined ? outputPayload(event.output) : undefined
+      return {
+        method: config.method,
+        url: event.fill(url),
+        headers: {
+          ...(output === undefined ? {} : { 'content-type': typeof output === 'string' ? 'application/json' : 'application/octet-stream' }),
+          ...Object.fromEntries(headers.map(([name, value]) => [name, event.fill(value)])),
+        },
+        body: hasBody ? (body ? event.fill(body) : output) : undefined,
+      }
+    }
+    /** The request as a dry run shows it: a body of bytes as text or base64. */
+    const described = (event: ActionEvent) => {
+      const { body: sent, ...request } = render(event)
+      return { kind: 'http', ...request, ...(Buffer.isBuffer(sent) ? describeBytes('body', sent) : { body: sent }), timeout: config.timeout }
+    }
     /** The request of `event`, unless a value made a dot segment that would send it elsewhere. */
     const checked = (event: ActionEvent) => {
       const request = render(event)
@@ -63,11 +76,11 @@ export const http: ActionKind<HttpConfig> = {
         durable: true,
         async run(event) {
           const request = checked(event)
-          const spec: DurableHttpRequest = { ...request, rendered: true, timeout: config.timeout, ...(config.retry ? { retry: config.retry } : {}) }
-          await deps.deliveries.record({ target: formatTarget({ kind: 'url', url: request.url }), spec, event: event.output, context: deliveryContext(event) }, event)
+          const spec = durableRequest(request, config.timeout, config.retry)
+          await deps.deliveries.record({ target: formatTarget({ kind: 'url', url: request.url }), spec, event: jsonOutput(event.output), context: deliveryContext(event) }, event)
         },
         describe(event) {
-          return { kind: 'http', ...render(event), timeout: config.timeout, durable: true }
+          return { ...described(event), durable: true }
         },
       }
     }
@@ -77,9 +90,7 @@ export const http: ActionKind<HttpConfig> = {
         const request = checked(event)
         await send(request, config.timeout)
       },
-      describe(event) {
-        return { kind: 'http', ...render(event), timeout: config.timeout }
-      },
+      describe: described,
     }
   },
 }

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { formatTarget } from '../delivery/targets/index.js'
 import { ActionError } from '../errors.js'
 import { deliveryContext, type ActionKind } from './action.js'
+import { jsonOutput } from './output-bytes.js'
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
 
@@ -18,7 +19,8 @@ export type InvokeConfig = z.output<typeof schema>
 let quotas = 0
 
 /**
- * Calls a function or a route with the rule's SELECT output, durably: the
+ * Calls a function or a route with the rule's SELECT output (for `SELECT *`
+ * of a payload that is not JSON, its base64 string), durably: the
  * action completes once the delivery is recorded in the outbox, and the
  * dispatcher then delivers it at least once, with retries and dead letters.
  */
@@ -34,10 +36,10 @@ export const invoke: ActionKind<InvokeConfig> = {
         if (!deps.quota.take(event.clientId, quotaKey, config.perClient)) {
           throw new ActionError(`invocation quota exceeded: client ${event.clientId} may cause ${config.perClient ?? 'limits.invocationsPerClient'} invocations a second`, false, { refused: true })
         }
-        await deps.deliveries.record({ target, event: event.output, context: deliveryContext(event) }, event)
+        await deps.deliveries.record({ target, event: jsonOutput(event.output), context: deliveryContext(event) }, event)
       },
       describe(event) {
-        return { kind: 'invoke', target, event: event.output }
+        return { kind: 'invoke', target, event: jsonOutput(event.output) }
       },
     }
   },

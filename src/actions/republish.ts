@@ -3,11 +3,12 @@ import { ActionError } from '../errors.js'
 import { nextHop } from '../publisher/lineage.js'
 import { isSystemTopic, refusedPublishTopic } from '../topics/system-topics.js'
 import type { ActionEvent, ActionKind, Template } from './action.js'
+import { describeBytes } from './output-bytes.js'
 import { templateString } from './template-string.js'
 
 const schema = z.strictObject({
   topic: templateString,
-  /** The payload; when absent, the rule's SELECT output as JSON (as on AWS IoT). */
+  /** The payload; when absent, the rule's SELECT output as JSON, or the payload's bytes for `SELECT *` of one that is not JSON (as on AWS IoT). */
   payload: templateString.optional(),
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0, 1 or 2' }).default(0),
   retain: z.boolean({ error: 'must be true or false' }).default(false),
@@ -46,8 +47,8 @@ export const republish: ActionKind<RepublishConfig> = {
         return deps.publisher.publish({ topic: message.topic, payload: bytes, qos: config.qos, retain: config.retain }, nextHop(event.lineage), event)
       },
       describe(event) {
-        const message = render(event)
-        return { kind: 'republish', topic: message.topic, payload: message.payload.toString(), qos: config.qos, retain: config.retain }
+        const { topic, payload } = render(event)
+        return { kind: 'republish', topic, ...(typeof payload === 'string' ? { payload } : describeBytes('payload', payload)), qos: config.qos, retain: config.retain }
       },
     }
   },
@@ -64,16 +65,18 @@ function startsWithSystemText(topic: Template): boolean {
 
 /**
  * The SELECT output as a message: the payload's own bytes when the output is
- * the payload's JSON document (`SELECT *`), so that it is not written out
- * again (and keeps its spacing and its numbers' digits), else `outputPayload`.
+ * the payload itself (`SELECT *`): its JSON document, so that it is not
+ * written out again (and keeps its spacing and its numbers' digits), or the
+ * bytes of a payload that is not JSON. Else `outputPayload`.
  */
 export function wholeOutput(event: ActionEvent): Buffer | string {
   const output = event.output
   return event.outputIsPayload && typeof output === 'object' && output !== null ? event.payload : outputPayload(output)
 }
 
-/** The SELECT output as the payload of a message: JSON, or a string as is. */
-export function outputPayload(output: unknown): string {
-  return typeof output === 'string' ? output : JSON.stringify(output ?? null)
+/** The SELECT output as the payload of a message: JSON, a string as is, or bytes (`SELECT *` of a payload that is not JSON) as they are. */
+export function outputPayload(output: unknown): string | Buffer {
+  if (typeof output === 'string' || Buffer.isBuffer(output)) return output
+  return JSON.stringify(output ?? null)
 }
 

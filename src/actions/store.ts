@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { duration } from '../duration.js'
 import type { ActionKind } from './action.js'
+import { jsonOutput } from './output-bytes.js'
 import { templateString } from './template-string.js'
 
 const schema = z.strictObject({
@@ -18,7 +19,11 @@ const schema = z.strictObject({
 
 export type StoreConfig = z.output<typeof schema>
 
-/** Appends the event (the rule's SELECT output) to a table of the event log (SQLite, or a cluster's Redis). */
+/**
+ * Appends the event (the rule's SELECT output) to a table of the event log
+ * (SQLite, or a cluster's Redis). Its data is JSON: the bytes of `SELECT *`
+ * of a payload that is not JSON are kept as their base64 string.
+ */
 export const store: ActionKind<StoreConfig> = {
   schema,
   create(config, deps) {
@@ -33,7 +38,7 @@ export const store: ActionKind<StoreConfig> = {
           timestamp: event.timestamp,
           topic: event.topic,
           clientId: event.clientId ?? null,
-          data: event.output,
+          data: jsonOutput(event.output),
           expiresAt: config.ttl === undefined ? null : event.timestamp + config.ttl,
           maxRows: config.maxRows,
         })
@@ -44,7 +49,7 @@ export const store: ActionKind<StoreConfig> = {
           table: config.table,
           key: key ? event.fill(key) : null,
           ...(config.ttl === undefined ? {} : { expiresAt: event.timestamp + config.ttl }),
-          data: event.output,
+          data: jsonOutput(event.output),
         }
       },
     }

@@ -1,4 +1,5 @@
 import type { ActionDeps, ActionEvent } from '../actions/action.js'
+import { describeBytes } from '../actions/output-bytes.js'
 import type { Template } from '../actions/template-string.js'
 import { ORIGIN } from '../publisher/lineage.js'
 import type { RuleSet } from './rule-set.js'
@@ -13,10 +14,17 @@ export interface DryRunInput {
 export interface DryRunResult {
   rule: string
   from: string
-  /** The SELECT output (computed even when the WHERE is false, to show why). */
+  /**
+   * The SELECT output (computed even when the WHERE is false, to show why).
+   * The bytes of `SELECT *` of a payload that is not JSON are shown as
+   * text when they are UTF-8, else in base64 with `selectEncoding: 'base64'`.
+   */
   select: unknown
+  selectEncoding?: string
   /** The WHERE result: true, false, or null when there is no WHERE or it is undefined. */
   where: boolean | null
+  /** Why the SELECT cannot be evaluated on this message: the rule would fail, and run no action. */
+  error?: string
   /** Each action with its templates filled in; empty when the WHERE is false. */
   actions: Array<Record<string, unknown>>
 }
@@ -51,8 +59,9 @@ export function dryRun(rules: RuleSet, input: DryRunInput): DryRunResult[] {
     return {
       rule: rule.name,
       from: rule.from,
-      select: output ?? null,
+      ...(Buffer.isBuffer(output) ? (describeBytes('select', output) as { select: string }) : { select: output ?? null }),
       where: result.where ?? null,
+      ...(result.error ? { error: result.error.message } : {}),
       actions: result.passed ? rule.actions.map((action) => action.describe(event)) : [],
     }
   })

@@ -34,6 +34,8 @@ export class Evaluator {
       } else {
         try {
           const result = rule.query.run(work)
+          // A SELECT that AWS refuses for this message fails the rule as any other failure below.
+          if (result.error) throw result.error
           if (!result.passed) continue
           event = new RuleEvent(rule, work, result.output)
         } catch (err) {

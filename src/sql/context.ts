@@ -52,9 +52,17 @@ function parseDocument(payload: Buffer | Uint8Array): object | null {
   }
 }
 
-/** The raw payload in base64: what `*` is when the payload is not JSON, and what `encode(*, 'base64')` always is. */
+/**
+ * The raw payload in base64: what `*` is, within an expression, when the
+ * payload is not JSON, and what `encode(*, 'base64')` always is.
+ */
 export function payloadBase64(ctx: SqlContext): string {
   return asBuffer(ctx.payload).toString('base64')
+}
+
+/** The raw payload as a Buffer (not a copy): what `SELECT *` gives when the payload is not JSON. */
+export function payloadBytes(ctx: SqlContext): Buffer {
+  return asBuffer(ctx.payload)
 }
 
 /** A Buffer view of the payload, without copying it. */

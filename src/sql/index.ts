@@ -6,7 +6,8 @@
  * - `compileTemplate(text)` → a function that fills `${...}` in from a message.
  *
  * Both throw SqlSyntaxError (code SY_SQL_SYNTAX) naming the column and what
- * was expected; evaluating never throws for bad data.
+ * was expected; evaluating never throws: bad data is Undefined, and a
+ * SELECT that AWS refuses for a message is the result's `error`.
  */
 export { compileSql, type CompiledQuery, type QueryResult, type RunOptions } from './query.js'
 export { compileTemplate, type TemplateEnv } from './template.js'

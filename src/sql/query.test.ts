@@ -234,22 +234,45 @@ describe('WHERE', () => {
 describe('payloads that are not JSON', () => {
   const raw = Buffer.from([0xde, 0xad, 0xbe, 0xef])
 
-  it('* is the payload in base64 and fields are Undefined', () => {
-    expect(output("SELECT * FROM 't'", raw)).toBe(raw.toString('base64'))
+  it('SELECT * is the payload\'s own bytes, * in an expression is base64, and fields are Undefined', () => {
+    expect(output("SELECT * FROM 't'", raw)).toEqual(raw)
+    expect(Buffer.isBuffer(output("SELECT * FROM 't' WHERE true", raw))).toBe(true)
+    expect(output("SELECT VALUE * FROM 't'", raw)).toEqual(raw)
+    expect(output("SELECT * AS raw FROM 't'", raw)).toEqual({ raw: raw.toString('base64') })
     expect(output("SELECT VALUE isUndefined(anything) FROM 't'", raw)).toBe(true)
-    expect(output("SELECT *, topic() AS t FROM 't'", raw)).toEqual({ t: 'chat/pub/lobby' })
     expect(output("SELECT encode(*, 'base64') AS data FROM 't'", raw)).toEqual({ data: raw.toString('base64') })
+  })
+
+  it('SELECT * is the message itself: the payload unless it is JSON', () => {
+    expect(compileSql("SELECT * FROM 't'")).toMatchObject({ selectsPayload: true, passThrough: true })
+    expect(compileSql("SELECT * FROM 't' WHERE true")).toMatchObject({ selectsPayload: true, passThrough: false })
+    expect(compileSql("SELECT *, 1 AS one FROM 't'")).toMatchObject({ selectsPayload: false, passThrough: false })
+    // Within a nested query, * is the element, never bytes.
+    expect(output("SELECT VALUE (SELECT * FROM a) FROM 't'", { a: [1, { b: 2 }] })).toEqual([1, { b: 2 }])
+  })
+
+  it('* with other columns of a payload that is not JSON fails the rule, as AWS does not merge it', () => {
+    for (const sql of ["SELECT *, topic() AS t FROM 't'", "SELECT topic() AS t, * FROM 't'", "SELECT *, topic() AS a.b FROM 't'"]) {
+      const result = compileSql(sql).run(message(raw))
+      expect(result).toMatchObject({ passed: false, output: undefined })
+      expect(result.error?.code).toBe('SY_SQL_EVAL')
+      expect(result.error?.message).toContain("encode(*, 'base64') AS data")
+    }
+    // The WHERE decides first: a message it filters out is not a failure.
+    expect(compileSql("SELECT *, topic() AS t FROM 't' WHERE isUndefined(a) = false").run(message(raw))).toEqual({ passed: false, output: undefined, where: false })
+    // A dry run still sees the WHERE's verdict beside the error.
+    expect(compileSql("SELECT *, topic() AS t FROM 't' WHERE false").run(message(raw), { selectAlways: true })).toMatchObject({ passed: false, where: false, error: expect.anything() })
   })
 
   it('a bare JSON number or string is binary, as in the AWS WHERE example', () => {
     const q = compileSql("SELECT decode(encode(*, 'base64'), 'base64') AS value FROM 'topic/subtopic' WHERE decode(encode(*, 'base64'), 'base64') > 50")
     expect(q.run(message('80'))).toEqual({ passed: true, where: true, output: { value: 80 } })
-    expect(output("SELECT * FROM 't'", '"text"')).toBe(Buffer.from('"text"').toString('base64'))
+    expect(output("SELECT * FROM 't'", '"text"')).toEqual(Buffer.from('"text"'))
   })
 
   it('an empty payload has no fields and an empty *', () => {
     expect(output("SELECT *, 1 AS one FROM 't'", Buffer.alloc(0))).toEqual({ one: 1 })
-    expect(output("SELECT * FROM 't'", Buffer.alloc(0))).toBe('')
+    expect(output("SELECT * FROM 't'", Buffer.alloc(0))).toEqual(Buffer.alloc(0))
   })
 
   it('a JSON array payload is the document', () => {
@@ -313,10 +336,14 @@ describe('examples from the AWS IoT SQL reference', () => {
     expect(output(sql, { encoded_temp: 'eyAidGVtcGVyYXR1cmUiOiAzMyB9Cg==' })).toEqual({ temp: 33 })
   })
 
-  it('binary payloads with *, principal() and timestamp()', () => {
+  it('binary payloads: *, principal() and timestamp() on an empty or a JSON payload, * alone on a binary one', () => {
     const raw = Buffer.from([1, 2, 3])
     const sql = "SELECT *, principal() as principal, timestamp() as time FROM 'topic/subtopic'"
-    expect(output(sql, raw, { principal: 'thumbprint' })).toEqual({ principal: 'thumbprint', time: 1700000000789 })
+    expect(output(sql, Buffer.alloc(0), { principal: 'thumbprint' })).toEqual({ principal: 'thumbprint', time: 1700000000789 })
+    expect(output(sql, { a: 1 }, { principal: 'thumbprint' })).toEqual({ a: 1, principal: 'thumbprint', time: 1700000000789 })
+    expect(compileSql(sql).run(message(raw)).error?.code).toBe('SY_SQL_EVAL')
+    expect(output("SELECT encode(*, 'base64') AS data, timestamp() AS ts FROM 'topic/subtopic'", raw)).toEqual({ data: 'AQID', ts: 1700000000789 })
+    expect(output("SELECT * FROM 'topic/subtopic'", raw)).toEqual(raw)
     const q = compileSql("SELECT * FROM 'topic/subtopic' WHERE timestamp() % 12 = 0")
     expect(q.run(message(raw, { timestamp: 24 })).passed).toBe(true)
     expect(q.run(message(raw, { timestamp: 25 })).passed).toBe(false)

@@ -1,5 +1,6 @@
+import { SqlEvalError } from '../errors.js'
 import type { Expr, SelectCore, SelectItem } from './ast.js'
-import { payloadBase64 } from './context.js'
+import { payloadBase64, payloadBytes, type SqlContext } from './context.js'
 import type { Eval } from './function-def.js'
 import { isObject, toBoolean } from './values.js'
 
@@ -12,11 +13,32 @@ import { isObject, toBoolean } from './values.js'
 type Compile = (node: Expr) => Eval
 
 /**
- * `*`: the current document, or, for a payload that is not JSON, the raw
- * payload in base64 (AWS hands a binary payload on as it is; a base64
- * string is how it travels in a JSON world).
+ * `*` within an expression (`SELECT * AS raw`, `${*}`): the current
+ * document, or, for a payload that is not JSON, the raw payload in base64,
+ * the form bytes take inside a JSON value.
  */
 export const star: Eval = (doc, ctx) => (doc !== undefined ? doc : payloadBase64(ctx))
+
+/**
+ * `SELECT *` (or `SELECT VALUE *`) of the message: its JSON document, or,
+ * for a payload that is not JSON, the payload's own bytes, a Buffer that
+ * actions send unchanged, as AWS IoT does (developerguide/binary-payloads.md:
+ * "handle your message payload as raw binary data ... use the * operator").
+ */
+export const wholePayload: Eval = (doc, ctx) => (doc !== undefined ? doc : payloadBytes(ctx))
+
+/**
+ * AWS adds columns to `*` only for "an empty or a JSON payload"
+ * (developerguide/binary-payloads.md); its earlier text said outright that
+ * `SELECT *, timestamp() AS timestamp` cannot be used with a binary one.
+ * Dropping the payload and keeping the columns would lose it silently, so
+ * the rule fails for that message instead, and says what to write.
+ */
+function refuseBinary(doc: unknown, ctx: SqlContext): void {
+  if (doc === undefined && ctx.payload.length > 0) {
+    throw new SqlEvalError("SELECT * with other columns needs a JSON payload, and this one is not JSON: select encode(*, 'base64') AS data with the other columns, or * alone for the payload's bytes")
+  }
+}
 
 interface Column {
   /** The output key path; one key unless aliased `AS a.b`. */
@@ -41,11 +63,18 @@ function columnName(expr: Expr, position: number): string {
   }
 }
 
-/** Compiles a SELECT list into the closure that builds one output. */
-export function compileProjection(value: boolean, items: SelectItem[], compile: Compile): Eval {
-  if (value) return compile(items[0]!.expr)
+/**
+ * Compiles a SELECT list into the closure that builds one output. `top`:
+ * the statement's own list, which projects the message (not an element of
+ * a nested query), where `*` alone is the payload's bytes when it is not
+ * JSON. Throws SqlEvalError for `*` and columns of a payload that is not
+ * JSON (see refuseBinary).
+ */
+export function compileProjection(value: boolean, items: SelectItem[], compile: Compile, top = false): Eval {
   const only = items.length === 1 ? items[0]! : undefined
-  if (only && only.expr.k === 'star' && !only.alias) return star
+  const onlyStar = only !== undefined && only.expr.k === 'star' && !only.alias
+  if (value) return top && onlyStar ? wholePayload : compile(items[0]!.expr)
+  if (onlyStar) return top ? wholePayload : star
 
   const starAt = items.findIndex((item) => item.expr.k === 'star' && !item.alias)
   const columns: Column[] = []
@@ -58,13 +87,16 @@ export function compileProjection(value: boolean, items: SelectItem[], compile: 
   // copying the payload first. Such lists take the general path.
   const starFirst = starAt <= 0
   const flat = columns.every((c) => c.path.length === 1 && c.path[0] !== '__proto__')
+  const refuses = top && starAt >= 0
 
   if (starFirst && flat) {
     const keys = columns.map((c) => c.path[0]!)
     const values = columns.map((c) => c.value)
     const withStar = starAt === 0
     return (doc, ctx) => {
-      // A payload that is not a JSON object has nothing to merge: its
+      if (refuses) refuseBinary(doc, ctx)
+      // Nothing but a JSON object can be merged: for an empty payload, a
+      // JSON array or a nested query's element that is not an object, the
       // columns stand alone.
       const out: Record<string, unknown> = withStar && isObject(doc) ? copyOf(doc) : {}
       for (let i = 0; i < keys.length; i++) {
@@ -76,6 +108,7 @@ export function compileProjection(value: boolean, items: SelectItem[], compile: 
   }
 
   return (doc, ctx) => {
+    if (refuses) refuseBinary(doc, ctx)
     const out: Record<string, unknown> = {}
     let c = 0
     for (let i = 0; i < items.length; i++) {

@@ -9,7 +9,7 @@ import { urlTarget } from './url.js'
 
 export type { Target, TargetDeps } from './target.js'
 export { publicContext } from './target.js'
-export { isRenderedRequest, send, type DurableHttpRequest, type HttpRequest } from './url.js'
+export { durableRequest, isRenderedRequest, send, type DurableHttpRequest, type HttpRequest } from './url.js'
 
 const KINDS = [functionTarget, routeTarget, urlTarget, topicTarget] as const
 

@@ -8,15 +8,31 @@ export interface HttpRequest {
   method: string
   url: string
   headers: Record<string, string>
-  body: string | undefined
+  /** Bytes for `SELECT *` of a payload that is not JSON. */
+  body: string | Buffer | undefined
 }
 
 /** What the outbox keeps of a durable http action: the request as rendered, sent as it is. */
-export interface DurableHttpRequest extends HttpRequest {
+export interface DurableHttpRequest extends Omit<HttpRequest, 'body'> {
+  body?: string | undefined
+  /** A body of bytes, in base64: the outbox keeps JSON. */
+  bodyBase64?: string
   /** Tells it from a route's url target, whose request is built from the event. */
   rendered: true
   timeout: number
   retry?: RetryPolicy
+}
+
+/** The request as the outbox keeps it (see DurableHttpRequest). */
+export function durableRequest(request: HttpRequest, timeout: number, retry: RetryPolicy | undefined): DurableHttpRequest {
+  const { body, ...rest } = request
+  return {
+    ...rest,
+    ...(Buffer.isBuffer(body) ? { bodyBase64: body.toString('base64') } : { body }),
+    rendered: true,
+    timeout,
+    ...(retry ? { retry } : {}),
+  }
 }
 
 /** What a route's url target keeps in the delivery's spec. */
@@ -35,8 +51,8 @@ export const urlTarget: TargetKind<UrlTarget> = {
   ...address<UrlTarget, 'url'>('url', 'url'),
   async deliver(_target, d) {
     if (isRenderedRequest(d.spec)) {
-      const { method, url, headers, body, timeout } = d.spec
-      await send({ method, url, headers, body }, timeout)
+      const { method, url, headers, body, bodyBase64, timeout } = d.spec
+      await send({ method, url, headers, body: bodyBase64 === undefined ? body : Buffer.from(bodyBase64, 'base64') }, timeout)
       return
     }
     const spec = d.spec as RouteUrlSpec
