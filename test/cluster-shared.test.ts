@@ -70,4 +70,18 @@ describe('a shared subscription across nodes', () => {
     expect(inbox.messages.map((m) => m.payload).sort()).toEqual(['first', 'second'])
     expect(inbox.messages.map((m) => m.payload)).toContain(held.payload.toString())
   })
+
+  it('queues for a persistent member away when no member is connected on any node, which it gets on another node', async () => {
+    const cluster = await f.shared()
+    const [a, b, c] = cluster.nodes
+    const member = await f.connect(a!, { clientId: 'roaming-member', clean: false })
+    await member.subscribeAsync('$share/roam/roam/#', { qos: 1 })
+    await member.endAsync()
+    await membersRecorded(cluster, 0)
+    const pub = await f.connect(b!, { clientId: 'roam-pub' })
+    for (let i = 0; i < 3; i++) await pub.publishAsync('roam/x', `r${i}`, { qos: 1 })
+    const { inbox } = await f.connectWithInbox(c!, { clientId: 'roaming-member', clean: false })
+    await inbox.count(3)
+    expect(inbox.messages.map((m) => m.payload)).toEqual(['r0', 'r1', 'r2'])
+  })
 })

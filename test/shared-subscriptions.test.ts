@@ -110,6 +110,22 @@ describe('a shared subscription', () => {
     expect(back.connected).toBe(true)
   })
 
+  it('queues for a persistent member that is away after a restart, when no member is connected', async () => {
+    const dir = f.tempDir()
+    await f.start('', { dir })
+    const member = await f.connect({ clientId: 'kept-over-restart', clean: false })
+    await member.subscribeAsync('$share/g/after/#', { qos: 1 })
+    await end(member)
+    await f.endClients()
+    await f.app.close()
+    await f.start('', { dir })
+    const pub = await f.connect({ clientId: 'pub' })
+    await publishAll(pub, 'after/x', 0, 3)
+    const { inbox } = await f.connectWithInbox({ clientId: 'kept-over-restart', clean: false })
+    await inbox.count(3)
+    expect(inbox.messages.map((m) => m.payload)).toEqual(['0', '1', '2'])
+  })
+
   it('is a copy of its own beside an ordinary subscription of the same client, at its own QoS, without retained messages', async () => {
     await f.start()
     const pub = await f.connect({ clientId: 'pub' })

@@ -23,7 +23,6 @@ import { parseSharedFilter } from './shared-filter.js'
 import { strategyOf, type SharedSubscriptionsConfig } from './shared-schema.js'
 import { SharedSubscriptions, type SharedCluster } from './shared-subscriptions.js'
 import { SubscriptionQuota } from './subscription-quota.js'
-import { wrapPersistence } from './timed-persistence.js'
 
 export interface BrokerDeps {
   persistence: SessionStore
@@ -76,8 +75,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   const { limits } = deps
   const subscriptionQuota = new SubscriptionQuota(limits)
-  let shared: SharedSubscriptions | undefined
-  const persistence = acknowledgements(markRedeliveries(subscriptionQuota.grantedOnly(deps.persistence)), (client, messageId) => shared?.acknowledged(client, messageId))
+  const shared = new SharedSubscriptions({
+    deliver: deliverShared, log,
+    strategyFor: (group) => deps.sharedSubscriptions ? strategyOf(deps.sharedSubscriptions, group) : 'round_robin',
+    cluster: deps.cluster?.shared && { brokerId: deps.cluster.brokerId, members: deps.cluster.shared },
+  })
+  const persistence = shared.wrap(markRedeliveries(subscriptionQuota.grantedOnly(deps.persistence)))
   const sessions: SessionAdmission = { persistence, limits, log, usernamesVerified: deps.authenticator?.verifiesUsernames ?? false }
   const admission = new Admission(limits)
   // A refused CONNECT costs its sender one round trip: a loop of them must not write the log as fast.
@@ -169,7 +172,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }
       // Last: a filter counts once it is granted.
       if (!subscriptionQuota.admit(client, sub)) return done(null, null)
-      if (sharedFilter) shared!.granted(client, sharedFilter)
+      if (sharedFilter) shared.granted(client, sharedFilter)
       done(null, sub)
     },
     authorizePublish(client, packet, done) {
@@ -257,12 +260,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const dropped = new Counter({ name: 'switchyard_mqtt_messages_dropped_total', help: 'QoS 0 messages dropped for subscribers that were not reading (limits.maxQueuedBytes)', registers: [deps.registry] })
   // Before any listener hands it a connection.
   patchClientDelivery(aedes, { limits, dropped, persistence })
-  shared = new SharedSubscriptions({
-    aedes, persistence, deliver: deliverShared, log,
-    cluster: deps.cluster?.shared && { brokerId: deps.cluster.brokerId, members: deps.cluster.shared },
-    strategyFor: (group) => deps.sharedSubscriptions ? strategyOf(deps.sharedSubscriptions, group) : 'round_robin',
-  })
-  shared.install()
+  shared.install(aedes)
   // Aedes reports store failures in its publish path as 'error' events; with
   // no listener an EventEmitter throws them, which would end the process.
   const emitter: EventEmitter = aedes
@@ -292,25 +290,6 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   })
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
   return { aedes, connections, metrics, limits, admission }
-}
-
-/**
- * The session store, telling `acknowledged` of each PUBACK and PUBREC:
- * Aedes clears a QoS 1 message from the client's queue on its PUBACK
- * (lib/handlers/puback.js) and replaces a QoS 2 one with its PUBREL on its
- * PUBREC (lib/handlers/pubrec.js), for clean sessions too.
- */
-function acknowledgements(store: SessionStore, acknowledged: (client: Client, messageId: number | undefined) => void): SessionStore {
-  const wrapper = wrapPersistence(store, (_op, call) => call(), [])
-  wrapper.outgoingClearMessageId = (client, packet) => {
-    acknowledged(client as Client, packet?.messageId)
-    return store.outgoingClearMessageId(client, packet)
-  }
-  wrapper.outgoingUpdate = (client, packet) => {
-    if (packet.cmd === 'pubrel') acknowledged(client as Client, packet.messageId)
-    return store.outgoingUpdate(client, packet)
-  }
-  return wrapper
 }
 
 /** Closes every client connection and the broker; resolves when done. */

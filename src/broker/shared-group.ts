@@ -12,11 +12,10 @@ export type SharedStrategy = 'round_robin' | 'random' | 'sticky'
 
 export const SHARED_STRATEGIES: readonly SharedStrategy[] = ['round_robin', 'random', 'sticky']
 
-/** A client in a group, connected to this node or, for a persistent session, away. */
+/** A client in a group, connected to this node. */
 export interface Member {
   readonly clientId: string
-  /** Its connection; undefined while a persistent member is away. */
-  client: Client | undefined
+  client: Client
   /** Whether its session outlives the connection (CleanSession=0). */
   persistent: boolean
   /** The QoS granted to its subscription. */
@@ -32,7 +31,6 @@ export class SharedGroup {
   readonly members: Member[] = []
   readonly #strategy: SharedStrategy
   #next = 0
-  #away = 0
   /** Publisher client id → member client id, for `sticky`. */
   readonly #stuck = new Map<string, string>()
 
@@ -58,7 +56,7 @@ export class SharedGroup {
    */
   pick(packet: AedesPublishPacket, except?: Member): Member | undefined {
     const n = this.members.length
-    const online = (m: Member | undefined): m is Member => m !== undefined && m !== except && m.client !== undefined && !m.client.closed
+    const online = (m: Member | undefined): m is Member => m !== undefined && m !== except && !m.client.closed
     if (this.#strategy === 'random') {
       const eligible = this.members.filter(online)
       return eligible[Math.floor(Math.random() * eligible.length)]
@@ -75,11 +73,9 @@ export class SharedGroup {
     return this.#inTurn(n, online)
   }
 
-  /** A persistent member that is away, in turn: it keeps a message no connected member can take. */
-  pickAway(): Member | undefined {
-    const away = this.members.filter((m) => m.persistent && m.client === undefined)
-    if (away.length === 0) return undefined
-    return away[this.#away++ % away.length]
+  /** Whether a member is connected. */
+  hasOnline(): boolean {
+    return this.members.some((m) => !m.client.closed)
   }
 
   #inTurn(n: number, online: (m: Member | undefined) => m is Member): Member | undefined {

@@ -1,9 +1,10 @@
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type { Logger } from 'pino'
-import type { SessionStore } from '../storage/session-store.js'
+import type { SessionStore, TopicSubscription } from '../storage/session-store.js'
 import { subscriptionsOf, wrapSubscriptions, type Deliver } from './internals/index.js'
 import { parseSharedFilter, type SharedFilter } from './shared-filter.js'
 import { SharedGroup, type Member, type SharedStrategy } from './shared-group.js'
+import { wrapPersistence } from './timed-persistence.js'
 
 /** A member somewhere in a cluster: its node (broker id) and client id. */
 export interface SharedTarget {
@@ -20,6 +21,8 @@ export interface SharedCluster {
   /** A member connected to this node; and one that is no longer. */
   joined(key: string, clientId: string): void
   left(key: string, clientId: string): void
+  /** Whether the group has a connected member on any node. */
+  hasMembers(key: string): boolean
   /** A connected member of the group on another node than this one, other than `except`. */
   elsewhere(key: string, packet: AedesPublishPacket, except: string): SharedTarget | undefined
   /** Hands a copy to a member on another node. */
@@ -29,9 +32,6 @@ export interface SharedCluster {
 }
 
 export interface SharedSubscriptionsDeps {
-  aedes: Aedes
-  /** The session store: a persistent member's copies are queued in its session, as Aedes queues its own. */
-  persistence: Pick<SessionStore, 'outgoingEnqueue' | 'outgoingClearMessageId'>
   strategyFor(group: string): SharedStrategy
   /** Sends a copy to a member at the copy's QoS (delivery-patches' deliverShared). */
   deliver(client: Client, packet: AedesPublishPacket, cb: () => void): void
@@ -39,6 +39,8 @@ export interface SharedSubscriptionsDeps {
   /** In a cluster: this broker's id and the members of every node. */
   cluster?: { brokerId: string; members: SharedCluster } | undefined
 }
+
+type Store = Pick<SessionStore, 'outgoingEnqueue' | 'outgoingClearMessageId'>
 
 interface Entry {
   readonly filter: SharedFilter
@@ -62,7 +64,7 @@ interface Entry {
  * acknowledged when it leaves (it disconnected, or unsubscribed) goes to
  * another connected member; a persistent member's is then taken out of its
  * session. Messages wait in the session of a persistent member that is away
- * only when no member is connected.
+ * only when no member is connected (see wrap).
  */
 export class SharedSubscriptions {
   readonly #deps: SharedSubscriptionsDeps
@@ -71,26 +73,59 @@ export class SharedSubscriptions {
   readonly #ofClient = new WeakMap<Client, Set<Member>>()
   /** Clients granted a shared filter whose subscribe has not come yet, by filter. */
   readonly #granted = new Map<string, Client[]>()
+  /** Whose turn it is among the members away, by group, when none is connected. */
+  readonly #awayTurns = new Map<string, number>()
   #subscribe: (topic: string, func: Deliver, done: (err?: Error) => void) => void = () => {}
   #unsubscribe: (topic: string, func: Deliver, done: () => void) => void = () => {}
+  #store: Store | undefined
 
   constructor(deps: SharedSubscriptionsDeps) {
     this.#deps = deps
   }
 
+  /**
+   * The session store as the broker uses it, with what shared subscriptions
+   * need of it:
+   * - Aedes queues a QoS 1/2 message for the persistent subscriptions that
+   *   `subscriptionsByTopic` names (aedes.js, `enqueueOffline`), before any
+   *   live delivery and once in a cluster (on the node it entered). For a
+   *   group with no member connected anywhere, one member that is away is
+   *   named there, in turn; shared subscriptions are otherwise not named.
+   * - Each PUBACK and PUBREC is told to `acknowledged`: Aedes clears a QoS 1
+   *   message from the client's queue on its PUBACK (lib/handlers/puback.js)
+   *   and replaces a QoS 2 one with its PUBREL on its PUBREC
+   *   (lib/handlers/pubrec.js), for clean sessions too.
+   */
+  wrap(store: SessionStore): SessionStore {
+    const wrapper = wrapPersistence(store, (_op, call) => call(), [])
+    this.#store = wrapper
+    wrapper.subscriptionsByTopic = (topic) => {
+      const subs = store.subscriptionsByTopic(topic)
+      const shared = store.sharedSubscriptionsByTopic(topic)
+      if (shared.length === 0) return subs
+      const away = this.#awayTakers(shared)
+      return away.length === 0 ? subs : subs.then((found) => [...found, ...away])
+    }
+    wrapper.outgoingClearMessageId = (client, packet) => {
+      this.acknowledged(client as Client, packet?.messageId)
+      return store.outgoingClearMessageId(client, packet)
+    }
+    wrapper.outgoingUpdate = (client, packet) => {
+      if (packet.cmd === 'pubrel') this.acknowledged(client as Client, packet.messageId)
+      return store.outgoingUpdate(client, packet)
+    }
+    return wrapper
+  }
+
   /** Takes over the router's subscribe and unsubscribe of `$share/` names; before any client connects. */
-  install(): void {
-    wrapSubscriptions(this.#deps.aedes, ({ subscribe, unsubscribe }) => {
+  install(aedes: Aedes): void {
+    wrapSubscriptions(aedes, ({ subscribe, unsubscribe }) => {
       this.#subscribe = subscribe
       this.#unsubscribe = unsubscribe
       return {
         subscribe: (topic, func, done) => topic.startsWith('$share/') ? this.#join(topic, func, done) : subscribe(topic, func, done),
         unsubscribe: (topic, func, done) => topic.startsWith('$share/') ? this.#leave(func, done) : unsubscribe(topic, func, done),
       }
-    })
-    // A persistent member that comes back with a clean session has left its groups.
-    this.#deps.aedes.on('client', (client) => {
-      if (client.clean) this.#forgetAway(client.id)
     })
     this.#deps.cluster?.members.onArrival((key, clientId, packet) => this.#arrived(key, clientId, packet))
   }
@@ -116,15 +151,23 @@ export class SharedSubscriptions {
     }
   }
 
-  /** The persistent member `clientId` is gone for good (its session ended): it leaves every group. */
-  #forgetAway(clientId: string): void {
-    for (const [key, entry] of this.#entries) {
-      const member = entry.group.member(clientId)
-      if (member && member.client === undefined) {
-        entry.group.remove(member)
-        this.#dropIfEmpty(key, entry)
-      }
+  /** Of the persistent members matching a topic, one per group that has no member connected. */
+  #awayTakers(shared: readonly TopicSubscription[]): TopicSubscription[] {
+    const byGroup = new Map<string, TopicSubscription[]>()
+    for (const sub of shared) {
+      const members = byGroup.get(sub.topic)
+      if (members) members.push(sub)
+      else byGroup.set(sub.topic, [sub])
     }
+    const takers: TopicSubscription[] = []
+    for (const [key, members] of byGroup) {
+      const cluster = this.#deps.cluster?.members
+      if (cluster ? cluster.hasMembers(key) : this.#entries.get(key)?.group.hasOnline()) continue
+      const turn = this.#awayTurns.get(key) ?? 0
+      this.#awayTurns.set(key, turn + 1)
+      takers.push(members[turn % members.length]!)
+    }
+    return takers
   }
 
   #join(key: string, func: Deliver, done: (err?: Error) => void): void {
@@ -183,10 +226,9 @@ export class SharedSubscriptions {
     const { entry, member } = found
     const client = member.client!
     this.#ofClient.get(client)?.delete(member)
-    // A persistent session that disconnects stays in the group, away.
-    const away = client.closed && member.persistent
-    if (away) member.client = undefined
-    else entry.group.remove(member)
+    // (A persistent session that disconnects is still in the group: its
+    // subscription is in the store, which names it while no member is connected.)
+    entry.group.remove(member)
     this.#deps.cluster?.members.left(entry.filter.key, member.clientId)
     for (const packet of member.unacked) {
       member.unacked.delete(packet)
@@ -194,7 +236,7 @@ export class SharedSubscriptions {
       const remote = other ? undefined : this.#deps.cluster?.members.elsewhere(entry.filter.key, packet, member.clientId)
       if (!other && !remote) continue
       // Out of the session it was queued in: the other member takes it.
-      if (member.persistent && packet.messageId !== undefined) void this.#deps.persistence.outgoingClearMessageId({ id: member.clientId }, packet).catch(() => {})
+      if (member.persistent && packet.messageId !== undefined) void this.#store?.outgoingClearMessageId({ id: member.clientId }, packet).catch(() => {})
       const copy = { ...packet, messageId: undefined, dup: false } as AedesPublishPacket
       if (other) this.#deliverTo(entry, other, copy, () => {})
       else this.#deps.cluster!.members.send(remote!, entry.filter.key, copy)
@@ -219,16 +261,10 @@ export class SharedSubscriptions {
       if (chosen?.client && !chosen.client.closed) return this.#deliverTo(entry, chosen, packet, cb)
       // It left a moment ago: another member here takes it.
     }
+    // (With no member connected, a QoS 1/2 message was queued for one away: see wrap.)
     const member = entry.group.pick(packet)
     if (member) return this.#deliverTo(entry, member, packet, cb)
-    // No member is connected: a QoS 1/2 message waits in the session of one that is away.
-    const away = packet.qos > 0 ? entry.group.pickAway() : undefined
-    if (!away) return cb()
-    const copy = this.#copy(entry, away, packet)
-    this.#deps.persistence.outgoingEnqueue({ clientId: away.clientId }, copy).then(cb, (err: unknown) => {
-      this.#deps.log.warn({ err, clientId: away.clientId, topic: packet.topic }, 'could not queue a shared subscription\'s message')
-      cb()
-    })
+    cb()
   }
 
   /** A copy another node sent to a member here (see #leave). */
@@ -249,7 +285,7 @@ export class SharedSubscriptions {
     // As Aedes queues a message for each persistent subscription before it is
     // sent (aedes.js, enqueueOffline): the PUBACK clears it from the session.
     const send = () => this.#deps.deliver(client, copy, cb)
-    this.#deps.persistence.outgoingEnqueue({ clientId: member.clientId }, copy).then(send, send)
+    this.#store!.outgoingEnqueue({ clientId: member.clientId }, copy).then(send, send)
   }
 
   /**

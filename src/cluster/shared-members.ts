@@ -127,6 +127,10 @@ export class RedisSharedMembers implements SharedCluster {
     if (picks) (packet as { sharedTo?: Record<string, SharedTarget> }).sharedTo = picks
   }
 
+  hasMembers(key: string): boolean {
+    return (this.#groups.get(key)?.members.length ?? 0) > 0
+  }
+
   elsewhere(key: string, packet: AedesPublishPacket, except: string): SharedTarget | undefined {
     const group = this.#groups.get(key)
     if (!group) return undefined

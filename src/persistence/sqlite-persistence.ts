@@ -135,6 +135,10 @@ export class SqlitePersistence {
     return subs.length === 0 ? NO_SUBSCRIPTIONS : Promise.resolve(subs)
   }
 
+  sharedSubscriptionsByTopic(topic: string): TopicSubscription[] {
+    return this.#stores?.subscriptions.sharedByTopic(topic) ?? []
+  }
+
   async cleanSubscriptions(client: ClientRef): Promise<void> {
     return this.#s.subscriptions.clean(client.id)
   }

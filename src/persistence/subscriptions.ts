@@ -132,6 +132,10 @@ export class SubscriptionStore {
     return this.#trie.match(topic)
   }
 
+  sharedByTopic(topic: string): TopicSubscription[] {
+    return this.#trie.matchShared(topic)
+  }
+
   /** The clients with a subscription to exactly this filter, in the order they subscribed. */
   clientsWithFilter(topic: string): string[] {
     const clients: string[] = []

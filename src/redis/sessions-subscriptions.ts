@@ -178,6 +178,11 @@ export class RedisSubscriptions {
     return this.#trie.match(topic)
   }
 
+  /** From memory. */
+  sharedByTopic(topic: string): TopicSubscription[] {
+    return this.#trie.matchShared(topic)
+  }
+
   /** QoS 1/2 subscriptions (from the trie) and clients with any subscription (one ZCARD). */
   async counts(): Promise<{ subsCount: number; clientsCount: number }> {
     return { subsCount: this.#trie.count, clientsCount: await this.#redis.zcard(this.#keys.subClients) }

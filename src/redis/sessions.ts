@@ -170,6 +170,10 @@ export class RedisSessionStore implements SessionStore {
     return subs.length === 0 ? NO_SUBSCRIPTIONS : Promise.resolve(subs)
   }
 
+  sharedSubscriptionsByTopic(topic: string): TopicSubscription[] {
+    return this.#parts?.subscriptions.sharedByTopic(topic) ?? []
+  }
+
   async cleanSubscriptions(client: ClientRef): Promise<void> {
     return this.#p.subscriptions.clean(client)
   }

@@ -22,7 +22,14 @@ export interface SessionStore {
   removeSubscriptions(client: ClientRef, topics: readonly string[]): Promise<void>
   subscriptionsByClient(client: ClientRef): Promise<ClientSubscription[]>
   countOffline(): Promise<{ subsCount: number; clientsCount: number }>
+  /** The persistent sessions' subscriptions that match `topic`, but for shared ones ($share/...). */
   subscriptionsByTopic(topic: string): Promise<TopicSubscription[]>
+  /**
+   * The persistent sessions' shared subscriptions whose filter (after
+   * `$share/{group}/`) matches `topic`, each with its whole filter as
+   * `topic`; from memory.
+   */
+  sharedSubscriptionsByTopic(topic: string): TopicSubscription[]
   cleanSubscriptions(client: ClientRef): Promise<void>
   outgoingEnqueue(sub: { clientId: string }, packet: PacketInput): Promise<void>
   outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: PacketInput): Promise<void>
