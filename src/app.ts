@@ -23,6 +23,10 @@ import { StorageQuotas } from './broker/storage-quotas.js'
 import { strategyOf } from './broker/shared-schema.js'
 import { Cluster } from './cluster/cluster.js'
 import { RedisSharedMembers } from './cluster/shared-members.js'
+import { FlowMap } from './console/flow-map.js'
+import { Tracer } from './console/tracer.js'
+import { DeliveryStats } from './delivery/delivery-stats.js'
+import { consoleApi } from './http/api-console.js'
 import { timedPersistence } from './broker/timed-persistence.js'
 import { readTlsFiles } from './broker/tls-files.js'
 import { loadConfig } from './config/load.js'
@@ -135,6 +139,7 @@ interface Parts {
   mqtts: Server
   watcher: { close(): void }
   sharedMembers: RedisSharedMembers
+  mapSampler: NodeJS.Timeout
 }
 
 /**
@@ -204,7 +209,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         hooks,
       }))
       const publisher = new Publisher({ broker: broker.aedes, maxHops: config.rulesEngine.maxHops, loops: ruleStats, log, registry })
-      const engine = (parts.engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry, cluster?.recorded))
+      const tracer = new Tracer()
+      const engine = (parts.engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry, cluster?.recorded, tracer))
       const functions = (parts.functions = FunctionRegistry.create(config.functions, { host: new LocalFunctionHost(publisher, storage.events), log, configDir: '.' }))
       const routes = (parts.routes = new RouteTable(storage.routes))
       await routes.refresh()
@@ -228,6 +234,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         await parts.routeFlush.ready
         routeCache.start()
       }
+      const deliveryStats = new DeliveryStats()
       const dispatcher = (parts.dispatcher = new Dispatcher({
         outbox: storage.outbox,
         routes,
@@ -240,6 +247,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         concurrency: config.delivery.concurrency,
         defaultRetry: config.delivery.retry,
         leaseMs: config.delivery.lease,
+        stats: deliveryStats,
+        tracer,
         // Another node's deliveries (left by its death) wake no one here.
         ...(cluster ? { pollMs: CLUSTER_POLL_MS } : {}),
       }))
@@ -259,6 +268,16 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       }, SWEEP_INTERVAL_MS).unref()
 
       const stored = new StoredEvents(storage.events, publisher)
+      const routeControl = new RouteControl({ routes, cache: routeCache, nodeId, cluster: clusterRoutes(cluster, parts.routeFlush), outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })
+      const flowMap = new FlowMap({
+        rules: () => engine.rules.rules,
+        ruleConfigs: () => config.rules,
+        routes: () => routeControl.list(),
+        functions: () => functions.names().map((name) => ({ name, kind: functions.get(name)!.kind })),
+        deliveries: deliveryStats,
+      })
+      parts.mapSampler = setInterval(() => flowMap.sample(), 1000).unref()
+      flowMap.sample()
       const http = (parts.http = await createHttpServer({
         log,
         registry,
@@ -273,7 +292,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         api: [
           rulesApi(engine),
           storeApi(stored),
-          routesApi(new RouteControl({ routes, cache: routeCache, nodeId, cluster: clusterRoutes(cluster, parts.routeFlush), outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })),
+          routesApi(routeControl),
+          consoleApi(flowMap, tracer),
           deliveriesApi(deliveries, stored),
           functionsApi(functions),
           clusterApi(() => clusterView(broker, parts.cluster)),
@@ -355,6 +375,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       await routeFlush?.close()
       await routeWatch?.close()
       clearInterval(sweeper)
+      clearInterval(parts.mapSampler)
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
       https?.closeAllConnections()
       const httpClosed = Promise.all([http?.close(), https && closeServer(https)])

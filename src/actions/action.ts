@@ -32,6 +32,8 @@ export interface ActionEvent extends Cause {
   outputIsPayload?: boolean
   /** How many rule republishes led to this message, for the loop guard. */
   lineage: Lineage
+  /** The console's trace of this message, while someone watches it. */
+  trace?: string | undefined
   /** Evaluates a compiled substitution template against this event. */
   fill(template: Template): string
 }
@@ -87,5 +89,6 @@ export function deliveryContext(event: ActionEvent): DeliveryContext {
     requestId: randomUUID(),
     timestamp: event.timestamp,
     ...nextHop(event.lineage),
+    ...(event.trace === undefined ? {} : { trace: event.trace }),
   }
 }

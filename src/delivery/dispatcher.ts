@@ -7,6 +7,7 @@ import type { Publisher } from '../publisher/publisher.js'
 import { DEFAULT_RETRY, backoff, type RetryPolicy } from '../retry.js'
 import type { RouteTable } from '../routes/route-table.js'
 import type { Claimant, DeadLetter, Delivery, OutboxStore } from '../storage/outbox-store.js'
+import type { DeliveryStats } from './delivery-stats.js'
 import { deadLetterLabel, deliverTo, formatTarget, isRenderedRequest, parseTarget, publicContext, targetOf, type Target } from './targets/index.js'
 
 export interface DispatcherDeps {
@@ -25,6 +26,10 @@ export interface DispatcherDeps {
   defaultRetry?: RetryPolicy
   /** How long a claim on a delivery holds unless renewed. */
   leaseMs?: number
+  /** Counts by target, for the console. */
+  stats?: DeliveryStats
+  /** The console's tracing: told of attempts at deliveries of traced messages. */
+  tracer?: { delivered(trace: string, attempt: { target: string; via: string | null; ok: boolean; ms: number; error?: string }): void }
   /**
    * An outbox that other nodes share gets deliveries this dispatcher is not
    * woken for (another node's, left by its death): look at least this often.
@@ -185,14 +190,21 @@ export class Dispatcher {
   }
 
   async #attempt(d: Delivery, target: Target | undefined): Promise<void> {
+    const started = performance.now()
     try {
       if (!target) throw new ActionError(`unknown target ${d.target}`, false)
       await deliverTo(target, d, this.deps)
     } catch (err) {
+      const ms = performance.now() - started
+      this.deps.stats?.attempted(d.target, false, ms)
+      if (d.context.trace) this.deps.tracer?.delivered(d.context.trace, { target: d.target, via: d.via ?? null, ok: false, ms, error: (err as Error).message })
       this.#failed.inc({ target: d.target })
       await this.#afterFailure(d, target, err instanceof Error ? err : new Error(String(err)))
       return
     }
+    const ms = performance.now() - started
+    this.deps.stats?.attempted(d.target, true, ms)
+    if (d.context.trace) this.deps.tracer?.delivered(d.context.trace, { target: d.target, via: d.via ?? null, ok: true, ms })
     this.#delivered.inc({ target: d.target })
     // Not waited for: the claim keeps the delivery from being made again
     // until the delete commits, with the other writes of this turn.
@@ -225,6 +237,7 @@ export class Dispatcher {
   async #deadLetter(d: Delivery, target: Target | undefined, err: Error): Promise<void> {
     const id = await this.deps.outbox.deadLetter(d, err.message)
     this.#dead.inc({ target: d.target })
+    this.deps.stats?.deadLettered(d.target)
     this.#log.warn({ delivery: d.id, deadLetter: id, target: d.target, attempts: d.attempts, err: err.message }, 'delivery dead-lettered')
     const letter: DeadLetter = { ...d, id, deliveryId: d.id, failedAt: Date.now(), error: err.message, lastError: err.message }
     const body = { id, target: d.target, via: d.via, attempts: d.attempts, error: err.message, event: d.event, context: publicContext(d), timestamp: letter.failedAt, eventType: 'deadletter' }

@@ -88,6 +88,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   for (const routes of deps.routes ?? []) await app.register(routes)
 
   await app.register(fastifyStatic, { root: WEB_ROOT, index: ['index.html'] })
+  // The console: its page at /console (a one-level path would otherwise be a chat room), its files under /console/.
+  app.get('/console', (_req, reply) => reply.sendFile('console/index.html'))
   await app.register(fastifyStatic, {
     root: MQTT_DIST,
     prefix: '/vendor/mqtt/',

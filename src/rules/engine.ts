@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { BrokerHooks } from '../broker/broker.js'
 import type { Connections } from '../broker/connection-info.js'
+import type { Tracer } from '../console/tracer.js'
 import { lineageOf, ORIGIN } from '../publisher/lineage.js'
 import type { DeadLetter } from '../storage/outbox-store.js'
 import { ErrorActions } from './error-actions.js'
@@ -46,11 +47,12 @@ export class RulesEngine {
     log: Logger,
     registry: Registry,
     private readonly recorded?: RecordedLog,
+    tracer?: Tracer,
   ) {
     this.#log = log.child({ module: 'rules' })
     this.#errorActions = new ErrorActions(this.#log)
     this.#queue = new RuleQueue(options, (work) => this.#evaluator.evaluate(work), registry)
-    this.#evaluator = new Evaluator({ errorActions: this.#errorActions, actions: this.#queue, log: this.#log })
+    this.#evaluator = new Evaluator({ errorActions: this.#errorActions, actions: this.#queue, log: this.#log, tracer })
   }
 
   get rules(): RuleSet {

@@ -4,12 +4,15 @@ import { ActionError } from '../errors.js'
 import { runAction, type ErrorActions } from './error-actions.js'
 import { PAYLOAD, RuleEvent, type Work } from './rule-event.js'
 import type { CompiledRule } from './rule-set.js'
+import type { TraceSpan, Tracer } from '../console/tracer.js'
 
 export interface EvaluatorDeps {
   errorActions: ErrorActions
   /** Told when an action starts and when it settles. */
   actions: { started(): void; settled(): void }
   log: Logger
+  /** The console's message tracing; asked one question per message while no one watches. */
+  tracer?: Tracer | undefined
 }
 
 /**
@@ -23,6 +26,9 @@ export class Evaluator {
   /** Runs the rules on one message; returns the outcomes of its durable actions (true: recorded, or refused by choice). */
   evaluate(work: Work): Array<Promise<boolean>> {
     const durable: Array<Promise<boolean>> = []
+    const tracer = this.deps.tracer
+    const span = tracer !== undefined && tracer.watching ? tracer.begin(work.topic, work.clientId, work.payload) : undefined
+    if (span) work.trace = span.id
     for (const rule of work.rules) {
       const stats = rule.stats
       stats.matched++
@@ -36,19 +42,24 @@ export class Evaluator {
           const result = rule.query.run(work)
           // A SELECT that AWS refuses for this message fails the rule as any other failure below.
           if (result.error) throw result.error
-          if (!result.passed) continue
+          if (!result.passed) {
+            span?.send({ type: 'rule', trace: span.id, at: Date.now(), rule: rule.name, passed: false })
+            continue
+          }
           event = new RuleEvent(rule, work, result.output)
         } catch (err) {
           stats.failed++
           this.deps.log.debug({ rule: rule.name, err }, 'rule evaluation failed')
+          span?.send({ type: 'rule', trace: span.id, at: Date.now(), rule: rule.name, passed: false, error: (err as Error).message })
           continue
         }
       }
       stats.passed++
+      span?.send({ type: 'rule', trace: span.id, at: Date.now(), rule: rule.name, passed: true, output: traceable(event.output) })
       const actions = rule.actions
       for (let i = 0; i < actions.length; i++) {
         const action = actions[i]!
-        const running = this.#start(rule, action, i, event)
+        const running = span ? this.#traced(rule, action, i, event, span) : this.#start(rule, action, i, event)
         if (action.durable) durable.push(running)
       }
     }
@@ -62,6 +73,32 @@ export class Evaluator {
     // a store action waits for its commit, and the event's output (a
     // message's whole document) would otherwise outlive the turn with it.
     return runAction(action, event).then(this.#succeeded(rule, index), this.#failed(rule, action, index, rule.errorAction ? event : undefined))
+  }
+
+  /** #start, telling the trace what the action did, how it ended and how long it took. */
+  #traced(rule: CompiledRule, action: Action, index: number, event: ActionEvent, span: TraceSpan): Promise<boolean> {
+    const started = performance.now()
+    let did: Record<string, unknown> | undefined
+    try {
+      did = traceable(action.describe(event)) as Record<string, unknown>
+    } catch {
+      did = undefined
+    }
+    const report = (error?: string) => span.send({
+      type: 'action', trace: span.id, at: Date.now(), rule: rule.name, action: index, kind: action.kind, ok: error === undefined,
+      ms: Math.round((performance.now() - started) * 100) / 100, ...(error === undefined ? {} : { error }), ...(did ? { did } : {}),
+    })
+    this.deps.actions.started()
+    return runAction(action, event).then(
+      () => {
+        report()
+        return this.#succeeded(rule, index)()
+      },
+      (err: unknown) => {
+        report((err as Error).message)
+        return this.#failed(rule, action, index, rule.errorAction ? event : undefined)(err)
+      },
+    )
   }
 
   #succeeded(rule: CompiledRule, index: number): () => boolean {
@@ -86,4 +123,11 @@ export class Evaluator {
       return refused
     }
   }
+}
+
+/** What a trace shows of a value: Buffers as base64, and nothing over 4 KB. */
+function traceable(value: unknown): unknown {
+  const json = JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' ? { base64: Buffer.from((v as { data: number[] }).data).toString('base64') } : v))
+  if (json === undefined) return null
+  return json.length > 4096 ? { truncated: json.slice(0, 4096) } : JSON.parse(json)
 }

@@ -11,6 +11,8 @@ export interface Work extends SqlContext {
   rules: readonly CompiledRule[]
   payload: Buffer
   lineage: Lineage
+  /** The console's trace of this message, while someone watches it. */
+  trace?: string | undefined
 }
 
 /** Stands for an output that is the payload's own document, made when first read. */
@@ -59,6 +61,10 @@ export class RuleEvent implements ActionEvent {
 
   get lineage(): Lineage {
     return this.#work.lineage
+  }
+
+  get trace(): string | undefined {
+    return this.#work.trace
   }
 
   get output(): unknown {

@@ -9,6 +9,8 @@ export interface DeliveryContext {
   /** The lineage of the delivery, for the loop guard: see publisher/lineage.ts. */
   hops: number
   fromLoop: boolean
+  /** The console's trace of the message that caused it, while one is watched (see console/tracer.ts). */
+  trace?: string
 }
 
 export interface NewDelivery {
