@@ -140,6 +140,7 @@ interface Parts {
   watcher: { close(): void }
   sharedMembers: RedisSharedMembers
   mapSampler: NodeJS.Timeout
+  flowMap: FlowMap
 }
 
 /**
@@ -269,13 +270,13 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
 
       const stored = new StoredEvents(storage.events, publisher)
       const routeControl = new RouteControl({ routes, cache: routeCache, nodeId, cluster: clusterRoutes(cluster, parts.routeFlush), outbox: storage.outbox, functionNames: () => new Set(functions.names()), wake })
-      const flowMap = new FlowMap({
+      const flowMap = (parts.flowMap = new FlowMap({
         rules: () => engine.rules.rules,
         ruleConfigs: () => config.rules,
         routes: () => routeControl.list(),
         functions: () => functions.names().map((name) => ({ name, kind: functions.get(name)!.kind })),
         deliveries: deliveryStats,
-      })
+      }))
       parts.mapSampler = setInterval(() => flowMap.sample(), 1000).unref()
       flowMap.sample()
       const http = (parts.http = await createHttpServer({
@@ -362,6 +363,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
     engine.use(rules)
     limits.update(next.limits)
     config = { ...next, ...Object.fromEntries(RESTART_ONLY.map((key) => [key, config[key]])) }
+    parts.flowMap?.changed()
     log.info({ rules: rules.size, functions: targets.size, routes: routes.list().length }, 'config reloaded')
     return { ok: true, rules: rules.size }
   }

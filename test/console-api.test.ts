@@ -92,6 +92,15 @@ describe('GET /api/console/map', () => {
     expect(live.nodes.find((n) => n.id === 'function:blue')?.stats.p99Ms).toBeTypeOf('number')
   })
 
+  it('ends its streams when the app shuts down', async () => {
+    const t = await f.start(CONFIG)
+    const res = await fetch(`${t.httpUrl}/api/console/map/stream`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    const reader = res.body!.getReader()
+    expect((await reader.read()).done).toBe(false)
+    await t.close()
+    for (;;) if ((await reader.read()).done) break
+  })
+
   it('is behind the admin token', async () => {
     await f.start(CONFIG)
     expect((await fetch(`${f.app.httpUrl}/api/console/map`)).status).toBe(401)
@@ -105,7 +114,10 @@ describe('GET /api/console/trace', () => {
     const stop = new AbortController()
     f.defer(() => stop.abort())
     const pub = await f.connect({ clientId: 'tracer-shop' })
-    const reading = readEvents('/console/trace?filter=orders/%2B', (events) => events.some((e) => e.event === 'trace' && e.data.type === 'delivery'), stop.signal)
+    const reading = readEvents('/console/trace?filter=orders/%2B', (events) => {
+      const first = events.find((e) => e.event === 'trace' && e.data.type === 'message')?.data.trace
+      return events.some((e) => e.event === 'trace' && e.data.type === 'delivery' && e.data.trace === first)
+    }, stop.signal)
     // The watch starts once the stream is open: publish until the first message is seen.
     let events: Array<{ event: string; data: any }> = []
     const published = (async () => {

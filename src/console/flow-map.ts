@@ -53,9 +53,21 @@ export interface FlowSources {
 export class FlowMap {
   readonly #sources: FlowSources
   readonly #rates = new Rates()
+  readonly #watchers = new Set<() => void>()
 
   constructor(sources: FlowSources) {
     this.#sources = sources
+  }
+
+  /** Calls `watcher` when the config changed (a reload): the map's streams send it then, not at their next tick. */
+  onChange(watcher: () => void): () => void {
+    this.#watchers.add(watcher)
+    return () => this.#watchers.delete(watcher)
+  }
+
+  /** The running config changed. */
+  changed(): void {
+    for (const watcher of this.#watchers) watcher()
   }
 
   /** Takes a snapshot of every counter the rates are computed from. */

@@ -18,6 +18,18 @@ const MAP_EVERY_MS = 1000
  */
 export function consoleApi(map: FlowMap, tracer: Tracer) {
   return async (app: FastifyInstance) => {
+    // A stream never ends on its own: the server's close ends them (or it would wait for them forever).
+    const open = new Set<EventStream>()
+    app.addHook('preClose', async () => {
+      for (const stream of open) stream.end()
+    })
+    const openStream = (req: FastifyRequest, reply: FastifyReply) => {
+      const stream = startStream(req, reply)
+      open.add(stream)
+      void stream.closed.then(() => open.delete(stream))
+      return stream
+    }
+
     app.get('/console/map', async () => map.build())
 
     app.get('/console/map/stream', async (req, reply) => {
@@ -35,7 +47,11 @@ export function consoleApi(map: FlowMap, tracer: Tracer) {
         }
       }
       const timer = setInterval(() => void send(), MAP_EVERY_MS)
-      stream.closed.then(() => clearInterval(timer), () => clearInterval(timer))
+      const unwatch = map.onChange(() => void send())
+      void stream.closed.then(() => {
+        clearInterval(timer)
+        unwatch()
+      })
       await send()
     })
 
@@ -65,7 +81,7 @@ interface EventStream {
 }
 
 /** Answers with a stream of server-sent events, taken out of fastify's hands. */
-function openStream(req: FastifyRequest, reply: FastifyReply): EventStream {
+function startStream(req: FastifyRequest, reply: FastifyReply): EventStream {
   reply.hijack()
   const res = reply.raw
   res.writeHead(200, {
@@ -76,7 +92,9 @@ function openStream(req: FastifyRequest, reply: FastifyReply): EventStream {
   })
   res.flushHeaders()
   let open = true
+  let ended!: () => void
   const closed = new Promise<void>((resolve) => {
+    ended = resolve
     req.raw.once('close', () => {
       open = false
       resolve()
@@ -93,6 +111,7 @@ function openStream(req: FastifyRequest, reply: FastifyReply): EventStream {
       if (!open) return
       open = false
       res.end()
+      ended()
     },
     closed,
   }
