@@ -18,6 +18,7 @@ import { closeBroker, createBroker, type Broker, type BrokerHooks } from './brok
 import { Limits } from './broker/limits.js'
 import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/listeners.js'
 import { publishOrphanedWills } from './broker/orphaned-wills.js'
+import { SessionExpiry } from './broker/session-expiry.js'
 import { StorageQuotas } from './broker/storage-quotas.js'
 import { Cluster } from './cluster/cluster.js'
 import { timedPersistence } from './broker/timed-persistence.js'
@@ -125,6 +126,7 @@ interface Parts {
   routes: RouteTable
   dispatcher: Dispatcher
   sweeper: NodeJS.Timeout
+  expiry: SessionExpiry
   http: FastifyInstance
   https: HttpsServer
   wss: WebSocketServer
@@ -239,6 +241,9 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       dispatcher.wake()
       if (cluster) await cluster.start(broker.aedes, broker.connections)
       else await publishOrphanedWills(broker.aedes, storage.sessions, log)
+      // After the wills the stopped sessions owed: an expired session's will goes with it.
+      parts.expiry = new SessionExpiry({ sessions: storage.sessions, owners: storage.owners, limits, aedes: broker.aedes, nodeId, log, registry })
+      parts.expiry.start()
       parts.sweeper = setInterval(() => {
         storage.events.sweepExpired().catch((err: unknown) => log.warn({ err }, 'could not delete expired stored events'))
       }, SWEEP_INTERVAL_MS).unref()
@@ -334,12 +339,13 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   function close(): Promise<void> {
     closing ??= (async () => {
       ready = false
-      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch, routeFlush, routeCache } = parts
+      const { watcher, sweeper, expiry, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch, routeFlush, routeCache } = parts
       watcher?.close()
       routeCache?.close()
       await routeFlush?.close()
       await routeWatch?.close()
       clearInterval(sweeper)
+      await expiry?.close()
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
       https?.closeAllConnections()
       const httpClosed = Promise.all([http?.close(), https && closeServer(https)])
