@@ -110,7 +110,13 @@ export class SessionExpiry {
     return total
   }
 
-  /** The binding of the session's client id goes (only the one its last connection made), then the event. */
+  /**
+   * The binding of the session's client id goes, then the event. Only the
+   * binding its last connection made goes: a client that reconnected since
+   * the store removed the session made a new one, for its new session. A
+   * session whose connection the store does not know (its process stopped
+   * while the client was connected) drops whatever binding there is.
+   */
   async #report(session: ExpiredSession, expiry: number): Promise<void> {
     const { owners, aedes, nodeId } = this.#deps
     this.#expired.inc()
