@@ -8,7 +8,7 @@ import { useApp } from './helpers/use-app.js'
 // limits.sessionExpiry: a persistent session whose client stays away longer
 // than that is removed, with its subscriptions and queue, and its client id
 // and place are freed (Aedes keeps such a session, and queues for it,
-// forever: Aedes issue #599).
+// forever: aedes#599).
 
 const f = useApp()
 const EXPIRES = 'limits:\n  sessionExpiry: 1s\n'

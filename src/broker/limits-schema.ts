@@ -96,7 +96,7 @@ export const limitsSchema = z.strictObject({
    * has disconnected: then its subscriptions and queued messages go, and
    * the client's next CONNECT finds no session. `never` keeps it until a
    * clean CONNECT ends it, as Aedes does (and queues for it meanwhile:
-   * Aedes issue #599). A week covers a device off over a long weekend;
+   * aedes#599). A week covers a device off over a long weekend;
    * HiveMQ and EMQX expire sessions too (MQTT 5 makes it the client's
    * choice, with the broker's maximum).
    */

@@ -32,7 +32,7 @@ export function sweepInterval(expiry: number): number {
 /**
  * `limits.sessionExpiry`: sweeps the session store for persistent sessions
  * whose client has been away longer than that, and removes them (Aedes
- * keeps them, and queues for them, forever: Aedes issue #599). For each,
+ * keeps them, and queues for them, forever: aedes#599). For each,
  * the client id's binding to its user goes too, and
  * `$events/sessions/expired/{clientId}` is published.
  *

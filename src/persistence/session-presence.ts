@@ -16,8 +16,8 @@ interface Row {
 /**
  * Whether the client of each persistent session is connected, for
  * `limits.sessionExpiry`: a session whose client has been away too long
- * is expired (Aedes keeps one forever, and queues for it forever: Aedes
- * issue #599).
+ * is expired (Aedes keeps one forever, and queues for it forever:
+ * aedes#599).
  *
  * The connections that hold sessions live in memory only: one process
  * serves the clients of the file, so none is connected when it starts.
