@@ -19,6 +19,7 @@ import { closeBroker, createBroker, type Broker, type BrokerHooks } from './brok
 import { Limits } from './broker/limits.js'
 import { attachWebSocket, closeServer, listen, listenMqtt } from './broker/listeners.js'
 import { publishOrphanedWills } from './broker/orphaned-wills.js'
+import { SessionExpiry } from './broker/session-expiry.js'
 import { StorageQuotas } from './broker/storage-quotas.js'
 import { strategyOf } from './broker/shared-schema.js'
 import { Cluster } from './cluster/cluster.js'
@@ -132,6 +133,7 @@ interface Parts {
   routes: RouteTable
   dispatcher: Dispatcher
   sweeper: NodeJS.Timeout
+  expiry: SessionExpiry
   http: FastifyInstance
   https: HttpsServer
   wss: WebSocketServer
@@ -264,6 +266,9 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       dispatcher.wake()
       if (cluster) await cluster.start(broker.aedes, broker.connections)
       else await publishOrphanedWills(broker.aedes, storage.sessions, log)
+      // After the wills the stopped sessions owed: an expired session's will goes with it.
+      parts.expiry = new SessionExpiry({ sessions: storage.sessions, owners: storage.owners, limits, aedes: broker.aedes, nodeId, log, registry })
+      parts.expiry.start()
       parts.sweeper = setInterval(() => {
         storage.events.sweepExpired().catch((err: unknown) => log.warn({ err }, 'could not delete expired stored events'))
       }, SWEEP_INTERVAL_MS).unref()
@@ -371,13 +376,14 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   function close(): Promise<void> {
     closing ??= (async () => {
       ready = false
-      const { watcher, sweeper, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch, routeFlush, routeCache, sharedMembers } = parts
+      const { watcher, sweeper, expiry, tcp, mqtts, https, http, engine, dispatcher, broker, storage, functions, wss, cluster, routeWatch, routeFlush, routeCache, sharedMembers } = parts
       watcher?.close()
       routeCache?.close()
       await routeFlush?.close()
       await routeWatch?.close()
       clearInterval(sweeper)
       clearInterval(parts.mapSampler)
+      await expiry?.close()
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
       https?.closeAllConnections()
       const httpClosed = Promise.all([http?.close(), https && closeServer(https)])

@@ -126,6 +126,24 @@ describe('a shared subscription', () => {
     expect(inbox.messages.map((m) => m.payload)).toEqual(['0', '1', '2'])
   })
 
+  it('stops queueing for a persistent member once its session expired (limits.sessionExpiry)', async () => {
+    await f.start('limits:\n  sessionExpiry: 1s\n')
+    const { client: watching, inbox: events } = await f.connectWithInbox({ clientId: 'watcher' })
+    await watching.subscribeAsync('$events/sessions/expired/+', { qos: 1 })
+    const member = await f.connect({ clientId: 'short-lived', clean: false })
+    await member.subscribeAsync('$share/g/gone/#', { qos: 1 })
+    await end(member)
+    await events.on('$events/sessions/expired/short-lived', 10_000)
+    const pub = await f.connect({ clientId: 'pub' })
+    await publishAll(pub, 'gone/x', 0, 2)
+    const { client: back, inbox } = await f.connectWithInbox({ clientId: 'short-lived', clean: false })
+    await pub.publishAsync('unheard/after', 'x', { qos: 1 })
+    await back.subscribeAsync('flag/#', { qos: 1 })
+    await pub.publishAsync('flag/x', 'after', { qos: 1 })
+    await inbox.on('flag/x')
+    expect(inbox.messages.map((m) => m.topic)).toEqual(['flag/x'])
+  })
+
   it('is a copy of its own beside an ordinary subscription of the same client, at its own QoS, without retained messages', async () => {
     await f.start()
     const pub = await f.connect({ clientId: 'pub' })

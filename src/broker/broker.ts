@@ -123,7 +123,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       const admit = async (user: string | undefined) => {
         const session = () => admitSession(sessions, client, connections.get(client), done)
         if (!deps.identity) return session()
-        const admission = await deps.identity.admit(client, user, connections.get(client)?.cleanSession === false)
+        const info = connections.get(client)
+        const admission = await deps.identity.admit(client, user, info?.cleanSession === false, info?.connection)
         // Then the number of persistent sessions the user holds (limits.sessions).
         if (admission.ok) return session()
         refusals.warn({ clientId: clipped(client.id), username: clipped(user), reason: admission.reason }, 'connection refused')

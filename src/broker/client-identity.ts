@@ -26,11 +26,15 @@ export class ClientIdentity {
     this.#rules = rules
   }
 
-  /** Decides whether `username` may connect as `client.id`, and binds the id to it when so. */
-  async admit(client: Client, username: string | undefined, persistent: boolean): Promise<Admission> {
+  /**
+   * Decides whether `username` may connect as `client.id`, and binds the id
+   * to it when so, for the connection named `connection` (the id its
+   * persistent session knows it by: an expired session forgets only the
+   * binding its own connection made).
+   */
+  async admit(client: Client, username: string | undefined, persistent: boolean, connection: string = randomUUID()): Promise<Admission> {
     const decision = this.#rules.decide(client.id, username)
     if (!decision.allowed) return { ok: false, code: 'client_id', reason: 'the ACL does not allow this client id for this user' }
-    const connection = randomUUID()
     const owner = username ?? null
     let claim: ClaimResult
     try {

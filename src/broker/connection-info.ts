@@ -1,4 +1,5 @@
 import type { Client, ConnectPacket } from 'aedes'
+import { randomUUID } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
 
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss'
@@ -13,6 +14,8 @@ export type DisconnectReason =
   | 'SERVER_INITIATED_DISCONNECT'
 
 export interface ConnectionInfo {
+  /** An id new for each connection: the client id's binding and its persistent session know by it which connection holds them. */
+  connection: string
   transport: Transport
   ipAddress: string | undefined
   username: string | undefined
@@ -37,6 +40,7 @@ export class Connections {
   /** Called from the broker's preConnect hook, before authentication. */
   record(client: Client, packet: ConnectPacket): ConnectionInfo {
     const info: ConnectionInfo = {
+      connection: randomUUID(),
       transport: transportOf(client),
       ipAddress: ipAddressOf(client),
       username: packet.username,

@@ -91,6 +91,16 @@ export const limitsSchema = z.strictObject({
    * were recorded. Public topics that trigger functions set `perClient`.
    */
   invocationsPerClient: z.number({ error: 'must be a number of invocations per second' }).min(0, 'must not be negative').default(0),
+  /**
+   * How long a persistent session (CleanSession=0) is kept once its client
+   * has disconnected: then its subscriptions and queued messages go, and
+   * the client's next CONNECT finds no session. `never` keeps it until a
+   * clean CONNECT ends it, as Aedes does (and queues for it meanwhile:
+   * aedes#599). A week covers a device off over a long weekend;
+   * HiveMQ and EMQX expire sessions too (MQTT 5 makes it the client's
+   * choice, with the broker's maximum).
+   */
+  sessionExpiry: z.union([z.literal('never'), duration.refine((ms) => ms >= 1000, 'must be at least 1s, or never')], { error: 'must be a duration such as 12h or 7d, or never' }).default(7 * 86_400_000),
   /** Storage quotas (see quota-schema.ts): what clients can make Switchyard keep. */
   retained: retainedQuotaSchema,
   sessions: sessionsQuotaSchema,

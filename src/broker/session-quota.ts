@@ -23,7 +23,7 @@ export function sessionOwner(info: Pick<ConnectionInfo, 'username' | 'ipAddress'
 }
 
 export interface SessionAdmission {
-  persistence: Pick<SessionStore, 'claimSession' | 'releaseSession'>
+  persistence: Pick<SessionStore, 'claimSession' | 'releaseSession' | 'markDisconnected'>
   limits: Limits
   log: Logger
   /** Whether authentication checks usernames (false while every client may connect as it says it is). */
@@ -37,6 +37,11 @@ export interface SessionAdmission {
  * owner more than `maxPerUser`; a session it holds already always resumes.
  * A clean CONNECT ends the client id's persistent session [MQTT-3.1.2-6],
  * and with it its record.
+ *
+ * The connection holds the session it recorded until it ends, however it
+ * ends (a DISCONNECT, a lost socket, a takeover, a CONNECT that fails
+ * after this step): then the session waits for its client, and
+ * `limits.sessionExpiry` counts from then.
  */
 export function admitSession(deps: SessionAdmission, client: Client, info: ConnectionInfo | undefined, done: (err: AuthenticateError | null, ok: boolean) => void): void {
   if (!info || info.cleanSession) {
@@ -46,12 +51,24 @@ export function admitSession(deps: SessionAdmission, client: Client, info: Conne
   }
   const max = deps.limits.config.sessions.maxPerUser
   const owner = sessionOwner(info, deps.usernamesVerified)
-  deps.persistence.claimSession(client.id, owner, max).then((ok) => {
-    if (ok) return done(null, true)
+  const connection = info.connection
+  deps.persistence.claimSession(client.id, owner, max, connection).then((ok) => {
+    if (ok) {
+      whenEnded(client, () => {
+        deps.persistence.markDisconnected(client.id, connection).catch((err: unknown) => deps.log.warn({ err, clientId: client.id }, 'could not record that the client of a persistent session left'))
+      })
+      return done(null, true)
+    }
     deps.limits.breached('sessions_per_user', `persistent session refused: ${clipped(owner)} holds ${max} already (limits.sessions.maxPerUser); CONNACK 5`, { clientId: clipped(client.id), owner: clipped(owner) })
     done(Object.assign(new Error(`${owner} holds the most persistent sessions allowed (${max})`), { returnCode: NOT_AUTHORIZED }), false)
   }, (err: unknown) => {
     deps.log.error({ err, clientId: client.id }, 'could not record a persistent session; connection refused (CONNACK 3)')
     done(Object.assign(new Error('the session store is unavailable'), { returnCode: SERVER_UNAVAILABLE }), false)
   })
+}
+
+/** Calls `ended` once, when the client's connection has closed (now, if it has already). */
+function whenEnded(client: Client, ended: () => void): void {
+  if (client.closed || client.conn.destroyed) return ended()
+  client.conn.once('close', ended)
 }

@@ -250,6 +250,8 @@ export class Cluster {
     this.#closed = true
     clearInterval(this.#timer)
     if (this.#redis.status === 'ready') {
+      // Its clients are gone: their persistent sessions wait from now (limits.sessionExpiry).
+      await this.#shared?.disconnectBroker(this.brokerId).catch((err: unknown) => this.#log.warn({ err }, 'could not mark the persistent sessions of this node\'s clients as left'))
       await this.#nodes.remove(this.nodeId, this.brokerId).catch(() => {})
     }
     await new Promise<void>((resolve) => this.bus.close(resolve as () => void))
@@ -329,6 +331,8 @@ export class Cluster {
     if (claimed !== 'OK') return
     this.#log.warn({ node: node.id, brokerId: node.brokerId, silentFor: node.silentFor }, 'a node is silent past nodeTimeout: publishing what it owed')
     const wills = await publishOrphanedWills(aedes, this.#sessions!, this.#log, live)
+    // After its wills: the persistent sessions its clients held wait from now (limits.sessionExpiry).
+    await this.#shared!.disconnectBroker(node.brokerId).catch((err: unknown) => this.#log.warn({ err, node: node.id }, 'could not mark the persistent sessions of a dead node\'s clients as left'))
     const clients = await this.directory.takeAll(node.brokerId)
     // Their clean sessions ended with the node: their client ids are free again.
     await new RedisSessionOwnerStore({ redis: this.#redis, keyPrefix: this.#config.keyPrefix }).dropClean(clients.map((c) => c.clientId))

@@ -67,6 +67,11 @@ export class IncomingStore {
     })
   }
 
+  /** Deletes a client's QoS 2 state at once: inside a write of the batch (an expiring session's). */
+  deleteClient(clientId: string): void {
+    if (this.#holders.delete(clientId)) this.#deleteClient.run(clientId)
+  }
+
   /** Forgets a client's QoS 2 state when its session ends [MQTT-3.1.2-6]. */
   clean(clientId: string): Promise<void> {
     if (!this.#holders.delete(clientId)) return Promise.resolve()

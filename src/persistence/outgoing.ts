@@ -54,6 +54,8 @@ export class OutgoingQueue {
   readonly #oldest: Statement<[string], { bytes: number }>
   readonly #dropOldest: Statement<[string, number], { bytes: number }>
   readonly #usageOf: Statement<[], { client_id: string; n: number; bytes: number | null }>
+  readonly #clientUsage: Statement<[string], { n: number; bytes: number | null }>
+  readonly #deleteClient: Statement<[string]>
   readonly #last: Statement<[string], { seq: number | null }>
   readonly #page: Statement<[string, number, number, number], Row>
   /**
@@ -109,6 +111,8 @@ export class OutgoingQueue {
     this.#dropOldest = db.prepare(`DELETE FROM mqtt_outgoing WHERE seq IN
       (SELECT seq FROM mqtt_outgoing WHERE client_id = ? ORDER BY seq LIMIT ?) RETURNING bytes`)
     this.#usageOf = db.prepare('SELECT client_id, count(*) AS n, sum(bytes) AS bytes FROM mqtt_outgoing GROUP BY client_id')
+    this.#clientUsage = db.prepare('SELECT count(*) AS n, sum(bytes) AS bytes FROM mqtt_outgoing WHERE client_id = ?')
+    this.#deleteClient = db.prepare('DELETE FROM mqtt_outgoing WHERE client_id = ?')
   }
 
   /** Reads the size of every queue from the file (at setup, and after a failed commit). */
@@ -171,6 +175,15 @@ export class OutgoingQueue {
     const n = (this.#queued.get(clientId) ?? 1) - 1
     if (n > 0) this.#queued.set(clientId, n)
     else this.#queued.delete(clientId)
+  }
+
+  /** Deletes a client's whole queue at once: inside a write of the batch (an expiring session's). */
+  deleteClient(clientId: string): void {
+    const { n, bytes } = this.#clientUsage.get(clientId)!
+    if (n === 0) return
+    this.#deleteClient.run(clientId)
+    this.#used(clientId, -n, -(bytes ?? 0))
+    this.#queued.delete(clientId)
   }
 
   /**

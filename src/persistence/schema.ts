@@ -76,6 +76,16 @@ const STEPS: readonly string[] = [
   ) STRICT;
   CREATE INDEX IF NOT EXISTS mqtt_sessions_by_owner ON mqtt_sessions (owner);
   `,
+  // limits.sessionExpiry: since when each persistent session has waited for
+  // its client, and the connection whose end began the wait (see
+  // session-presence.ts). A session whose client is connected has no row.
+  `
+  CREATE TABLE IF NOT EXISTS mqtt_session_marks (
+    client_id TEXT PRIMARY KEY,
+    disconnected_at INTEGER NOT NULL,
+    connection TEXT
+  ) STRICT;
+  `,
 ]
 
 /** The schema version this code writes. */

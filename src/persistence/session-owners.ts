@@ -57,6 +57,15 @@ export class SessionOwners {
     })
   }
 
+  /** Deletes a session's record at once: inside a write of the batch (an expiring session's). Returns its owner, if it had a record. */
+  deleteClient(clientId: string): string | undefined {
+    const owner = this.#owners.get(clientId)
+    if (owner === undefined) return undefined
+    this.#delete.run(clientId)
+    this.#unset(clientId)
+    return owner
+  }
+
   #set(clientId: string, owner: string): void {
     this.#unset(clientId)
     this.#owners.set(clientId, owner)

@@ -32,7 +32,7 @@ it('shares a database with other stores, in tables of its own, and leaves it ope
   expect(db.open).toBe(true)
   expect(db.prepare('SELECT body FROM events').pluck().all()).toEqual(['written by another store'])
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('events', 'sqlite_sequence')").pluck().all()
-  expect(tables.sort()).toEqual(['mqtt_incoming', 'mqtt_outgoing', 'mqtt_retained', 'mqtt_schema', 'mqtt_sessions', 'mqtt_subscriptions', 'mqtt_wills'])
+  expect(tables.sort()).toEqual(['mqtt_incoming', 'mqtt_outgoing', 'mqtt_retained', 'mqtt_schema', 'mqtt_session_marks', 'mqtt_sessions', 'mqtt_subscriptions', 'mqtt_wills'])
 
   // The next persistence on the same handle finds what the first wrote.
   const next = createSqlitePersistence({ db })
@@ -82,7 +82,7 @@ it('creates its tables once: a second setup on the same database changes nothing
   const second = createSqlitePersistence({ db })
   await second.setup(broker)
   expect(await second.createRetainedStream('a').toArray()).toMatchObject([{ topic: 'a', payload: Buffer.from('kept') }])
-  expect(db.prepare('SELECT version FROM mqtt_schema').pluck().all()).toEqual([2])
+  expect(db.prepare('SELECT version FROM mqtt_schema').pluck().all()).toEqual([3])
 })
 
 it('refuses a database written by a newer version', async () => {

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3'
 import { createRequire } from 'node:module'
 import { Readable } from 'node:stream'
 import { closeDatabase, openDatabase } from '../store/database.js'
+import { expireSessions } from './expire-sessions.js'
 import { IncomingStore } from './incoming.js'
 import { NO_SUBSCRIPTIONS, NOTHING_STORED } from './memory-answers.js'
 import { OutgoingQueue } from './outgoing.js'
@@ -9,11 +10,13 @@ import { quotaSettings } from './quota-settings.js'
 import { RetainedStore } from './retained.js'
 import { migrate } from './schema.js'
 import { SessionOwners } from './session-owners.js'
+import { SessionPresence } from './session-presence.js'
 import { SubscriptionStore } from './subscriptions.js'
 import { SILENT_REPORT, type QuotaReport, type SessionQuotas, type SessionUsage } from '../storage/quotas.js'
 import type {
   BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
 } from './types.js'
+import type { ExpiredSession } from '../storage/session-types.js'
 import { WillStore } from './wills.js'
 import { WriteBatch } from '../store/write-batch.js'
 
@@ -32,6 +35,7 @@ interface Stores {
   incoming: IncomingStore
   wills: WillStore
   owners: SessionOwners
+  presence: SessionPresence
 }
 
 const require = createRequire(import.meta.url)
@@ -82,6 +86,7 @@ export class SqlitePersistence {
       wills.load()
       retained.load()
       owners.load()
+      presence.load()
     }, 'sessions')
     const subscriptions = new SubscriptionStore(db, batch)
     subscriptions.load()
@@ -95,7 +100,13 @@ export class SqlitePersistence {
     retained.load()
     const owners = new SessionOwners(db, batch)
     owners.load()
-    this.#stores = { batch, retained, subscriptions, outgoing, incoming, wills, owners }
+    const presence = new SessionPresence(db, batch)
+    presence.load()
+    this.#stores = { batch, retained, subscriptions, outgoing, incoming, wills, owners, presence }
+    // No client is connected yet: a session left without a mark (its client
+    // was connected when the process stopped) waits from now. A database
+    // that cannot be written is reported by the batch, and serves as it is.
+    await presence.markUnmarked(Date.now()).catch(() => {})
   }
 
   async storeRetained(packet: PacketInput & { topic: string }): Promise<void> {
@@ -222,12 +233,30 @@ export class SqlitePersistence {
     this.#quotas.report = report
   }
 
-  async claimSession(clientId: string, owner: string, max: number): Promise<boolean> {
-    return this.#s.owners.claim(clientId, owner, max)
+  /** The session is held from before the claim: a sweep meanwhile leaves it alone. */
+  async claimSession(clientId: string, owner: string, max: number, connection: string): Promise<boolean> {
+    const { owners, presence } = this.#s
+    const before = presence.connected(clientId, connection)
+    let claimed = false
+    try {
+      claimed = await owners.claim(clientId, owner, max)
+      return claimed
+    } finally {
+      if (!claimed) presence.refused(clientId, connection, before)
+    }
   }
 
   async releaseSession(clientId: string): Promise<void> {
-    return this.#s.owners.release(clientId)
+    const { owners, presence } = this.#s
+    await Promise.all([owners.release(clientId), presence.forget(clientId)])
+  }
+
+  async markDisconnected(clientId: string, connection: string): Promise<void> {
+    return this.#s.presence.disconnected(clientId, connection)
+  }
+
+  async expireSessions(olderThan: number, limit: number): Promise<ExpiredSession[]> {
+    return expireSessions({ db: this.#db, ...this.#s }, olderThan, limit)
   }
 
   /** From memory: the totals the stores keep as they write. */

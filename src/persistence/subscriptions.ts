@@ -109,15 +109,26 @@ export class SubscriptionStore {
    * cannot be written (full, read-only) must not keep it from connecting.
    */
   clean(clientId: string): Promise<void> {
+    if (!this.#forget(clientId)) return Promise.resolve()
+    return this.#batch.run(() => {
+      this.#deleteClient.run(clientId)
+    })
+  }
+
+  /** Deletes a client's subscriptions at once: inside a write of the batch (an expiring session's). */
+  deleteClient(clientId: string): void {
+    if (this.#forget(clientId)) this.#deleteClient.run(clientId)
+  }
+
+  /** Takes a client's subscriptions out of memory; false when it had none. */
+  #forget(clientId: string): boolean {
     const stored = this.#byClient.get(clientId)
-    if (!stored) return Promise.resolve()
+    if (!stored) return false
     for (const [topic, entry] of stored) {
       if (entry.qos > 0) this.#trie.remove(clientId, topic)
     }
     this.#byClient.delete(clientId)
-    return this.#batch.run(() => {
-      this.#deleteClient.run(clientId)
-    })
+    return true
   }
 
   byClient(clientId: string): ClientSubscription[] {

@@ -83,6 +83,11 @@ export class WillStore {
     })
   }
 
+  /** Deletes a client's will at once, whichever broker stored it: inside a write of the batch (an expiring session's). */
+  deleteClient(clientId: string): void {
+    if (this.#holders.delete(clientId)) this.#delete.run(clientId)
+  }
+
   /** The wills stored by brokers other than those given (those alive), oldest first, read page by page. */
   *ofOtherBrokers(alive: Readonly<Record<string, unknown>>): Generator<StoredWill> {
     let after = 0

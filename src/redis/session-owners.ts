@@ -38,6 +38,14 @@ end
 return 1
 `)
 
+// ARGV: client id, connection or '' (any connection). Drops a binding and returns it, or false.
+const FORGET = new RedisScript(`${PRELUDE}
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+if ARGV[2] ~= '' and cjson.decode(raw).c ~= ARGV[2] then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return raw
+`)
 
 const DROP_ALL_CLEAN = new RedisScript(`
 local all = redis.call('HGETALL', KEYS[1])
@@ -88,14 +96,18 @@ export class RedisSessionOwnerStore implements SessionOwnerStore {
     await DROP_ALL_CLEAN.run(this.#redis, this.#keys, [])
   }
 
-  async forget(clientId: string): Promise<void> {
-    await this.#redis.hdel(this.#keys[0], clientId)
+  async forget(clientId: string, connection?: string): Promise<SessionOwner | undefined> {
+    const raw = await FORGET.run(this.#redis, this.#keys, [clientId, connection ?? '']) as Buffer | null
+    return raw === null ? undefined : unpack(raw.toString())
   }
 
   async ownerOf(clientId: string): Promise<SessionOwner | undefined> {
     const raw = await this.#redis.hget(this.#keys[0], clientId)
-    if (raw === null) return undefined
-    const stored = JSON.parse(raw) as Stored
-    return { username: stored.u ?? null, persistent: stored.p === 1, connection: stored.c }
+    return raw === null ? undefined : unpack(raw)
   }
+}
+
+function unpack(raw: string): SessionOwner {
+  const stored = JSON.parse(raw) as Stored
+  return { username: stored.u ?? null, persistent: stored.p === 1, connection: stored.c }
 }

@@ -33,6 +33,16 @@ export class SessionKeys {
   readonly sessions: string
   /** The start of `owned(owner)`, for scripts that find the owner in Redis. */
   readonly ownedPrefix: string
+  /** ZSET client id -> since when (ms, Redis' clock) its persistent session has waited for its client; none while a connection holds it. */
+  readonly marks: string
+  /** HASH client id -> `<connection> <broker id>`: the connection that holds its persistent session, or held it last. */
+  readonly connections: string
+  /** The start of `heldBy(brokerId)`, for scripts that find the broker id in Redis. */
+  readonly heldByPrefix: string
+  /** SET of the numbers of the queues of expired sessions still being deleted (`draining(n)`). */
+  readonly draining: string
+  /** Set once the sessions kept before `marks` existed were marked. */
+  readonly marksVersion: string
 
   constructor(prefix: string) {
     const base = `${prefix}session:`
@@ -51,6 +61,25 @@ export class SessionKeys {
     this.usage = `${base}usage`
     this.sessions = `${base}sessions`
     this.ownedPrefix = `${base}owned:`
+    this.marks = `${base}marks`
+    this.connections = `${base}connections`
+    this.heldByPrefix = `${base}held-by:`
+    this.draining = `${base}draining`
+    this.marksVersion = `${base}marks-version`
+  }
+
+  /** SET of the client ids whose persistent sessions connections of this broker hold. */
+  heldBy(brokerId: string): string {
+    return `${this.heldByPrefix}${brokerId}`
+  }
+
+  /** The queue of an expired session, set aside as `out:` and `out-meta:` were, while it is deleted a part at a time. */
+  drainingQueue(n: string): string {
+    return `${this.base}draining:${n}`
+  }
+
+  drainingMeta(n: string): string {
+    return `${this.base}draining-meta:${n}`
   }
 
   /** SET of the client ids whose persistent sessions an owner holds. */

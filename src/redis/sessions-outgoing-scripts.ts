@@ -247,3 +247,22 @@ for _, id in ipairs(ids) do
 end
 return out
 `)
+
+// KEYS: draining:<n>, draining-meta:<n>, out-packets, usage, draining.
+// ARGV: n, at most this many entries.
+// Deletes the oldest entries of the queue of an expired session, set aside
+// as draining:<n> (see sessions-expiry.ts); returns 1 while some are left.
+export const drain = new RedisScript(`${HELPERS}
+local q, h = KEYS[1], KEYS[2]
+local ids = redis.call('ZRANGE', q, 0, tonumber(ARGV[2]) - 1)
+local bytes = 0
+for _, id in ipairs(ids) do
+  local _, _, size = drop(q, h, KEYS[3], id)
+  bytes = bytes + size
+end
+if #ids > 0 then used(q, h, KEYS[4], -#ids, -bytes) end
+if redis.call('ZCARD', q) > 0 then return 1 end
+redis.call('DEL', h)
+redis.call('SREM', KEYS[5], ARGV[1])
+return 0
+`)

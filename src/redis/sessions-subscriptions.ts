@@ -168,6 +168,11 @@ export class RedisSubscriptions {
     if (removed.length > 0) await this.#removed(broadcast, client, removed.map(String))
   }
 
+  /** The filters of a session expired in Redis (see sessions-expiry.ts) leave the trie here, then everywhere: the broadcast. */
+  async forgotten(client: ClientRef, topics: readonly string[]): Promise<void> {
+    if (topics.length > 0) await this.#removed(this.#told(), client, topics)
+  }
+
   /** One script, in the order the filters were first subscribed (while the hash is small enough to be a listpack). */
   async byClient(clientId: string): Promise<ClientSubscription[]> {
     return (await this.#read([clientId]))[0]!

@@ -4,10 +4,11 @@ import { Readable } from 'node:stream'
 import { NO_SUBSCRIPTIONS, NOTHING_STORED } from '../persistence/memory-answers.js'
 import { quotaSettings } from '../persistence/quota-settings.js'
 import { SILENT_REPORT } from '../storage/quotas.js'
-import type { QuotaReport, SessionQuotas, SessionStore, SessionUsage } from '../storage/session-store.js'
+import type { QuotaReport, SessionQuotas, SessionUsage, SharedSessionStore } from '../storage/session-store.js'
 import type {
-  BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
+  BrokerRef, ClientRef, ClientSubscription, ExpiredSession, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
 } from '../storage/session-types.js'
+import { RedisSessionExpiry } from './sessions-expiry.js'
 import { RedisIncoming } from './sessions-incoming.js'
 import { SessionKeys } from './sessions-keys.js'
 import { RedisOutgoingQueues } from './sessions-outgoing.js'
@@ -74,10 +75,12 @@ const { Packet } = require('aedes-persistence') as { Packet: new (packet: object
  *
  * `setup` must be a native async function: Aedes checks.
  */
-export class RedisSessionStore implements SessionStore {
+export class RedisSessionStore implements SharedSessionStore {
   readonly #redis: Redis
   readonly #keys: SessionKeys
   readonly #broadcastWait: number
+  /** Needs no broker: the ends of connections and of brokers are recorded until the Redis connection closes, after destroy() too. */
+  readonly #expiry: RedisSessionExpiry
   #parts: Parts | undefined
   #destroyed = false
   readonly #quotas = quotaSettings()
@@ -89,6 +92,7 @@ export class RedisSessionStore implements SessionStore {
     this.#redis = redis
     this.#keys = new SessionKeys(options.keyPrefix ?? 'switchyard:')
     this.#broadcastWait = options.broadcastWait ?? 5000
+    this.#expiry = new RedisSessionExpiry(redis, this.#keys)
   }
 
   /** The broker given to `setup`. */
@@ -120,6 +124,7 @@ export class RedisSessionStore implements SessionStore {
       owners: new RedisSessionOwners(redis, keys),
     }
     await subscriptions.start(broker as BroadcastBroker)
+    await this.#expiry.markUnmarked()
   }
 
   /**
@@ -274,12 +279,37 @@ export class RedisSessionStore implements SessionStore {
     this.#quotas.report = report
   }
 
-  async claimSession(clientId: string, owner: string, max: number): Promise<boolean> {
-    return this.#p.owners.claim(clientId, owner, max)
+  /** The connection is recorded with this node's broker id: its sessions are marked when the broker is gone (disconnectBroker). */
+  async claimSession(clientId: string, owner: string, max: number, connection: string): Promise<boolean> {
+    const { owners, broker } = this.#p
+    return owners.claim(clientId, owner, max, connection, broker.id)
   }
 
   async releaseSession(clientId: string): Promise<void> {
     return this.#p.owners.release(clientId)
+  }
+
+  async markDisconnected(clientId: string, connection: string): Promise<void> {
+    return this.#expiry.markDisconnected(clientId, connection)
+  }
+
+  /**
+   * One script removes the sessions; then their filters leave every node's
+   * trie (a broadcast each, as cleanSubscriptions does), and their queues
+   * are deleted, 1000 entries per script. Until a node has heard the
+   * broadcast, it may still queue a message for an expired session: the
+   * entry waits for that client id's next persistent session.
+   */
+  async expireSessions(olderThan: number, limit: number): Promise<ExpiredSession[]> {
+    const { subscriptions } = this.#p
+    const expired = await this.#expiry.expire(olderThan, limit)
+    await Promise.all(expired.map((s) => subscriptions.forgotten({ id: s.clientId }, s.topics)))
+    await this.#expiry.drain()
+    return expired.map(({ topics: _, ...session }) => session)
+  }
+
+  async disconnectBroker(brokerId: string): Promise<number> {
+    return this.#expiry.disconnectBroker(brokerId)
   }
 
   /** Four round trips, together: the totals the scripts keep beside what they count. */

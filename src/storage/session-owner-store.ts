@@ -27,8 +27,13 @@ export interface SessionOwnerStore {
   dropClean(clientIds: readonly string[]): Promise<void>
   /** Drops every clean-session binding: at the start of a process that is the only one serving clients. */
   dropAllClean(): Promise<void>
-  /** Drops a persistent session's binding, once the session itself is gone (expired or cleaned). */
-  forget(clientId: string): Promise<void>
+  /**
+   * Drops a persistent session's binding, once the session itself is gone
+   * (expired or cleaned), and resolves with it. Given `connection`, only
+   * the binding that connection made goes: a later connection's is a new
+   * session's, made after the old one was gone.
+   */
+  forget(clientId: string, connection?: string): Promise<SessionOwner | undefined>
   /** The binding of a client id, if any. */
   ownerOf(clientId: string): Promise<SessionOwner | undefined>
 }

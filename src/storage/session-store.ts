@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { QuotaReport, SessionQuotas, SessionUsage } from './quotas.js'
 import type {
-  BrokerRef, ClientRef, ClientSubscription, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
+  BrokerRef, ClientRef, ClientSubscription, ExpiredSession, PacketInput, StoredPacket, StoredWill, SubscriptionInput, TopicSubscription,
 } from './session-types.js'
 
 export type * from './session-types.js'
@@ -63,10 +63,30 @@ export interface SessionStore {
    * atomic step: false, and nothing recorded, when `owner` holds `max`
    * others already (0: no limit). A session already recorded for `owner`
    * is always taken; one recorded for another owner moves to this one.
+   * Once taken, the session is held by `connection` (an id new for each
+   * connection), and is not expired until markDisconnected hears that
+   * this connection ended.
    */
-  claimSession(clientId: string, owner: string, max: number): Promise<boolean>
+  claimSession(clientId: string, owner: string, max: number, connection: string): Promise<boolean>
   /** Forgets the record of a persistent session: its client connected with a clean session. */
   releaseSession(clientId: string): Promise<void>
+  /**
+   * The connection `connection`, which claimed the persistent session of
+   * `clientId`, ended: the session waits for its client from now on (and
+   * expireSessions counts from now). A connection that no longer holds the
+   * session (another took it over) changes nothing.
+   */
+  markDisconnected(clientId: string, connection: string): Promise<void>
+  /**
+   * Removes up to `limit` persistent sessions whose client has been
+   * disconnected for longer than `olderThan` ms, by the store's clock:
+   * each with its subscriptions, its queued messages, its QoS 2 state, its
+   * will and its record, in one atomic step, so that of several callers
+   * (the nodes of a cluster) one only removes it, and a session whose
+   * client connects meanwhile is kept whole. A session whose client is
+   * connected is never removed. Resolves with the sessions removed.
+   */
+  expireSessions(olderThan: number, limit: number): Promise<ExpiredSession[]>
   /** What the store holds now. */
   usage(): Promise<SessionUsage>
 }
@@ -81,4 +101,10 @@ export interface SharedSessionStore extends SessionStore {
   claimWill(will: { clientId: string; brokerId: string }): Promise<StoredWill | undefined>
   /** Reads the persistent subscriptions again from the store (after an outage, when changes made by other nodes may have been missed). */
   reloadSubscriptions(): Promise<void>
+  /**
+   * Broker `brokerId` is gone (its node died or left): the persistent
+   * sessions its connections held count as disconnected from now on.
+   * Resolves with how many.
+   */
+  disconnectBroker(brokerId: string): Promise<number>
 }

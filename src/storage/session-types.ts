@@ -86,3 +86,14 @@ export interface TopicSubscription {
   rap: boolean | undefined
   nl: boolean | undefined
 }
+
+/** A persistent session that `expireSessions` removed. */
+export interface ExpiredSession {
+  clientId: string
+  /** Whose session it was, as `claimSession` recorded it; undefined for a session kept from before that record. */
+  owner: string | undefined
+  /** When its client's last connection ended, or when the store first found it without one (ms since the epoch, by the store's clock). */
+  disconnectedAt: number
+  /** The connection whose end began the wait, as `claimSession` was given it, when the store knows it. */
+  connection: string | undefined
+}

@@ -30,7 +30,7 @@ export class SqliteSessionOwnerStore implements SessionOwnerStore {
       release: db.prepare('DELETE FROM session_owners WHERE client_id = ? AND connection = ? AND persistent = 0'),
       dropClean: db.prepare('DELETE FROM session_owners WHERE client_id = ? AND persistent = 0'),
       dropAllClean: db.prepare('DELETE FROM session_owners WHERE persistent = 0'),
-      forget: db.prepare('DELETE FROM session_owners WHERE client_id = ?'),
+      forget: db.prepare('DELETE FROM session_owners WHERE client_id = @clientId AND (@connection IS NULL OR connection = @connection) RETURNING username, persistent, connection'),
     }
     // One transaction: the read and the write are one step for every caller of this file.
     this.#claim = db.transaction((clientId: string, owner: SessionOwner, force: boolean): ClaimResult => {
@@ -57,8 +57,9 @@ export class SqliteSessionOwnerStore implements SessionOwnerStore {
     this.#s.dropAllClean.run()
   }
 
-  async forget(clientId: string): Promise<void> {
-    this.#s.forget.run(clientId)
+  async forget(clientId: string, connection?: string): Promise<SessionOwner | undefined> {
+    const row = this.#s.forget.get({ clientId, connection: connection ?? null }) as Row | undefined
+    return row && toOwner(row)
   }
 
   async ownerOf(clientId: string): Promise<SessionOwner | undefined> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt'
+import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient, type IPublishPacket } from 'mqtt'
 import { within } from './wait.js'
 
 /** Connects with the real MQTT.js client; no automatic reconnect unless asked. */
@@ -100,13 +100,13 @@ export function end(client: MqttClient | undefined, force = false): Promise<void
  * Connects and listens from the first packet on, so that messages sent right
  * after the CONNACK (a persistent session's queue) are not missed.
  */
-export function connectWithInbox(url: string, options: IClientOptions = {}): Promise<{ client: MqttClient; inbox: Inbox }> {
+export function connectWithInbox(url: string, options: IClientOptions = {}): Promise<{ client: MqttClient; inbox: Inbox; connack: IConnackPacket }> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options })
   const inbox = new Inbox(client)
   return new Promise((resolve, reject) => {
-    client.once('connect', () => {
+    client.once('connect', (connack) => {
       client.off('error', reject)
-      resolve({ client, inbox })
+      resolve({ client, inbox, connack })
     })
     client.once('error', reject)
   })

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { Server as HttpServer } from 'node:http'
 import type { AddressInfo, Server } from 'node:net'
 import { join } from 'node:path'
-import type { IClientOptions, MqttClient } from 'mqtt'
+import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt'
 import { afterEach } from 'vitest'
 import { startApp, tempDir, type StartOptions, type TestApp } from './app.js'
 import { startChild, type ChildBroker } from './child.js'
@@ -87,10 +87,10 @@ export class AppFixture {
     return this.#keep(await connect(url, opts))
   }
 
-  /** As connect(), with an Inbox that listens from the first packet on (a persistent session's queue comes right after the CONNACK). */
-  connectWithInbox(options?: IClientOptions): Promise<{ client: MqttClient; inbox: Inbox }>
-  connectWithInbox(url: string, options?: IClientOptions): Promise<{ client: MqttClient; inbox: Inbox }>
-  async connectWithInbox(urlOrOptions?: string | IClientOptions, options?: IClientOptions): Promise<{ client: MqttClient; inbox: Inbox }> {
+  /** As connect(), with an Inbox that listens from the first packet on (a persistent session's queue comes right after the CONNACK), and the CONNACK. */
+  connectWithInbox(options?: IClientOptions): Promise<{ client: MqttClient; inbox: Inbox; connack: IConnackPacket }>
+  connectWithInbox(url: string, options?: IClientOptions): Promise<{ client: MqttClient; inbox: Inbox; connack: IConnackPacket }>
+  async connectWithInbox(urlOrOptions?: string | IClientOptions, options?: IClientOptions): Promise<{ client: MqttClient; inbox: Inbox; connack: IConnackPacket }> {
     const [url, opts] = this.#target(urlOrOptions, options)
     const connected = await connectWithInbox(url, opts)
     this.#keep(connected.client)

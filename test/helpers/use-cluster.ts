@@ -1,4 +1,4 @@
-import type { IClientOptions, MqttClient } from 'mqtt'
+import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt'
 import { afterAll, afterEach } from 'vitest'
 import { startCluster, type Cluster, type ClusterNode, type ClusterOptions } from './cluster.js'
 import { metric } from './metrics.js'
@@ -96,8 +96,8 @@ export class ClusterFixture {
     return this.#base.connect(urlOf(target), options)
   }
 
-  /** As connect(), with an Inbox that listens from the first packet on. */
-  connectWithInbox(target: Target, options?: IClientOptions): Promise<{ client: MqttClient; inbox: Inbox }> {
+  /** As connect(), with an Inbox that listens from the first packet on, and the CONNACK. */
+  connectWithInbox(target: Target, options?: IClientOptions): Promise<{ client: MqttClient; inbox: Inbox; connack: IConnackPacket }> {
     return this.#base.connectWithInbox(urlOf(target), options)
   }
 

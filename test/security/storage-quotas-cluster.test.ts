@@ -173,7 +173,7 @@ describe('the Redis scripts, from two nodes at once', () => {
 
   it('give a user\'s last places to as many sessions as the limit, however many claim them together', async () => {
     const [a, b] = await twoNodes((redis, keys) => new RedisSessionOwners(redis, keys))
-    const claims = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).claim(`device-${i}`, 'user:fleet', 5)))
+    const claims = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).claim(`device-${i}`, 'user:fleet', 5, `connection-${i}`, i % 2 ? 'broker-a' : 'broker-b')))
     expect(claims.filter(Boolean)).toHaveLength(5)
     expect(await a.count()).toBe(5)
   })

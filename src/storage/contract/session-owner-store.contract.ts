@@ -58,6 +58,19 @@ export function sessionOwnerStoreContract(name: string, open: Open<SessionOwnerS
       expect(await store.ownerOf('dev-1')).toBeUndefined()
     })
 
+    it('forgets a persistent session\'s binding only if the connection named made it, and tells what it dropped', async () => {
+      const { store } = subject
+      await store.claim('dev-1', alice(true, 'old'), false)
+      await store.claim('dev-1', alice(true, 'new'), false)
+      expect(await store.forget('dev-1', 'old')).toBeUndefined()
+      expect(await store.ownerOf('dev-1')).toEqual(alice(true, 'new'))
+      expect(await store.forget('dev-1', 'new')).toEqual(alice(true, 'new'))
+      expect(await store.ownerOf('dev-1')).toBeUndefined()
+      expect(await store.forget('dev-1')).toBeUndefined()
+      await store.claim('anon', { username: null, persistent: true, connection: 'a' }, false)
+      expect(await store.forget('anon')).toEqual({ username: null, persistent: true, connection: 'a' })
+    })
+
     it('drops the clean bindings of given client ids, or of all, and keeps the persistent ones', async () => {
       const { store } = subject
       await store.claim('a', alice(false), false)
