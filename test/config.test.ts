@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -76,15 +76,38 @@ describe('config', () => {
     const err = errorOf('listen:\n  mqtt: 1883\n   http: 8080\n')
     expect(err.code).toBe('SY_CONFIG_YAML')
     expect([err.line, err.column]).toEqual([2, 9])
-    expect(err.message).toBe('conf/switchyard.yaml:2:9: is not valid YAML: Nested mappings are not allowed in compact mappings')
+    expect(err.message).toBe('conf/switchyard.yaml:2:9: the config file is not valid YAML: Nested mappings are not allowed in compact mappings')
   })
 
   it('refuses duplicate keys', () => {
-    expect(errorOf('listen:\n  mqtt: 1\n  mqtt: 2\n').message).toMatch(/:3:3: is not valid YAML: Map keys must be unique/)
+    expect(errorOf('listen:\n  mqtt: 1\n  mqtt: 2\n').message).toMatch(/:3:3: the config file is not valid YAML: Map keys must be unique/)
   })
 
   it('says when the file is missing', () => {
     expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/nope.yaml: the config file does not exist/)
+  })
+
+  it("refuses a function's module file that is not there, looked for from the config file's folder", () => {
+    const file = join(dir, 'conf', 'switchyard.yaml')
+    mkdirSync(join(dir, 'conf'))
+    writeFileSync(file, 'functions:\n  backlog:\n    module: ./fn/backlog.js\n    timeout: 3s\n')
+    const missing = join(dir, 'conf/fn/backlog.js')
+    const err = (() => {
+      try {
+        loadConfig(file)
+      } catch (e) {
+        return e as ConfigError
+      }
+      throw new Error('expected a ConfigError')
+    })()
+    expect(err).toBeInstanceOf(ConfigError)
+    expect([err.code, err.line, err.column, err.key]).toEqual(['SY_CONFIG_INVALID', 3, 13, 'functions.backlog.module'])
+    expect(err.message).toBe(`${file}:3:13: functions.backlog.module names a file that does not exist: ${missing}`)
+    mkdirSync(missing, { recursive: true })
+    expect(() => loadConfig(file)).toThrow(`functions.backlog.module names a folder, not a JavaScript file: ${missing}`)
+    rmSync(missing, { recursive: true })
+    writeFileSync(missing, 'export default async () => 1\n')
+    expect(loadConfig(file).functions.backlog).toMatchObject({ module: missing })
   })
 })
 
