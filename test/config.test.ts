@@ -155,6 +155,40 @@ describe('switchyard validate and start', () => {
     expect(result.stdout).not.toContain('Switchyard started')
   })
 
+  it.each([
+    [['start', '--help'], 'switchyard start [--config FILE] [--log-level LEVEL]'],
+    [['start', '-h', '--config', 'nope.yaml'], 'switchyard start'],
+    [['validate', '--help'], 'switchyard validate [--config FILE]'],
+    [['passwd', '--help'], 'switchyard passwd'],
+    [['rules', '--help'], 'switchyard rules <command>'],
+    [['rules', 'test', '--help'], 'switchyard rules test [--config FILE] --topic T'],
+    [['help', 'start'], 'switchyard start'],
+    [['help', 'rules'], 'switchyard rules <command>'],
+    [['help', 'rules', 'test'], 'switchyard rules test'],
+    [['help'], 'switchyard <command>'],
+  ])('%j prints its usage on stdout and exits 0, running nothing', (args, usage) => {
+    const result = cli(...args)
+    expect([result.status, result.stderr]).toEqual([0, ''])
+    expect(result.stdout.startsWith(`Usage: ${usage}`), result.stdout).toBe(true)
+    expect(result.stdout).toMatch(/-h, --help/)
+  })
+
+  it('help of a command that does not exist is a usage error', () => {
+    const result = cli('help', 'launch')
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain('unknown command "launch"')
+  })
+
+  it('validate without --config reads switchyard.yaml in the working folder, as start does', () => {
+    const run = (cwd: string) => spawnSync(process.execPath, [BIN, 'validate'], { cwd, encoding: 'utf8', timeout: 20_000 })
+    const empty = run(dir)
+    expect(empty.status).toBe(1)
+    expect(empty.stderr).toMatch(/^switchyard: switchyard\.yaml: the config file does not exist/)
+    writeFileSync(join(dir, 'switchyard.yaml'), 'listen:\n  mqtt: 1883\n')
+    const ok = run(dir)
+    expect([ok.status, ok.stdout, ok.stderr]).toEqual([0, 'switchyard.yaml is valid\n', ''])
+  })
+
   it('prints usage for an unknown command', () => {
     const result = cli('launch')
     expect(result.status).toBe(2)
