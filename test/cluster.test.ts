@@ -566,6 +566,8 @@ describe('the cluster from outside', () => {
     }
     const metrics = await (await fetch(`${nodes[2]!.httpUrl}/metrics`)).text()
     expect(sampleOf(metrics, 'switchyard_cluster_nodes{node="node-c"}')).toBe(3)
+    // Its stream errors are listed before any happened, as the README names them.
+    for (const op of ['write', 'read', 'decode']) expect(sampleOf(metrics, `switchyard_cluster_stream_errors_total{op="${op}",node="node-c"}`), op).toBe(0)
   })
 
   it('a node restarted right after kill -9 takes its id back and reports what its earlier run owed', async () => {

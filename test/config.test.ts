@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -76,15 +76,38 @@ describe('config', () => {
     const err = errorOf('listen:\n  mqtt: 1883\n   http: 8080\n')
     expect(err.code).toBe('SY_CONFIG_YAML')
     expect([err.line, err.column]).toEqual([2, 9])
-    expect(err.message).toBe('conf/switchyard.yaml:2:9: is not valid YAML: Nested mappings are not allowed in compact mappings')
+    expect(err.message).toBe('conf/switchyard.yaml:2:9: the config file is not valid YAML: Nested mappings are not allowed in compact mappings')
   })
 
   it('refuses duplicate keys', () => {
-    expect(errorOf('listen:\n  mqtt: 1\n  mqtt: 2\n').message).toMatch(/:3:3: is not valid YAML: Map keys must be unique/)
+    expect(errorOf('listen:\n  mqtt: 1\n  mqtt: 2\n').message).toMatch(/:3:3: the config file is not valid YAML: Map keys must be unique/)
   })
 
   it('says when the file is missing', () => {
     expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/nope.yaml: the config file does not exist/)
+  })
+
+  it("refuses a function's module file that is not there, looked for from the config file's folder", () => {
+    const file = join(dir, 'conf', 'switchyard.yaml')
+    mkdirSync(join(dir, 'conf'))
+    writeFileSync(file, 'functions:\n  backlog:\n    module: ./fn/backlog.js\n    timeout: 3s\n')
+    const missing = join(dir, 'conf/fn/backlog.js')
+    const err = (() => {
+      try {
+        loadConfig(file)
+      } catch (e) {
+        return e as ConfigError
+      }
+      throw new Error('expected a ConfigError')
+    })()
+    expect(err).toBeInstanceOf(ConfigError)
+    expect([err.code, err.line, err.column, err.key]).toEqual(['SY_CONFIG_INVALID', 3, 13, 'functions.backlog.module'])
+    expect(err.message).toBe(`${file}:3:13: functions.backlog.module names a file that does not exist: ${missing}`)
+    mkdirSync(missing, { recursive: true })
+    expect(() => loadConfig(file)).toThrow(`functions.backlog.module names a folder, not a JavaScript file: ${missing}`)
+    rmSync(missing, { recursive: true })
+    writeFileSync(missing, 'export default async () => 1\n')
+    expect(loadConfig(file).functions.backlog).toMatchObject({ module: missing })
   })
 })
 
@@ -130,6 +153,40 @@ describe('switchyard validate and start', () => {
     expect(result.stderr).toContain(`cannot reach Redis at redis://:***@127.0.0.1:${port} (cluster.redis): connect ECONNREFUSED 127.0.0.1:${port}`)
     expect(result.stderr).not.toContain('secret')
     expect(result.stdout).not.toContain('Switchyard started')
+  })
+
+  it.each([
+    [['start', '--help'], 'switchyard start [--config FILE] [--log-level LEVEL]'],
+    [['start', '-h', '--config', 'nope.yaml'], 'switchyard start'],
+    [['validate', '--help'], 'switchyard validate [--config FILE]'],
+    [['passwd', '--help'], 'switchyard passwd'],
+    [['rules', '--help'], 'switchyard rules <command>'],
+    [['rules', 'test', '--help'], 'switchyard rules test [--config FILE] --topic T'],
+    [['help', 'start'], 'switchyard start'],
+    [['help', 'rules'], 'switchyard rules <command>'],
+    [['help', 'rules', 'test'], 'switchyard rules test'],
+    [['help'], 'switchyard <command>'],
+  ])('%j prints its usage on stdout and exits 0, running nothing', (args, usage) => {
+    const result = cli(...args)
+    expect([result.status, result.stderr]).toEqual([0, ''])
+    expect(result.stdout.startsWith(`Usage: ${usage}`), result.stdout).toBe(true)
+    expect(result.stdout).toMatch(/-h, --help/)
+  })
+
+  it('help of a command that does not exist is a usage error', () => {
+    const result = cli('help', 'launch')
+    expect(result.status).toBe(2)
+    expect(result.stderr).toContain('unknown command "launch"')
+  })
+
+  it('validate without --config reads switchyard.yaml in the working folder, as start does', () => {
+    const run = (cwd: string) => spawnSync(process.execPath, [BIN, 'validate'], { cwd, encoding: 'utf8', timeout: 20_000 })
+    const empty = run(dir)
+    expect(empty.status).toBe(1)
+    expect(empty.stderr).toMatch(/^switchyard: switchyard\.yaml: the config file does not exist/)
+    writeFileSync(join(dir, 'switchyard.yaml'), 'listen:\n  mqtt: 1883\n')
+    const ok = run(dir)
+    expect([ok.status, ok.stdout, ok.stderr]).toEqual([0, 'switchyard.yaml is valid\n', ''])
   })
 
   it('prints usage for an unknown command', () => {

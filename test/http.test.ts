@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { TestApp } from './helpers/app.js'
+import { sampleOf } from './helpers/metrics.js'
 import { useApp } from './helpers/use-app.js'
 
 const f = useApp()
@@ -61,6 +62,20 @@ describe('HTTP', () => {
     expect(value('switchyard_store_operation_seconds_count{op="storeRetained"}')).toBe(1)
     expect(value('switchyard_store_operation_seconds_count{op="outgoingClearMessageId"}')).toBe(0)
     expect(text).toContain('switchyard_process_resident_memory_bytes')
+  })
+
+  it('lists the counters the README names at 0 from the start, each documented label value included', async () => {
+    const text = await (await fetch(`${t.httpUrl}/metrics`)).text()
+    const reasons = ['credentials', 'token', 'throttled', 'busy', 'client_id', 'session_owner', 'unavailable']
+    for (const series of [
+      'switchyard_acl_denied_total{action="publish"}',
+      'switchyard_acl_denied_total{action="subscribe"}',
+      ...reasons.map((reason) => `switchyard_connections_refused_total{reason="${reason}"}`),
+      'switchyard_limit_exceeded_total{limit="connections"}',
+      'switchyard_session_messages_dropped_total{limit="session_messages"}',
+      'switchyard_store_write_errors_total{code="SQLITE_FULL"}',
+      'switchyard_mqtt_messages_dropped_total',
+    ]) expect(sampleOf(text, series), series).toBe(0)
   })
 })
 

@@ -18,6 +18,7 @@ import { MAX_CONNECT_TIMEOUT } from './limits-schema.js'
 import type { Limits } from './limits.js'
 import { markRedeliveries } from './redelivery-dup.js'
 import { clipped, RefusalLog } from './refusal-log.js'
+import { REFUSAL_REASONS } from './refusal-reasons.js'
 import { admitSession, type SessionAdmission } from './session-quota.js'
 import { parseSharedFilter } from './shared-filter.js'
 import { strategyOf, type SharedSubscriptionsConfig } from './shared-schema.js'
@@ -269,6 +270,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   metrics = new BrokerMetrics(deps.registry, aedes)
   metricsRef.refused = new Counter({ name: 'switchyard_connections_refused_total', help: 'Connections refused by authentication', labelNames: ['reason'], registers: [deps.registry] })
   metricsRef.denied = new Counter({ name: 'switchyard_acl_denied_total', help: 'Publishes and subscriptions denied by the ACL', labelNames: ['action'], registers: [deps.registry] })
+  for (const reason of REFUSAL_REASONS) metricsRef.refused.inc({ reason }, 0)
+  for (const action of ['publish', 'subscribe']) metricsRef.denied.inc({ action }, 0)
   publishLifecycleEvents(aedes, connections, log, { nodeId: deps.nodeId, directory: deps.cluster?.directory })
   // After the lifecycle events, which also wrap client registration.
   subscriptionQuota.watch(aedes)

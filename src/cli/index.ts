@@ -5,20 +5,7 @@ import { passwdCommand } from './passwd.js'
 import { rulesTestCommand } from './rules-test.js'
 import { validateCommand } from './validate.js'
 import type { CliOptions } from './options.js'
-
-const USAGE = `Usage: switchyard <command> [options]
-
-Commands:
-  start      [--config switchyard.yaml] [--log-level info]   run the broker
-  validate   --config FILE                                  check a config file (exit 0 or 1)
-  passwd                                                    print the hash of a password for auth.users
-  rules test --config FILE --topic T --payload JSON [--client-id C]
-                                                            show what the rules would do with a message
-
-Options:
-  -h, --help       show this help
-  -v, --version    show the version
-`
+import { USAGE, usageOf } from './usage.js'
 
 /** Runs the command line; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -26,23 +13,26 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'start':
-        return await startCommand(options(rest, { config: 'switchyard.yaml' }, ['config', 'log-level']))
+        return await withHelp('start', options(rest, { config: 'switchyard.yaml' }, ['config', 'log-level']), startCommand)
       case 'validate':
-        return validateCommand(options(rest, {}, ['config']))
+        return await withHelp('validate', options(rest, { config: 'switchyard.yaml' }, ['config']), validateCommand)
       case 'passwd':
-        options(rest, {}, [])
-        return await passwdCommand()
+        return await withHelp('passwd', options(rest, {}, []), passwdCommand)
       case 'rules':
+        if (rest[0] === '-h' || rest[0] === '--help') return help('rules')
         if (rest[0] !== 'test') throw new UsageError(`unknown command "rules ${rest[0] ?? ''}": did you mean "rules test"?`)
-        return rulesTestCommand(options(rest.slice(1), { config: 'switchyard.yaml' }, ['config', 'topic', 'payload', 'client-id']))
+        return await withHelp('rules test', options(rest.slice(1), { config: 'switchyard.yaml' }, ['config', 'topic', 'payload', 'client-id']), rulesTestCommand)
       case '-v':
       case '--version':
         process.stdout.write(`${await version()}\n`)
         return 0
+      case 'help':
+        if (rest.length > 0) return help(rest.join(' '))
+        process.stdout.write(USAGE)
+        return 0
       case undefined:
       case '-h':
       case '--help':
-      case 'help':
         process.stdout.write(USAGE)
         return command === undefined ? 1 : 0
       default:
@@ -62,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
   config: { type: 'string', short: 'c' },
   'log-level': { type: 'string', short: 'l' },
   topic: { type: 'string', short: 't' },
@@ -69,11 +60,26 @@ const OPTIONS = {
   'client-id': { type: 'string' },
 } as const
 
-function options(args: string[], defaults: CliOptions, allowed: Array<keyof typeof OPTIONS>): CliOptions {
+/** Prints the help of `command` on stdout; an unknown one is a usage error. */
+function help(command: string): number {
+  const text = usageOf(command)
+  if (text === undefined) throw new UsageError(`unknown command "${command}"`)
+  process.stdout.write(text)
+  return 0
+}
+
+/** Runs `run` with the options, or prints the command's help when they ask for it. */
+function withHelp(command: string, values: CliOptions, run: (options: CliOptions) => number | Promise<number>): number | Promise<number> {
+  if (values.help) return help(command)
+  return run(values)
+}
+
+/** Every command takes -h/--help beside `allowed`. */
+function options(args: string[], defaults: CliOptions, allowed: Array<Exclude<keyof typeof OPTIONS, 'help'>>): CliOptions {
   try {
     const { values } = parseArgs({
       args,
-      options: Object.fromEntries(allowed.map((name) => [name, OPTIONS[name]])),
+      options: Object.fromEntries(['help' as const, ...allowed].map((name) => [name, OPTIONS[name]])),
       strict: true,
       allowPositionals: false,
     })

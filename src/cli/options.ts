@@ -1,5 +1,6 @@
 /** The command line's options, as parsed for every command. */
 export interface CliOptions {
+  help?: boolean
   config?: string
   'log-level'?: string
   topic?: string

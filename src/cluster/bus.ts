@@ -73,6 +73,8 @@ export class StreamBus {
     this.#sent = new Counter({ name: 'switchyard_cluster_messages_sent_total', help: 'Messages this node put on the cluster stream', registers })
     this.#received = new Counter({ name: 'switchyard_cluster_messages_received_total', help: 'Messages this node read from the cluster stream, published on other nodes', registers })
     this.#failed = new Counter({ name: 'switchyard_cluster_stream_errors_total', help: 'Failed writes to and reads of the cluster stream', labelNames: ['op'], registers })
+    // At 0 from the start, so that an alert on one has a series before the first failure.
+    for (const op of ['write', 'read', 'decode']) this.#failed.inc({ op }, 0)
   }
 
   /** Starts reading after the newest entry now in the stream. */

@@ -7,6 +7,7 @@ import { checkedConfigSchema, configSchema, type Config } from './schema.js'
 import { describeKnownKeys } from './known-keys.js'
 import { applyEnvironment } from './environment.js'
 import { offsetInScalar } from './scalar-position.js'
+import { missingModule } from './module-files.js'
 
 export type { Config } from './schema.js'
 
@@ -14,7 +15,8 @@ export type { Config } from './schema.js'
  * Reads, parses and validates a config file. Throws one `ConfigError` that
  * names the file, line, column and key of the first mistake; returns a deeply
  * frozen config with every relative path resolved against the file's folder
- * (and `SWITCHYARD_NODE_ID` from `env` applied, see environment.ts).
+ * (and `SWITCHYARD_NODE_ID` from `env` applied, see environment.ts). A
+ * function's module file that is not there is such a mistake.
  */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string
@@ -24,17 +26,25 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read'
     throw new ConfigError('SY_CONFIG_READ', `the config file ${reason} (${(err as Error).message})`, { file }, { cause: err })
   }
-  return parseConfig(text, file, env)
+  return parse(text, file, env, true)
 }
 
-/** Like `loadConfig`, for text already in hand; `file` is used in messages and to resolve paths. */
+/**
+ * Like `loadConfig`, for text already in hand; `file` is used in messages and
+ * to resolve paths. The files the text names are not looked for: it may be
+ * meant for another machine, as the config of an image is.
+ */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return parse(text, file, env, false)
+}
+
+function parse(text: string, file: string, env: NodeJS.ProcessEnv, checkFiles: boolean): Config {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const yamlError = doc.errors[0]
   if (yamlError) {
     const pos = lines.linePos(yamlErrorOffset(doc, yamlError))
-    throw new ConfigError('SY_CONFIG_YAML', `is not valid YAML: ${firstLine(yamlError.message)}`, { file, line: pos.line, column: pos.col })
+    throw new ConfigError('SY_CONFIG_YAML', `the config file is not valid YAML: ${firstLine(yamlError.message)}`, { file, line: pos.line, column: pos.col })
   }
 
   const raw: unknown = doc.toJS() ?? {}
@@ -42,7 +52,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (!result.success) {
     throw issueToError(result.error.issues[0]!, doc, lines, file, text)
   }
-  return deepFreeze(resolvePaths(applyEnvironment(result.data, env, file), dirname(resolve(file))))
+  const config = resolvePaths(applyEnvironment(result.data, env, file), dirname(resolve(file)))
+  const missing = checkFiles ? missingModule(config.functions) : undefined
+  if (missing) {
+    const path = ['functions', missing.name, 'module']
+    throw new ConfigError('SY_CONFIG_INVALID', missing.problem, { file, ...valuePosition(doc, path, lines), key: formatKey(path) })
+  }
+  return deepFreeze(config)
 }
 
 /**

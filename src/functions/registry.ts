@@ -36,7 +36,8 @@ export class FunctionRegistry {
   /**
    * Builds every function of `config`. Modules are not imported here: that
    * would run their code in the broker's thread. A module file that does not
-   * exist yet is only warned about, since it may be deployed after start;
+   * exist is refused by the config loader (config/module-files.ts); a config
+   * built otherwise, or a file removed since, is only warned about here, and
    * invoking it fails with a message that names the file.
    */
   static create(config: FunctionsConfig, deps: FunctionRegistryDeps): FunctionRegistry {

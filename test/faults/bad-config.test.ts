@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { ChildBroker } from '../helpers/child.js'
@@ -27,9 +27,11 @@ interface Mistake {
   text(topic: string): string
   line: number
   column: number
-  /** What follows `file:line:col: `. */
-  sentence: string
+  /** What follows `file:line:col: `; given the config file's folder when it names a path there. */
+  sentence: string | ((folder: string) => string)
 }
+
+const sentenceOf = (m: Mistake, file: string) => typeof m.sentence === 'string' ? m.sentence : m.sentence(dirname(file))
 
 const HEAD = `listen: { mqtt: 0, http: 0 }
 storage: { sqlite: ./data/switchyard.db }
@@ -47,14 +49,14 @@ const MISTAKES: Mistake[] = [
     text: (topic) => `${head(topic)}  - name: second\n\tsql: SELECT * FROM 'x'\n`,
     line: 9,
     column: 1,
-    sentence: 'is not valid YAML: Tabs are not allowed as indentation',
+    sentence: 'the config file is not valid YAML: Tabs are not allowed as indentation',
   },
   {
     what: 'broken YAML (a quote never closed)',
     text: (topic) => `${head(topic)}  - name: second\n    sql: "SELECT * FROM 'x'\n    actions: []\n`,
     line: 9,
     column: 10,
-    sentence: 'is not valid YAML: Missing closing "quote',
+    sentence: 'the config file is not valid YAML: Missing closing "quote',
   },
   {
     what: 'an unknown key',
@@ -84,6 +86,14 @@ const MISTAKES: Mistake[] = [
     column: 5,
     sentence: 'routes.a forms a cycle: a → b → a',
   },
+  {
+    // Without its file every invocation fails; the chat's backlog would be lost without a word.
+    what: "a function's module file that does not exist",
+    text: (topic) => `${head(topic)}functions:\n  backlog: { module: ./functions/backlog.js }\n`,
+    line: 9,
+    column: 22,
+    sentence: (folder) => `functions.backlog.module names a file that does not exist: ${join(folder, 'functions/backlog.js')}`,
+  },
 ]
 
 const f = useApp()
@@ -107,7 +117,7 @@ describe('switchyard validate and start', () => {
     const file = join(dir, 'switchyard.yaml')
     writeFileSync(file, m.text('out/kept'))
     const [validate, start] = await Promise.all([cli(['validate', '--config', file]), cli(['start', '--config', file])])
-    const expected = `switchyard: ${file}:${m.line}:${m.column}: ${m.sentence}\n`
+    const expected = `switchyard: ${file}:${m.line}:${m.column}: ${sentenceOf(m, file)}\n`
     expect([validate.code, validate.stderr, validate.stdout]).toEqual([1, expected, ''])
     expect([start.code, start.stderr, start.stdout]).toEqual([1, expected, ''])
   })
@@ -153,7 +163,7 @@ describe('a running broker rereading a bad config', () => {
       const seen = refusals().length
       writeFileSync(file, m.text('out/changed'))
       await waitUntil(() => refusals().length > seen, { timeout: 5000, what: `the refusal of ${m.what} in the log` })
-      expect(refusals().at(-1)!.err, m.what).toBe(`${file}:${m.line}:${m.column}: ${m.sentence}`)
+      expect(refusals().at(-1)!.err, m.what).toBe(`${file}:${m.line}:${m.column}: ${sentenceOf(m, file)}`)
       expect(refusals().at(-1)!.level, m.what).toBe(50)
       expect(await broker.roundTrip(), m.what).toBe('out/kept')
     }
@@ -176,7 +186,7 @@ describe('a running broker rereading a bad config', () => {
       writeFileSync(file, m.text('out/changed'))
       child!.process.kill('SIGHUP')
       await waitUntil(() => refusals().length > seen, { timeout: 5000, what: `the refusal of ${m.what} in the log` })
-      expect(refusals().at(-1)!.err, m.what).toBe(`${link}:${m.line}:${m.column}: ${m.sentence}`)
+      expect(refusals().at(-1)!.err, m.what).toBe(`${link}:${m.line}:${m.column}: ${sentenceOf(m, link)}`)
       expect(await broker.roundTrip(), m.what).toBe('out/kept')
     }
     writeFileSync(file, head('out/changed'))
