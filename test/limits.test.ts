@@ -215,6 +215,8 @@ describe('defaults', () => {
       drainTimeout: 30_000,
       maxQueuedBytes: 8 * 1024 * 1024,
       invocationsPerClient: 0,
+      // 7 days [limits.sessionExpiry].
+      sessionExpiry: 7 * 24 * 3600 * 1000,
       retained: { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024, maxMessagesPerClient: 100, maxBytesPerClient: 1024 * 1024 },
       sessions: { maxPerUser: 10, maxMessages: 1000, maxBytes: 1024 * 1024 },
       subscriptions: { maxPerClient: 100 },
