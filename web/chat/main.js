@@ -3,12 +3,15 @@ import { cleanName, guestIdentity, newClientId, savedName, saveName } from './id
 import { MessageList } from './message-list.js'
 import { renderPeople } from './people-list.js'
 import { Roster } from './roster.js'
-import { cleanRoom, roomFromLocation, roomHref } from './room.js'
+import { cleanRoom, normalisedHref, roomFromLocation, roomHref } from './room.js'
 
 /** The chat page: finds its elements, asks for a name once, and wires the connection to the views. */
 
 const $ = (id) => document.getElementById(id)
 const room = roomFromLocation(location)
+// /Team%20Blue is the room team-blue: the address bar says so too, and a copied link is the room's own.
+const normalised = normalisedHref(location)
+if (normalised !== undefined) history.replaceState(history.state, '', normalised)
 // Set once the broker has given this browser its identity (see start()).
 let user
 let clientId
