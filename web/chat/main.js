@@ -1,3 +1,4 @@
+import { Activity } from './activity.js'
 import { ChatConnection } from './connection.js'
 import { cleanName, guestIdentity, newClientId, savedName, saveName } from './identity.js'
 import { MessageList } from './message-list.js'
@@ -31,6 +32,7 @@ $('welcome-room').textContent = `#${room}`
 
 const messages = new MessageList($('messages'), $('scroller'), { isOwn })
 const roster = new Roster({ staleMs: 5 * 60_000 })
+const activity = new Activity(messages, { isOwn })
 let connection
 
 function showPeople() {
@@ -73,17 +75,21 @@ async function start(name) {
       connected() {
         // A new session: who is here comes afresh from the welcome and live events.
         roster.clear()
+        activity.pause()
       },
       message(m) {
         messages.add([m])
         showEmpty()
       },
       presence(event) {
-        if (roster.apply(event)) showPeople()
+        if (!roster.apply(event)) return
+        showPeople()
+        activity.update(roster.online(), event.timestamp)
       },
       welcome(w) {
         messages.add(Array.isArray(w.messages) ? w.messages : [], { toBottom: true })
         roster.welcome(w.members, typeof w.now === 'number' ? w.now : Date.now())
+        activity.reset(roster.online())
         showEmpty()
         showPeople()
       },
@@ -91,7 +97,9 @@ async function start(name) {
   })
   connection.start()
   setInterval(() => {
-    if (roster.sweep()) showPeople()
+    if (!roster.sweep()) return
+    showPeople()
+    activity.update(roster.online())
   }, 30_000)
 }
 
