@@ -2,6 +2,7 @@ import { Activity } from './activity.js'
 import { ChatConnection } from './connection.js'
 import { cleanName, guestIdentity, newClientId, savedName, saveName } from './identity.js'
 import { MessageList } from './message-list.js'
+import { limitNote, messageLength } from './message-limit.js'
 import { renderPeople } from './people-list.js'
 import { Roster } from './roster.js'
 import { cleanRoom, normalisedHref, roomFromLocation, roomHref } from './room.js'
@@ -40,13 +41,26 @@ function showPeople() {
   renderPeople($('people-list'), [$('people-count'), $('people-count-side')], roster.online(), me)
 }
 
+let online = false
+
+/** Send is for a connected tab and a message the rules take: within the length limit. */
+function updateComposer() {
+  const note = limitNote(messageLength($('message').value))
+  $('message-limit').hidden = note.text === ''
+  $('message-limit').textContent = note.text
+  $('message-limit').dataset.over = String(note.over)
+  $('send').disabled = !online || note.over
+  return note
+}
+
 function setStatus(state, detail) {
   const status = $('status')
   status.dataset.state = state
   $('status-text').textContent = STATUS_TEXT[state] ?? state
   status.title = detail ?? ''
   document.body.dataset.connection = state
-  $('send').disabled = state !== 'online'
+  online = state === 'online'
+  updateComposer()
   $('offline-note').hidden = state === 'online'
   $('offline-note').textContent = state === 'connecting'
     ? 'Connecting to the chat…'
@@ -107,10 +121,13 @@ $('composer').addEventListener('submit', (e) => {
   e.preventDefault()
   const input = $('message')
   const text = input.value.trim()
-  if (text === '' || !connection) return
+  // Too long: it stays in the box, with the note that says by how much.
+  if (text === '' || !connection || updateComposer().over) return
   if (connection.send(text)) input.value = ''
+  updateComposer()
   input.focus()
 })
+$('message').addEventListener('input', updateComposer)
 
 $('name-form').addEventListener('submit', (e) => {
   e.preventDefault()
