@@ -34,12 +34,12 @@ describe('the conversation in Chromium: who came and went, the last message, the
     expect(await texts(ann.page)).toEqual(['anyone here?', 'me!'])
     expect(await activity(ann.page)).not.toContain('Ann joined')
     expect(ann.errors).toEqual([])
-  })
+  }, 60_000)
 
   it('makes one line of many joins close together', async () => {
     const ann = await chat.open('Ann', '/hall')
     const names = ['Bob', 'Cy', 'Dee', 'Eve', 'Flo']
-    await Promise.all(names.map((name) => chat.open(name, '/hall')))
+    for (const name of names) await chat.open(name, '/hall')
     const [line] = await waitUntil(() => activity(ann.page), {
       until: (lines) => lines.length === 1 && / and 3 others joined$/.test(lines[0]!),
       what: 'one line for five joins in Ann\'s conversation',
@@ -48,7 +48,7 @@ describe('the conversation in Chromium: who came and went, the last message, the
     // Everyone is named in the line's tooltip.
     const title = await ann.page.locator('#messages .activity').getAttribute('title')
     expect(title!.split(', ').sort()).toEqual(names)
-  }, 60_000)
+  }, 90_000)
 
   it('words lines of one to many people', async () => {
     const tab = await chat.visit('/hall')
@@ -87,7 +87,7 @@ describe('the conversation in Chromium: who came and went, the last message, the
     })
     expect(seen.message.y).toBeGreaterThanOrEqual(seen.visible.y)
     await ann.page.context().setOffline(false)
-  })
+  }, 60_000)
 
   it('writes a 12-hour time without a leading zero, and keeps a 24-hour one as it is', async () => {
     const tab = await chat.visit('/hall')

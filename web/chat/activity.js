@@ -5,8 +5,9 @@
  * heartbeats in between, and never oneself.
  *
  * Lines close together are one line: a join within WINDOW_MS of the last
- * line, when that line says who joined and nothing was said since, is added
- * to it ("Ann, Bob and 3 others joined"); the same for leaves. Someone who
+ * one on the conversation's last line, when that line says who joined and
+ * nothing was said since, is added to it ("Ann, Bob and 3 others joined");
+ * the same for leaves. Someone who
  * comes back within the window after leaving (a reload, a dropped
  * connection) is taken out of the "left" line instead.
  *
@@ -56,6 +57,7 @@ export class Activity {
     const last = this.#recent(kind, time)
     if (last) {
       this.#people.get(last).set(user, name)
+      last.dataset.latest = String(Math.max(time, Number(last.dataset.latest)))
       render(last, this.#people.get(last))
       return
     }
@@ -63,6 +65,7 @@ export class Activity {
     li.className = 'activity'
     li.dataset.kind = kind
     li.dataset.time = String(time)
+    li.dataset.latest = String(time)
     const people = new Map([[user, name]])
     this.#people.set(li, people)
     render(li, people)
@@ -80,11 +83,11 @@ export class Activity {
     return true
   }
 
-  /** The conversation's last line, when it is a `kind` line started within the window before `time`. */
+  /** The conversation's last line, when it is a `kind` line whose latest name came within the window before `time`. */
   #recent(kind, time) {
     const last = this.messages.last
     if (!last || !last.classList.contains('activity') || last.dataset.kind !== kind) return undefined
-    return Math.abs(time - Number(last.dataset.time)) <= WINDOW_MS ? last : undefined
+    return Math.abs(time - Number(last.dataset.latest)) <= WINDOW_MS ? last : undefined
   }
 }
 
