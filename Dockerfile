@@ -13,7 +13,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY web ./web
-# The chat's functions, which docker/cluster.yaml runs.
+# The chat example: docker/switchyard.yaml extends its config, docker/cluster.yaml runs its functions.
 COPY examples ./examples
 COPY docker/switchyard.yaml docker/cluster.yaml /etc/switchyard/
 VOLUME /data

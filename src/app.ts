@@ -33,7 +33,7 @@ import { readTlsFiles } from './broker/tls-files.js'
 import { loadConfig } from './config/load.js'
 import { placeListenError } from './config/place.js'
 import type { Config } from './config/schema.js'
-import { watchFile } from './config/watch.js'
+import { watchConfig } from './config/watch.js'
 import { Deliveries } from './delivery/deliveries.js'
 import { Dispatcher } from './delivery/dispatcher.js'
 import { RouteControl, type ClusterRoutes } from './delivery/route-control.js'
@@ -326,7 +326,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       parts.tcp = await listenMqtt(broker, config.listen.mqtt, log).catch(inConfig('mqtt'))
       if (config.listen.mqtts && tls) parts.mqtts = await listenMqtt(broker, config.listen.mqtts, log, tls).catch(inConfig('mqtts'))
       cluster?.setAddress(listening(parts))
-      if (options.configFile) parts.watcher = watchFile(options.configFile, () => reload())
+      if (options.configFile) parts.watcher = watchConfig(options.configFile, () => reload())
     } catch (err) {
       await close()
       throw err

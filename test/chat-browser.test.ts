@@ -1,107 +1,25 @@
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import type { Client } from 'aedes'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { beforeEach, describe, expect, it } from 'vitest'
-import { parse, stringify } from 'yaml'
-import type { TestApp } from './helpers/app.js'
-import { requireCommand } from './helpers/require-command.js'
+import { describe, expect, it } from 'vitest'
+import { connected, EXAMPLE, people, readChatConfig, ROOT, send, texts, useChatBrowser, type ChatConfig, type Tab } from './helpers/chat-browser.js'
 import { useApp } from './helpers/use-app.js'
 import { waitUntil } from './helpers/wait.js'
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
-const EXAMPLE = join(ROOT, 'examples/chat/switchyard.yaml')
 const ARTIFACTS = join(ROOT, 'test-artifacts')
 const ROOM = 'test-room'
 const XSS = '<img src=x onerror=alert(1)>'
 
-interface ChatConfig {
-  functions: Record<string, { module: string } & Record<string, unknown>>
-  rules: unknown[]
-  auth: { jwt: { secretFile: string } } & Record<string, unknown>
-  acl: unknown[]
-}
-
-function readChatConfig(file: string): ChatConfig {
-  return parse(readFileSync(file, 'utf8')) as ChatConfig
-}
-
-/** The example's functions (module paths made absolute), rules, auth and ACL, to append to the test app's config. */
-function chatYaml(secretDir: string): string {
-  const { functions, rules, auth, acl } = readChatConfig(EXAMPLE)
-  const absolute = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, { ...fn, module: resolve(dirname(EXAMPLE), fn.module) }]))
-  return stringify({ functions: absolute, rules, auth: { ...auth, jwt: { ...auth.jwt, secretFile: join(secretDir, 'jwt-secret') } }, acl })
-}
-
-/** A browser tab in the chat, with what went wrong in it: alerts, uncaught errors, console errors (CSP violations among them). */
-interface Tab {
-  page: Page
-  dialogs: string[]
-  errors: string[]
-}
-
 const f = useApp()
-let app: TestApp | undefined
-let browser: Browser | undefined
-
-/** Opens the chat in a fresh browser profile (its own localStorage) and joins under `name`. */
-async function openChat(name: string, path = `/${ROOM}`, viewport = { width: 1024, height: 720 }): Promise<Tab> {
-  const context = await browser!.newContext({ viewport })
-  // Within the test's own timeout, so that a wait that fails says what it waited for.
-  context.setDefaultTimeout(10_000)
-  const page = await context.newPage()
-  const tab: Tab = { page, dialogs: [], errors: [] }
-  watch(tab)
-  await page.goto(app!.httpUrl + path)
-  await page.locator('#welcome').getByLabel('Your name').fill(name)
-  await page.getByRole('button', { name: 'Join the chat' }).click()
-  await connected(page)
-  return tab
-}
-
-function watch(tab: Tab): void {
-  tab.page.on('dialog', (dialog) => {
-    tab.dialogs.push(dialog.message())
-    void dialog.dismiss()
-  })
-  tab.page.on('pageerror', (err) => tab.errors.push(err.message))
-  tab.page.on('console', (message) => {
-    if (message.type() === 'error') tab.errors.push(message.text())
-  })
-}
-
-async function connected(page: Page): Promise<void> {
-  await page.locator('#status[data-state="online"]').waitFor({ timeout: 10_000 })
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.getByLabel('Message', { exact: true }).fill(text)
-  await page.getByRole('button', { name: 'Send' }).click()
-}
-
-/** The texts of the messages on the page, in order. */
-function texts(page: Page): Promise<string[]> {
-  return page.locator('#messages .text').allTextContents()
-}
-
-/** The names in the people list. */
-function people(page: Page): Promise<string[]> {
-  return page.locator('#people-list .person-name').allTextContents()
-}
 
 describe('the browser chat, on the example rules and functions', () => {
-  beforeEach(async () => {
-    const executablePath = requireCommand('chromium', 'chromium')
-    app = await f.start(chatYaml(f.tempDir()))
-    const launched = await chromium.launch({
-      executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    })
-    browser = launched
-    f.defer(() => launched.close())
-  })
+  const chat = useChatBrowser(f)
+
+  /** Opens the chat in a fresh browser profile (its own localStorage) and joins under `name`. */
+  function openChat(name: string, path = `/${ROOM}`, viewport = { width: 1024, height: 720 }): Promise<Tab> {
+    return chat.open(name, path, { viewport })
+  }
 
   it('shows two people each other\'s messages, sets their own apart, and shows markup as text', async () => {
     const alice = await openChat('Alice')
@@ -162,7 +80,7 @@ describe('the browser chat, on the example rules and functions', () => {
     await send(carol.page, 'back soon')
     await carol.page.locator('#messages .message.own', { hasText: 'back soon' }).waitFor()
     const connections: Client[] = []
-    app!.app.broker.aedes.on('clientReady', (client) => connections.push(client))
+    chat.app.app.broker.aedes.on('clientReady', (client) => connections.push(client))
     await carol.page.reload()
     await connected(carol.page)
     expect(await carol.page.locator('#welcome').isVisible()).toBe(false)

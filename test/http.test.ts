@@ -30,6 +30,28 @@ describe('HTTP', () => {
     expect((await fetch(`${t.httpUrl}/api/nothing`)).status).toBe(403) // no admin.token: the API is closed
   })
 
+  it('serves the web client for a room as people type it: spaces, accents, any length; never for the server\'s own paths', async () => {
+    for (const path of ['/Team%20Blue', '/caf%C3%A9', `/${'a'.repeat(65)}`, '/Team%20Blue?x=1', '/a%2Fb', '/v1.2', '/team-blue/']) {
+      const res = await fetch(`${t.httpUrl}${path}`)
+      expect([path, res.status, res.headers.get('content-type')]).toEqual([path, 200, expect.stringMatching(/text\/html/)])
+      expect(await res.text()).toContain('<title>Switchyard chat</title>')
+    }
+    const head = await fetch(`${t.httpUrl}/Team%20Blue`, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    // /console is the console's page (see console-browser.test.ts), never a room.
+    const consolePage = await fetch(`${t.httpUrl}/console`)
+    expect(await consolePage.text()).toContain('<title>Switchyard console</title>')
+    for (const path of ['/api', '/mqtt', '/auth', '/a/b', '/mqtt/']) {
+      const res = await fetch(`${t.httpUrl}${path}`)
+      expect([path, res.status]).toEqual([path, 404])
+      expect(await res.json()).toEqual({ error: `GET ${path} is not here` })
+    }
+    expect((await fetch(`${t.httpUrl}/Team%20Blue`, { method: 'POST' })).status).toBe(404)
+    // A file that exists is that file.
+    const icon = await fetch(`${t.httpUrl}/favicon.svg`)
+    expect(icon.headers.get('content-type')).toMatch(/svg/)
+  })
+
   it('refuses WebSocket upgrades outside /mqtt', async () => {
     const { WebSocket } = await import('ws')
     const ws = new WebSocket(`${t.httpUrl.replace('http', 'ws')}/other`, 'mqtt')

@@ -3,6 +3,7 @@ import { createApp } from '../app.js'
 import { loadConfig } from '../config/load.js'
 import { UsageError } from '../errors.js'
 import type { CliOptions } from './options.js'
+import { startedLine } from './started-line.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 // A shutdown that takes longer than this is stuck; exit anyway.
@@ -19,6 +20,8 @@ export async function startCommand(options: CliOptions): Promise<number> {
   const app = createApp(config, log, { configFile: options.config })
   const addresses = await app.start()
   log.info({ mqtt: addresses.mqtt, http: addresses.http, config: options.config }, 'Switchyard started')
+  // For the person at the terminal, on stderr: stdout stays JSON lines for log tools.
+  process.stderr.write(`${startedLine(addresses)}\n`)
 
   // SIGHUP rereads the config, as the file watcher does.
   process.on('SIGHUP', () => app.reload())

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml'
+import { isMap, isScalar, type Document, type LineCounter, type Node } from 'yaml'
 import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { checkedConfigSchema, configSchema, type Config } from './schema.js'
 import { describeKnownKeys } from './known-keys.js'
 import { applyEnvironment } from './environment.js'
 import { offsetInScalar } from './scalar-position.js'
+import { EXTENDS_KEY, layerAt, mergeLayers, readLayers } from './layers.js'
 import { missingModule } from './module-files.js'
 
 export type { Config } from './schema.js'
@@ -31,50 +32,33 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 
 /**
  * Like `loadConfig`, for text already in hand; `file` is used in messages and
- * to resolve paths. The files the text names are not looked for: it may be
- * meant for another machine, as the config of an image is.
+ * to resolve paths. A file with `extends:` is read on top of the file it
+ * names (layers.ts); a mistake is reported in the file that made it. The
+ * files the text names are not looked for: it may be meant for another
+ * machine, as the config of an image is.
  */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   return parse(text, file, env, false)
 }
 
 function parse(text: string, file: string, env: NodeJS.ProcessEnv, checkFiles: boolean): Config {
-  const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
-  const yamlError = doc.errors[0]
-  if (yamlError) {
-    const pos = lines.linePos(yamlErrorOffset(doc, yamlError))
-    throw new ConfigError('SY_CONFIG_YAML', `the config file is not valid YAML: ${firstLine(yamlError.message)}`, { file, line: pos.line, column: pos.col })
-  }
-
-  const raw: unknown = doc.toJS() ?? {}
+  const layers = readLayers(text, file)
+  const raw = layers.length === 1 ? layers[0]!.raw : mergeLayers(layers)
   const result = checkedConfigSchema.safeParse(raw)
   if (!result.success) {
-    throw issueToError(result.error.issues[0]!, doc, lines, file, text)
+    const issue = result.error.issues[0]!
+    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
+    const layer = layerAt(layers, issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]!] : path)
+    throw issueToError(issue, layer.doc, layer.lines, layer.file, layer.text)
   }
   const config = resolvePaths(applyEnvironment(result.data, env, file), dirname(resolve(file)))
   const missing = checkFiles ? missingModule(config.functions) : undefined
   if (missing) {
     const path = ['functions', missing.name, 'module']
-    throw new ConfigError('SY_CONFIG_INVALID', missing.problem, { file, ...valuePosition(doc, path, lines), key: formatKey(path) })
+    const layer = layerAt(layers, path)
+    throw new ConfigError('SY_CONFIG_INVALID', missing.problem, { file: layer.file, ...valuePosition(layer.doc, path, layer.lines), key: formatKey(path) })
   }
   return deepFreeze(config)
-}
-
-/**
- * Where to point for a YAML error. A quote that is never closed is found
- * only at the end of the file; the place to fix is where it opened.
- */
-function yamlErrorOffset(doc: Document, error: YAMLError): number {
-  let at = error.pos[0]
-  if (error.code === 'MISSING_CHAR' && /quote/.test(error.message)) {
-    visit(doc, {
-      Scalar(_key, node) {
-        if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && node.range?.[1] === error.pos[0]) at = node.range[0]
-      },
-    })
-  }
-  return at
 }
 
 function issueToError(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string, text: string): ConfigError {
@@ -82,7 +66,9 @@ function issueToError(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter
   let message = issue.message
   if (issue.code === 'unrecognized_keys') {
     const unknown = issue.keys[0]!
+    // `extends` is read before the schema (layers.ts), which so does not list it.
     message = `is not a known key${describeKnownKeys(configSchema, path)}`
+    if (path.length === 0) message = message.replace(/\)$/, `, ${EXTENDS_KEY})`)
     path = [...path, unknown]
     const at = keyPosition(doc, path, lines)
     return new ConfigError('SY_CONFIG_INVALID', message, { file, ...at, key: formatKey(path) })
@@ -162,8 +148,4 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child)
   }
   return value
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
 }

@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
+import { configFiles } from './layers.js'
 
 /**
  * Calls `onChange` when the config file changes. It watches the folder, not
@@ -26,6 +27,20 @@ export function watchFile(file: string, onChange: () => void, debounceMs = 150):
     close() {
       clearTimeout(timer)
       watcher?.close()
+    },
+  }
+}
+
+/**
+ * Calls `onChange` when the config file or a file it extends changes (the
+ * files it extends when this is called: a new `extends:` is watched from
+ * the next start).
+ */
+export function watchConfig(file: string, onChange: () => void): { close(): void } {
+  const watchers = configFiles(file).map((name) => watchFile(name, onChange))
+  return {
+    close() {
+      for (const watcher of watchers) watcher.close()
     },
   }
 }

@@ -34,6 +34,15 @@ export interface HttpDeps {
   admitsHost(host: string | undefined, remoteAddress: string | undefined): boolean
 }
 
+/** One-level paths that are the server's own, never a room, whether or not something answers there now. */
+const SERVER_PATHS = new Set(['api', 'mqtt', 'metrics', 'healthz', 'auth', 'console'])
+
+/** `/name` or `/name/`: one path level (raw, so `%2F` stays inside it), not one of the server's own. */
+function isRoomPath(path: string): boolean {
+  const name = /^\/([^/]+)\/?$/.exec(path)?.[1]
+  return name !== undefined && !SERVER_PATHS.has(name)
+}
+
 /**
  * The one HTTP server: web/ as static files, /healthz, /metrics, and later
  * /api. MQTT over WebSocket is attached to its `server` for `/mqtt`. Every
@@ -96,11 +105,13 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     decorateReply: false,
     allowedPath: (path) => /^\/mqtt(\.esm|\.min)?\.js$/.test(path),
   })
-  // A room is a path: /lobby, /team-blue. Any one-level path that names no
-  // file is the web client, which reads the room from the path.
+  // A room is a path: /lobby, /team-blue, and as people type them, /Team%20Blue
+  // or /caf%C3%A9. Any one-level path that names no file and is none of the
+  // server's own is the web client, which makes a room name of it
+  // (web/chat/room.js: /Team%20Blue is the room team-blue).
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]!
-    if (req.method === 'GET' && /^\/[A-Za-z0-9_-]{1,64}$/.test(path)) return reply.sendFile('index.html')
+    if ((req.method === 'GET' || req.method === 'HEAD') && isRoomPath(path)) return reply.sendFile('index.html')
     return reply.code(404).send({ error: `${req.method} ${path} is not here` })
   })
 

@@ -15,6 +15,8 @@ export interface ChildBroker {
   httpUrl: string
   /** Every log line the child printed, parsed. */
   logs: Array<Record<string, unknown>>
+  /** What the child wrote to stderr so far. */
+  stderr(): string
   /** Resolves with the exit code and signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
@@ -54,6 +56,7 @@ export async function startChild(configFile: string, args: string[] = []): Promi
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     logs,
+    stderr: () => stderr,
     exited,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)

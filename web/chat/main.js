@@ -1,14 +1,19 @@
+import { Activity } from './activity.js'
 import { ChatConnection } from './connection.js'
 import { cleanName, guestIdentity, newClientId, savedName, saveName } from './identity.js'
 import { MessageList } from './message-list.js'
+import { limitNote, messageLength } from './message-limit.js'
 import { renderPeople } from './people-list.js'
 import { Roster } from './roster.js'
-import { cleanRoom, roomFromLocation, roomHref } from './room.js'
+import { cleanRoom, normalisedHref, roomFromLocation, roomHref } from './room.js'
 
 /** The chat page: finds its elements, asks for a name once, and wires the connection to the views. */
 
 const $ = (id) => document.getElementById(id)
 const room = roomFromLocation(location)
+// /Team%20Blue is the room team-blue: the address bar says so too, and a copied link is the room's own.
+const normalised = normalisedHref(location)
+if (normalised !== undefined) history.replaceState(history.state, '', normalised)
 // Set once the broker has given this browser its identity (see start()).
 let user
 let clientId
@@ -28,11 +33,24 @@ $('welcome-room').textContent = `#${room}`
 
 const messages = new MessageList($('messages'), $('scroller'), { isOwn })
 const roster = new Roster({ staleMs: 5 * 60_000 })
+const activity = new Activity(messages, { isOwn })
 let connection
 
 function showPeople() {
   const me = connection?.connected ? { user, name: connection.name } : undefined
   renderPeople($('people-list'), [$('people-count'), $('people-count-side')], roster.online(), me)
+}
+
+let online = false
+
+/** Send is for a connected tab and a message the rules take: within the length limit. */
+function updateComposer() {
+  const note = limitNote(messageLength($('message').value))
+  $('message-limit').hidden = note.text === ''
+  $('message-limit').textContent = note.text
+  $('message-limit').dataset.over = String(note.over)
+  $('send').disabled = !online || note.over
+  return note
 }
 
 function setStatus(state, detail) {
@@ -41,7 +59,8 @@ function setStatus(state, detail) {
   $('status-text').textContent = STATUS_TEXT[state] ?? state
   status.title = detail ?? ''
   document.body.dataset.connection = state
-  $('send').disabled = state !== 'online'
+  online = state === 'online'
+  updateComposer()
   $('offline-note').hidden = state === 'online'
   $('offline-note').textContent = state === 'connecting'
     ? 'Connecting to the chat…'
@@ -70,17 +89,21 @@ async function start(name) {
       connected() {
         // A new session: who is here comes afresh from the welcome and live events.
         roster.clear()
+        activity.pause()
       },
       message(m) {
         messages.add([m])
         showEmpty()
       },
       presence(event) {
-        if (roster.apply(event)) showPeople()
+        if (!roster.apply(event)) return
+        showPeople()
+        activity.update(roster.online(), event.timestamp)
       },
       welcome(w) {
         messages.add(Array.isArray(w.messages) ? w.messages : [], { toBottom: true })
         roster.welcome(w.members, typeof w.now === 'number' ? w.now : Date.now())
+        activity.reset(roster.online())
         showEmpty()
         showPeople()
       },
@@ -88,7 +111,9 @@ async function start(name) {
   })
   connection.start()
   setInterval(() => {
-    if (roster.sweep()) showPeople()
+    if (!roster.sweep()) return
+    showPeople()
+    activity.update(roster.online())
   }, 30_000)
 }
 
@@ -96,10 +121,13 @@ $('composer').addEventListener('submit', (e) => {
   e.preventDefault()
   const input = $('message')
   const text = input.value.trim()
-  if (text === '' || !connection) return
+  // Too long: it stays in the box, with the note that says by how much.
+  if (text === '' || !connection || updateComposer().over) return
   if (connection.send(text)) input.value = ''
+  updateComposer()
   input.focus()
 })
+$('message').addEventListener('input', updateComposer)
 
 $('name-form').addEventListener('submit', (e) => {
   e.preventDefault()

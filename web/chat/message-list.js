@@ -1,12 +1,11 @@
 import { avatar } from './people-list.js'
+import { formatFull, formatTime } from './time.js'
 
 /** Messages from one sender closer together than this share one header. */
 const GROUP_MS = 5 * 60_000
 const MAX_MESSAGES = 500
-
-const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })
-const dayAndTime = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })
-const full = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' })
+/** How close to the bottom (px) still counts as reading the newest messages. */
+const NEAR_BOTTOM = 80
 
 /**
  * The conversation, oldest at the top, in the order of the broker's
@@ -19,11 +18,22 @@ const full = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 
  */
 export class MessageList {
   #ids = new Set()
+  #atBottom = true
 
   constructor(list, scroller, { isOwn }) {
     this.list = list
     this.scroller = scroller
     this.isOwn = isOwn
+    // When the conversation's box shrinks (the offline note above the
+    // composer appears, a phone's keyboard opens), its top stays put and the
+    // newest messages would slip out of view below: a reader who was at the
+    // bottom stays there.
+    scroller.addEventListener('scroll', () => {
+      this.#atBottom = this.#nearBottom()
+    }, { passive: true })
+    new ResizeObserver(() => {
+      if (this.#atBottom) this.scrollToBottom()
+    }).observe(scroller)
   }
 
   get size() {
@@ -50,23 +60,46 @@ export class MessageList {
 
   scrollToBottom() {
     this.scroller.scrollTop = this.scroller.scrollHeight
+    this.#atBottom = true
+  }
+
+  /**
+   * Places a line that is not a message (someone joined) by its
+   * `data-time` among the messages; keeps the view at the bottom when it
+   * was there.
+   */
+  place(li) {
+    const atBottom = this.#nearBottom()
+    this.#placeByTime(li)
+    this.#trim()
+    if (atBottom) this.scrollToBottom()
+  }
+
+  /** The last line of the conversation, message or not. */
+  get last() {
+    return this.list.lastElementChild
   }
 
   #nearBottom() {
     const s = this.scroller
-    return s.scrollHeight - s.scrollTop - s.clientHeight < 80
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM
   }
 
   #insert(message) {
     const li = this.#render(message)
-    // Live messages are newest: look for the place from the end.
+    this.#placeByTime(li)
+    return li
+  }
+
+  #placeByTime(li) {
+    const time = Number(li.dataset.time)
+    // Live lines are newest: look for the place from the end.
     let after = this.list.lastElementChild
-    while (after && Number(after.dataset.time) > message.timestamp) after = after.previousElementSibling
+    while (after && Number(after.dataset.time) > time) after = after.previousElementSibling
     if (after) after.after(li)
     else this.list.prepend(li)
     group(li)
     if (li.nextElementSibling) group(li.nextElementSibling)
-    return li
   }
 
   #render(m) {
@@ -89,7 +122,7 @@ export class MessageList {
     const date = new Date(m.timestamp)
     time.dateTime = date.toISOString()
     time.textContent = formatTime(date)
-    time.title = full.format(date)
+    time.title = formatFull(date)
     meta.append(author, time)
     const text = document.createElement('p')
     text.className = 'text'
@@ -102,7 +135,7 @@ export class MessageList {
   #trim() {
     while (this.list.childElementCount > MAX_MESSAGES) {
       const first = this.list.firstElementChild
-      this.#ids.delete(first.dataset.id)
+      if (first.dataset.id !== undefined) this.#ids.delete(first.dataset.id)
       first.remove()
       if (this.list.firstElementChild) group(this.list.firstElementChild)
     }
@@ -111,6 +144,7 @@ export class MessageList {
 
 /** Marks a message that continues its sender's previous one, which hides its header. */
 function group(li) {
+  if (!li.classList.contains('message')) return
   const prev = li.previousElementSibling
   const continues = prev !== null &&
     prev.dataset.sender === li.dataset.sender &&
@@ -129,9 +163,4 @@ function normalise(m) {
   // Who sent it, as the broker's rule stamped it: the authenticated user.
   const user = typeof m.user === 'string' ? m.user : clientId
   return { id, timestamp, clientId, user, message, name }
-}
-
-function formatTime(date) {
-  const today = new Date()
-  return date.toDateString() === today.toDateString() ? timeOfDay.format(date) : dayAndTime.format(date)
 }

@@ -1,17 +1,17 @@
 /**
  * Which room a page is in. A room is one MQTT topic level (`chat/pub/{room}`)
- * and one URL path level (the server answers `/{room}` with this page for
- * letters, digits, `_` and `-`, up to 64), so a room name is lower-case
- * letters, digits, `_` and `-`; anything else becomes `-`.
+ * and one URL path level (the server answers any `/{anything}` that is not
+ * its own with this page), so a room name is lower-case letters, digits, `_`
+ * and `-`, up to 64: `/Team%20Blue` is the room `team-blue`, `/café` is
+ * `cafe`, and anything else becomes `-`.
  */
 export const DEFAULT_ROOM = 'lobby'
 const MAX_LENGTH = 64
 
 /** `/room-name`, else `/?room=name`, else `/#name`, else the lobby. */
 export function roomFromLocation(location) {
-  const path = decode(location.pathname.replace(/^\/+|\/+$/g, ''))
   const candidates = [
-    path === 'index.html' ? '' : path,
+    pathName(location),
     new URLSearchParams(location.search).get('room') ?? '',
     decode(location.hash.slice(1)),
   ]
@@ -22,19 +22,42 @@ export function roomFromLocation(location) {
   return DEFAULT_ROOM
 }
 
+/**
+ * The address to show instead of a room path written otherwise than the
+ * page writes it (`/Team%20Blue` -> `/team-blue`), query and fragment kept;
+ * undefined when the address is the room's own already, or the room does
+ * not come from the path.
+ */
+export function normalisedHref(location) {
+  const room = cleanRoom(pathName(location))
+  if (room === '' || roomHref(room) === location.pathname) return undefined
+  return roomHref(room) + location.search + location.hash
+}
+
 export function cleanRoom(raw) {
-  return raw
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '') // café -> cafe
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]+/g, '-')
-    .replace(/-{2,}/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, MAX_LENGTH)
+  return trimDashes(
+    trimDashes(
+      raw
+        .normalize('NFKD')
+        .replace(/\p{M}/gu, '') // café -> cafe
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]+/g, '-')
+        .replace(/-{2,}/g, '-'),
+    ).slice(0, MAX_LENGTH), // a name cut at a dash ends without one
+  )
 }
 
 export function roomHref(room) {
   return `/${room}`
+}
+
+function pathName(location) {
+  const path = decode(location.pathname.replace(/^\/+|\/+$/g, ''))
+  return path === 'index.html' ? '' : path
+}
+
+function trimDashes(text) {
+  return text.replace(/^-+|-+$/g, '')
 }
 
 function decode(text) {
