@@ -59,6 +59,7 @@ import { RouteTable } from './routes/route-table.js'
 import { RulesEngine } from './rules/engine.js'
 import { RuleSet } from './rules/rule-set.js'
 import { RuleStatsBook } from './rules/rule-stats.js'
+import { RuleSwitches } from './rules/rule-switches.js'
 import type { Storage } from './storage/index.js'
 import type { Db } from './store/database.js'
 
@@ -131,6 +132,7 @@ interface Parts {
   actionDeps: ActionDeps
   functions: FunctionRegistry
   routes: RouteTable
+  ruleSwitches: RuleSwitches
   dispatcher: Dispatcher
   sweeper: NodeJS.Timeout
   expiry: SessionExpiry
@@ -216,6 +218,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const engine = (parts.engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry, cluster?.recorded, tracer))
       const functions = (parts.functions = FunctionRegistry.create(config.functions, { host: new LocalFunctionHost(publisher, storage.events), log, configDir: '.' }))
       const routes = (parts.routes = new RouteTable(storage.routes))
+      // Rule switches are saved with the routes' changes, and read with them.
+      const ruleSwitches = (parts.ruleSwitches = new RuleSwitches({ engine, table: routes, log, changed: () => parts.flowMap?.changed() }))
       await routes.refresh()
       routes.load(config.routes, new Set(functions.names()))
       const routeCache = (parts.routeCache = new RouteCache({ table: routes, ttlMs: config.cluster ? config.routesCacheTtl : 0, log, onRead: (version) => cluster?.setRoutesVersion(version) }))
@@ -259,7 +263,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const deliveries = new Deliveries({ outbox: storage.outbox, publisher, wake })
       const quota = new InvocationQuota(() => ({ rate: limits.config.invocationsPerClient, count: () => limits.count('invocations_per_client') }), log.child({ module: 'actions' }))
       const actionDeps = (parts.actionDeps = { events: storage.events, log: log.child({ module: 'actions' }), publisher, deliveries, quota })
-      engine.use(RuleSet.build(config.rules, actionDeps, ruleStats))
+      ruleSwitches.load(RuleSet.build(config.rules, actionDeps, ruleStats))
       engine.attach(hooks)
       // Deliveries left by the previous run (a crash, a restart) go out now,
       // and the wills it owed, once rules can see them.
@@ -296,7 +300,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         metricsToken: config.admin.metricsToken,
         admitsHost: (host, remoteAddress) => limits.admitsHost(host, remoteAddress),
         api: [
-          rulesApi(engine),
+          rulesApi(engine, ruleSwitches),
           storeApi(stored),
           routesApi(routeControl),
           consoleApi(flowMap, tracer),
@@ -343,8 +347,8 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
   }
 
   function reload(): ReloadResult {
-    const { engine, actionDeps, functions, routes } = parts
-    if (!options.configFile || !engine || !actionDeps || !functions || !routes) return { ok: false, error: new Error('nothing to reload: the app was not started from a config file') }
+    const { engine, actionDeps, functions, routes, ruleSwitches } = parts
+    if (!options.configFile || !engine || !actionDeps || !functions || !routes || !ruleSwitches) return { ok: false, error: new Error('nothing to reload: the app was not started from a config file') }
     const file = options.configFile
     let next: Config
     let rules: RuleSet
@@ -365,12 +369,13 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
     const later = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(config[key]))
     if (later.length > 0) log.warn({ sections: later }, `${listOf(later)} changes take effect at the next restart`)
     functions.use(targets)
-    engine.use(rules)
+    // The switches set through the admin API stay over the config's `enabled`.
+    const inForce = ruleSwitches.load(rules)
     limits.update(next.limits)
     config = { ...next, ...Object.fromEntries(RESTART_ONLY.map((key) => [key, config[key]])) }
     parts.flowMap?.changed()
-    log.info({ rules: rules.size, functions: targets.size, routes: routes.list().length }, 'config reloaded')
-    return { ok: true, rules: rules.size }
+    log.info({ rules: inForce.size, functions: targets.size, routes: routes.list().length }, 'config reloaded')
+    return { ok: true, rules: inForce.size }
   }
 
   function close(): Promise<void> {

@@ -125,6 +125,50 @@ describe('the console', () => {
     expect(errors).toEqual([])
   })
 
+  it('disables a rule from its panel: the map shows it disabled and a published message no longer runs it, until enabled or reset', async () => {
+    // A later rule on the same topic is the sign that a message was considered.
+    await f.start(rules(`  - name: witness
+    sql: SELECT * FROM 'orders/+'
+    actions:
+      - republish: { topic: 'seen/\${topic(2)}' }
+`))
+    const { client, inbox } = await f.connectWithInbox({ clientId: 'rule-switch-watcher' })
+    await client.subscribeAsync('audit/#', { qos: 1 })
+    await client.subscribeAsync('seen/#', { qos: 1 })
+    const pub = await f.connect({ clientId: 'rule-switch-shop' })
+    /** The topics the rules republished a message on orders/{shop} to. */
+    const republished = async (shop: string) => {
+      await pub.publishAsync(`orders/${shop}`, JSON.stringify({ shop }), { qos: 1 })
+      await inbox.waitFor((m) => m.some((x) => x.topic === `seen/${shop}`), 5000, `seen/${shop}`)
+      await inbox.flush()
+      return inbox.messages.filter((m) => m.topic.endsWith(`/${shop}`)).map((m) => m.topic).sort()
+    }
+    expect(await republished('rome')).toEqual(['audit/rome', 'seen/rome'])
+
+    const { page, errors } = await openConsole()
+    await node(page, 'rule:route-orders').click()
+    await page.getByText('Enabled as the config says.').waitFor()
+    expect(await page.getByRole('button', { name: 'Reset to the config', exact: true }).isHidden()).toBe(true)
+    await page.getByRole('button', { name: 'Disable', exact: true }).click()
+    await page.getByText('Rule route-orders is disabled on every node').waitFor()
+    await page.locator('svg .node.disabled[data-id="rule:route-orders"]').filter({ hasText: 'disabled' }).waitFor()
+    await page.getByText('Disabled from the console or the admin API').waitFor()
+    await page.locator('#panel dd[data-stat="enabledSource"]', { hasText: 'api' }).waitFor()
+    expect(await republished('oslo')).toEqual(['seen/oslo'])
+    expect((await f.api('/rules')).rules.find((r: { name: string }) => r.name === 'route-orders')).toMatchObject({ enabled: false, enabledSource: 'api', stats: { matched: 1 } })
+    await page.screenshot({ path: join(ARTIFACTS, 'console-rule-disabled.png') })
+
+    await page.getByRole('button', { name: 'Enable', exact: true }).click()
+    await page.getByText('Rule route-orders is enabled on every node').waitFor()
+    await page.locator('svg .node:not(.disabled)[data-id="rule:route-orders"]').waitFor()
+    expect(await republished('lima')).toEqual(['audit/lima', 'seen/lima'])
+    await page.getByRole('button', { name: 'Reset to the config', exact: true }).click()
+    await page.getByText('Rule route-orders is back to the config: enabled.').waitFor()
+    await page.getByRole('button', { name: 'Reset to the config', exact: true }).waitFor({ state: 'hidden' })
+    expect((await f.api('/rules')).rules.find((r: { name: string }) => r.name === 'route-orders')).toMatchObject({ enabled: true, enabledSource: 'config' })
+    expect(errors).toEqual([])
+  })
+
   it('traces a message through a rule into a function and a republish', async () => {
     await f.start(rules())
     const { page, errors } = await openConsole()

@@ -122,7 +122,7 @@ export class FlowMap {
       const from = add({ id: `filter:${rule.from}`, kind: input, label: rule.from, group, stats: {} })
       const id = add({
         id: `rule:${rule.name}`, kind: 'rule', label: rule.name, group,
-        stats: { enabled: rule.enabled, matched: rule.stats.matched, passed: rule.stats.passed, failed: rule.stats.failed, loops: rule.stats.loops, sql: rule.sql },
+        stats: { enabled: rule.enabled, enabledSource: rule.enabledSource, matched: rule.stats.matched, passed: rule.stats.passed, failed: rule.stats.failed, loops: rule.stats.loops, sql: rule.sql },
       })
       edge(from, id, this.#rates.rate(`rule:${rule.name}:matched`))
       const config = configs.get(rule.name)

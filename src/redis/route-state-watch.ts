@@ -4,16 +4,18 @@ import { routeKeys } from './route-state.js'
 /** How long a failed read of the version waits before the next. */
 const RETRY_MS = 1000
 
-/** What a node hears of a change to the routes. */
+/** What a node hears of a change to the routes (or to a rule switch, saved with them). */
 export interface RouteChange {
   /** The version after the change; the routes as read at this version or a later one are up to date. */
   version: number
   /**
    * The route changed; null when this is not one change's notice but the
    * version read once subscribed (see watchRouteChanges): any route may
-   * have changed.
+   * have changed. Null too for a rule's notice, which names `rule`.
    */
   route: string | null
+  /** The rule switched, when the change is a rule's. */
+  rule?: string
 }
 
 export interface RouteWatch {
@@ -29,8 +31,8 @@ export interface WatchOptions {
 }
 
 /**
- * Tells `onChange` of every change to the routes that RedisRouteStateStore
- * makes, on any node: the notices on `${keyPrefix}routes`, heard on a
+ * Tells `onChange` of every change to the routes and rule switches that
+ * RedisRouteStateStore makes, on any node: the notices on `${keyPrefix}routes`, heard on a
  * connection of its own (a subscribed connection can do nothing else),
  * made with `redis.duplicate()`.
  *
@@ -61,13 +63,15 @@ export function watchRouteChanges(redis: Redis, keyPrefix: string, onChange: (ch
 
   subscriber.on('message', (channel: string, message: string) => {
     if (closed || channel !== keys.channel) return
-    let notice: { version?: unknown; route?: unknown }
+    let notice: { version?: unknown; route?: unknown; rule?: unknown }
     try {
       notice = JSON.parse(message) as typeof notice
     } catch {
       return onError(new Error(`a route change notice on ${keys.channel} is not JSON: ${message.slice(0, 200)}`))
     }
-    if (typeof notice.version === 'number' && typeof notice.route === 'string') onChange({ version: notice.version, route: notice.route })
+    if (typeof notice.version !== 'number') return
+    if (typeof notice.route === 'string') onChange({ version: notice.version, route: notice.route })
+    else if (typeof notice.rule === 'string') onChange({ version: notice.version, route: null, rule: notice.rule })
   })
   subscriber.on('error', onError)
   /** Subscribes, then reads the version: a change made before the subscription is in that version, one after it in a notice. */

@@ -55,7 +55,7 @@ describe('RedisRouteStateStore in a cluster', () => {
     const put = await a.putDefinition('chat', { targets: [{ function: 'chatV2' }] }, T)
     const held = await b.setHeld('chat', true, T + 1)
     expect(held).toBeGreaterThan(put)
-    const state = { version: held, routes: [{ name: 'chat', definition: { targets: [{ function: 'chatV2' }] }, held: true, updatedAt: T }] }
+    const state = { version: held, routes: [{ name: 'chat', definition: { targets: [{ function: 'chatV2' }] }, held: true, updatedAt: T }], rules: [] }
     expect(await a.read()).toEqual(state)
     expect(await b.read()).toEqual(state)
     expect(await a.version()).toBe(held)
@@ -89,6 +89,16 @@ describe('RedisRouteStateStore in a cluster', () => {
     const held = await a.setHeld('chat', true, T + 2)
     await waitUntil(() => changes.length, { what: 'two change notices', until: (n) => n >= 3 })
     expect(changes).toEqual([{ version: before, route: null }, { version: put, route: 'audit' }, { version: held, route: 'chat' }])
+  })
+
+  it('tells a watching node of a rule switched on another node, with its version and rule, on the routes\' channel', async () => {
+    const { a, b, keyPrefix } = twoNodes()
+    const { changes } = await watch(keyPrefix)
+    const off = await b.setRuleEnabled('audit', false, T)
+    const cleared = await a.setRuleEnabled('audit', null, T + 1)
+    await waitUntil(() => changes.length, { what: 'two rule notices', until: (n) => n >= 3 })
+    expect(changes).toEqual([{ version: 0, route: null }, { version: off, route: null, rule: 'audit' }, { version: cleared, route: null, rule: 'audit' }])
+    expect(await a.read()).toEqual({ version: cleared, routes: [], rules: [] })
   })
 
   it('tells a watching node the version again after its connection was lost, so that a change made meanwhile is not missed', async () => {

@@ -1,12 +1,14 @@
 import type { Logger } from 'pino'
 import type { RouteTable } from './route-table.js'
 
-/** What a node hears of a change to the routes (see watchRouteChanges). */
+/** What a node hears of a change to the routes or a rule switch (see watchRouteChanges). */
 export interface RouteNotice {
   /** The version after the change. */
   version: number
-  /** The route changed; null for the version read after (re)subscribing: anything may have changed. */
+  /** The route changed; null for a rule's change, and for the version read after (re)subscribing: anything may have changed. */
   route: string | null
+  /** The rule switched, for a rule's change. */
+  rule?: string
 }
 
 /** How a flush ended: the nodes that read their routes again (and the version they read), and the live nodes that did not say so in time. */
@@ -67,8 +69,9 @@ export class RouteCache {
   /** A change notice: read the routes again unless the table holds that version already. */
   notice(notice: RouteNotice): void {
     const held = this.#table.version
-    if (notice.route !== null && notice.version <= held) return
-    if (notice.route !== null && notice.version > held + 1) this.#log.debug({ held, version: notice.version }, 'route notices were missed: reading the routes again')
+    const one = notice.route !== null || notice.rule !== undefined
+    if (one && notice.version <= held) return
+    if (one && notice.version > held + 1) this.#log.debug({ held, version: notice.version }, 'route notices were missed: reading the routes again')
     void this.#quietly()
   }
 

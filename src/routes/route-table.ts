@@ -1,4 +1,4 @@
-import type { RouteStateStore, SavedRoute } from '../storage/route-state-store.js'
+import type { RouteStateStore, RuleSwitch, SavedRoute } from '../storage/route-state-store.js'
 import { checkRoutes } from './check.js'
 import { routeSchema, type RouteConfig, type TargetConfig } from './schema.js'
 import { WeightedPicker } from './weighted-picker.js'
@@ -36,6 +36,10 @@ interface Live {
  * again. The table is a cache of that store, at a version: read at start
  * (`refresh`), written through on every change, and read again when another
  * process changed the store (see RouteCache).
+ *
+ * The rule switches set through the admin API are saved in the same store,
+ * at the same version: the table reads and writes them with the routes and
+ * tells them to the one watcher given to `onRules` (see RuleSwitches).
  */
 export class RouteTable {
   #live = new Map<string, Live>()
@@ -43,6 +47,9 @@ export class RouteTable {
   #saved = new Map<string, SavedRoute>()
   /** The store's version that #saved is as of. */
   #version = 0
+  /** The rule switches as last read or written. */
+  #rules: readonly RuleSwitch[] = []
+  #onRules: ((rules: readonly RuleSwitch[]) => void) | undefined
   /** What the last load() was given: a refresh applies the store over it again. */
   #loaded: { fromConfig: Readonly<Record<string, RouteConfig>>; functions: ReadonlySet<string> } | undefined
 
@@ -63,6 +70,10 @@ export class RouteTable {
   async refresh(): Promise<number> {
     const state = await this.store.read()
     if (state.version < this.#version) return this.#version
+    // Told before the routes are applied: a route that cannot be applied
+    // (it refers to something missing) keeps no rule switch out of force.
+    this.#rules = state.rules
+    this.#onRules?.(state.rules)
     const saved = new Map(state.routes.map((r): [string, SavedRoute] => [r.name, r]))
     if (this.#loaded) this.#live = this.#apply(this.#loaded.fromConfig, this.#loaded.functions, saved)
     this.#saved = saved
@@ -159,6 +170,21 @@ export class RouteTable {
     this.#saved.set(name, saved ? { ...saved, held } : { name, definition: null, held, updatedAt: null })
     l.held = held
     return view(name, l)
+  }
+
+  /** Tells `watcher` the rule switches each time they are read or written; one watcher at a time. */
+  onRules(watcher: (rules: readonly RuleSwitch[]) => void): void {
+    this.#onRules = watcher
+    watcher(this.#rules)
+  }
+
+  /** Saves a rule's switch, or clears it with null, and tells the watcher. */
+  async setRuleEnabled(name: string, enabled: boolean | null): Promise<void> {
+    const at = Date.now()
+    this.#wrote(await this.store.setRuleEnabled(name, enabled, at))
+    const others = this.#rules.filter((r) => r.name !== name)
+    this.#rules = enabled === null ? others : [...others, { name, enabled, updatedAt: at }]
+    this.#onRules?.(this.#rules)
   }
 
   /**

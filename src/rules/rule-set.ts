@@ -14,6 +14,8 @@ export interface CompiledRule {
   readonly actions: readonly Action[]
   readonly errorAction: Action | undefined
   readonly enabled: boolean
+  /** Where `enabled` comes from: the config, or a switch set through the admin API (see RuleSwitches). */
+  readonly enabledSource: 'config' | 'api'
   /** True when an action records durable deliveries (see RulesEngine.beforeAck). */
   readonly durable: boolean
   readonly stats: RuleStats
@@ -65,11 +67,25 @@ export class RuleSet {
         durable: actions.some((a) => a.durable === true),
         errorAction: config.errorAction ? buildAction(config.errorAction, deps) : undefined,
         enabled: config.enabled,
+        enabledSource: 'config',
         stats: ruleStats,
       }
     })
     stats.keepOnly(new Set(configs.map((c) => c.name)))
     return new RuleSet(rules)
+  }
+
+  /**
+   * This set (built from the config) with rules switched on or off by name:
+   * the same compiled rules and stats, a new matcher. Names it does not
+   * hold are left out.
+   */
+  withSwitches(switches: ReadonlyMap<string, boolean>): RuleSet {
+    if (switches.size === 0) return this
+    return new RuleSet(this.rules.map((rule) => {
+      const enabled = switches.get(rule.name)
+      return enabled === undefined ? rule : { ...rule, enabled, enabledSource: 'api' }
+    }))
   }
 
   get size(): number {

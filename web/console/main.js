@@ -120,7 +120,7 @@ async function openPanel(node, map) {
   fillStats(stats, node)
   panel.append(stats)
   if (node.kind === 'route') panel.append(await routeControls(node))
-  if (node.kind === 'rule') panel.append(h('p', { class: 'muted' }, 'Set enabled: false on the rule in the config to turn it off; the change is picked up when the file is saved.'))
+  if (node.kind === 'rule') panel.append(ruleControls(node))
   if (node.kind === 'function' || node.kind === 'http') {
     const button = h('button', { type: 'button' }, 'Its dead letters')
     button.addEventListener('click', () => {
@@ -150,6 +150,7 @@ function refreshPanel(map) {
   if (line) line.textContent = summary(node)
   const hold = $('route-hold')
   if (hold && node.kind === 'route') hold.textContent = node.stats.held ? 'Release' : 'Hold'
+  if (node.kind === 'rule') showRuleSwitch(node.stats)
 }
 
 function fillStats(dl, node) {
@@ -203,6 +204,41 @@ async function routeControls(node) {
     box.append(form)
   }
   return box
+}
+
+// A rule switched on or off here wins over its `enabled` in the config, on
+// every node and after a restart, until Reset hands it back to the config.
+function ruleControls(node) {
+  const name = node.label
+  const toggle = h('button', { type: 'button', id: 'rule-toggle' })
+  const reset = h('button', { type: 'button', class: 'quiet', id: 'rule-reset' }, 'Reset to the config')
+  const source = h('p', { class: 'muted', id: 'rule-source' })
+  const box = h('div', { class: 'controls' }, h('div', { class: 'row' }, toggle, reset), source)
+  showRuleSwitch(node.stats, { toggle, reset, source })
+  const send = async (what) => {
+    const done = await api(`/rules/${encodeURIComponent(name)}/${what}`, { method: 'POST' })
+    showRuleSwitch(done, { toggle, reset, source })
+    return done
+  }
+  toggle.addEventListener('click', async () => {
+    const enabled = (current.nodes.find((n) => n.id === node.id)?.stats.enabled) ?? node.stats.enabled
+    const done = await send(enabled ? 'disable' : 'enable')
+    say(done.enabled ? `Rule ${name} is enabled on every node.` : `Rule ${name} is disabled on every node: messages no longer run it.`)
+  })
+  reset.addEventListener('click', async () => {
+    const done = await send('reset')
+    say(`Rule ${name} is back to the config: ${done.enabled ? 'enabled' : 'disabled'}.`)
+  })
+  return box
+}
+
+function showRuleSwitch({ enabled, enabledSource }, els = { toggle: $('rule-toggle'), reset: $('rule-reset'), source: $('rule-source') }) {
+  if (!els.toggle) return
+  els.toggle.textContent = enabled ? 'Disable' : 'Enable'
+  els.reset.hidden = enabledSource !== 'api'
+  els.source.textContent = enabledSource === 'api'
+    ? `${enabled ? 'Enabled' : 'Disabled'} from the console or the admin API: this wins over the config until reset.`
+    : `${enabled ? 'Enabled' : 'Disabled'} as the config says.`
 }
 
 function targetLabel(t) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { RouteStateStore, SavedRoute } from '../route-state-store.js'
+import type { RouteStateStore } from '../route-state-store.js'
 import { eachTest, type Open } from './subject.js'
 
 const T = 1_700_000_000_000
@@ -11,7 +11,7 @@ const definition = {
   note: 'hé ✓',
 }
 
-const byName = (routes: readonly SavedRoute[]): SavedRoute[] => [...routes].sort((x, y) => x.name.localeCompare(y.name))
+const byName = <T extends { name: string }>(items: readonly T[]): T[] => [...items].sort((x, y) => x.name.localeCompare(y.name))
 
 /**
  * What every RouteStateStore promises (storage/route-state-store.ts), seen
@@ -25,6 +25,7 @@ export function routeStateStoreContract(name: string, open: Open<RouteStateStore
       const { store } = subject
       const state = await store.read()
       expect(state.routes).toEqual([])
+      expect(state.rules).toEqual([])
       expect(await store.version()).toBe(state.version)
     })
 
@@ -84,6 +85,37 @@ export function routeStateStoreContract(name: string, open: Open<RouteStateStore
       expect((await store.read()).routes).toEqual([{ name: 'chat', definition: { targets: [{ function: 'chatV2' }] }, held: true, updatedAt: T + 2 }])
       await store.setHeld('chat', false, T + 3)
       expect((await store.read()).routes).toEqual([{ name: 'chat', definition: { targets: [{ function: 'chatV2' }] }, held: false, updatedAt: T + 2 }])
+    })
+
+    it('saves a rule switch, replaces it, and clears it with null, each change at a higher version', async () => {
+      const { store } = subject
+      const start = await store.version()
+      const off = await store.setRuleEnabled('audit', false, T)
+      expect(off).toBeGreaterThan(start)
+      expect((await store.read()).rules).toEqual([{ name: 'audit', enabled: false, updatedAt: T }])
+      const on = await store.setRuleEnabled('audit', true, T + 1)
+      expect(on).toBeGreaterThan(off)
+      await store.setRuleEnabled('chat', false, T + 2)
+      expect(byName((await store.read()).rules)).toEqual([{ name: 'audit', enabled: true, updatedAt: T + 1 }, { name: 'chat', enabled: false, updatedAt: T + 2 }])
+      const cleared = await store.setRuleEnabled('audit', null, T + 3)
+      expect(cleared).toBeGreaterThan(on)
+      const state = await store.read()
+      expect(state).toEqual({ version: cleared, routes: [], rules: [{ name: 'chat', enabled: false, updatedAt: T + 2 }] })
+      expect(await store.version()).toBe(cleared)
+      // Clearing a switch that is not there is still a change, at a version of its own.
+      expect(await store.setRuleEnabled('nothing', null, T + 4)).toBeGreaterThan(cleared)
+      expect((await store.read()).rules).toEqual([{ name: 'chat', enabled: false, updatedAt: T + 2 }])
+    })
+
+    it('keeps a rule switch and a route of the same name apart', async () => {
+      const { store } = subject
+      await store.putDefinition('chat', definition, T)
+      await store.setHeld('chat', true, T + 1)
+      await store.setRuleEnabled('chat', false, T + 2)
+      expect(await store.read()).toMatchObject({ routes: [{ name: 'chat', definition, held: true, updatedAt: T }], rules: [{ name: 'chat', enabled: false, updatedAt: T + 2 }] })
+      await store.setRuleEnabled('chat', null, T + 3)
+      await store.setHeld('chat', false, T + 4)
+      expect(await store.read()).toMatchObject({ routes: [{ name: 'chat', definition, held: false, updatedAt: T }], rules: [] })
     })
   })
 }
