@@ -91,6 +91,17 @@ describe('the console', () => {
     expect(shownAfter).toBeLessThan(1000)
     console.log(`a reloaded rule on the map ${shownAfter.toFixed(0)} ms after the reload`)
 
+    // Light and dark: the system's, until the toggle chooses.
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    await page.emulateMedia({ colorScheme: 'dark' })
+    expect(await background()).toBe('rgb(16, 18, 23)')
+    await page.getByRole('button', { name: 'Light' }).click()
+    expect(await background()).toBe('rgb(246, 247, 251)')
+    await page.screenshot({ path: join(ARTIFACTS, 'console-light.png') })
+    await page.getByRole('button', { name: 'Dark' }).click()
+    expect(await background()).toBe('rgb(16, 18, 23)')
+    await page.screenshot({ path: join(ARTIFACTS, 'console-dark.png') })
+
     // Search dims what does not match.
     await page.getByLabel('Find').fill('late')
     await expect(node(page, 'rule:route-orders').getAttribute('class')).resolves.toContain('dim')

@@ -14,6 +14,8 @@ function applyTheme(theme) {
   $('theme').setAttribute('aria-pressed', String(dark))
 }
 applyTheme(localStorage.getItem(THEME))
+// The system's scheme may change while the page is open: the toggle then offers the other one.
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => applyTheme(localStorage.getItem(THEME)))
 $('theme').addEventListener('click', () => {
   const dark = $('theme').getAttribute('aria-pressed') === 'true'
   localStorage.setItem(THEME, dark ? 'light' : 'dark')
