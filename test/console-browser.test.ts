@@ -92,7 +92,7 @@ describe('the console', () => {
     console.log(`a reloaded rule on the map ${shownAfter.toFixed(0)} ms after the reload`)
 
     // Light and dark: the system's, until the toggle chooses.
-    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    const background = () => page.evaluate<string>('getComputedStyle(document.body).backgroundColor')
     await page.emulateMedia({ colorScheme: 'dark' })
     expect(await background()).toBe('rgb(16, 18, 23)')
     await page.getByRole('button', { name: 'Light' }).click()

@@ -16,8 +16,7 @@ export type StoreOperation = (typeof STORE_OPERATIONS)[number]
 /**
  * Returns an object that acts as `persistence` but runs each store operation
  * through `around`. Every method runs on the persistence itself, never on the
- * wrapper, since it may use private fields; async methods stay native async
- * functions, which Aedes requires of `setup`.
+ * wrapper, since it may use private fields.
  */
 export function wrapPersistence<P extends object>(
   persistence: P,
@@ -28,9 +27,9 @@ export function wrapPersistence<P extends object>(
   const methods = persistence as unknown as Record<string, (...args: unknown[]) => unknown>
   for (const name of methodNames(persistence)) {
     const method = methods[name]!
-    wrapper[name] = method.constructor.name === 'AsyncFunction'
-      ? async (...args: unknown[]) => method.apply(persistence, args)
-      : (...args: unknown[]) => method.apply(persistence, args)
+    // Bound: a wrapper of a wrapper adds no promise to each call. Aedes
+    // requires `setup` to be an AsyncFunction, which a bound function is not.
+    wrapper[name] = name === 'setup' ? async (...args: unknown[]) => method.apply(persistence, args) : method.bind(persistence)
   }
   for (const op of operations) {
     const method = methods[op]!
