@@ -199,6 +199,27 @@ describe('the console', () => {
     expect(errors).toEqual([])
   })
 
+  it('keeps 100 rules readable: grouped by topic prefix and collapsed, opened by a click or by the search', async () => {
+    const many = Array.from({ length: 100 }, (_, i) => `  - name: r${i}
+    sql: SELECT * FROM 'site${i % 10}/+/temp'
+    actions:
+      - republish: { topic: 'out/r${i}' }`).join('\n')
+    await f.start(`rules:\n${many}\n`)
+    const { page, errors } = await openConsole()
+    // Ten groups of ten rules, each one box.
+    await node(page, 'group:site3').waitFor()
+    expect(await page.locator('svg .node.kind-group').count()).toBe(10)
+    expect(await page.locator('svg .node.kind-rule').count()).toBe(0)
+    await page.screenshot({ path: join(ARTIFACTS, 'console-100-rules.png') })
+    await node(page, 'group:site3').click()
+    await node(page, 'rule:r13').waitFor()
+    expect(await page.locator('svg .node.kind-rule').count()).toBe(10)
+    await page.getByLabel('Find').fill('r47')
+    await node(page, 'rule:r47').waitFor()
+    await expect(node(page, 'rule:r47').getAttribute('class')).resolves.not.toContain('dim')
+    expect(errors).toEqual([])
+  })
+
   it('runs the dry run, and says how to turn the admin API on when it is off', async () => {
     await f.start(rules())
     const { page, errors } = await openConsole()
