@@ -70,6 +70,21 @@ describe('route caches across nodes', () => {
     expect((await sub.inbox.on('piped/two')).payload).toBe(JSON.stringify({ n: 1 }))
   })
 
+  it('every node serves the console: a route held through one node is held on another node\'s map', async () => {
+    const { nodes: [a, b, c] } = await f.shared(SHARED)
+    const page = await fetch(`${b!.httpUrl}/console`)
+    expect(await page.text()).toContain('<title>Switchyard console</title>')
+    expect((await f.request(a!, '/routes/spare/hold', { method: 'POST' })).status).toBe(200)
+    try {
+      const held = await waitUntil(async () => (await f.api(c!, '/console/map') as { nodes: Array<{ id: string; stats: Record<string, unknown> }> }).nodes.find((n) => n.id === 'route:spare')?.stats.held, {
+        what: 'route spare held on node-c\'s map', until: (h) => h === true, timeout: 5000,
+      })
+      expect(held).toBe(true)
+    } finally {
+      await f.request(a!, '/routes/spare/release', { method: 'POST' })
+    }
+  })
+
   it('a change whose notice was lost is in force on every node within routes.cacheTtl', async () => {
     const cluster = await f.shared(SHARED)
     const [a, b, c] = cluster.nodes

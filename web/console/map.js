@@ -158,6 +158,23 @@ function layout(map, collapsed) {
     actions.forEach((id, i) => shown.push({ ...byId.get(id), x: COL_X[2], y: y + i * ROW }))
     y += Math.max(1, actions.length) * ROW
   }
+  // A target that only collapsed groups feed is drawn in one box per group ("10 targets").
+  const feeds = new Map()
+  for (const e of map.edges) {
+    const to = byId.get(e.to)
+    if (!to || COLUMN[to.kind] !== 4) continue
+    const from = redirect.get(e.from) ?? e.from
+    feeds.set(e.to, [...(feeds.get(e.to) ?? []), from])
+  }
+  const folded = new Map()
+  for (const [id, from] of feeds) {
+    const groups = new Set(from)
+    if (groups.size !== 1 || !from[0].startsWith('group:')) continue
+    const group = from[0].slice('group:'.length)
+    const box = `targets:${group}`
+    redirect.set(id, box)
+    folded.set(box, { group, count: (folded.get(box)?.count ?? 0) + 1 })
+  }
   const edges = []
   const merged = new Map()
   for (const e of map.edges) {
@@ -170,9 +187,9 @@ function layout(map, collapsed) {
     else merged.set(key, { ...e, from, to })
   }
   edges.push(...merged.values())
-  const place = (kinds, column) => {
+  const place = (kinds, column, extra = []) => {
     const placed = new Map(shown.map((n) => [n.id, n]))
-    const list = map.nodes.filter((n) => kinds.includes(n.kind) && !redirect.has(n.id)).map((n) => {
+    const list = [...map.nodes, ...extra].filter((n) => kinds.includes(n.kind) && !redirect.has(n.id)).map((n) => {
       const near = edges.filter((e) => e.to === n.id || e.from === n.id).map((e) => placed.get(e.to === n.id ? e.from : e.to)).filter(Boolean)
       return { ...n, x: COL_X[column], y: near.length ? near.reduce((s, m) => s + m.y, 0) / near.length : Infinity }
     })
@@ -186,7 +203,7 @@ function layout(map, collapsed) {
   }
   place(['filter', 'events'], 0)
   place(['route'], 3)
-  place(['function', 'http', 'topic', 'store'], 4)
+  place(['function', 'http', 'topic', 'store', 'group'], 4, [...folded].map(([id, { group, count }]) => ({ id, kind: 'group', label: `${count} targets of ${group}/`, group, stats: { targets: count } })))
   // Filters only collapsed rules read: drawn beside their group.
   return { nodes: shown, edges }
 }
@@ -196,7 +213,7 @@ function summary(node) {
   switch (node.kind) {
     case 'filter': return 'topic filter'
     case 'events': return '$events input'
-    case 'group': return `${s.rules} rules · ${s.matched} matched${s.failed ? ` · ${s.failed} failed` : ''}`
+    case 'group': return s.targets !== undefined ? 'open the group to see them' : `${s.rules} rules · ${s.matched} matched${s.failed ? ` · ${s.failed} failed` : ''}`
     case 'rule': return `${s.enabled === false ? 'disabled · ' : ''}${s.matched} matched · ${s.passed} passed${s.failed ? ` · ${s.failed} failed` : ''}`
     case 'action': return `${node.label}${s.onError ? ' (on error)' : ''} · ${s.success} ok${s.failure ? ` · ${s.failure} failed` : ''}`
     case 'route': return `${s.held ? `held · ${s.waiting} waiting` : 'live'}${s.fanout ? ' · fan-out' : ''}`
