@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fixturePath } from './helpers/fixtures.js'
+import { closedPort } from './helpers/net.js'
 import { requireCommand } from './helpers/require-command.js'
 import { useApp } from './helpers/use-app.js'
 import { waitUntil } from './helpers/wait.js'
@@ -220,6 +221,32 @@ describe('the console', () => {
     await page.getByLabel('Find').fill('r47')
     await node(page, 'rule:r47').waitFor()
     await expect(node(page, 'rule:r47').getAttribute('class')).resolves.not.toContain('dim')
+    expect(errors).toEqual([])
+  })
+
+  it('lists dead letters and replays the ones chosen, after a confirmation', async () => {
+    await f.start(`
+rules:
+  - name: doomed
+    sql: SELECT * FROM 'doomed/+'
+    actions:
+      - http: { url: 'http://127.0.0.1:${await closedPort()}/x', durable: true, retry: { attempts: 1 } }
+`)
+    const pub = await f.connect({ clientId: 'doomed-pub' })
+    await pub.publishAsync('doomed/a', '{"n":1}', { qos: 1 })
+    await waitUntil(async () => (await f.api('/deadletters')).deadLetters.length, { until: (n) => n === 1, what: 'a dead letter', timeout: 5000 })
+    const { page, errors } = await openConsole()
+    await page.getByRole('tab', { name: 'Dead letters' }).click()
+    await page.getByText('1 dead letters').waitFor()
+    const row = page.locator('#dead-rows tr').first()
+    await row.getByText(/^url:http:\/\/127\.0\.0\.1:\d+\/x$/).waitFor()
+    await row.getByRole('checkbox').check()
+    await page.getByRole('button', { name: 'Replay selected' }).click()
+    await page.getByRole('dialog').getByText('Replay 1 dead letters?').waitFor()
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await page.getByText('1 replayed').waitFor()
+    // Replayed, it fails again and comes back as a new dead letter.
+    await waitUntil(async () => (await f.api('/deadletters')).deadLetters.length, { until: (n) => n === 1, what: 'the replayed delivery dead-lettered again', timeout: 5000 })
     expect(errors).toEqual([])
   })
 
