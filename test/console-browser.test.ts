@@ -103,6 +103,11 @@ describe('the console', () => {
     expect(await background()).toBe('rgb(16, 18, 23)')
     await page.screenshot({ path: join(ARTIFACTS, 'console-dark.png') })
 
+    // From the keyboard: a node takes the focus, and Enter opens its panel.
+    await node(page, 'rule:route-orders').focus()
+    await page.keyboard.press('Enter')
+    await page.locator('#panel').getByRole('button', { name: 'Disable' }).waitFor()
+
     // Search dims what does not match.
     await page.getByLabel('Find').fill('late')
     await expect(node(page, 'rule:route-orders').getAttribute('class')).resolves.toContain('dim')
@@ -131,6 +136,9 @@ describe('the console', () => {
     await page.getByRole('button', { name: 'Apply' }).click()
     await page.getByText('Route orders now splits function blue: 50%, function green: 50%').waitFor()
     expect((await f.api('/routes/orders')).targets.map((x: { weight: number }) => x.weight)).toEqual([50, 50])
+
+    await page.getByRole('button', { name: 'Flush' }).click()
+    await page.getByText('Every node read the route again.').waitFor()
 
     await page.getByRole('button', { name: 'Release' }).click()
     await waitUntil(async () => (await f.api('/console/map') as typeof map).nodes.filter((n) => n.id.startsWith('function:')).reduce((s, n) => s + (n.stats.delivered ?? 0), 0), { until: (n) => n === 5, what: 'the 5 held events delivered', timeout: 5000 })
