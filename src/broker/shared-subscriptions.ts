@@ -224,15 +224,14 @@ export class SharedSubscriptions {
     // Not a member (any more): a connection whose client id was taken over.
     if (!found || found.member.func !== func) return done()
     const { entry, member } = found
-    const client = member.client!
-    this.#ofClient.get(client)?.delete(member)
+    this.#ofClient.get(member.client)?.delete(member)
     // (A persistent session that disconnects is still in the group: its
     // subscription is in the store, which names it while no member is connected.)
     entry.group.remove(member)
     this.#deps.cluster?.members.left(entry.filter.key, member.clientId)
     for (const packet of member.unacked) {
       member.unacked.delete(packet)
-      const other = entry.group.pick(packet, member)
+      const other = entry.group.pick(packet)
       const remote = other ? undefined : this.#deps.cluster?.members.elsewhere(entry.filter.key, packet, member.clientId)
       if (!other && !remote) continue
       // Out of the session it was queued in: the other member takes it.
@@ -277,7 +276,7 @@ export class SharedSubscriptions {
   }
 
   #deliverTo(entry: Entry, member: Member, packet: AedesPublishPacket, cb: () => void): void {
-    const client = member.client!
+    const client = member.client
     const copy = this.#copy(entry, member, packet)
     if (copy.qos === 0) return this.#deps.deliver(client, copy, cb)
     member.unacked.add(copy)
