@@ -39,7 +39,7 @@ export const storeAll: SwitchyardSetup = {
 export const invokeEcho: SwitchyardSetup = {
   probeEventLoop: true,
   rules: [{ name: 'toEcho', sql: "SELECT * FROM 'bench/+/x'", actions: [{ invoke: { function: 'echo' } }] }],
-  functions: { echo: { module: './echo.js', timeout: '3s' }, answer: { module: './answer.js', timeout: '3s' } },
+  functions: { echo: { module: './echo.js', timeout: '3s', concurrency: 32 }, answer: { module: './answer.js', timeout: '3s', concurrency: 32 } },
   files: {
     'echo.js': "export default async function echo(event, ctx) {\n  await ctx.publish(`bench-fn/${ctx.topic.split('/')[1]}`, event, { qos: 0 })\n}\n",
     'answer.js': 'export default async function answer(event) {\n  return event\n}\n',

@@ -2,8 +2,9 @@ import type { Logger } from 'pino'
 import type { RetryPolicy } from '../retry.js'
 import { ActionError } from '../errors.js'
 import type { FunctionHost, FunctionTarget, InvocationContext } from './function-target.js'
-import { HostBridge, type WorkerOutcome } from './host-bridge.js'
-import { WORKER_HEAP_MB, type WorkerPool } from './worker-pool.js'
+import { HostBridge } from './host-bridge.js'
+import type { ResultMessage } from './protocol.js'
+import { InvocationStopped, WORKER_HEAP_MB, WorkerEnded, type WorkerPool } from './worker-pool.js'
 
 export interface ModuleFunctionOptions {
   name: string
@@ -17,6 +18,8 @@ export interface ModuleFunctionOptions {
   env: Readonly<Record<string, string>>
   /** Bytes its worker may hold outside the V8 heap. */
   maxExternalMemory: number
+  /** How many of its invocations one thread may run at once. */
+  concurrency: number
   pool: WorkerPool
   host: FunctionHost
   log: Logger
@@ -33,12 +36,15 @@ export class ModuleFunction implements FunctionTarget {
   readonly timeout: number
   readonly retry: RetryPolicy | undefined
   readonly module: string
+  /** Who its invocations belong to, in the pool: a thread runs one owner's at a time, and holds its variables. */
+  readonly #owner: string
 
   constructor(private readonly options: ModuleFunctionOptions) {
     this.name = options.name
     this.timeout = options.timeout
     this.retry = options.retry
     this.module = options.module
+    this.#owner = `${options.name}\0${options.module}\0${JSON.stringify(options.env)}`
   }
 
   async invoke(event: unknown, context: InvocationContext, signal?: AbortSignal): Promise<unknown> {
@@ -46,56 +52,25 @@ export class ModuleFunction implements FunctionTarget {
     if (signal?.aborted) throw new ActionError(`function ${name} was cancelled`, true)
     if (pool.closing) throw new ActionError(`function ${name} was not run: the function pool is closing`, true)
 
-    const stop = new AbortController()
-    let stoppedBy: 'timeout' | 'cancel' | undefined
-    let timer: NodeJS.Timeout | undefined
-    let finished = false
     const bridge = new HostBridge({
       host,
       context,
       publishSystemTopics: this.options.publishSystemTopics,
       log: () => log.child({ function: name, requestId: context.requestId }),
-      onStart: () => {
-        if (finished) return
-        timer = setTimeout(() => {
-          stoppedBy = 'timeout'
-          stop.abort()
-        }, this.timeout)
-      },
-      // Stop the clock as soon as the result is in, so that it cannot run
-      // out in the moment before the pool also reports the task done.
-      onResult: () => clearTimeout(timer),
     })
-    const cancel = () => {
-      stoppedBy ??= 'cancel'
-      stop.abort()
-    }
-    signal?.addEventListener('abort', cancel, { once: true })
-
-    let outcome: WorkerOutcome
+    let outcome: ResultMessage
     try {
-      await pool.run({
+      outcome = await pool.run({
         module: this.module,
         functionName: name,
         event,
         context: { clientId: context.clientId, topic: context.topic, rule: context.rule, requestId: context.requestId },
         env: this.options.env,
         maxExternalMemory: this.options.maxExternalMemory,
-        port: bridge.workerPort,
-      }, stop.signal)
-      // Posted before the task returned, so it is here or on its way.
-      outcome = await bridge.outcome
+        concurrency: this.options.concurrency,
+      }, bridge, { timeout: this.timeout, owner: this.#owner, signal })
     } catch (err) {
-      // A worker that ended its own thread said why just before: read it now, before the channel closes.
-      bridge.drain()
-      const last = bridge.result
-      if (last && !last.ok && last.reason === 'memory') throw this.#functionFailure(last, { cause: err })
-      throw this.#poolFailure(err, stoppedBy)
-    } finally {
-      finished = true
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', cancel)
-      bridge.close()
+      throw this.#poolFailure(err)
     }
     if (outcome.ok) return outcome.value
     throw this.#functionFailure(outcome)
@@ -106,34 +81,37 @@ export class ModuleFunction implements FunctionTarget {
    * what cannot be sent, or its worker held too much memory outside the
    * heap (retryable: a fresh worker starts with none).
    */
-  #functionFailure(outcome: Extract<WorkerOutcome, { ok: false }>, options?: { cause: unknown }): ActionError {
+  #functionFailure(outcome: Extract<ResultMessage, { ok: false }>): ActionError {
     const { name } = this.options
     switch (outcome.reason) {
       case 'threw': return new ActionError(`function ${name} threw: ${outcome.message}`, outcome.retryable ?? true)
       case 'load': return new ActionError(`function ${name} ${outcome.message}`, false)
       case 'no-handler': return new ActionError(`function ${name}: ${outcome.message}`, false)
       case 'result': return new ActionError(`function ${name} ${outcome.message}`, false)
-      case 'memory': return new ActionError(`function ${name} ${outcome.message}: its worker was replaced`, true, options)
+      case 'memory': return new ActionError(`function ${name} ${outcome.message}: its worker was replaced`, true)
     }
   }
 
-  /** The worker did not finish the task: stopped by us, or it died. */
-  #poolFailure(err: unknown, stoppedBy: 'timeout' | 'cancel' | undefined): ActionError {
+  /** The worker did not finish the task: stopped by the pool, or it died. */
+  #poolFailure(err: unknown): ActionError {
     const { name, pool } = this.options
     const cause = { cause: err }
-    if (stoppedBy === 'timeout') return new ActionError(`function ${name} timed out after ${this.timeout} ms`, true, cause)
-    if (stoppedBy === 'cancel') return new ActionError(`function ${name} was cancelled`, true, cause)
+    if (err instanceof InvocationStopped) {
+      if (err.why === 'timeout') return new ActionError(`function ${name} timed out after ${this.timeout} ms`, true, cause)
+      if (err.why === 'cancel') return new ActionError(`function ${name} was cancelled`, true, cause)
+      if (err.why === 'neighbour') return new ActionError(`function ${name} was stopped with its worker: another of its invocations running beside it overran its timeout or was cancelled`, true, cause)
+      return new ActionError(`function ${name} was stopped: the function pool is closing`, true, cause)
+    }
     if (pool.closing) return new ActionError(`function ${name} was stopped: the function pool is closing`, true, cause)
     const e = err as (Error & { code?: string }) | undefined
     if (e?.name === 'DataCloneError') {
       return new ActionError(`function ${name} was given an event that cannot be sent to a worker (${e.message})`, false, cause)
     }
-    if (e?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    const failure = err instanceof WorkerEnded && err.cause !== undefined ? err.cause as (Error & { code?: string }) : e
+    if (failure?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
       return new ActionError(`function ${name} ran out of memory (a worker may use ${WORKER_HEAP_MB} MB)`, true, cause)
     }
-    // piscina's words for a thread that ended under a running task.
-    const exit = /worker exited with code: (-?\d+)/.exec(e?.message ?? '')
-    if (exit) return new ActionError(`function ${name} exited its worker (code ${exit[1]})`, true, cause)
-    return new ActionError(`function ${name} crashed its worker: ${e?.message ?? String(err)}`, true, cause)
+    if (err instanceof WorkerEnded && err.exitCode !== undefined) return new ActionError(`function ${name} exited its worker (code ${err.exitCode})`, true, cause)
+    return new ActionError(`function ${name} crashed its worker: ${failure?.message ?? String(err)}`, true, cause)
   }
 }

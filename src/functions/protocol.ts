@@ -1,15 +1,19 @@
-import type { MessagePort } from 'node:worker_threads'
 import type { EventQuery } from '../storage/event-log.js'
 
 /**
- * The messages between the main thread and a worker running one invocation.
- * The pool carries the task in; everything after that (the start signal, log
- * lines, calls to the host, the result) goes over a MessageChannel made for
- * the invocation, so that it all arrives in the order it was sent.
+ * The messages between the main thread and a worker thread. Each worker has
+ * one channel (its `parentPort`) for its whole life, and both ends send what
+ * one turn of their event loop produced as one batch: at a high rate a
+ * batch carries the results of several invocations, the answers to their
+ * calls and the next tasks, where a channel and a message per event cost a
+ * thread wake-up each. Within a batch, and from batch to batch, messages
+ * keep the order they were sent in.
  */
 
-/** What the pool hands the worker. */
+/** One invocation, as the worker runs it. */
 export interface WorkerTask {
+  /** Names the invocation in every message about it. */
+  id: number
   /** Absolute path of the function's module. */
   module: string
   functionName: string
@@ -19,8 +23,26 @@ export interface WorkerTask {
   env: Readonly<Record<string, string>>
   /** Bytes the worker may hold outside the V8 heap (Buffers, ArrayBuffers) while and after the function runs. */
   maxExternalMemory: number
-  /** The worker's end of the invocation's channel (transferred). */
-  port: MessagePort
+  /** How many of this function's invocations the thread may run at once (its config's `concurrency`). */
+  concurrency: number
+}
+
+/** Main → worker. */
+export interface HostBatch {
+  /**
+   * Tasks to run in this order after those already given, up to their
+   * function's `concurrency` at once; a thread runs one function's
+   * invocations at a time (the main thread gives it no other meanwhile).
+   */
+  tasks?: WorkerTask[]
+  /** Answers to calls. */
+  replies?: HostReply[]
+  /**
+   * Tasks given earlier that should not start here: cancelled, or to be run
+   * by a thread that is free. The worker answers `dropped` for each one it
+   * had not begun.
+   */
+  cancel?: number[]
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -31,17 +53,25 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
  */
 export type FailureReason = 'load' | 'no-handler' | 'threw' | 'result' | 'memory'
 
-/** Worker → main. */
-export type WorkerMessage =
-  /** The worker has the task: the timeout starts now, not while the task waits in the queue. */
-  | { type: 'start' }
-  | { type: 'log'; level: LogLevel; args: unknown[] }
-  | { type: 'call'; id: number; op: 'publish'; topic: string; payload: Uint8Array; qos: number; retain: boolean }
-  | { type: 'call'; id: number; op: 'query'; table: string; query: EventQuery }
-  | { type: 'result'; ok: true; value: unknown }
-  | { type: 'result'; ok: false; reason: FailureReason; message: string; retryable?: boolean | undefined }
+export type CallMessage =
+  | { type: 'call'; id: number; call: number; op: 'publish'; topic: string; payload: Uint8Array; qos: number; retain: boolean }
+  | { type: 'call'; id: number; call: number; op: 'query'; table: string; query: EventQuery }
 
-/** Main → worker: the answer to a `call`. */
+export type ResultMessage =
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; reason: FailureReason; message: string; retryable?: boolean | undefined }
+
+/** Worker → main, about invocation `id`; a batch is an array of them. */
+export type WorkerMessage =
+  /** The worker has begun the task: its timeout starts now, not while it waited. */
+  | { type: 'start'; id: number }
+  /** The worker will not run the task: it was asked to drop it before it began. */
+  | { type: 'dropped'; id: number }
+  | { type: 'log'; id: number; level: LogLevel; args: unknown[] }
+  | CallMessage
+  | ResultMessage
+
+/** The answer to call `call` of invocation `id`. */
 export type HostReply =
-  | { type: 'reply'; id: number; ok: true; value: unknown }
-  | { type: 'reply'; id: number; ok: false; message: string }
+  | { id: number; call: number; ok: true; value: unknown }
+  | { id: number; call: number; ok: false; message: string }

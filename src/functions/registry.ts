@@ -57,7 +57,7 @@ export class FunctionRegistry {
       if (isModuleFunction(c)) {
         const module = resolve(deps.configDir, c.module)
         if (!existsSync(module)) log.warn({ function: name, module }, `function ${name}: module ${module} does not exist`)
-        targets.set(name, new ModuleFunction({ name, module, timeout: c.timeout, retry: c.retry, publishSystemTopics: c.publishSystemTopics, env: c.env, maxExternalMemory: c.maxExternalMemory, pool: this.#pool!, host: deps.host, log }))
+        targets.set(name, new ModuleFunction({ name, module, timeout: c.timeout, retry: c.retry, publishSystemTopics: c.publishSystemTopics, env: c.env, maxExternalMemory: c.maxExternalMemory, concurrency: c.concurrency, pool: this.#pool!, host: deps.host, log }))
       } else {
         targets.set(name, new HttpFunction({ name, url: c.url, timeout: c.timeout, headers: c.headers, retry: c.retry }))
       }

@@ -15,7 +15,7 @@ describe('functions schema', () => {
       chat: { module: './functions/chat.js' },
       audit: { url: 'http://127.0.0.1:9000/audit', timeout: '2s', headers: { authorization: 'Bearer x' }, retry: { attempts: 3 } },
     })).toEqual({
-      chat: { module: './functions/chat.js', timeout: 3000, publishSystemTopics: false, env: {}, maxExternalMemory: 128 * 1024 ** 2 },
+      chat: { module: './functions/chat.js', timeout: 3000, publishSystemTopics: false, env: {}, maxExternalMemory: 128 * 1024 ** 2, concurrency: 1 },
       audit: {
         url: 'http://127.0.0.1:9000/audit',
         timeout: 2000,
@@ -37,7 +37,7 @@ describe('functions schema', () => {
   it('names the keys each kind accepts', () => {
     expect(problem({ chat: { module: './a.js', headers: {} } })).toEqual({
       path: ['chat', 'headers'],
-      message: 'is not a known key of a local function (expected one of: module, timeout, retry, publishSystemTopics, env, maxExternalMemory)',
+      message: 'is not a known key of a local function (expected one of: module, timeout, retry, publishSystemTopics, env, maxExternalMemory, concurrency)',
     })
     expect(problem({ audit: { url: 'http://x/', method: 'PUT' } })).toEqual({
       path: ['audit', 'method'],

@@ -56,6 +56,14 @@ const moduleFunctionSchema = z.strictObject({
    * and the worker is replaced.
    */
   maxExternalMemory: byteSize.pipe(z.number().min(16 * 1024 ** 2, 'must be at least 16MB')).default(MAX_EXTERNAL_MEMORY),
+  /**
+   * How many of its invocations one worker thread may run at once (as
+   * Cloud Run's concurrency). One by default: an invocation that overruns
+   * its timeout is stopped with its thread, and the others of the same
+   * function running beside it fail with it (retryably). More lets a
+   * function that waits (on ctx.publish, on I/O) serve thousands a second.
+   */
+  concurrency: z.number({ error: 'must be a whole number from 1 to 1000' }).int('must be a whole number from 1 to 1000').min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000').default(1),
 })
 
 const httpFunctionSchema = z.strictObject({
