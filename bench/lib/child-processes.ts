@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, mkdirSync } from 'node:fs'
+import { basename, join } from 'node:path'
 
 /**
  * Every process the harness starts goes through here, so that all of them can
@@ -48,6 +50,14 @@ export function spawnPinned(options: SpawnOptions): Spawned {
   }
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
+  // BENCH_PROCESS_LOG_DIR keeps every process's whole output (a broker's --trace-gc lines), one file per pid.
+  const logDir = process.env.BENCH_PROCESS_LOG_DIR
+  if (logDir && child.pid !== undefined) {
+    mkdirSync(logDir, { recursive: true })
+    const file = createWriteStream(join(logDir, `${basename(options.command)}-${child.pid}.log`))
+    child.stdout!.pipe(file)
+    child.stderr!.pipe(file)
+  }
   const spawned: Spawned = {
     child,
     output: () => tail,

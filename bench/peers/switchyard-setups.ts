@@ -25,10 +25,15 @@ export const chatRules: SwitchyardSetup = {
   ],
 }
 
-/** Every benchmark message stored by the store action. */
+/**
+ * Every benchmark message stored by the store action. The table's row limit
+ * (100,000 by default, past which the oldest rows go) is raised above what
+ * a run writes, so that every event can be found in the file afterwards;
+ * the limit is still counted at each append.
+ */
 export const storeAll: SwitchyardSetup = {
   probeEventLoop: true,
-  rules: [{ name: 'keep', sql: "SELECT * FROM 'bench/+/x'", actions: [{ store: { table: 'bench', key: '${topic(2)}' } }] }],
+  rules: [{ name: 'keep', sql: "SELECT * FROM 'bench/+/x'", actions: [{ store: { table: 'bench', key: '${topic(2)}', maxRows: 100_000_000 } }] }],
 }
 
 /**
