@@ -9,7 +9,7 @@ import { ListenError } from '../errors.js'
 import type { Ticket } from './admission.js'
 import { hostRefused } from './allowed-hosts.js'
 import type { Broker } from './broker.js'
-import { handleWithSocket } from './internals/index.js'
+import { handleWithSocket, plainBufferList } from './internals/index.js'
 import type { ListenAddress } from './listen-schema.js'
 import { guardPackets } from './packet-guard.js'
 import { limitBytesBeforeConnect } from './websocket-connect-size.js'
@@ -161,6 +161,8 @@ export function oneFramePerWrite(stream: Duplex): Duplex {
 
 /** Checks on what a new connection's parser accepts, before Aedes sees a packet. */
 function guard(broker: Broker, client: Client): void {
+  // Not a check: what the parser holds between packets, without a stream around it.
+  plainBufferList(client)
   broker.limits.guardPacketSize(client)
   guardPackets(client)
 }

@@ -14,5 +14,5 @@ export {
   connackSent, deliverAtQoS, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
   type Deliver, type DrainCallback, type Subscription,
 } from './client.js'
-export { checkPacketLength, checkPackets, flushBeforeEachPacket, type LengthCheck, type PacketChecks, type ParsingPacket } from './mqtt-packet.js'
+export { checkPacketLength, checkPackets, flushBeforeEachPacket, forgetConnect, plainBufferList, type LengthCheck, type PacketChecks, type ParsingPacket } from './mqtt-packet.js'
 export type { Point, Probe } from './points.js'
