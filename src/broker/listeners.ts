@@ -9,7 +9,7 @@ import { ListenError } from '../errors.js'
 import type { Ticket } from './admission.js'
 import { hostRefused } from './allowed-hosts.js'
 import type { Broker } from './broker.js'
-import { handleWithSocket, plainBufferList } from './internals/index.js'
+import { closeWhenStreamCloses, handleWithSocket, plainBufferList } from './internals/index.js'
 import type { ListenAddress } from './listen-schema.js'
 import { guardPackets } from './packet-guard.js'
 import { limitBytesBeforeConnect } from './websocket-connect-size.js'
@@ -32,7 +32,7 @@ export async function listenMqtt(broker: Broker, address: ListenAddress, log: Lo
     metrics.track(socket)
     const client = aedes.handle(socket) as Client
     admission.attach(client, ticket)
-    guard(broker, client)
+    prepare(broker, client)
   }
   const server = tls ? tlsServer(broker, tls, log, onConnection) : createServer((socket) => {
     const ticket = admission.admit(socket)
@@ -136,7 +136,7 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
     // Aedes keeps the request as `client.req`; the socket is all that is read from it.
     const client = handleWithSocket(aedes, stream, tcp)
     admission.attach(client, ticket)
-    guard(broker, client)
+    prepare(broker, client)
   }
   for (const server of servers) server.on('upgrade', onUpgrade)
   return wss
@@ -159,12 +159,16 @@ export function oneFramePerWrite(stream: Duplex): Duplex {
   return stream
 }
 
-/** Checks on what a new connection's parser accepts, before Aedes sees a packet. */
-function guard(broker: Broker, client: Client): void {
-  // Not a check: what the parser holds between packets, without a stream around it.
-  plainBufferList(client)
+/**
+ * What a new connection's client gets before Aedes reads a packet: checks on
+ * what its parser accepts, and lighter state for the connection's life
+ * (bench/LIMITS.md, Idle connections).
+ */
+function prepare(broker: Broker, client: Client): void {
   broker.limits.guardPacketSize(client)
   guardPackets(client)
+  plainBufferList(client)
+  closeWhenStreamCloses(client)
 }
 
 export function listen(server: Server | HttpServer, address: ListenAddress, what: string): Promise<void> {

@@ -48,8 +48,10 @@ function standIn() {
     connecting: false,
     errored: false,
     _parser: parser,
+    _eos() {},
   })
   parser.client = client
+  client.conn = { client }
   const broker: Record<string, unknown> = {
     publish(_packet: unknown, _client: unknown, _done: unknown) {},
     registerClient(_client: unknown) {},
