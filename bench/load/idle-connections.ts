@@ -7,6 +7,8 @@ import type { IdleJob, IdleResult } from './job.js'
 import { runPubSub } from './pubsub-load.js'
 
 const HANDSHAKE_TIMEOUT_MS = 10_000
+/** How long a full collection of a broker's heap is given before RSS is read (one of 200 MB takes well under a second). */
+const GC_WAIT_MS = 1000
 
 /** One open connection, however it is carried. */
 export interface Opened {
@@ -89,19 +91,27 @@ export function tcpOpener(port: number): Opener {
  * Opens many MQTT connections that then stay idle (keepalive 0, so not even
  * PINGREQs), and reads the broker's RSS before and after: what one idle
  * connection costs the broker in memory. With a preload, the broker first
- * carries that load, whose clients are gone before the first reading.
+ * carries that load, whose clients are gone before the first reading; with
+ * a GC signal, each reading follows a full collection in the broker.
  */
 export async function runIdleConnections(job: IdleJob): Promise<IdleResult> {
   const open = job.transport === 'ws' ? webSocketOpener(job.url!) : tcpOpener(job.port!)
+  // After the quiet time; with a GC signal, after the broker's collection too.
+  const reading = async () => {
+    await sleep(job.settleMs)
+    if (job.gcSignal) {
+      process.kill(job.brokerPid, job.gcSignal)
+      await sleep(GC_WAIT_MS)
+    }
+    return rssKb(job.brokerPid)
+  }
   let preload: IdleResult['preload']
   if (job.preload) {
-    await sleep(job.settleMs)
-    const rssBeforeKb = rssKb(job.brokerPid)
+    const rssBeforeKb = await reading()
     const load = await runPubSub(job.preload)
     preload = { rssBeforeKb, rssAfterKb: 0, delivered: load.received, lost: load.lost }
   }
-  await sleep(job.settleMs)
-  const rssStartKb = rssKb(job.brokerPid)
+  const rssStartKb = await reading()
   if (preload) preload.rssAfterKb = rssStartKb
   const connections: Opened[] = []
   let opened = 0
@@ -136,15 +146,15 @@ export async function runIdleConnections(job: IdleJob): Promise<IdleResult> {
   if (job.warmup > 0) {
     await openUpTo(job.warmup)
     warmedUp = opened
-    await sleep(job.settleMs)
-    rssBeforeKb = rssKb(job.brokerPid)
+    rssBeforeKb = await reading()
   }
   const othersBeforeKb = (job.others ?? []).map((p) => rssKb(p.pid))
   await openUpTo(job.warmup + job.connections)
   opened -= warmedUp
 
   await sleep(job.settleMs)
-  const rssAfterKb = rssKb(job.brokerPid)
+  const uncollectedKb = rssKb(job.brokerPid)
+  const rssAfterKb = job.gcSignal ? await reading() : uncollectedKb
   const others = (job.others ?? []).map((p, i) => ({ name: p.name, kbPerConnection: opened > 0 ? (rssKb(p.pid) - othersBeforeKb[i]!) / opened : Number.NaN }))
   for (const c of connections) c.close()
   return {
@@ -156,6 +166,7 @@ export async function runIdleConnections(job: IdleJob): Promise<IdleResult> {
     rssAfterKb,
     kbPerConnection: opened > 0 ? (rssAfterKb - rssBeforeKb) / opened : Number.NaN,
     kbPerConnectionFromStart: opened + warmedUp > 0 ? (rssAfterKb - rssStartKb) / (opened + warmedUp) : Number.NaN,
+    ...(job.gcSignal ? { kbPerConnectionUncollected: opened > 0 ? (uncollectedKb - rssBeforeKb) / opened : Number.NaN } : {}),
     ...(job.others ? { others } : {}),
     ...(preload ? { preload } : {}),
   }

@@ -91,6 +91,13 @@ export interface IdleJob {
   /** Quiet time before the RSS readings, so the broker has settled. */
   settleMs: number
   /**
+   * Sent to the broker before each of its RSS readings (after the quiet
+   * time): a Node broker started for it then runs full garbage collections
+   * (peers/gc-probe.mjs), so the figure is what the connections keep. The
+   * reading after the connections is also taken just before it.
+   */
+  gcSignal?: NodeJS.Signals
+  /**
    * Load the broker carries first (a publish/subscribe job, run to its end,
    * whose clients then disconnect): the connections are then opened on a
    * broker whose heap has grown to a working size, as in production.
@@ -186,6 +193,8 @@ export interface IdleResult {
   kbPerConnection: number
   /** The same from before the first connection, the warm-up included: what a broker with only these would use (after the preload, with one). */
   kbPerConnectionFromStart: number
+  /** With `gcSignal`: the figure from the reading after the connections taken before that collection. */
+  kbPerConnectionUncollected?: number
   /** With `others`: what each of those processes' RSS grew by per counted connection. */
   others?: Array<{ name: string; kbPerConnection: number }>
   /** With a preload: the broker's RSS before and after it (its clients gone), and what it delivered and lost. */

@@ -46,6 +46,8 @@ export interface IdleRow {
   runs: number
   kbPerConnection: number
   kbPerConnectionFromStart: number
+  /** Cases read after collections: the figure from the reading taken before the last one. */
+  kbPerConnectionUncollected?: number
   opened: number
   failed: number
   firstError: string | undefined
@@ -115,6 +117,7 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       kbPerConnection: median(idle.map((r) => r.kbPerConnection)),
       // Runs recorded before the warm-up existed have no such figure.
       kbPerConnectionFromStart: median(idle.map((r) => r.kbPerConnectionFromStart ?? r.kbPerConnection)),
+      ...(idle.every((r) => r.kbPerConnectionUncollected !== undefined) ? { kbPerConnectionUncollected: median(idle.map((r) => r.kbPerConnectionUncollected!)) } : {}),
       opened: median(idle.map((r) => r.opened)),
       failed,
       firstError: idle.find((r) => r.firstError)?.firstError,

@@ -130,6 +130,7 @@ function rowNotes(row: Row): string {
     if (f.processes) notes.push(`CPU µs / delivery by process: ${f.processes.map((p) => `${p.name} ${num(p.cpuUsPerDelivery, 2)} (${num(p.sharePercent)} %)`).join(', ')}`)
     notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}, ${num(f.delivered)} deliveries checked`)
   } else if (f?.kind === 'idle') {
+    if (f.kbPerConnectionUncollected !== undefined) notes.push(`${num(f.kbPerConnectionUncollected, 1)} KB a connection before the last collection`)
     if (f.preload) notes.push(`the load took RSS from ${num(f.preload.rssBeforeMb, 1)} to ${num(f.preload.rssAfterMb, 1)} MB (its clients gone)`)
     else if (f.kbPerConnectionFromStart !== f.kbPerConnection) notes.push(`${num(f.kbPerConnectionFromStart, 1)} KB a connection counting from an empty broker`)
     if (f.others) notes.push(`the other processes' RSS per connection: ${f.others.map((o) => `${o.name} ${num(o.kbPerConnection, 1)} KB`).join(', ')}`)

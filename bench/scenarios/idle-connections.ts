@@ -20,7 +20,7 @@ const count = (n: number) => n.toLocaleString('en')
 
 export const IDLE_WEBSOCKETS_METHOD = `The generator opens ${WARMUP} WebSocket connections (subprotocol \`mqtt\`, CONNECT with keepalive 0, CONNACK awaited) and keeps them, so that what a broker sets up once (its caches, its heap's working size) is not counted; then ${count(CONNECTIONS)} more the same way: broker RSS after them, minus before, divided by ${count(CONNECTIONS)}.`
 
-const IDLE_METHOD = `${IDLE_WEBSOCKETS_METHOD} The other cases open ${count(IDLE)} connections, over WebSocket or over TCP (CONNECT with keepalive 0, CONNACK awaited), with no warm-up: on a broker just started ("empty"), and on one that has first carried scenario 1's fan-out at QoS 0 (10 publishers, 10 subscribers, ${(PRELOAD_WINDOWS.warmupMs + PRELOAD_WINDOWS.measureMs) / 1000} s) whose clients have then disconnected ("after load"): broker RSS after them, minus before, divided by ${count(IDLE)}, each reading ${SETTLE_MS / 1000} s after the last change. After load is the figure the targets hold Switchyard to: a broker in service has carried messages before, and what its heap grew to then changes what a new connection costs.`
+const IDLE_METHOD = `${IDLE_WEBSOCKETS_METHOD} The other cases open ${count(IDLE)} connections, over WebSocket or over TCP (CONNECT with keepalive 0, CONNACK awaited), with no warm-up: on a broker just started ("empty"), and on one that has first carried scenario 1's fan-out at QoS 0 (10 publishers, 10 subscribers, ${(PRELOAD_WINDOWS.warmupMs + PRELOAD_WINDOWS.measureMs) / 1000} s) whose clients have then disconnected ("after load"): broker RSS after them, minus before, divided by ${count(IDLE)}. In these cases the Node brokers (Switchyard, plain Aedes; not Mosquitto, which has no collector) run full garbage collections ${SETTLE_MS / 1000} s after the last change and a second before each reading (\`--expose-gc\`, \`peers/gc-probe.mjs\` on SIGUSR2): without them, the figure after load of one build moved between −9 and +28 KB from one round to the next, as the garbage of the load and of the handshakes was or was not collected between the two readings. The notes give the figure from the reading taken before the last collection. After load is the figure the targets hold Switchyard to: a broker in service has carried messages before.`
 
 interface IdleOptions {
   transport: IdleJob['transport']
@@ -28,6 +28,8 @@ interface IdleOptions {
   warmup: number
   /** Carry the fan-out load first. */
   loaded?: boolean
+  /** Read RSS after a full collection in the Node brokers (peers/gc-probe.mjs). */
+  collected?: boolean
 }
 
 /**
@@ -41,6 +43,7 @@ function idleCase(id: string, label: string, peers: readonly PeerId[], options: 
     label,
     peers,
     websocket: true,
+    ...(options.collected ? { collectOnSignal: true } : {}),
     chart: 'kb-per-connection',
     measure(peer, { runLoad }) {
       if (options.transport === 'ws' && !peer.wsUrl) throw new Error('the peer was started without a WebSocket listener')
@@ -54,6 +57,7 @@ function idleCase(id: string, label: string, peers: readonly PeerId[], options: 
         warmup: options.warmup,
         concurrency: 50,
         settleMs: SETTLE_MS,
+        ...(options.collected && peer.gcSignal ? { gcSignal: peer.gcSignal } : {}),
         ...(others.length > 0 ? { others } : {}),
         ...(options.loaded ? { preload: pubSubJob({ qos: 0, publishers: 10, subscribers: 10 }, peer, PRELOAD_WINDOWS) } : {}),
       })
@@ -74,9 +78,9 @@ export const idleConnections: Scenario = {
   method: IDLE_METHOD,
   cases: [
     idleWebSocketCase('idle-ws', PEERS, `WebSocket, ${count(CONNECTIONS)} past ${WARMUP}`),
-    idleCase('idle-ws-empty', `WebSocket, ${count(IDLE)} on an empty broker`, PEERS, { transport: 'ws', connections: IDLE, warmup: 0 }),
-    idleCase('idle-ws-loaded', `WebSocket, ${count(IDLE)} after load`, PEERS, { transport: 'ws', connections: IDLE, warmup: 0, loaded: true }),
-    idleCase('idle-tcp-empty', `TCP, ${count(IDLE)} on an empty broker`, PEERS, { transport: 'tcp', connections: IDLE, warmup: 0 }),
-    idleCase('idle-tcp-loaded', `TCP, ${count(IDLE)} after load`, PEERS, { transport: 'tcp', connections: IDLE, warmup: 0, loaded: true }),
+    idleCase('idle-ws-empty', `WebSocket, ${count(IDLE)} on an empty broker`, PEERS, { transport: 'ws', connections: IDLE, warmup: 0, collected: true }),
+    idleCase('idle-ws-loaded', `WebSocket, ${count(IDLE)} after load`, PEERS, { transport: 'ws', connections: IDLE, warmup: 0, loaded: true, collected: true }),
+    idleCase('idle-tcp-empty', `TCP, ${count(IDLE)} on an empty broker`, PEERS, { transport: 'tcp', connections: IDLE, warmup: 0, collected: true }),
+    idleCase('idle-tcp-loaded', `TCP, ${count(IDLE)} after load`, PEERS, { transport: 'tcp', connections: IDLE, warmup: 0, loaded: true, collected: true }),
   ],
 }
