@@ -16,7 +16,7 @@ export async function runCase(benchCase: BenchCase, peer: Peer, mode: Mode, root
   const workDir = mkdtempSync(join(tmpdir(), `switchyard-bench-${peer.id}-`))
   let running: RunningPeer | undefined
   try {
-    running = await peer.start({ workDir, websocket: benchCase.websocket })
+    running = await peer.start({ workDir, websocket: benchCase.websocket, ...(benchCase.collectOnSignal ? { collectOnSignal: true } : {}) })
     const broker = running
     const result = await benchCase.measure(broker, { mode, runLoad: (job) => runGenerator(job, root) })
     if (!broker.alive()) return { status: 'failed', reason: 'the broker exited during the run' }

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { PubSubResult, IdleWebSocketResult } from './load/job.js'
+import type { IdleResult, PubSubResult } from './load/job.js'
 import { killChildrenOnExit } from './lib/child-processes.js'
 import { machineInfo, versions } from './lib/machine.js'
 import { loadAverage } from './lib/proc-stats.js'
@@ -102,10 +102,12 @@ function build(): SwitchyardBuild {
 
 function describe(outcome: Outcome): string {
   if (outcome.status !== 'ok') return `${outcome.status}: ${outcome.reason}`
-  const r: PubSubResult | IdleWebSocketResult = outcome.result
-  if (r.kind === 'idle-ws') {
+  const r: PubSubResult | IdleResult = outcome.result
+  if (r.kind === 'idle') {
     const others = r.others ? `; ${r.others.map((o) => `${o.name} ${num(o.kbPerConnection, 1)} KB`).join(', ')}` : ''
-    return `${num(r.kbPerConnection, 1)} KB per connection (${r.opened} opened, ${r.failed} failed)${others}`
+    const uncollected = r.kbPerConnectionUncollected !== undefined ? `; ${num(r.kbPerConnectionUncollected, 1)} KB before the last collection` : ''
+    const load = r.preload ? `; after a load that took RSS from ${num(r.preload.rssBeforeKb / 1024, 1)} to ${num(r.preload.rssAfterKb / 1024, 1)} MB, ${r.preload.lost} lost` : ''
+    return `${num(r.kbPerConnection, 1)} KB per connection (${r.opened} opened, ${r.failed} failed)${uncollected}${others}${load}`
   }
   const parts = r.processes ? ` (${r.processes.map((p) => `${p.name} ${num(p.cpuUsPerDelivery, 2)}`).join(', ')})` : ''
   return `${num(r.brokerCpuUsPerDelivery, 2)} µs CPU/delivery${parts}, ${num(r.deliveriesPerSecond)} deliveries/s, p50 ${num(r.latencyP50Ms, 2)} ms, p99 ${num(r.latencyP99Ms, 2)} ms, kernel ${num(r.brokerSystemPercent ?? Number.NaN)} %, writes/delivery ${num(r.brokerWritesPerDelivery ?? Number.NaN, 3)}, reads/delivery ${num(r.brokerReadsPerDelivery ?? Number.NaN, 3)}, generator ${num(r.generatorCpuPercent)} %, lost ${r.lost}`

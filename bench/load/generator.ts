@@ -5,7 +5,7 @@
  * `{"error": "..."}`.
  */
 import { runHttpInvoke } from './http-invoke.js'
-import { runIdleWebSockets } from './idle-websockets.js'
+import { runIdleConnections } from './idle-connections.js'
 import type { LoadJob, LoadResult } from './job.js'
 import { runPubSub } from './pubsub-load.js'
 
@@ -13,8 +13,8 @@ function run(job: LoadJob): Promise<LoadResult> {
   switch (job.kind) {
     case 'pubsub':
       return runPubSub(job)
-    case 'idle-ws':
-      return runIdleWebSockets(job)
+    case 'idle':
+      return runIdleConnections(job)
     case 'http-invoke':
       return runHttpInvoke(job)
   }

@@ -65,9 +65,19 @@ export interface PubSubJob {
   drainMs: number
 }
 
-export interface IdleWebSocketJob {
-  kind: 'idle-ws'
-  url: string
+/**
+ * Idle connections: each sends CONNECT (keepalive 0, so not even PINGREQs),
+ * waits for its CONNACK and then stays quiet; the broker's RSS before and
+ * after is the figure.
+ */
+export interface IdleJob {
+  kind: 'idle'
+  /** MQTT over WebSocket (subprotocol `mqtt`) at `url`, or over TCP to `port`. */
+  transport: 'ws' | 'tcp'
+  /** The ws:// address, for `ws`. */
+  url?: string
+  /** The MQTT port on 127.0.0.1, for `tcp`. */
+  port?: number
   /** The broker (or the cluster's node) that `url` reaches: its RSS is the figure. */
   brokerPid: number
   /** A cluster's other processes (its other nodes, its Redis): what each one's RSS grows by per connection, beside the figure. */
@@ -76,10 +86,23 @@ export interface IdleWebSocketJob {
   connections: number
   /** Connections opened first and kept, not counted: what a broker sets up once is paid by them. */
   warmup: number
-  /** WebSocket handshakes in flight at once. */
+  /** Handshakes in flight at once. */
   concurrency: number
   /** Quiet time before the RSS readings, so the broker has settled. */
   settleMs: number
+  /**
+   * Sent to the broker before each of its RSS readings (after the quiet
+   * time): a Node broker started for it then runs full garbage collections
+   * (peers/gc-probe.mjs), so the figure is what the connections keep. The
+   * reading after the connections is also taken just before it.
+   */
+  gcSignal?: NodeJS.Signals
+  /**
+   * Load the broker carries first (a publish/subscribe job, run to its end,
+   * whose clients then disconnect): the connections are then opened on a
+   * broker whose heap has grown to a working size, as in production.
+   */
+  preload?: PubSubJob
 }
 
 /**
@@ -102,7 +125,7 @@ export interface HttpInvokeJob {
   drainMs: number
 }
 
-export type LoadJob = PubSubJob | IdleWebSocketJob | HttpInvokeJob
+export type LoadJob = PubSubJob | IdleJob | HttpInvokeJob
 
 export interface PubSubResult {
   kind: 'pubsub'
@@ -160,18 +183,22 @@ export interface ProcessFigures {
   rssKb: number
 }
 
-export interface IdleWebSocketResult {
-  kind: 'idle-ws'
+export interface IdleResult {
+  kind: 'idle'
   opened: number
   failed: number
   firstError: string | undefined
   rssBeforeKb: number
   rssAfterKb: number
   kbPerConnection: number
-  /** The same from before the first connection, the warm-up included: what a broker with only these would use. */
+  /** The same from before the first connection, the warm-up included: what a broker with only these would use (after the preload, with one). */
   kbPerConnectionFromStart: number
+  /** With `gcSignal`: the figure from the reading after the connections taken before that collection. */
+  kbPerConnectionUncollected?: number
   /** With `others`: what each of those processes' RSS grew by per counted connection. */
   others?: Array<{ name: string; kbPerConnection: number }>
+  /** With a preload: the broker's RSS before and after it (its clients gone), and what it delivered and lost. */
+  preload?: { rssBeforeKb: number; rssAfterKb: number; delivered: number; lost: number }
 }
 
-export type LoadResult = PubSubResult | IdleWebSocketResult
+export type LoadResult = PubSubResult | IdleResult

@@ -10,7 +10,8 @@ export const GENERATOR_CPU = 1
 function limitMs(job: LoadJob): number {
   const slack = 30_000
   if (job.kind === 'pubsub' || job.kind === 'http-invoke') return job.warmupMs + job.measureMs + job.drainMs + slack
-  return 2 * job.settleMs + job.connections * 20 + slack
+  const preload = job.preload ? job.settleMs + limitMs(job.preload) : 0
+  return 4 * (job.settleMs + 1000) + (job.warmup + job.connections) * 20 + preload + slack
 }
 
 /** Runs one job in a generator process pinned to its own core and returns its result. */

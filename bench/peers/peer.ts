@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { stopProcess, type Spawned } from '../lib/child-processes.js'
 import type { BrokerProcess } from '../load/job.js'
 import { waitForPort } from '../lib/ports.js'
@@ -12,11 +13,22 @@ export const BROKER_CPU = 0
  */
 export const BROKER_NODE_OPTIONS: string[] = (process.env.BENCH_BROKER_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)
 
+/** The signal on which a Node broker started with `collectOnSignal` runs full garbage collections (gc-probe.mjs). */
+export const GC_SIGNAL = 'SIGUSR2'
+const GC_PROBE = fileURLToPath(new URL('./gc-probe.mjs', import.meta.url))
+
+/** The Node options that make a Node broker collect its garbage on GC_SIGNAL. */
+export function gcProbeOptions(collectOnSignal: boolean | undefined): string[] {
+  return collectOnSignal ? ['--expose-gc', '--import', GC_PROBE] : []
+}
+
 export interface StartOptions {
   /** A fresh directory for this run's config and data. */
   workDir: string
   /** Also open a WebSocket listener. */
   websocket: boolean
+  /** A Node broker: collect its garbage on GC_SIGNAL (gc-probe.mjs); others ignore it. */
+  collectOnSignal?: boolean
 }
 
 /** Where clients reach a broker: the one broker, or one node of a cluster. */
@@ -40,6 +52,8 @@ export interface RunningPeer {
   nodes: readonly BrokerNode[]
   /** Every process whose CPU, system calls and memory are the broker's: the broker alone, or a cluster's nodes and its Redis. */
   processes: readonly BrokerProcess[]
+  /** Set when the broker runs full garbage collections on this signal (started with `collectOnSignal`). */
+  gcSignal?: NodeJS.Signals
   /** False once the broker process has exited. */
   alive(): boolean
   stop(): Promise<void>
@@ -78,13 +92,14 @@ export async function whenListening(
   }
 }
 
-export function running(spawned: Spawned, mqttPort: number, wsUrl: string | undefined, switchyard?: RunningPeer['switchyard']): RunningPeer {
+export function running(spawned: Spawned, mqttPort: number, wsUrl: string | undefined, switchyard?: RunningPeer['switchyard'], collectOnSignal?: boolean): RunningPeer {
   const pid = spawned.child.pid!
   return {
     pid,
     mqttPort,
     wsUrl,
     ...(switchyard ? { switchyard } : {}),
+    ...(collectOnSignal ? { gcSignal: GC_SIGNAL } : {}),
     nodes: [{ name: 'broker', pid, mqttPort, wsUrl }],
     processes: [{ name: 'broker', pid }],
     alive: () => spawned.exit === undefined,

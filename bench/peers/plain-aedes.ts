@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { spawnPinned } from '../lib/child-processes.js'
 import { freePort } from '../lib/ports.js'
-import { BROKER_CPU, BROKER_NODE_OPTIONS, lastLine, running, whenListening, type Peer } from './peer.js'
+import { BROKER_CPU, BROKER_NODE_OPTIONS, gcProbeOptions, lastLine, running, whenListening, type Peer } from './peer.js'
 
 const SCRIPT = fileURLToPath(new URL('./plain-aedes.mjs', import.meta.url))
 
@@ -9,14 +9,14 @@ export function plainAedesPeer(root: string): Peer {
   return {
     id: 'aedes',
     label: 'Aedes (plain, in-memory)',
-    async start({ websocket }) {
+    async start({ websocket, collectOnSignal }) {
       const mqttPort = await freePort()
       const wsPort = websocket ? await freePort() : undefined
-      const args = [...BROKER_NODE_OPTIONS, SCRIPT, String(mqttPort), ...(wsPort ? [String(wsPort)] : [])]
+      const args = [...BROKER_NODE_OPTIONS, ...gcProbeOptions(collectOnSignal), SCRIPT, String(mqttPort), ...(wsPort ? [String(wsPort)] : [])]
       // cwd at the project root so that `aedes` and `ws` resolve from its node_modules.
       const spawned = spawnPinned({ cpu: BROKER_CPU, command: process.execPath, args, cwd: root })
       await whenListening(spawned, wsPort ? [mqttPort, wsPort] : [mqttPort], (output) => `plain Aedes exited: ${lastLine(output)}`)
-      return running(spawned, mqttPort, wsPort ? `ws://127.0.0.1:${wsPort}/mqtt` : undefined)
+      return running(spawned, mqttPort, wsPort ? `ws://127.0.0.1:${wsPort}/mqtt` : undefined, undefined, collectOnSignal)
     },
   }
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { spawnPinned } from '../lib/child-processes.js'
 import { freePort } from '../lib/ports.js'
-import { BROKER_CPU, BROKER_NODE_OPTIONS, lastLine, PeerUnavailable, running, whenListening, type Peer, type RunningPeer } from './peer.js'
+import { BROKER_CPU, BROKER_NODE_OPTIONS, gcProbeOptions, lastLine, PeerUnavailable, running, whenListening, type Peer, type RunningPeer } from './peer.js'
 import type { SwitchyardBuild } from './switchyard-build.js'
 import { benchRules, type RuleCounts } from './switchyard-rules.js'
 
@@ -57,9 +57,9 @@ export function switchyardPeer(id: string, label: string, build: SwitchyardBuild
   return {
     id,
     label,
-    async start({ workDir }) {
+    async start({ workDir, collectOnSignal }) {
       if ('failure' in build) throw new PeerUnavailable(build.failure)
-      return startSwitchyard(build, setup, workDir)
+      return startSwitchyard(build, setup, workDir, undefined, collectOnSignal)
     },
   }
 }
@@ -70,7 +70,7 @@ export function switchyardPeer(id: string, label: string, build: SwitchyardBuild
  * HTTP ports accept connections (in a cluster, it has joined by then: the
  * listeners open after Redis answered).
  */
-export async function startSwitchyard(build: { dir: string }, setup: SwitchyardSetup, dir: string, cluster?: SwitchyardConfigOptions['cluster']): Promise<RunningPeer> {
+export async function startSwitchyard(build: { dir: string }, setup: SwitchyardSetup, dir: string, cluster?: SwitchyardConfigOptions['cluster'], collectOnSignal?: boolean): Promise<RunningPeer> {
   const mqttPort = await freePort()
   const httpPort = await freePort()
   const configFile = join(dir, 'switchyard.yaml')
@@ -81,7 +81,7 @@ export async function startSwitchyard(build: { dir: string }, setup: SwitchyardS
   const spawned = spawnPinned({
     cpu: BROKER_CPU,
     command: process.execPath,
-    args: [...BROKER_NODE_OPTIONS, ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(build.dir, 'bin/switchyard.js'), 'start', '--config', configFile],
+    args: [...BROKER_NODE_OPTIONS, ...gcProbeOptions(collectOnSignal), ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(build.dir, 'bin/switchyard.js'), 'start', '--config', configFile],
     cwd: dir,
     ...(eventLoopFile ? { env: { ...process.env, BENCH_EVENT_LOOP_FILE: eventLoopFile } } : {}),
   })
@@ -92,5 +92,5 @@ export async function startSwitchyard(build: { dir: string }, setup: SwitchyardS
     if (cluster && /\bcluster\b.*not a known key/.test(said)) return `this Switchyard has no cluster mode: ${said}`
     return `Switchyard exited (code ${spawned.exit?.code}): ${said}`
   })
-  return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`, { httpUrl: `http://127.0.0.1:${httpPort}`, sqlitePath, adminToken: BENCH_ADMIN_TOKEN, eventLoopFile })
+  return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`, { httpUrl: `http://127.0.0.1:${httpPort}`, sqlitePath, adminToken: BENCH_ADMIN_TOKEN, eventLoopFile }, collectOnSignal)
 }

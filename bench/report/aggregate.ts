@@ -1,4 +1,4 @@
-import type { IdleWebSocketResult, PubSubResult } from '../load/job.js'
+import type { IdleResult, PubSubResult } from '../load/job.js'
 import { median, sum } from '../lib/stats.js'
 import type { Outcome } from '../run-case.js'
 
@@ -42,10 +42,12 @@ export interface PubSubRow {
 }
 
 export interface IdleRow {
-  kind: 'idle-ws'
+  kind: 'idle'
   runs: number
   kbPerConnection: number
   kbPerConnectionFromStart: number
+  /** Cases read after collections: the figure from the reading taken before the last one. */
+  kbPerConnectionUncollected?: number
   opened: number
   failed: number
   firstError: string | undefined
@@ -53,6 +55,8 @@ export interface IdleRow {
   rssAfterMb: number
   /** A cluster's other processes: the median of what each one's RSS grew by per connection. */
   others?: Array<{ name: string; kbPerConnection: number }>
+  /** Cases after load: the broker's RSS before the load and once its clients were gone (medians), and the messages it lost. */
+  preload?: { rssBeforeMb: number; rssAfterMb: number; lost: number }
 }
 
 /** One peer in one case, over all rounds. `problems` makes the row fail. */
@@ -68,7 +72,7 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
   for (const o of outcomes) if (o.status === 'failed') problems.push(o.reason)
   const results = outcomes.flatMap((o) => (o.status === 'ok' ? [o.result] : []))
   const pubsub = results.filter((r): r is PubSubResult => r.kind === 'pubsub')
-  const idle = results.filter((r): r is IdleWebSocketResult => r.kind === 'idle-ws')
+  const idle = results.filter((r): r is IdleResult => r.kind === 'idle')
 
   let figures: Row['figures']
   if (pubsub.length > 0) {
@@ -103,19 +107,24 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
     }
   } else if (idle.length > 0) {
     const failed = sum(idle.map((r) => r.failed))
-    if (failed !== 0) problems.push(`${failed} WebSocket connections failed (${idle.find((r) => r.firstError)?.firstError})`)
+    if (failed !== 0) problems.push(`${failed} connections failed (${idle.find((r) => r.firstError)?.firstError})`)
+    const loads = idle.flatMap((r) => (r.preload ? [r.preload] : []))
+    const lostInLoad = sum(loads.map((p) => p.lost))
+    if (lostInLoad !== 0) problems.push(`${lostInLoad} messages lost in the load before the connections`)
     figures = {
-      kind: 'idle-ws',
+      kind: 'idle',
       runs: idle.length,
       kbPerConnection: median(idle.map((r) => r.kbPerConnection)),
       // Runs recorded before the warm-up existed have no such figure.
       kbPerConnectionFromStart: median(idle.map((r) => r.kbPerConnectionFromStart ?? r.kbPerConnection)),
+      ...(idle.every((r) => r.kbPerConnectionUncollected !== undefined) ? { kbPerConnectionUncollected: median(idle.map((r) => r.kbPerConnectionUncollected!)) } : {}),
       opened: median(idle.map((r) => r.opened)),
       failed,
       firstError: idle.find((r) => r.firstError)?.firstError,
       rssBeforeMb: median(idle.map((r) => r.rssBeforeKb / 1024)),
       rssAfterMb: median(idle.map((r) => r.rssAfterKb / 1024)),
       ...(idle[0]!.others ? { others: idle[0]!.others.map(({ name }) => ({ name, kbPerConnection: median(idle.map((r) => r.others?.find((o) => o.name === name)?.kbPerConnection ?? Number.NaN)) })) } : {}),
+      ...(loads.length > 0 ? { preload: { rssBeforeMb: median(loads.map((p) => p.rssBeforeKb / 1024)), rssAfterMb: median(loads.map((p) => p.rssAfterKb / 1024)), lost: lostInLoad } } : {}),
     }
   }
   return { figures, unavailable: unavailable?.status === 'unavailable' ? unavailable.reason : undefined, problems }

@@ -103,7 +103,7 @@ function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
     }
     const f = row.figures
     const notes = rowNotes(row)
-    if (f?.kind === 'idle-ws') {
+    if (f?.kind === 'idle') {
       out.push(`| ${label} | ${num(f.kbPerConnection, 1)} | ${num(f.opened)} | ${num(f.rssBeforeMb, 1)} | ${num(f.rssAfterMb, 1)} | ${cell(notes)} |`)
     } else if (f?.kind === 'pubsub') {
       const spread = f.runs > 1 ? ` (${num(f.cpuUsMin, 2)}–${num(f.cpuUsMax, 2)})` : ''
@@ -129,8 +129,10 @@ function rowNotes(row: Row): string {
     if (f.maxStallMs !== undefined) notes.push(`longest event-loop stall **${num(f.maxStallMs, 1)} ms**`)
     if (f.processes) notes.push(`CPU µs / delivery by process: ${f.processes.map((p) => `${p.name} ${num(p.cpuUsPerDelivery, 2)} (${num(p.sharePercent)} %)`).join(', ')}`)
     notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}, ${num(f.delivered)} deliveries checked`)
-  } else if (f?.kind === 'idle-ws') {
-    notes.push(`${num(f.kbPerConnectionFromStart, 1)} KB a connection counting from an empty broker`)
+  } else if (f?.kind === 'idle') {
+    if (f.kbPerConnectionUncollected !== undefined) notes.push(`${num(f.kbPerConnectionUncollected, 1)} KB a connection before the last collection`)
+    if (f.preload) notes.push(`the load took RSS from ${num(f.preload.rssBeforeMb, 1)} to ${num(f.preload.rssAfterMb, 1)} MB (its clients gone)`)
+    else if (f.kbPerConnectionFromStart !== f.kbPerConnection) notes.push(`${num(f.kbPerConnectionFromStart, 1)} KB a connection counting from an empty broker`)
     if (f.others) notes.push(`the other processes' RSS per connection: ${f.others.map((o) => `${o.name} ${num(o.kbPerConnection, 1)} KB`).join(', ')}`)
     notes.push(`${f.runs} run${f.runs === 1 ? '' : 's'}`)
   }

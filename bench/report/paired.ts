@@ -24,7 +24,7 @@ export const KB_PER_CONNECTION: Figure = {
   name: 'memory per idle connection',
   unit: 'KB',
   decimals: 1,
-  of: (r) => (r.kind === 'idle-ws' ? r.kbPerConnection : undefined),
+  of: (r) => (r.kind === 'idle' ? r.kbPerConnection : undefined),
 }
 
 /** One peer against another in one case. */

@@ -25,6 +25,10 @@ export function saveRun(run: BenchRun, file: string): void {
 /** `peersFor` names the peers, the baseline's as the run named them. */
 export function loadRun(file: string, peersFor: (baseline: BaselineInfo | undefined) => Record<PeerId, Peer>): BenchRun {
   const raw = JSON.parse(readFileSync(file, 'utf8')) as RawRun
+  // Runs recorded when only WebSocket connections were measured called their results `idle-ws`.
+  for (const [, outcomes] of raw.outcomes) {
+    for (const o of outcomes) if (o.status === 'ok' && (o.result.kind as string) === 'idle-ws') o.result.kind = 'idle'
+  }
   // Runs recorded before --baseline existed have no `baseline` key.
   return { ...raw, baseline: raw.baseline, peers: peersFor(raw.baseline), startedAt: new Date(raw.startedAt), finishedAt: new Date(raw.finishedAt), outcomes: new Map(raw.outcomes) }
 }

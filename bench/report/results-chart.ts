@@ -37,7 +37,7 @@ function bar(run: BenchRun, c: BenchCase, peer: PeerId): Bar {
   if (row.unavailable) return { label, value: undefined, note: 'not available', color }
   const f = row.figures
   const notes = [row.problems.length > 0 ? 'FAILED' : '', f?.kind === 'pubsub' && f.generatorBound ? 'generator-bound' : ''].filter(Boolean).join(', ') || undefined
-  if (f?.kind === 'idle-ws') return { label, value: f.kbPerConnection, note: notes, color }
+  if (f?.kind === 'idle') return { label, value: f.kbPerConnection, note: notes, color }
   if (f?.kind === 'pubsub') return { label, value: c.chart === 'latency-p99' ? f.latencyP99Ms : f.cpuUsPerDelivery, note: notes, color }
   return { label, value: undefined, note: notes ?? 'no figure', color }
 }

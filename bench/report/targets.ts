@@ -15,6 +15,8 @@ export interface Check {
 // The budgets Switchyard is held to (see the task's plan).
 const MAX_RULES_OVERHEAD = 1.05
 const MAX_KB_PER_IDLE_WS = 20
+const MAX_KB_PER_IDLE_WS_LOADED = 10
+const MAX_KB_PER_IDLE_TCP_LOADED = 6
 const MAX_CHAT_P99_MS = 5
 const MIN_STORED_PER_SECOND = 50_000
 const MAX_STALL_MS = 20
@@ -26,12 +28,28 @@ function pubsub(run: BenchRun, caseId: string, peer: PeerId): PubSubRow | string
   return figures?.kind === 'pubsub' ? figures : `${run.peers[peer].label} has no figures`
 }
 
-function idle(run: BenchRun, peer: PeerId): IdleRow | string {
-  const row = rowOf(run, 'idle-ws', peer)
+function idle(run: BenchRun, peer: PeerId, caseId = 'idle-ws'): IdleRow | string {
+  const row = rowOf(run, caseId, peer)
   if (!row) return `${run.peers[peer].label} was not run`
   if (row.unavailable) return `${run.peers[peer].label} not available`
-  if (row.figures?.kind !== 'idle-ws') return `${run.peers[peer].label} has no figures`
+  if (row.figures?.kind !== 'idle') return `${run.peers[peer].label} has no figures`
   return row.figures
+}
+
+/** Memory per idle connection of Switchyard in one case, against a budget (at most `maxKb`), with the other brokers beside it. */
+function memoryBudget(run: BenchRun, target: string, caseId: string, maxKb: number): Check {
+  const own = idle(run, 'switchyard', caseId)
+  if (typeof own === 'string') return { target, measured: own, verdict: verdictWithout(run, caseId, 'switchyard') }
+  const beside = (['aedes', 'mosquitto'] as const).flatMap((peer) => {
+    const f = idle(run, peer, caseId)
+    return typeof f === 'string' ? [] : [`${run.peers[peer].label} ${num(f.kbPerConnection, 1)} KB`]
+  })
+  const rounds = own.runs > 1 ? ` (median of ${own.runs} rounds)` : ''
+  return {
+    target,
+    measured: `${num(own.kbPerConnection, 1)} KB${rounds}${beside.length > 0 ? `; ${beside.join(', ')}` : ''}`,
+    verdict: own.kbPerConnection <= maxKb && (rowOf(run, caseId, 'switchyard')?.problems.length ?? 0) === 0 ? 'pass' : 'fail',
+  }
 }
 
 /** CPU per delivery of `peer` relative to `base` in one case, against a budget. */
@@ -77,6 +95,8 @@ export function checkTargets(run: BenchRun): Check[] {
     typeof ws === 'string'
       ? { target: 'Switchyard: under 20 KB per idle WebSocket connection', measured: ws, verdict: 'n/a' }
       : { target: 'Switchyard: under 20 KB per idle WebSocket connection', measured: `${num(ws.kbPerConnection, 1)} KB`, verdict: ws.kbPerConnection < MAX_KB_PER_IDLE_WS ? 'pass' : 'fail' },
+    memoryBudget(run, 'Switchyard: at most 10 KB per idle WebSocket connection (after load)', 'idle-ws-loaded', MAX_KB_PER_IDLE_WS_LOADED),
+    memoryBudget(run, 'Switchyard: at most 6 KB per idle TCP connection (after load)', 'idle-tcp-loaded', MAX_KB_PER_IDLE_TCP_LOADED),
   ]
 }
 

@@ -1,7 +1,7 @@
 import type { PeerId } from '../peers/registry.js'
 import { FAN_OUT_METHOD, fanOutCases } from './fan-out.js'
 import { fixedRateCase } from './fixed-rate-latency.js'
-import { IDLE_WEBSOCKETS_METHOD, idleWebSocketCase } from './idle-websockets.js'
+import { IDLE_WEBSOCKETS_METHOD, idleWebSocketCase } from './idle-connections.js'
 import { pubSubCase } from './pubsub-case.js'
 import type { Scenario } from './scenario.js'
 

@@ -1,5 +1,7 @@
 import type { PeerId } from '../peers/registry.js'
-import type { BenchCase } from './scenario.js'
+import type { PubSubJob } from '../load/job.js'
+import type { RunningPeer } from '../peers/peer.js'
+import type { BenchCase, Mode } from './scenario.js'
 
 export interface PubSubCaseOptions {
   id: string
@@ -49,28 +51,33 @@ export function pubSubCase(options: PubSubCaseOptions): BenchCase {
     chart: options.chart ?? (options.ratePerSecond ? 'latency-p99' : 'cpu-per-delivery'),
     measure: (peer, { mode, runLoad }) => {
       if (options.storedRowsSql && !peer.switchyard) throw new Error(`${options.id} reads Switchyard's SQLite file and runs on Switchyard only`)
-      const subscribeNode = options.placement === 'cross-node' ? peer.nodes.at(-1)! : peer.nodes[0]!
-      return runLoad({
-        kind: 'pubsub',
-        publishPort: peer.nodes[0]!.mqttPort,
-        subscribePort: subscribeNode.mqttPort,
-        broker: [...peer.processes],
-        qos: options.qos,
-        publishers: options.publishers,
-        subscribers: options.subscribers,
-        filter: options.filter ?? 'bench/+/x',
-        ...(options.publishTopic ? { publishTopic: options.publishTopic } : {}),
-        ...(options.payloadMembers ? { payloadMembers: options.payloadMembers } : {}),
-        ...(options.unordered ? { unordered: true } : {}),
-        ...(options.storedRowsSql ? { storedRows: { sqlitePath: peer.switchyard!.sqlitePath, sql: options.storedRowsSql } } : {}),
-        payloadBytes: PAYLOAD_BYTES,
-        ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
-        maxUnacked: MAX_UNACKED,
-        maxUndelivered: MAX_UNDELIVERED,
-        warmupMs: mode.warmupMs,
-        measureMs: mode.measureMs,
-        drainMs: mode.drainMs,
-      })
+      return runLoad(pubSubJob(options, peer, mode))
     },
+  }
+}
+
+/** The generator's job for a publish/subscribe case against a started peer, with these windows. */
+export function pubSubJob(options: Omit<PubSubCaseOptions, 'id' | 'label' | 'peers'>, peer: RunningPeer, windows: Pick<Mode, 'warmupMs' | 'measureMs' | 'drainMs'>): PubSubJob {
+  const subscribeNode = options.placement === 'cross-node' ? peer.nodes.at(-1)! : peer.nodes[0]!
+  return {
+    kind: 'pubsub',
+    publishPort: peer.nodes[0]!.mqttPort,
+    subscribePort: subscribeNode.mqttPort,
+    broker: [...peer.processes],
+    qos: options.qos,
+    publishers: options.publishers,
+    subscribers: options.subscribers,
+    filter: options.filter ?? 'bench/+/x',
+    ...(options.publishTopic ? { publishTopic: options.publishTopic } : {}),
+    ...(options.payloadMembers ? { payloadMembers: options.payloadMembers } : {}),
+    ...(options.unordered ? { unordered: true } : {}),
+    ...(options.storedRowsSql ? { storedRows: { sqlitePath: peer.switchyard!.sqlitePath, sql: options.storedRowsSql } } : {}),
+    payloadBytes: PAYLOAD_BYTES,
+    ...(options.ratePerSecond ? { ratePerSecond: options.ratePerSecond } : {}),
+    maxUnacked: MAX_UNACKED,
+    maxUndelivered: MAX_UNDELIVERED,
+    warmupMs: windows.warmupMs,
+    measureMs: windows.measureMs,
+    drainMs: windows.drainMs,
   }
 }

@@ -1,7 +1,7 @@
 import { fanIn } from './fan-in.js'
 import { fanOut } from './fan-out.js'
 import { fixedRateLatency } from './fixed-rate-latency.js'
-import { idleWebSockets } from './idle-websockets.js'
+import { idleConnections } from './idle-connections.js'
 import { chatRuleLatency } from './chat-rules.js'
 import { clusterFanOut, clusterFunctions, clusterIdleWebSockets, clusterLatency } from './cluster.js'
 import { functionInvocations } from './functions.js'
@@ -18,7 +18,7 @@ export const scenarios: readonly Scenario[] = [
   ruleCount,
   storeAction,
   functionInvocations,
-  idleWebSockets,
+  idleConnections,
   clusterFanOut,
   clusterLatency,
   clusterIdleWebSockets,

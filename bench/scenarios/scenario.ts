@@ -24,6 +24,8 @@ export interface BenchCase {
   peers: readonly PeerId[]
   /** Start the peers with a WebSocket listener. */
   websocket: boolean
+  /** Start the Node peers so that they collect their garbage on a signal (RunningPeer.gcSignal). */
+  collectOnSignal?: boolean
   /** The figure results.svg shows for this case. */
   chart: 'cpu-per-delivery' | 'latency-p99' | 'kb-per-connection'
   measure(peer: RunningPeer, ctx: CaseContext): Promise<LoadResult>

@@ -41,6 +41,7 @@ export class Admission {
   /** Pending connections, oldest first (a Set iterates in insertion order). */
   readonly #pending = new Set<Ticket>()
   readonly #clients = new WeakMap<Client, Ticket>()
+  readonly #sockets = new WeakMap<Socket, Ticket>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(limits: Limits) {
@@ -82,10 +83,17 @@ export class Admission {
     counts.open++
     counts.pending++
     this.#pending.add(ticket)
-    socket.once('close', () => this.#release(ticket))
+    this.#sockets.set(socket, ticket)
+    socket.on('close', this.#closed)
     this.#schedule()
     return ticket
   }
+
+  // One listener for every socket (a socket closes once).
+  readonly #closed = ((admission: Admission) => function closed(this: Socket): void {
+    const ticket = admission.#sockets.get(this)
+    if (ticket) admission.#release(ticket)
+  })(this)
 
   /** Ties the ticket to the Aedes client of its connection, which `connected` is called with. */
   attach(client: Client, ticket: Ticket): void {

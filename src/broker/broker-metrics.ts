@@ -78,10 +78,13 @@ export class BrokerMetrics {
   /** Counts a connection's bytes from now until it closes. */
   track(socket: Socket): void {
     this.#sockets.add(socket)
-    socket.once('close', () => {
-      this.#sockets.delete(socket)
-      this.#closedBytesIn += socket.bytesRead
-      this.#closedBytesOut += socket.bytesWritten
-    })
+    socket.on('close', this.#untrack)
   }
+
+  // One listener for every socket (a socket closes once).
+  readonly #untrack = ((metrics: BrokerMetrics) => function untrack(this: Socket): void {
+    metrics.#sockets.delete(this)
+    metrics.#closedBytesIn += this.bytesRead
+    metrics.#closedBytesOut += this.bytesWritten
+  })(this)
 }

@@ -12,7 +12,7 @@ import { BrokerMetrics } from './broker-metrics.js'
 import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
 import { deliverShared, patchClientDelivery } from './delivery-patches.js'
-import { checkAedesInternals, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
+import { checkAedesInternals, forgetConnect, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
 import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import { MAX_CONNECT_TIMEOUT } from './limits-schema.js'
 import type { Limits } from './limits.js'
@@ -101,6 +101,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     preConnect(client, packet, done) {
       admission.connected(client)
       connections.record(client, packet)
+      forgetConnect(client)
       done(null, true)
     },
     authenticate(client, username, password, done) {

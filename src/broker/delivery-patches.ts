@@ -3,8 +3,9 @@ import type { Writable } from 'node:stream'
 import type { SessionStore } from '../storage/session-store.js'
 import { topicMatches } from '../topics/match.js'
 import { connackSent, deliverAtQoS, deliveries, replaceDeliveries, replaceWaitForDrain, subscriptionsOf, turnOffDedupe, waitForDrain, type Deliver, type DrainCallback } from './internals/index.js'
+import { RecentPackets } from './recent-packets.js'
 import { SlowSubscriber, type SlowSubscriberDeps } from './slow-subscriber.js'
-import { WriteCoalescer } from './write-coalescing.js'
+import { WriteCoalescer, type Outlet } from './write-coalescing.js'
 
 /**
  * Four changes to how Aedes 1.2 hands messages to a client, applied to each
@@ -37,13 +38,13 @@ import { WriteCoalescer } from './write-coalescing.js'
  */
 export function patchClientDelivery(broker: Aedes, deps: DeliveryDeps): void {
   const handle = broker.handle
-  const coalescer = new WriteCoalescer()
+  const shared: BrokerDelivery = { brokerId: broker.id, deps, coalescer: new WriteCoalescer(), waitForDrain: releasingWaitForDrain(deps) }
   broker.handle = (conn, req) => {
     const client = handle(conn, req)
-    patchClient(client as PatchedClient, broker.id, deps, coalescer)
+    patchClient(client, shared)
     return client
   }
-  broker.on('connackSent', (_packet, client) => releaseHeld(client))
+  broker.on('connackSent', (_packet, client) => patched.get(client)?.release())
 }
 
 export interface DeliveryDeps extends SlowSubscriberDeps {
@@ -51,14 +52,15 @@ export interface DeliveryDeps extends SlowSubscriberDeps {
   persistence: Pick<SessionStore, 'outgoingClearMessageId'>
 }
 
-/** A client with what the shared releasingWaitForDrain needs hung on it. */
-interface PatchedClient extends Client {
-  [DEPS]?: SlowSubscriberDeps
+/** What every client of one broker shares. */
+interface BrokerDelivery {
+  brokerId: string
+  deps: DeliveryDeps
+  coalescer: WriteCoalescer
+  waitForDrain: (this: Client, done: DrainCallback) => void
 }
 
 type Path = '0' | 'qos' | 'shared'
-
-const DEPS = Symbol('switchyard.slow-subscriber')
 
 /**
  * Aedes calls this when a write found the socket full, and holds the write's
@@ -69,48 +71,121 @@ const DEPS = Symbol('switchyard.slow-subscriber')
  * once (the drain timer still runs: a subscriber that never drains is
  * disconnected); past it, the wait is real, which is the back-pressure that
  * retained messages on SUBSCRIBE and a session's stored queue rely on.
+ * One function for all the clients of a broker.
  */
-function releasingWaitForDrain(this: PatchedClient, done: DrainCallback): void {
-  const conn = this.conn as Writable
-  if (conn.writableLength > this[DEPS]!.limits.config.maxQueuedBytes) return waitForDrain(this, done)
-  waitForDrain(this, noop)
-  setImmediate(done, null, this)
-}
-
-interface Patched {
-  /** Deliveries waiting for the CONNACK; undefined once it is sent or the connection is gone. */
-  held: Array<[AedesPublishPacket, () => void, Path]> | undefined
-  send(packet: AedesPublishPacket, cb: () => void, path: Path): void
-}
-
-const patched = new WeakMap<Client, Patched>()
-
-function patchClient(client: PatchedClient, brokerId: string, deps: DeliveryDeps, coalescer: WriteCoalescer): void {
-  const conn = client.conn as Writable
-  const outlet = coalescer.outlet(conn)
-  client[DEPS] = deps
-  replaceWaitForDrain(client, releasingWaitForDrain)
-  let slow: SlowSubscriber | undefined
-  // Live messages go through Aedes' own delivery while the socket takes them,
-  // and queue behind it once it is full. Retained ones on SUBSCRIBE
-  // (`retain` set) keep Aedes' back-pressure.
-  const flowing = (deliver: Deliver): Deliver => (packet, cb) => {
-    if (packet.retain || (!slow?.waiting && !conn.writableNeedDrain)) return deliver(packet, cb)
-    ;(slow ??= new SlowSubscriber(conn, () => client.id, deps)).hold(packet, cb, deliver)
+function releasingWaitForDrain(deps: SlowSubscriberDeps): (this: Client, done: DrainCallback) => void {
+  return function (this: Client, done: DrainCallback): void {
+    const conn = this.conn as Writable
+    if (conn.writableLength > deps.limits.config.maxQueuedBytes) return waitForDrain(this, done)
+    waitForDrain(this, noop)
+    setImmediate(done, null, this)
   }
-  const own = deliveries(client)
-  const deliver0 = flowing(own.deliver0)
-  const deliverQoS = flowing(own.deliverQoS)
-  const deliverAsGranted = flowing((packet, cb) => deliverAtQoS(client, packet, cb))
-  const seen = new RecentPackets(brokerId)
+}
+
+const patched = new WeakMap<Client, ClientDelivery>()
+
+function patchClient(client: Client, shared: BrokerDelivery): void {
+  replaceWaitForDrain(client, shared.waitForDrain)
   // Aedes drops a delivery as a duplicate when its broker counter is not
   // above the highest seen so far. But counters are taken when a message is
   // published, and a QoS 1/2 message waits on the session store before it is
   // delivered while a later QoS 0 one does not: the QoS 1 message then
   // arrives with the lower counter and was silently lost. Aedes' check is
   // turned off here and replaced by one that drops only a packet already
-  // delivered.
+  // delivered (RecentPackets).
   turnOffDedupe(client)
+  const own = deliveries(client)
+  const state = new ClientDelivery(client, own.deliver0, own.deliverQoS, shared)
+  patched.set(client, state)
+  // The two functions every subscription of the client hands the router.
+  replaceDeliveries(client, (packet, cb) => state.deliver(packet, cb, '0'), (packet, cb) => state.deliver(packet, cb, 'qos'))
+}
+
+/**
+ * One client's deliveries, with the four changes. An idle connection holds
+ * this object and the two functions above: what a delivery needs (the
+ * socket's outlet, the queue of a slow subscriber, the memory of recent
+ * packets, the deliveries held for the CONNACK) is made by the first one
+ * that needs it.
+ */
+class ClientDelivery {
+  /** Deliveries waiting for the CONNACK. */
+  #held: Array<[AedesPublishPacket, () => void, Path]> | undefined
+  /** The CONNACK is sent, or the connection is gone: nothing is held any more. */
+  #released = false
+  /** Undefined until the first delivery; null for a stream whose writes cannot be coalesced. */
+  #outlet: Outlet | null | undefined
+  #slow: SlowSubscriber | undefined
+  #seen: RecentPackets | undefined
+  #asGranted: Deliver | undefined
+
+  constructor(
+    private readonly client: Client,
+    /** Aedes' own delivery functions. */
+    private readonly own0: Deliver,
+    private readonly ownQoS: Deliver,
+    private readonly shared: BrokerDelivery,
+  ) {}
+
+  /** A delivery through one of the client's subscriptions (`0`, `qos`), or a shared subscription's copy. */
+  deliver(packet: AedesPublishPacket, cb: () => void, path: Path): void {
+    if (!this.#released && !connackSent(this.client) && this.#hold(packet, cb, path)) return
+    if (path === 'qos') this.#viaQoS(packet, cb)
+    else if (path === '0') this.#via0(packet, cb)
+    // A shared subscription's copy is its own: no other subscription changes it.
+    else if (packet.qos === 0) this.#flowing(packet, cb, this.own0)
+    else this.#flowing(packet, cb, this.#deliverAsGranted())
+    if (this.#outlet === undefined) this.#outlet = this.shared.coalescer.outlet(this.client.conn as Writable) ?? null
+    if (this.#outlet) this.shared.coalescer.hold(this.#outlet)
+  }
+
+  /** The CONNACK is written: what was held goes out, in order. */
+  release(): void {
+    this.#released = true
+    const queue = this.#held
+    this.#held = undefined
+    if (queue) for (const [packet, cb, path] of queue) this.deliver(packet, cb, path)
+  }
+
+  /** Holds a delivery that came before the CONNACK; false when the connection is gone already. */
+  #hold(packet: AedesPublishPacket, cb: () => void, path: Path): boolean {
+    if (!this.#held) {
+      const conn = this.client.conn as Writable
+      if (conn.closed) {
+        this.#released = true
+        return false
+      }
+      this.#held = []
+      // A client that never got its CONNACK: let the emitter go on. Messages
+      // for a persistent session are already in its offline queue.
+      conn.once('close', () => {
+        this.#released = true
+        const queue = this.#held
+        this.#held = undefined
+        if (queue) for (const [, held] of queue) held()
+      })
+    }
+    this.#held.push([packet, cb, path])
+    return true
+  }
+
+  // Live messages go through Aedes' own delivery while the socket takes them,
+  // and queue behind it once it is full. Retained ones on SUBSCRIBE (`retain`
+  // set) keep Aedes' back-pressure.
+  #flowing(packet: AedesPublishPacket, cb: () => void, deliver: Deliver): void {
+    const conn = this.client.conn as Writable
+    if (packet.retain || (!this.#slow?.waiting && !conn.writableNeedDrain)) return deliver(packet, cb)
+    this.#slow ??= new SlowSubscriber(conn, () => this.client.id, this.shared.deps)
+    this.#slow.hold(packet, cb, deliver)
+  }
+
+  #deliverAsGranted(): Deliver {
+    return (this.#asGranted ??= (packet, cb) => deliverAtQoS(this.client, packet, cb))
+  }
+
+  #repeat(packet: AedesPublishPacket): boolean {
+    return (this.#seen ??= new RecentPackets(this.shared.brokerId)).repeat(packet)
+  }
 
   // Aedes calls deliver0 for each matching QoS 0 subscription and
   // deliverQoS for each matching QoS 1/2 one, and a persistent session's
@@ -118,61 +193,30 @@ function patchClient(client: PatchedClient, brokerId: string, deps: DeliveryDeps
   // either sends the message or, as a duplicate, clears one queued copy. The
   // calls keep their paths so that those counts agree; only what is sent
   // changes.
-  const viaQoS: Deliver = (packet, cb) => {
-    if (seen.repeat(packet)) return clearQueued(deps.persistence, client, packet, cb)
+  #viaQoS(packet: AedesPublishPacket, cb: () => void): void {
+    const client = this.client
+    if (this.#repeat(packet)) return clearQueued(this.shared.deps.persistence, client, packet, cb)
     const granted = grantedQos(client, packet.topic)
     if (granted !== undefined && packet.qos > granted) packet.qos = granted as 0 | 1 | 2
     // Aedes' own QoS path hands QoS 0 to client.deliver0, which is now the
-    // wrapper that would take it for a repeat: go to the original directly.
-    if (packet.qos === 0) return deliver0(packet, cb)
+    // function that would take it for a repeat: go to Aedes' own directly.
+    if (packet.qos === 0) return this.#flowing(packet, cb, this.own0)
     // Aedes would lower this to the QoS of a subscription whose filter is
     // exactly the topic name, granted lower than a wildcard one beside it.
     const exact = subscriptionsOf(client)[packet.topic]
-    if (exact && exact.qos < packet.qos) return deliverAsGranted(packet, cb)
-    deliverQoS(packet, cb)
+    if (exact && exact.qos < packet.qos) return this.#flowing(packet, cb, this.#deliverAsGranted())
+    this.#flowing(packet, cb, this.ownQoS)
   }
-  const via0: Deliver = (packet, cb) => {
+
+  #via0(packet: AedesPublishPacket, cb: () => void): void {
     // A QoS 1/2 subscription matches too: its deliverQoS call sends the one
     // copy, at that QoS.
-    if ((packet.qos > 0 && (grantedQos(client, packet.topic) ?? 0) > 0) || seen.repeat(packet)) {
+    if ((packet.qos > 0 && (grantedQos(this.client, packet.topic) ?? 0) > 0) || this.#repeat(packet)) {
       setImmediate(cb)
       return
     }
-    deliver0(packet, cb)
+    this.#flowing(packet, cb, this.own0)
   }
-
-  const state: Patched = {
-    held: [],
-    send(packet, cb, path) {
-      if (path === 'qos') viaQoS(packet, cb)
-      else if (path === '0') via0(packet, cb)
-      // A shared subscription's copy is its own: no other subscription changes it.
-      else if (packet.qos === 0) deliver0(packet, cb)
-      else deliverAsGranted(packet, cb)
-      if (outlet) coalescer.hold(outlet)
-    },
-  }
-  patched.set(client, state)
-
-  replaceDeliveries(
-    client,
-    (packet, cb) => {
-      if (state.held && !connackSent(client)) state.held.push([packet, cb, '0'])
-      else state.send(packet, cb, '0')
-    },
-    (packet, cb) => {
-      if (state.held && !connackSent(client)) state.held.push([packet, cb, 'qos'])
-      else state.send(packet, cb, 'qos')
-    },
-  )
-
-  client.conn.once('close', () => {
-    // A client that never got its CONNACK: let the emitter go on. Messages for
-    // a persistent session are already in its offline queue.
-    const queue = state.held
-    state.held = undefined
-    if (queue) for (const [, cb] of queue) cb()
-  })
 }
 
 function noop(): void {}
@@ -191,55 +235,6 @@ function clearQueued(persistence: DeliveryDeps['persistence'], client: Client, p
 }
 
 /**
- * The packets recently delivered to one client, by broker id and counter.
- * The copies of one message through overlapping subscriptions arrive within
- * one emit (or one stretch of a session's stored queue), so a short memory
- * is enough to tell them. This runs for every delivery. This broker numbers
- * its messages one after another, so its own are kept in a table indexed by
- * the counter's low bits: a look and a write, nothing allocated, and any of
- * the last 256 messages published is recognised. Other brokers' (a
- * cluster's) are keyed by id and counter, in a ring with a set beside it.
- */
-class RecentPackets {
-  static readonly LOCAL_SLOTS = 256
-  static readonly REMOTE_SIZE = 128
-  readonly #localId: string
-  // Made on the first delivery: an idle connection pays for none of it.
-  #local: Float64Array | undefined
-  #remote: Set<string> | undefined
-  #remoteRing: string[] | undefined
-  #remoteNext = 0
-
-  constructor(localId: string) {
-    this.#localId = localId
-  }
-
-  /** True when this packet was delivered already; otherwise remembers it. */
-  repeat(packet: AedesPublishPacket): boolean {
-    const id = packet.brokerId
-    if (!id) return false
-    if (id === this.#localId) {
-      const counter = packet.brokerCounter
-      const slots = (this.#local ??= new Float64Array(RecentPackets.LOCAL_SLOTS).fill(-1))
-      // Counters are whole numbers below 2^53; `&` keeps their low bits.
-      const slot = counter & (RecentPackets.LOCAL_SLOTS - 1)
-      if (slots[slot] === counter) return true
-      slots[slot] = counter
-      return false
-    }
-    const key = `${id}:${packet.brokerCounter}`
-    const seen = (this.#remote ??= new Set())
-    if (seen.has(key)) return true
-    const ring = (this.#remoteRing ??= new Array<string>(RecentPackets.REMOTE_SIZE).fill(''))
-    seen.delete(ring[this.#remoteNext]!)
-    ring[this.#remoteNext] = key
-    this.#remoteNext = (this.#remoteNext + 1) % RecentPackets.REMOTE_SIZE
-    seen.add(key)
-    return false
-  }
-}
-
-/**
  * Sends a shared subscription's copy to the client at the copy's QoS, after
  * the CONNACK as every delivery; the packet's message id is set once it is
  * sent at QoS 1/2.
@@ -247,16 +242,7 @@ class RecentPackets {
 export function deliverShared(client: Client, packet: AedesPublishPacket, cb: () => void): void {
   const state = patched.get(client)
   if (!state) return void setImmediate(cb)
-  if (state.held && !connackSent(client)) state.held.push([packet, cb, 'shared'])
-  else state.send(packet, cb, 'shared')
-}
-
-function releaseHeld(client: Client): void {
-  const state = patched.get(client)
-  const queue = state?.held
-  if (!state || !queue) return
-  state.held = undefined
-  for (const [packet, cb, path] of queue) state.send(packet, cb, path)
+  state.deliver(packet, cb, 'shared')
 }
 
 /**

@@ -69,13 +69,16 @@ export function publishLifecycleEvents(broker: Aedes, connections: Connections, 
   // Connected as the CONNACK is written (Aedes' clientReady comes only once
   // the session's queue is sent, after a client may have come and gone). A
   // client that left before even that had its disconnected event already:
-  // it is not announced as connected after it.
+  // it is not announced as connected after it. In a cluster, the clients
+  // this node put on the directory's list.
   const listed = new WeakSet<Client>()
   broker.on('connackSent', (_connack, client) => {
     if (client.closed) return
     const info = connections.get(client)
-    directory?.connected(fields(client))
-    listed.add(client)
+    if (directory) {
+      directory.connected(fields(client))
+      listed.add(client)
+    }
     publish(`$events/presence/connected/${client.id}`, {
       ...base(client, 'connected'),
       cleanSession: info?.cleanSession ?? true,

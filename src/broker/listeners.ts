@@ -4,15 +4,16 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
-import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws'
+import { type WebSocket, WebSocketServer } from 'ws'
 import { ListenError } from '../errors.js'
 import type { Ticket } from './admission.js'
 import { hostRefused } from './allowed-hosts.js'
 import type { Broker } from './broker.js'
-import { handleWithSocket } from './internals/index.js'
+import { closeWhenStreamCloses, handleWithSocket, plainBufferList } from './internals/index.js'
 import type { ListenAddress } from './listen-schema.js'
 import { guardPackets } from './packet-guard.js'
 import { limitBytesBeforeConnect } from './websocket-connect-size.js'
+import { WebSocketStream } from './websocket-stream.js'
 
 export const MQTT_WS_PATH = '/mqtt'
 
@@ -32,7 +33,7 @@ export async function listenMqtt(broker: Broker, address: ListenAddress, log: Lo
     metrics.track(socket)
     const client = aedes.handle(socket) as Client
     admission.attach(client, ticket)
-    guard(broker, client)
+    prepare(broker, client)
   }
   const server = tls ? tlsServer(broker, tls, log, onConnection) : createServer((socket) => {
     const ticket = admission.admit(socket)
@@ -96,6 +97,10 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
     // A frame carries at most one packet of the largest size allowed (plus
     // its fixed header); larger frames are refused before they are buffered.
     maxPayload: limits.config.maxPacketSize + 5,
+    // The server's list of its WebSockets (`wss.clients`), with a listener
+    // on each, is read by nothing here: Aedes and the metrics count the
+    // connections.
+    clientTracking: false,
     handleProtocols: (protocols) => {
       // MQTT.js and browsers offer 'mqtt' (3.1.1) or 'mqttv3.1'.
       for (const p of ['mqtt', 'mqttv3.1']) if (protocols.has(p)) return p
@@ -117,52 +122,42 @@ export function attachWebSocket(broker: Broker, servers: HttpServer[], log: Logg
     if (!ticket) return refuse(socket, '429 Too Many Requests')
     wss.handleUpgrade(req, socket, head, (ws) => serve(ws, tcp, ticket))
   }
+  // A broken WebSocket must end only its own connection. One listener for
+  // every connection: the stream knows its peer's address.
+  const onStreamError = function (this: WebSocketStream, err: Error & { code?: string }) {
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      limits.exceeded('packet_size', `WebSocket frame larger than the limit of ${limits.config.maxPacketSize} bytes; closing the connection`, { remoteAddress: this.remoteAddress })
+    } else {
+      log.debug({ err: err.message }, 'WebSocket stream error')
+    }
+  }
   // Apart from the upgrade handler, so that nothing kept for the connection's
   // life (listeners, Aedes' client) holds on to the upgrade request and its
   // headers: about a kilobyte per idle connection.
   const serve = (ws: WebSocket, tcp: Socket, ticket: Ticket) => {
-    const remoteAddress = ticket.address
     metrics.track(tcp)
     limitBytesBeforeConnect(tcp, ticket, admission, limits)
-    const stream = oneFramePerWrite(createWebSocketStream(ws))
-    // A broken WebSocket must end only its own connection.
-    stream.on('error', (err: Error & { code?: string }) => {
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        limits.exceeded('packet_size', `WebSocket frame larger than the limit of ${limits.config.maxPacketSize} bytes; closing the connection`, { remoteAddress })
-      } else {
-        log.debug({ err: err.message }, 'WebSocket stream error')
-      }
-    })
+    const stream = new WebSocketStream(ws, tcp, ticket.address)
+    stream.on('error', onStreamError)
     // Aedes keeps the request as `client.req`; the socket is all that is read from it.
     const client = handleWithSocket(aedes, stream, tcp)
     admission.attach(client, ticket)
-    guard(broker, client)
+    prepare(broker, client)
   }
   for (const server of servers) server.on('upgrade', onUpgrade)
   return wss
 }
 
 /**
- * The stream of `createWebSocketStream` sends every chunk written to it as a
- * frame of its own, one after another, each waiting for the last: mqtt-packet
- * writes a PUBLISH in four or five chunks, so each delivery was that many
- * frames and socket writes. With a `_writev`, what is written while the stream
- * is corked (one packet, or a turn's deliveries) leaves as one binary frame.
- * MQTT over WebSocket lets a frame hold several packets or parts of one
- * [MQTT-6.0.0-2]; MQTT.js and the other clients parse a byte stream.
+ * What a new connection's client gets before Aedes reads a packet: checks on
+ * what its parser accepts, and lighter state for the connection's life
+ * (bench/LIMITS.md, Idle connections).
  */
-export function oneFramePerWrite(stream: Duplex): Duplex {
-  stream._writev = (chunks, callback) => {
-    const bytes = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map(({ chunk, encoding }) => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding))))
-    stream._write(bytes, 'buffer' as BufferEncoding, callback)
-  }
-  return stream
-}
-
-/** Checks on what a new connection's parser accepts, before Aedes sees a packet. */
-function guard(broker: Broker, client: Client): void {
+function prepare(broker: Broker, client: Client): void {
   broker.limits.guardPacketSize(client)
   guardPackets(client)
+  plainBufferList(client)
+  closeWhenStreamCloses(client)
 }
 
 export function listen(server: Server | HttpServer, address: ListenAddress, what: string): Promise<void> {

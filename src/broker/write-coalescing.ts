@@ -42,7 +42,7 @@ export class WriteCoalescer {
   /**
    * An outlet for a connection whose writes can be coalesced: one that writes
    * what was written while corked at once (`_writev`: a TCP or TLS socket, a
-   * WebSocket stream made by `oneFramePerWrite`). None for others, which would
+   * WebSocketStream). None for others, which would
    * send a corked stream's chunks one at a time, each waiting for the last.
    */
   outlet(conn: Writable): Outlet | undefined {

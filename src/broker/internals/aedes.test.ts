@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  clientsById, connackSent, deliveries, handleWithSocket, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect,
+  clientsById, closeWhenStreamCloses, connackSent, deliveries, handleWithSocket, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect,
   subscriptionsOf, turnOffDedupe, waitForDrain, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient,
 } from './index.js'
 
@@ -318,6 +318,29 @@ describe('Aedes, the client', () => {
     dropped.stream.destroy()
     await gone
     expect(Object.fromEntries(reasons)).toEqual({ polite: true, dropped: false })
+  })
+
+  it('Client#_eos: Aedes closes a client whose stream is destroyed (no end, no error) through stream.finished; closeWhenStreamCloses does it with one listener for every client', async () => {
+    const broker = await start()
+    const own = await Wire.connect(broker, 'own')
+    const patched = await Promise.all(['a', 'b'].map(async (id) => {
+      const wire = new Wire(broker)
+      closeWhenStreamCloses(wire.client)
+      await wire.connect(id)
+      return wire
+    }))
+    // finished() listens for 'close', 'end', 'finish' and 'error'; in its place one 'close' listener, the same function for both.
+    const counts = (stream: Duplex) => ['close', 'end', 'finish', 'error'].map((event) => stream.listenerCount(event))
+    expect(counts(own.stream)).toEqual([1, 2, 1, 2])
+    expect(counts(patched[0]!.stream)).toEqual([1, 1, 0, 1])
+    expect(patched[1]!.stream.listeners('close')).toEqual(patched[0]!.stream.listeners('close'))
+    for (const wire of [own, ...patched]) {
+      const gone = once(broker, 'clientDisconnect')
+      wire.stream.destroy()
+      expect((await gone)[0]).toBe(wire.client)
+      expect(wire.client.closed).toBe(true)
+    }
+    expect(broker.connectedClients).toBe(0)
   })
 
   it('the drain timeout: a subscriber whose socket stays full past drainTimeout is reported as a clientError in these words', async () => {

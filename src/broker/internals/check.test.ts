@@ -27,7 +27,12 @@ function standIn() {
   const parserSteps = { _parseLength() {}, _parseString(_maybeBuffer: unknown) {}, _parseConnect() {}, _emitError(_err: Error) {} }
   const parser: Record<string, unknown> = Object.assign(Object.create(parserSteps) as object, {
     _states: ['_parseHeader', '_parseLength', '_parsePayload', '_newPacket'],
-    _list: { slice: (_start: number, _end: number) => Buffer.alloc(0) },
+    _list: {
+      length: 0,
+      append(_buf: Buffer) {}, consume(_bytes: number) {}, readUInt8(_at: number) {}, readUInt16BE(_at: number) {}, readUInt32BE(_at: number) {},
+      slice: (_start: number, _end: number) => Buffer.alloc(0), toString(_encoding: string, _start: number, _end: number) {},
+    },
+    settings: {},
     packet: {},
     error: null,
   })
@@ -43,8 +48,10 @@ function standIn() {
     connecting: false,
     errored: false,
     _parser: parser,
+    _eos() {},
   })
   parser.client = client
+  client.conn = { client }
   const broker: Record<string, unknown> = {
     publish(_packet: unknown, _client: unknown, _done: unknown) {},
     registerClient(_client: unknown) {},

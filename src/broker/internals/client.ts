@@ -26,6 +26,8 @@ interface InternalClient extends Client {
   errored: boolean
   _disconnected: boolean
   _nextId: number
+  /** Removes the listeners of `stream.finished` on the connection's stream. */
+  _eos: () => void
   broker: {
     authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null | undefined
     persistence: { outgoingUpdate(client: Client, packet: AedesPublishPacket): Promise<unknown> }
@@ -155,6 +157,30 @@ export function deliverAtQoS(client: Client, packet: AedesPublishPacket, cb: () 
   })
 }
 
+/**
+ * Closes the client when its stream closes, with one listener shared by
+ * every connection, in the place of the `stream.finished` that Aedes sets
+ * on each stream for that (lib/client.js, `this._eos`): finished() adds six
+ * listeners to the stream, each a closure of its own, about 700 bytes a
+ * connection. Aedes closes the client on the stream's 'end' and 'error'
+ * itself; what finished adds is the stream's 'close' (destroyed with neither),
+ * which every stream Switchyard hands Aedes emits: TCP and TLS sockets, and
+ * the WebSocket stream. Aedes hangs the client on its stream (`conn.client`);
+ * a second close does nothing (`closed`).
+ */
+export function closeWhenStreamCloses(client: Client): void {
+  const c = internal(client)
+  c._eos()
+  c._eos = noop
+  c.conn.on('close', closeOwnClient)
+}
+
+function closeOwnClient(this: { client?: Client }): void {
+  this.client?.close()
+}
+
+function noop(): void {}
+
 export const CLIENT_POINTS: readonly Point[] = [
   { name: 'Client#deliver0(packet, cb)', present: ({ client }) => hasOwn(client, 'deliver0', 'function') && hasMethod(client, 'deliver0', 2) },
   { name: 'Client#deliverQoS(packet, cb)', present: ({ client }) => hasOwn(client, 'deliverQoS', 'function') && hasMethod(client, 'deliverQoS', 2) },
@@ -166,4 +192,5 @@ export const CLIENT_POINTS: readonly Point[] = [
   { name: 'Client#_nextId', present: ({ client }) => hasOwn(client, '_nextId', 'number') },
   { name: 'Client#connecting', present: ({ client }) => hasOwn(client, 'connecting', 'boolean') },
   { name: 'Client#errored', present: ({ client }) => hasOwn(client, 'errored', 'boolean') },
+  { name: 'Client#_eos() (stream.finished on the connection\'s stream), and Client#conn.client', present: ({ client }) => hasOwn(client, '_eos', 'function') && (client as { conn?: { client?: unknown } }).conn?.client === client },
 ]

@@ -11,8 +11,8 @@
 export { clientsById, handleWithSocket, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient, wrapSubscriptions, type ClientPublish, type RouterSubscriptions } from './aedes.js'
 export { checkAedesInternals, EXPECTED_VERSIONS, installedVersions, POINTS, versionDrift, type Versions } from './check.js'
 export {
-  connackSent, deliverAtQoS, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
+  closeWhenStreamCloses, connackSent, deliverAtQoS, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
   type Deliver, type DrainCallback, type Subscription,
 } from './client.js'
-export { checkPacketLength, checkPackets, flushBeforeEachPacket, type LengthCheck, type PacketChecks, type ParsingPacket } from './mqtt-packet.js'
+export { checkPacketLength, checkPackets, flushBeforeEachPacket, forgetConnect, plainBufferList, type LengthCheck, type PacketChecks, type ParsingPacket } from './mqtt-packet.js'
 export type { Point, Probe } from './points.js'

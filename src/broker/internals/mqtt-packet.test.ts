@@ -3,7 +3,7 @@ import mqttPacket from 'mqtt-packet'
 import { once } from 'node:events'
 import { Duplex, Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
-import { checkPacketLength, checkPackets, flushBeforeEachPacket, type PacketChecks, type ParsingPacket } from './index.js'
+import { checkPacketLength, checkPackets, flushBeforeEachPacket, forgetConnect, plainBufferList, type PacketChecks, type ParsingPacket } from './index.js'
 
 // Contract tests: each checks that the installed mqtt-packet (through the
 // parser Aedes gives every connection) still has a private part that
@@ -140,6 +140,53 @@ describe('mqtt-packet, the parser Aedes gives each connection', () => {
     await failed
     // The parse of that packet ran to its end in the same call.
     expect(errors).toEqual(['bad x/1'])
+  })
+})
+
+describe('mqtt-packet, what the parser keeps between packets', () => {
+  const parserOf = (client: Client) => (client as unknown as { _parser: { _list: object; settings: object } })._parser
+
+  it('Parser#_list: a bl BufferListStream, which plainBufferList replaces with a BufferList that parses packets split anywhere and packets sharing a chunk', async () => {
+    const { broker, client, send } = await connection()
+    expect(parserOf(client)._list).toHaveProperty('_writableState')
+    plainBufferList(client)
+    const list = parserOf(client)._list
+    expect(list).not.toHaveProperty('_writableState')
+    const packets: Array<{ topic: string; payload: Buffer | string }> = []
+    broker.on('publish', (packet, from) => {
+      if (from === client) packets.push(packet)
+    })
+    const ready = once(broker, 'clientReady')
+    const connect = generate(CONNECT)
+    send(connect.subarray(0, 3))
+    send(connect.subarray(3))
+    await ready
+    const publish = (n: number) => generate({ cmd: 'publish', topic: `t/${n}`, payload: Buffer.alloc(200, n), qos: 0, retain: false, dup: false })
+    const both = Buffer.concat([publish(1), publish(2), publish(3)])
+    const published = new Promise<void>((resolve) => broker.on('publish', () => packets.length === 3 && resolve()))
+    // One byte of the fixed header, the rest of the first packet and half the second, the others.
+    send(both.subarray(0, 1))
+    send(both.subarray(1, 300))
+    send(both.subarray(300))
+    await published
+    expect(packets.map((p) => [p.topic, p.payload.length])).toEqual([['t/1', 200], ['t/2', 200], ['t/3', 200]])
+    // The same list all along, empty between packets.
+    expect(parserOf(client)._list).toBe(list)
+    expect(parserOf(client)._list).toHaveProperty('length', 0)
+  })
+
+  it('Parser#settings: the CONNECT, password and will included, which forgetConnect reduces to its protocol version; later packets parse as before', async () => {
+    const { broker, client, send } = await connection()
+    const ready = once(broker, 'clientReady')
+    send(generate({ ...CONNECT, username: 'u', password: Buffer.from('secret'), will: { topic: 'wills/c1', payload: Buffer.from('gone'), qos: 0, retain: false } }))
+    await ready
+    expect(parserOf(client).settings).toMatchObject({ cmd: 'connect', protocolVersion: 4, password: Buffer.from('secret'), will: { topic: 'wills/c1' } })
+    forgetConnect(client)
+    expect(parserOf(client).settings).toEqual({ protocolVersion: 4 })
+    const subscribed = once(broker, 'subscribe')
+    send(generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b', qos: 1 }] }))
+    const [subscriptions] = await subscribed as [Array<{ topic: string; qos: number }>]
+    expect(subscriptions).toEqual([{ topic: 'a/b', qos: 1 }])
   })
 })
 

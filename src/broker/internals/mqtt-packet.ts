@@ -1,4 +1,5 @@
 import type { Client } from 'aedes'
+import { createRequire } from 'node:module'
 import type { Writable } from 'node:stream'
 import { hasMethod, hasOwn, protoOf, type Point } from './points.js'
 
@@ -23,12 +24,22 @@ export interface PacketChecks {
 const LENGTH_CHECK = Symbol('switchyard.length-check')
 const PACKET_CHECKS = Symbol('switchyard.packet-checks')
 
+/** The methods of bl's BufferList that mqtt-packet's parser calls on `_list`. */
+const LIST_METHODS = ['append', 'consume', 'readUInt8', 'readUInt16BE', 'readUInt32BE', 'slice', 'toString'] as const
+
+interface BufferList {
+  length: number
+  slice(start: number, end: number): Buffer
+}
+
 /** What Aedes keeps of a connection's MQTT parser: mqtt-packet 9.0's Parser (parser.js). */
 interface Parser {
   packet: ParsingPacket
   error: Error | null
   _pos: number
-  _list: { slice(start: number, end: number): Buffer }
+  _list: BufferList
+  /** The CONNECT once read (`_parseConnect`); until then the parser's options. */
+  settings: { protocolVersion?: number; bridgeMode?: boolean }
   _states: string[]
   /** Aedes hangs its client on the parser. */
   client?: Client
@@ -39,6 +50,16 @@ interface Parser {
   [LENGTH_CHECK]?: LengthCheck
   [PACKET_CHECKS]?: PacketChecks
 }
+
+/**
+ * bl's BufferList, from the `bl` that the mqtt-packet Aedes loads depends
+ * on: the buffer list of bl's BufferListStream without the stream.
+ */
+const PlainBufferList = (() => {
+  const fromAedes = createRequire(createRequire(import.meta.url).resolve('aedes'))
+  const bl = createRequire(fromAedes.resolve('mqtt-packet'))('bl') as { BufferList?: new () => BufferList }
+  return bl.BufferList
+})()
 
 /** mqtt-packet's own steps, from the Parser prototype. */
 let original: Parser | undefined
@@ -79,6 +100,34 @@ export function checkPackets(client: Client, checks: PacketChecks): void {
   parser._parseString = checkedString
   parser._parseConnect = checkedConnect
   parser._emitError = firstError
+}
+
+/**
+ * Gives the client's parser a plain buffer list. mqtt-packet keeps the
+ * bytes of a packet not yet complete in a bl BufferListStream (parser.js,
+ * `_resetState`): a Duplex stream, with its two stream states, listeners
+ * and arrays, about 1 KB for every connection, of which the parser only
+ * ever calls the buffer list's methods (LIST_METHODS). bl's BufferList has
+ * them without the stream. Before the first bytes are parsed only.
+ */
+export function plainBufferList(client: Client): void {
+  const parser = parserOf(client)
+  if (!parser || parser._list.length > 0) return
+  parser._list = new PlainBufferList!()
+}
+
+/**
+ * Lets the client's parser forget the CONNECT, which mqtt-packet keeps as
+ * `settings` for the connection's life (parser.js, `_parseConnect`) only to
+ * read its protocol version and bridge flag while parsing later packets:
+ * with it, the client's password, will and the packet object itself. Call
+ * once the CONNECT is read.
+ */
+export function forgetConnect(client: Client): void {
+  const parser = parserOf(client)
+  if (!parser) return
+  const { protocolVersion, bridgeMode } = parser.settings
+  parser.settings = bridgeMode === undefined ? { protocolVersion } : { protocolVersion, bridgeMode }
 }
 
 function checkedLength(this: Parser): boolean {
@@ -145,6 +194,14 @@ export const MQTT_PACKET_POINTS: readonly Point[] = [
   { name: 'Parser.prototype._parseConnect()', present: ({ client }) => hasMethod(steps(client), '_parseConnect', 0) },
   { name: 'Parser.prototype._emitError(err)', present: ({ client }) => hasMethod(steps(client), '_emitError', 1) },
   { name: 'Parser#_list.slice(start, end)', present: ({ client }) => hasOwn(parser(client), '_list', 'object') && hasMethod((parser(client) as Parser)._list, 'slice', 2) },
+  {
+    name: `Parser#_list, a bl BufferList (${LIST_METHODS.join(', ')}, length), and bl's BufferList beside it`,
+    present: ({ client }) => {
+      const list = (parser(client) as Parser | undefined)?._list as Record<string, unknown> | undefined
+      return typeof PlainBufferList === 'function' && typeof list?.length === 'number' && LIST_METHODS.every((m) => typeof list[m] === 'function' && typeof (PlainBufferList.prototype as Record<string, unknown>)[m] === 'function')
+    },
+  },
+  { name: 'Parser#settings', present: ({ client }) => hasOwn(parser(client), 'settings', 'object') },
   { name: 'Parser#packet', present: ({ client }) => hasOwn(parser(client), 'packet', 'object') },
   { name: 'Parser#error', present: ({ client }) => Object.hasOwn((parser(client) as object | undefined) ?? {}, 'error') },
 ]
