@@ -25,9 +25,10 @@ export interface ActionEvent extends Cause {
   /** The rule's SELECT output. */
   output: unknown
   /**
-   * True when the output is the payload itself (`SELECT *` alone): when it
-   * is a JSON document, an action that sends it whole as JSON may send
-   * `payload` as published, byte for byte.
+   * True when the output is the payload itself (`SELECT *` alone): its JSON
+   * document, or its bytes when it is not one. Either way an action that
+   * sends the output whole may send `payload` as published, byte for byte,
+   * without reading `output`.
    */
   outputIsPayload?: boolean
   /** How many rule republishes led to this message, for the loop guard. */

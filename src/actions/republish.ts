@@ -65,13 +65,15 @@ function startsWithSystemText(topic: Template): boolean {
 
 /**
  * The SELECT output as a message: the payload's own bytes when the output is
- * the payload itself (`SELECT *`): its JSON document, so that it is not
- * written out again (and keeps its spacing and its numbers' digits), or the
- * bytes of a payload that is not JSON. Else `outputPayload`.
+ * the payload itself (`SELECT *`), which is either its JSON document (not
+ * written out again: it keeps its spacing and its numbers' digits) or, for
+ * a payload that is not one, its bytes. Either way the bytes are the
+ * payload's, so the output is not read: for `SELECT *` without WHERE that
+ * would parse the payload only to tell which (see RuleEvent). Else
+ * `outputPayload`.
  */
 export function wholeOutput(event: ActionEvent): Buffer | string {
-  const output = event.output
-  return event.outputIsPayload && typeof output === 'object' && output !== null ? event.payload : outputPayload(output)
+  return event.outputIsPayload ? event.payload : outputPayload(event.output)
 }
 
 /** The SELECT output as the payload of a message: JSON, a string as is, or bytes (`SELECT *` of a payload that is not JSON) as they are. */

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.js'
 import { UsageError } from '../errors.js'
 import type { CliOptions } from './options.js'
 import { startedLine } from './started-line.js'
+import { setBrokerV8Flags } from './v8-flags.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 // A shutdown that takes longer than this is stuck; exit anyway.
@@ -16,6 +17,7 @@ export async function startCommand(options: CliOptions): Promise<number> {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, not "${level}"`)
   }
   const config = loadConfig(options.config!)
+  setBrokerV8Flags()
   const log = pino({ level: (level ?? config.log.level) as Level, base: { pid: process.pid } })
   const app = createApp(config, log, { configFile: options.config })
   const addresses = await app.start()
