@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { LoadResult } from './load/job.js'
 import { runGenerator } from './load/run-generator.js'
+import { noteTrace } from './load/tail-trace.js'
 import { PeerUnavailable, type Peer, type RunningPeer } from './peers/peer.js'
 import type { BenchCase, Mode } from './scenarios/scenario.js'
 
@@ -18,6 +19,7 @@ export async function runCase(benchCase: BenchCase, peer: Peer, mode: Mode, root
   try {
     running = await peer.start({ workDir, websocket: benchCase.websocket, ...(benchCase.collectOnSignal ? { collectOnSignal: true } : {}) })
     const broker = running
+    noteTrace(`${benchCase.id} ${peer.id} ${broker.pid}`)
     const result = await benchCase.measure(broker, { mode, runLoad: (job) => runGenerator(job, root) })
     if (!broker.alive()) return { status: 'failed', reason: 'the broker exited during the run' }
     return { status: 'ok', result }

@@ -6,7 +6,9 @@ import { cpuTimes, cpuTimesWithChildren, machineBusySeconds, rssKb, syscalls } f
 import { DeliveryTracker } from './delivery-tracker.js'
 import type { BrokerProcess, ProcessFigures, PubSubJob, PubSubResult } from './job.js'
 import { MqttConnection } from './mqtt-connection.js'
+import { readSentNs } from './payload.js'
 import { Publisher } from './publisher.js'
+import { TailTrace } from './tail-trace.js'
 
 const nowNs = () => Math.round(performance.now() * 1e6)
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
@@ -89,6 +91,8 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   const confirmed = () => publishers.reduce((n, p) => n + p.confirmed, 0)
   const storedRows = storedRowsReader(job)
   const puback = Buffer.from([0x40, 0x02, 0, 0])
+  const trace = TailTrace.fromEnvironment(job.broker[0]!.pid)
+  trace?.start()
   subscribers.forEach((connection, s) => {
     connection.onPacket((packet) => {
       if (packet.cmd !== 'publish') return
@@ -98,7 +102,9 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
         ack.writeUInt16BE(publish.messageId!, 2)
         connection.write(ack)
       }
-      const from = tracker.record(s, publish.payload as Buffer, nowNs())
+      const now = nowNs()
+      const from = tracker.record(s, publish.payload as Buffer, now)
+      if (trace && tracker.measuring) trace.record(now - readSentNs(publish.payload as Buffer), now)
       wake(publishers[from]!)
     })
   })
@@ -154,6 +160,10 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     await sleep(20)
   }
   const broken = [...subscribers, ...connections].find((c) => c.error)
+  trace?.write({
+    qos: job.qos, subscribers: job.subscribers, ratePerSecond: job.ratePerSecond, window: [first.wallClock, last.wallClock],
+    quantilesMs: Object.fromEntries([0.5, 0.9, 0.99, 0.999, 1].map((q) => [q, tracker.latency.quantileMs(q)])),
+  })
   for (const c of [...connections, ...subscribers]) c.close()
   storedRows.close()
   if (broken) throw new Error(`a connection broke during the run: ${broken.error!.message}`)

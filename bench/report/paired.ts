@@ -20,6 +20,13 @@ export const CPU_PER_DELIVERY: Figure = {
   of: (r) => (r.kind === 'pubsub' ? r.brokerCpuUsPerDelivery : undefined),
 }
 
+export const LATENCY_P99: Figure = {
+  name: 'p99 latency',
+  unit: 'ms',
+  decimals: 2,
+  of: (r) => (r.kind === 'pubsub' ? r.latencyP99Ms : undefined),
+}
+
 export const KB_PER_CONNECTION: Figure = {
   name: 'memory per idle connection',
   unit: 'KB',

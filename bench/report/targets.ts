@@ -2,7 +2,8 @@ import type { PeerId } from '../peers/registry.js'
 import type { IdleRow, PubSubRow } from './aggregate.js'
 import { rowOf, type BenchRun } from './bench-run.js'
 import { num, ratio } from './format.js'
-import { CPU_PER_DELIVERY, describePaired, paired, unusable } from './paired.js'
+import { FIXED_RATE_FAN_OUT_CASES } from '../scenarios/fixed-rate-latency.js'
+import { CPU_PER_DELIVERY, describePaired, LATENCY_P99, paired, unusable } from './paired.js'
 
 export type Verdict = 'pass' | 'fail' | 'n/a'
 
@@ -63,6 +64,23 @@ function cpuBudget(run: BenchRun, target: string, caseId: string, peer: PeerId, 
   return { target, measured: describePaired(p), verdict: p.ratio <= max ? 'pass' : 'fail' }
 }
 
+/**
+ * p99 latency of a Switchyard peer against Mosquitto's in one fixed-rate
+ * case: the median of the per-round ratios, at most 1. A Switchyard that
+ * could not keep the rate fails; a Mosquitto that could not is noted (its
+ * p99 is then a saturated broker's).
+ */
+function latencyAgainst(run: BenchRun, target: string, caseId: string, peer: PeerId, base: PeerId): Check {
+  const p = paired(run, caseId, peer, base, LATENCY_P99)
+  if (typeof p === 'string') return { target, measured: p, verdict: verdictWithout(run, caseId, peer) }
+  const behind = (id: PeerId) => {
+    const a = pubsub(run, caseId, id)
+    return typeof a !== 'string' && a.fellBehind
+  }
+  const notes = [behind(peer) ? `; ${run.peers[peer].label} could not keep the rate` : '', behind(base) ? `; ${run.peers[base].label} could not keep the rate in some round` : '']
+  return { target, measured: `${describePaired(p, LATENCY_P99)}${notes.join('')}`, verdict: p.ratio <= 1 && !behind(peer) ? 'pass' : 'fail' }
+}
+
 /** A run that lost messages or broke fails the target it measures; one that did not run has no verdict. */
 function verdictWithout(run: BenchRun, caseId: string, peer: PeerId): Verdict {
   return (rowOf(run, caseId, peer)?.problems.length ?? 0) > 0 ? 'fail' : 'n/a'
@@ -95,6 +113,8 @@ export function checkTargets(run: BenchRun): Check[] {
     storeBudget(run, 'Store action: at least 50,000 events per second, with no event-loop stall over 20 ms', 'store-action', 'switchyard-store'),
     cpuBudget(run, 'Switchyard with 1,000 rules: at most 5 % more CPU per delivery than plain Aedes (QoS 0 fan-out)', 'fan-out-qos0', 'switchyard-1k', 'aedes'),
     cpuBudget(run, 'Switchyard with 1,000 rules: at most 5 % more CPU per delivery than plain Aedes (QoS 1 fan-out)', 'fan-out-qos1', 'switchyard-1k', 'aedes'),
+    ...FIXED_RATE_FAN_OUT_CASES.flatMap((caseId, qos) => (['switchyard', 'switchyard-1k'] as const).map((peer) =>
+      latencyAgainst(run, `${peer === 'switchyard' ? 'Switchyard' : 'Switchyard with 1,000 rules'}: p99 latency at most Mosquitto's at 5,000 QoS ${qos} messages/s to 10 subscribers`, caseId, peer, 'mosquitto'))),
     cpuBudget(run, '10,000 non-matching rules: at most 5 % more CPU per delivery than 10', 'rule-count-qos1', 'switchyard-10k', 'switchyard-10'),
     cpuBudget(run, 'Switchyard: at most the CPU per delivery of Mosquitto (QoS 1 fan-in)', 'fan-in-qos1', 'switchyard', 'mosquitto', MAX_AGAINST_MOSQUITTO),
     cpuBudget(run, 'Switchyard with 1,000 rules: at most 10 % more CPU per delivery than Switchyard without rules (QoS 1 fan-in)', 'fan-in-qos1', 'switchyard-1k', 'switchyard', MAX_FAN_IN_RULES_OVERHEAD),

@@ -37,8 +37,8 @@ export const clusterLatency: Scenario = {
   title: 'Cluster latency at a fixed rate, published on node-a, delivered on node-b',
   method: `10 publishers on node-a, paced every millisecond, QoS 1: 2,000 messages/s to 10 subscribers on \`bench/+/x\` on node-b (20,000 deliveries a second), and scenario 2's 5,000 messages/s to one subscriber on node-b; on Switchyard alone every client is on the one broker. Latency from the publisher's write to the subscriber's read: across the cluster through node-a's XADD, Redis and node-b's blocking XREAD. ${CLUSTER_SETUP} ${CLUSTER_CPU}`,
   cases: [
-    fixedRateCase({ id: 'cluster-fixed-rate-qos1', label: 'QoS 1, 2,000/s to 10 subscribers, published on node-a, delivered on node-b', peers: SINGLE_AND_CLUSTER, ratePerSecond: 2000, subscribers: 10, placement: 'cross-node' }),
-    fixedRateCase({ id: 'cluster-fixed-rate-1-qos1', label: 'QoS 1, 5,000/s to 1 subscriber, published on node-a, delivered on node-b', peers: SINGLE_AND_CLUSTER, ratePerSecond: 5000, subscribers: 1, placement: 'cross-node' }),
+    fixedRateCase({ id: 'cluster-fixed-rate-qos1', label: 'QoS 1, 2,000/s to 10 subscribers, published on node-a, delivered on node-b', peers: SINGLE_AND_CLUSTER, qos: 1, ratePerSecond: 2000, subscribers: 10, placement: 'cross-node' }),
+    fixedRateCase({ id: 'cluster-fixed-rate-1-qos1', label: 'QoS 1, 5,000/s to 1 subscriber, published on node-a, delivered on node-b', peers: SINGLE_AND_CLUSTER, qos: 1, ratePerSecond: 5000, subscribers: 1, placement: 'cross-node' }),
   ],
 }
 
