@@ -77,7 +77,8 @@ describe('WriteCoalescer', () => {
 
   it('keeps a socket corked past an uncork queued before its latest delivery', async () => {
     const { near } = await socketPair()
-    const coalescer = new WriteCoalescer()
+    // Within the time a delivery may be held (a stalled test runner must not flush it).
+    const coalescer = new WriteCoalescer(60_000)
     const outlet = coalescer.outlet(near)!
     void deliverLater(near, 10)
     coalescer.hold(outlet)
@@ -98,6 +99,33 @@ describe('WriteCoalescer', () => {
     await new Promise((r) => setImmediate(r))
     expect(near.writableCorked).toBe(0)
     expect(near.writableLength).toBe(0)
+  })
+
+  it('sends at an uncork what a socket still corked for a later delivery has held for the bound, and keeps it corked', async () => {
+    const { near, received } = await socketPair()
+    const coalescer = new WriteCoalescer(5)
+    const outlet = coalescer.outlet(near)!
+    void deliverLater(near, 10)
+    coalescer.hold(outlet)
+    const late = await new Promise<Promise<boolean>>((resolve) =>
+      setImmediate(() => {
+        const written = deliverLater(near, 20)
+        coalescer.hold(outlet)
+        // A long turn: the first packet has waited past the bound when the first batch's uncork runs.
+        const until = performance.now() + 6
+        while (performance.now() < until);
+        resolve(written)
+      }),
+    )
+    await late
+    // The first packet went at the first batch's uncork; the second waits for its own.
+    expect(near.writableCorked).toBe(1)
+    expect(near.writableLength).toBe(size(20))
+    await waitUntil(() => received() >= size(10), { interval: 5, what: 'the first packet at the other end' })
+    await new Promise((r) => setImmediate(r))
+    expect(near.writableCorked).toBe(0)
+    expect(near.writableLength).toBe(0)
+    await waitUntil(() => received() >= size(10) + size(20), { interval: 5, what: 'both packets at the other end' })
   })
 
   it('leaves alone a stream that cannot write a batch at once (no _writev)', async () => {

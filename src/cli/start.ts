@@ -17,8 +17,9 @@ export async function startCommand(options: CliOptions): Promise<number> {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, not "${level}"`)
   }
   const config = loadConfig(options.config!)
-  setBrokerV8Flags()
+  const v8Flags = setBrokerV8Flags()
   const log = pino({ level: (level ?? config.log.level) as Level, base: { pid: process.pid } })
+  log.debug({ v8: v8Flags }, 'V8 flags set')
   const app = createApp(config, log, { configFile: options.config })
   const addresses = await app.start()
   log.info({ mqtt: addresses.mqtt, http: addresses.http, config: options.config }, 'Switchyard started')

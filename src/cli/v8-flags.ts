@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os'
 import { setFlagsFromString } from 'node:v8'
+import { oneCoreGcFlag } from './one-core-gc.js'
 
 /**
  * V8 settings for the process that `switchyard start` runs the broker in,
@@ -19,7 +21,14 @@ import { setFlagsFromString } from 'node:v8'
  * line, and 5 to 10 % more CPU per QoS 1 delivery (bench/LIMITS.md, "The
  * QoS 1 fan-out and V8's pretenuring"). Nothing the broker keeps for long
  * is made fast enough for pretenuring to matter to it.
+ *
+ * On one core, scavenges run on the main thread alone (one-core-gc.ts).
+ * Returns the flags set.
  */
-export function setBrokerV8Flags(): void {
-  setFlagsFromString('--no-allocation-site-pretenuring')
+export function setBrokerV8Flags(): string[] {
+  const flags = ['--no-allocation-site-pretenuring']
+  const gc = oneCoreGcFlag(availableParallelism(), process.execArgv, process.env.NODE_OPTIONS)
+  if (gc) flags.push(gc)
+  for (const flag of flags) setFlagsFromString(flag)
+  return flags
 }
