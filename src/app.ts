@@ -7,7 +7,6 @@ import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { WebSocketServer } from 'ws'
 import type { ActionDeps } from './actions/action.js'
-import { openRedisStorage } from './backends/redis.js'
 import { openSqliteStorage, type SqliteStorage } from './backends/sqlite.js'
 import { Acl } from './broker/acl.js'
 import { ClientIdRules } from './broker/client-id-rules.js'
@@ -22,8 +21,8 @@ import { publishOrphanedWills } from './broker/orphaned-wills.js'
 import { SessionExpiry } from './broker/session-expiry.js'
 import { StorageQuotas } from './broker/storage-quotas.js'
 import { strategyOf } from './broker/shared-schema.js'
-import { Cluster } from './cluster/cluster.js'
-import { RedisSharedMembers } from './cluster/shared-members.js'
+import type { Cluster } from './cluster/cluster.js'
+import type { RedisSharedMembers } from './cluster/shared-members.js'
 import { FlowMap } from './console/flow-map.js'
 import { Tracer } from './console/tracer.js'
 import { DeliveryStats } from './delivery/delivery-stats.js'
@@ -51,9 +50,8 @@ import { InvocationQuota } from './actions/invocation-quota.js'
 import { exposureWarnings } from './http/exposure.js'
 import { createHttpServer } from './http/server.js'
 import { Publisher } from './publisher/publisher.js'
-import { RedisSessionStore } from './redis/sessions.js'
-import { openRouteFlush, type RouteFlush } from './redis/route-flush.js'
-import { watchRouteChanges, type RouteWatch } from './redis/route-state-watch.js'
+import type { RouteFlush } from './redis/route-flush.js'
+import type { RouteWatch } from './redis/route-state-watch.js'
 import { RouteCache } from './routes/route-cache.js'
 import { RouteTable } from './routes/route-table.js'
 import { RulesEngine } from './rules/engine.js'
@@ -175,9 +173,10 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const tls = config.tls ? readTlsFiles(config.tls) : undefined
       // In a cluster, every store and the traffic between nodes are in the
       // Redis the nodes share; one node on its own keeps them in its file.
-      const cluster = config.cluster ? (parts.cluster = await Cluster.open(config.cluster, { nodeId, log, registry })) : undefined
-      const storage = (parts.storage = cluster && config.cluster
-        ? openRedisStorage(cluster.redis, config.cluster.keyPrefix, cluster.sessions(new RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })))
+      const clusterMode = config.cluster ? await import('./cluster/cluster-mode.js') : undefined
+      const cluster = clusterMode && config.cluster ? (parts.cluster = await clusterMode.Cluster.open(config.cluster, { nodeId, log, registry })) : undefined
+      const storage = (parts.storage = clusterMode && cluster && config.cluster
+        ? clusterMode.openRedisStorage(cluster.redis, config.cluster.keyPrefix, cluster.sessions(new clusterMode.RedisSessionStore({ redis: cluster.redis, keyPrefix: config.cluster.keyPrefix })))
         : openSqliteStorage(config.storage.sqlite, log, registry))
       const auth = withJwtSecret(config.auth)
       // One process alone serves the clients: no clean session outlived its last run.
@@ -189,7 +188,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       // Before the broker writes anything; again at each reload of limits.
       quotas.attach(storage)
       // A shared subscription's group spans the nodes: one member in the cluster takes each message.
-      const sharedMembers = cluster && config.cluster ? (parts.sharedMembers = new RedisSharedMembers({
+      const sharedMembers = clusterMode && cluster && config.cluster ? (parts.sharedMembers = new clusterMode.RedisSharedMembers({
         redis: cluster.redis, keyPrefix: config.cluster.keyPrefix, brokerId: cluster.brokerId, log,
         liveBrokers: async () => new Set((await cluster.nodes()).filter((n) => n.alive).map((n) => n.brokerId)),
         strategyFor: (group) => strategyOf(config.sharedSubscriptions, group),
@@ -223,13 +222,13 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       await routes.refresh()
       routes.load(config.routes, new Set(functions.names()))
       const routeCache = (parts.routeCache = new RouteCache({ table: routes, ttlMs: config.cluster ? config.routesCacheTtl : 0, log, onRead: (version) => cluster?.setRoutesVersion(version) }))
-      if (cluster && config.cluster) {
+      if (clusterMode && cluster && config.cluster) {
         // A change made through another node's API is in force here once its
         // notice arrives, or within routes.cacheTtl if the notice was lost.
         const onError = (what: string) => (err: Error) => log.warn({ err: err.message }, `${what}: connection failed; retrying`)
         cluster.setRoutesVersion(routes.version)
-        parts.routeWatch = watchRouteChanges(cluster.redis, config.cluster.keyPrefix, (change) => routeCache.notice(change), { onError: onError('route change notices') })
-        parts.routeFlush = openRouteFlush({
+        parts.routeWatch = clusterMode.watchRouteChanges(cluster.redis, config.cluster.keyPrefix, (change) => routeCache.notice(change), { onError: onError('route change notices') })
+        parts.routeFlush = clusterMode.openRouteFlush({
           redis: cluster.redis,
           keyPrefix: config.cluster.keyPrefix,
           nodeId,

@@ -63,6 +63,13 @@ export interface PubSubJob {
   measureMs: number
   /** How long to wait after the window for the last messages before counting the rest as lost. */
   drainMs: number
+  /**
+   * Read the broker side's RSS around the load as well: once every client
+   * has connected and subscribed, before the first publish (idle); every
+   * `sampleMs` from the first publish to the end of the window (the peak);
+   * and `settleMs` after every client has disconnected (after).
+   */
+  memory?: { sampleMs: number; settleMs: number }
 }
 
 /**
@@ -170,6 +177,19 @@ export interface PubSubResult {
   maxStallMs?: number
   /** A broker side of several processes (a cluster): each one's part of the figures above. */
   processes?: ProcessFigures[]
+  /** Jobs with `memory`: the broker side's RSS before, under and after the load (`brokerRssKb` is at the window's end). */
+  memory?: MemoryFigures
+}
+
+/** The broker side's RSS in KiB around a load (PubSubJob's `memory`). */
+export interface MemoryFigures {
+  /** Every client connected and subscribed, nothing published yet. */
+  idleKb: number
+  /** The highest reading from the first publish to the end of the window. */
+  peakKb: number
+  /** `settleMs` after the last client disconnected. */
+  afterKb: number
+  settleMs: number
 }
 
 /** One process's part of a run's broker figures. */

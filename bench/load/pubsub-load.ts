@@ -4,10 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { IPublishPacket } from 'mqtt-packet'
 import { cpuTimes, cpuTimesWithChildren, machineBusySeconds, rssKb, syscalls } from '../lib/proc-stats.js'
 import { DeliveryTracker } from './delivery-tracker.js'
-import type { BrokerProcess, ProcessFigures, PubSubJob, PubSubResult } from './job.js'
+import type { BrokerProcess, MemoryFigures, ProcessFigures, PubSubJob, PubSubResult } from './job.js'
 import { MqttConnection } from './mqtt-connection.js'
 import { readSentNs } from './payload.js'
 import { Publisher } from './publisher.js'
+import { RssSampler } from './rss-sampler.js'
 import { TailTrace } from './tail-trace.js'
 
 const nowNs = () => Math.round(performance.now() * 1e6)
@@ -122,6 +123,9 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     stored: storedRows.read(),
   })
 
+  const memory = job.memory && new RssSampler(job.broker.map((p) => p.pid))
+  const idleKb = memory?.read()
+  memory?.start(job.memory!.sampleMs)
   const started = performance.now()
   let pacer: NodeJS.Timeout | undefined
   if (saturate) {
@@ -146,6 +150,7 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   tracker.measuring = false
   const last = snapshot()
   const rss = job.broker.map((p) => rssKb(p.pid))
+  const peakKb = memory?.stop()
   stopped = true
   if (pacer) clearInterval(pacer)
 
@@ -169,6 +174,11 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
   if (broken) throw new Error(`a connection broke during the run: ${broken.error!.message}`)
   const unconfirmed = pingEvery ? published - confirmed() : 0
   if (unconfirmed > 0) throw new Error(`the broker did not take in ${unconfirmed} of ${published} publishes within ${job.drainMs} ms`)
+  let memoryFigures: MemoryFigures | undefined
+  if (memory) {
+    await sleep(job.memory!.settleMs)
+    memoryFigures = { idleKb: idleKb!, peakKb: peakKb!, afterKb: memory.read(), settleMs: job.memory!.settleMs }
+  }
 
   const windowSeconds = (last.at - first.at) / 1000
   const deliveriesInWindow = last.deliveries - first.deliveries
@@ -213,5 +223,6 @@ export async function runPubSub(job: PubSubJob): Promise<PubSubResult> {
     windowEndedAt: last.wallClock,
     ...(job.storedRows ? { storedInWindow: last.stored - first.stored } : {}),
     ...(processes.length > 1 ? { processes } : {}),
+    ...(memoryFigures ? { memory: memoryFigures } : {}),
   }
 }

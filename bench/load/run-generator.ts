@@ -9,7 +9,8 @@ export const GENERATOR_CPU = 1
 /** How long a job may take before the generator is killed: its own phases plus start-up and connecting. */
 function limitMs(job: LoadJob): number {
   const slack = 30_000
-  if (job.kind === 'pubsub' || job.kind === 'http-invoke') return job.warmupMs + job.measureMs + job.drainMs + slack
+  if (job.kind === 'pubsub') return job.warmupMs + job.measureMs + job.drainMs + (job.memory?.settleMs ?? 0) + slack
+  if (job.kind === 'http-invoke') return job.warmupMs + job.measureMs + job.drainMs + slack
   const preload = job.preload ? job.settleMs + limitMs(job.preload) : 0
   return 4 * (job.settleMs + 1000) + (job.warmup + job.connections) * 20 + preload + slack
 }

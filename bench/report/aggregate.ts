@@ -39,6 +39,8 @@ export interface PubSubRow {
   maxStallMs?: number
   /** A broker side of several processes (a cluster): each one's median CPU per delivery, and its median share of the total in percent. */
   processes?: Array<{ name: string; cpuUsPerDelivery: number; sharePercent: number }>
+  /** Cases that read the RSS around the load (PubSubJob's `memory`): the medians of the rounds. */
+  memory?: { idleMb: number; peakMb: number; afterMb: number; settleMs: number }
 }
 
 export interface IdleRow {
@@ -104,6 +106,7 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
       ...(pubsub.some((r) => r.storedPerSecond !== undefined) ? { storedPerSecond: median(pubsub.map((r) => r.storedPerSecond ?? 0)) } : {}),
       ...(pubsub.some((r) => r.maxStallMs !== undefined) ? { maxStallMs: Math.max(...pubsub.map((r) => r.maxStallMs ?? 0)) } : {}),
       ...(pubsub[0]!.processes ? { processes: processParts(pubsub) } : {}),
+      ...(pubsub.every((r) => r.memory) ? { memory: memoryMedians(pubsub) } : {}),
     }
   } else if (idle.length > 0) {
     const failed = sum(idle.map((r) => r.failed))
@@ -128,6 +131,11 @@ export function aggregate(outcomes: readonly Outcome[]): Row {
     }
   }
   return { figures, unavailable: unavailable?.status === 'unavailable' ? unavailable.reason : undefined, problems }
+}
+
+function memoryMedians(runs: readonly PubSubResult[]): NonNullable<PubSubRow['memory']> {
+  const mb = (kb: (m: NonNullable<PubSubResult['memory']>) => number) => median(runs.map((r) => kb(r.memory!) / 1024))
+  return { idleMb: mb((m) => m.idleKb), peakMb: mb((m) => m.peakKb), afterMb: mb((m) => m.afterKb), settleMs: runs[0]!.memory!.settleMs }
 }
 
 /** Each process's median CPU per delivery over the runs, and its median share of the broker side's CPU. */

@@ -3,6 +3,7 @@ import type { PubSubResult } from '../load/job.js'
 import { GENERATOR_CPU } from '../load/run-generator.js'
 import { BROKER_CPU } from '../peers/peer.js'
 import { baselineName } from '../peers/switchyard-baseline.js'
+import { RSS_SAMPLE_MS, RSS_SETTLE_MS } from '../scenarios/pubsub-case.js'
 import { scenarios } from '../scenarios/registry.js'
 import type { BenchCase, Scenario } from '../scenarios/scenario.js'
 import { DISTURBED_PERCENT, GENERATOR_BOUND_PERCENT, type Row } from './aggregate.js'
@@ -52,7 +53,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
     `- **Other CPU %** is what the rest of the machine used during the window (\`/proc/stat\` minus the broker and the generator). Above ${DISTURBED_PERCENT} % of a core, other processes were competing for the cores: in a full run such a run is repeated up to twice (within 5 minutes for all repeats), the least disturbed kept, and the row says if it was still disturbed. Throughput and latency suffer most, CPU per delivery less.`,
     '- In saturated runs the latency is mostly the time a message waits inside those windows; scenario 2, at a fixed rate, is the latency figure.',
     '- After the window, publishing stops and every message is waited for: **lost** counts messages that some subscriber never received. Any loss fails the row.',
-    '- Broker RSS is VmRSS from `/proc/<pid>/status` at the end of the window. Mosquitto runs with persistence off, `set_tcp_nodelay true` and `max_queued_messages 0` (its default of 1,000 drops messages, QoS 0 included, where Aedes queues them); Switchyard keeps its sessions in SQLite, plain Aedes in memory.',
+    `- Broker RSS is VmRSS from \`/proc/<pid>/status\` at the end of the window. Scenario 1 also reads it with every client connected before the first publish (*RSS idle*), every ${RSS_SAMPLE_MS} ms from the first publish to the end of the window (*RSS peak*: the top of the sawtooth a garbage-collected heap draws under load), and ${RSS_SETTLE_MS / 1000} s after every client has disconnected (*RSS after*). Mosquitto runs with persistence off, \`set_tcp_nodelay true\` and \`max_queued_messages 0\` (its default of 1,000 drops messages, QoS 0 included, where Aedes queues them); Switchyard keeps its sessions in SQLite, plain Aedes in memory.`,
     '',
   )
 
@@ -86,13 +87,16 @@ function scenarioSection(run: BenchRun, scenario: Scenario): string[] {
 function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
   const out = titled ? [`### ${c.label}`, ''] : []
   const idle = c.chart === 'kb-per-connection'
+  // Cases that read the RSS around the load (scenario 1) show it idle, at its peak, at the window's end and after.
+  const memory = peersOf(run, c).some((peer) => { const f = rowOf(run, c.id, peer)?.figures; return f?.kind === 'pubsub' && f.memory !== undefined })
+  const rssColumns = memory ? ['RSS idle MB', 'RSS peak MB', 'RSS end MB', 'RSS after MB'] : ['RSS MB']
   out.push(idle
     ? '| Broker | KB per connection | Connections | RSS before (MB) | RSS after (MB) | Notes |\n| --- | ---: | ---: | ---: | ---: | --- |'
-    : '| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Kernel % | Writes / delivery | Generator CPU % | Other CPU % | RSS MB | Notes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+    : `| Broker | CPU µs / delivery | Deliveries/s | p50 ms | p99 ms | Lost | Broker CPU % | Kernel % | Writes / delivery | Generator CPU % | Other CPU % | ${rssColumns.join(' | ')} | Notes |\n| --- |${' ---: |'.repeat(10 + rssColumns.length)} --- |`)
   for (const peer of peersOf(run, c)) {
     const label = run.peers[peer].label
     const row = rowOf(run, c.id, peer)
-    const columns = idle ? 4 : 11
+    const columns = idle ? 4 : 10 + rssColumns.length
     if (!row) {
       out.push(`| ${label} |${' – |'.repeat(columns)} not run |`)
       continue
@@ -107,7 +111,9 @@ function caseTable(run: BenchRun, c: BenchCase, titled: boolean): string[] {
       out.push(`| ${label} | ${num(f.kbPerConnection, 1)} | ${num(f.opened)} | ${num(f.rssBeforeMb, 1)} | ${num(f.rssAfterMb, 1)} | ${cell(notes)} |`)
     } else if (f?.kind === 'pubsub') {
       const spread = f.runs > 1 ? ` (${num(f.cpuUsMin, 2)}–${num(f.cpuUsMax, 2)})` : ''
-      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)}${spread} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.brokerSystemPercent)} | ${num(f.writesPerDelivery, 3)} | ${num(f.generatorCpuPercent)} | ${num(f.otherCpuPercent)} | ${num(f.brokerRssMb)} | ${cell(notes)} |`)
+      const m = f.memory
+      const rss = memory ? [m?.idleMb, m?.peakMb, f.brokerRssMb, m?.afterMb].map((x) => num(x)).join(' | ') : num(f.brokerRssMb)
+      out.push(`| ${label} | ${num(f.cpuUsPerDelivery, 2)}${spread} | ${num(f.deliveriesPerSecond)} | ${num(f.latencyP50Ms, 2)} | ${num(f.latencyP99Ms, 2)} | ${num(f.lost)} | ${num(f.brokerCpuPercent)} | ${num(f.brokerSystemPercent)} | ${num(f.writesPerDelivery, 3)} | ${num(f.generatorCpuPercent)} | ${num(f.otherCpuPercent)} | ${rss} | ${cell(notes)} |`)
     } else {
       out.push(`| ${label} |${' – |'.repeat(columns)} ${cell(notes || 'no figures')} |`)
     }

@@ -34,6 +34,20 @@ export const KB_PER_CONNECTION: Figure = {
   of: (r) => (r.kind === 'idle' ? r.kbPerConnection : undefined),
 }
 
+export const RSS_PEAK: Figure = {
+  name: 'RSS at its peak under the load',
+  unit: 'MB',
+  decimals: 1,
+  of: (r) => (r.kind === 'pubsub' && r.memory ? r.memory.peakKb / 1024 : undefined),
+}
+
+export const RSS_AFTER: Figure = {
+  name: 'RSS after the load',
+  unit: 'MB',
+  decimals: 1,
+  of: (r) => (r.kind === 'pubsub' && r.memory ? r.memory.afterKb / 1024 : undefined),
+}
+
 /** One peer against another in one case. */
 export interface Paired {
   /** Each peer's median over the rounds. */
@@ -58,7 +72,8 @@ export function unusable(run: BenchRun, caseId: string, peer: PeerId): string | 
   return undefined
 }
 
-function results(run: BenchRun, caseId: string, peer: PeerId): Array<LoadResult | undefined> {
+/** A peer's result in each round of a case, undefined for a round that did not run or failed. */
+export function roundResults(run: BenchRun, caseId: string, peer: PeerId): Array<LoadResult | undefined> {
   return (run.outcomes.get(outcomeKey(caseId, peer)) ?? []).map((o) => (o.status === 'ok' ? o.result : undefined))
 }
 
@@ -68,8 +83,8 @@ function results(run: BenchRun, caseId: string, peer: PeerId): Array<LoadResult 
  * cancels out. The median of those ratios is what is held to a budget.
  */
 export function pairedRatios(run: BenchRun, caseId: string, peer: PeerId, base: PeerId, figure: Figure = CPU_PER_DELIVERY): number[] {
-  const a = results(run, caseId, peer)
-  const b = results(run, caseId, base)
+  const a = roundResults(run, caseId, peer)
+  const b = roundResults(run, caseId, base)
   const ratios: number[] = []
   for (let round = 0; round < Math.min(a.length, b.length); round++) {
     const x = a[round] && figure.of(a[round]!)
@@ -83,11 +98,11 @@ export function pairedRatios(run: BenchRun, caseId: string, peer: PeerId, base: 
 export function paired(run: BenchRun, caseId: string, peer: PeerId, base: PeerId, figure: Figure = CPU_PER_DELIVERY): Paired | string {
   const why = [unusable(run, caseId, peer), unusable(run, caseId, base)].filter((x) => x !== undefined)
   if (why.length > 0) return why.join('; ')
-  const values = (id: PeerId) => results(run, caseId, id).flatMap((r) => (r ? [figure.of(r)].filter((x) => x !== undefined) : []))
+  const values = (id: PeerId) => roundResults(run, caseId, id).flatMap((r) => (r ? [figure.of(r)].filter((x) => x !== undefined) : []))
   const without = [peer, base].filter((id) => values(id).length === 0).map((id) => `${run.peers[id].label} has no ${figure.name} figure`)
   if (without.length > 0) return without.join('; ')
   const ratios = pairedRatios(run, caseId, peer, base, figure)
-  const disturbed = [...results(run, caseId, peer), ...results(run, caseId, base)].some((r) => r?.kind === 'pubsub' && r.otherCpuPercent > DISTURBED_PERCENT)
+  const disturbed = [...roundResults(run, caseId, peer), ...roundResults(run, caseId, base)].some((r) => r?.kind === 'pubsub' && r.otherCpuPercent > DISTURBED_PERCENT)
   return { peer: median(values(peer)), base: median(values(base)), ratios, ratio: median(ratios), disturbed }
 }
 

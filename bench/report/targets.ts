@@ -1,9 +1,10 @@
 import type { PeerId } from '../peers/registry.js'
 import type { IdleRow, PubSubRow } from './aggregate.js'
 import { rowOf, type BenchRun } from './bench-run.js'
-import { num, ratio } from './format.js'
+import { median } from '../lib/stats.js'
+import { change, num, ratio } from './format.js'
 import { FIXED_RATE_FAN_OUT_CASES } from '../scenarios/fixed-rate-latency.js'
-import { CPU_PER_DELIVERY, describePaired, LATENCY_P99, paired, unusable } from './paired.js'
+import { CPU_PER_DELIVERY, describePaired, LATENCY_P99, paired, roundResults, RSS_PEAK, unusable } from './paired.js'
 
 export type Verdict = 'pass' | 'fail' | 'n/a'
 
@@ -25,6 +26,8 @@ const MAX_KB_PER_IDLE_TCP_LOADED = 6
 const MAX_CHAT_P99_MS = 5
 const MIN_STORED_PER_SECOND = 50_000
 const MAX_STALL_MS = 20
+const MAX_RSS_AGAINST_AEDES = 1
+const MAX_RSS_AFTER_AGAINST_IDLE = 1.2
 
 function pubsub(run: BenchRun, caseId: string, peer: PeerId): PubSubRow | string {
   const why = unusable(run, caseId, peer)
@@ -106,6 +109,34 @@ function storeBudget(run: BenchRun, target: string, caseId: string, peer: PeerId
   }
 }
 
+/** Switchyard's RSS at its peak under the fan-out against plain Aedes' in the same rounds. */
+function rssAgainstAedes(run: BenchRun, qos: 0 | 1): Check {
+  const caseId = `fan-out-qos${qos}`
+  const target = `Switchyard RSS under fan-out load at most plain Aedes' (QoS ${qos}, the peak of each run)`
+  const p = paired(run, caseId, 'switchyard', 'aedes', RSS_PEAK)
+  if (typeof p === 'string') return { target, measured: p, verdict: verdictWithout(run, caseId, 'switchyard') }
+  return { target, measured: describePaired(p, RSS_PEAK, { noteDisturbed: false }), verdict: p.ratio <= MAX_RSS_AGAINST_AEDES ? 'pass' : 'fail' }
+}
+
+/** Switchyard's RSS once the fan-out's clients have gone against its RSS before the load, round by round. */
+function rssAfterLoad(run: BenchRun, qos: 0 | 1): Check {
+  const caseId = `fan-out-qos${qos}`
+  const rounds = roundResults(run, caseId, 'switchyard').flatMap((r) => (r?.kind === 'pubsub' && r.memory ? [r.memory] : []))
+  const settle = rounds[0] ? ` (${rounds[0].settleMs / 1000} s after the clients left)` : ''
+  const target = `Switchyard RSS after the load within 20 % of its idle figure (QoS ${qos}${settle})`
+  const why = unusable(run, caseId, 'switchyard')
+  if (why) return { target, measured: why, verdict: verdictWithout(run, caseId, 'switchyard') }
+  if (rounds.length === 0) return { target, measured: 'no RSS readings around the load', verdict: 'n/a' }
+  const ratios = rounds.map((m) => m.afterKb / m.idleKb)
+  const mb = (kb: number[]) => num(median(kb) / 1024, 1)
+  const perRound = ratios.length > 1 ? ` (rounds: ${ratios.map(change).join(', ')})` : ''
+  return {
+    target,
+    measured: `${mb(rounds.map((m) => m.afterKb))} MB after against ${mb(rounds.map((m) => m.idleKb))} MB idle; median of the per-round ratios ${change(median(ratios))}${perRound}`,
+    verdict: median(ratios) <= MAX_RSS_AFTER_AGAINST_IDLE ? 'pass' : 'fail',
+  }
+}
+
 export function checkTargets(run: BenchRun): Check[] {
   const ws = idle(run, 'switchyard')
   return [
@@ -123,6 +154,10 @@ export function checkTargets(run: BenchRun): Check[] {
       : { target: 'Switchyard: under 20 KB per idle WebSocket connection', measured: `${num(ws.kbPerConnection, 1)} KB`, verdict: ws.kbPerConnection < MAX_KB_PER_IDLE_WS ? 'pass' : 'fail' },
     memoryBudget(run, 'Switchyard: at most 10 KB per idle WebSocket connection (after load)', 'idle-ws-loaded', MAX_KB_PER_IDLE_WS_LOADED),
     memoryBudget(run, 'Switchyard: at most 6 KB per idle TCP connection (after load)', 'idle-tcp-loaded', MAX_KB_PER_IDLE_TCP_LOADED),
+    rssAgainstAedes(run, 0),
+    rssAgainstAedes(run, 1),
+    rssAfterLoad(run, 0),
+    rssAfterLoad(run, 1),
   ]
 }
 

@@ -32,6 +32,8 @@ export interface PubSubCaseOptions {
    * one node to another. A single broker is both ends either way.
    */
   placement?: 'same-node' | 'cross-node'
+  /** Read the broker's RSS idle, at its peak under the load and after it as well (PubSubJob's `memory`). */
+  memory?: boolean
 }
 
 // Windows large enough to keep a broker busy through the generator's
@@ -39,6 +41,12 @@ export interface PubSubCaseOptions {
 const MAX_UNACKED = 50
 const MAX_UNDELIVERED = 100
 const PAYLOAD_BYTES = 64
+// RSS readings for `memory`: often enough to catch the top of each
+// sawtooth of a garbage-collected heap (seconds apart under load); and a
+// quiet time after the clients have gone in which a broker may give back
+// what the load made it take.
+export const RSS_SAMPLE_MS = 100
+export const RSS_SETTLE_MS = 5000
 
 /** A case of publishers on `bench/<i>/x` and subscribers on `bench/+/x`. */
 export function pubSubCase(options: PubSubCaseOptions): BenchCase {

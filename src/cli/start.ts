@@ -2,6 +2,7 @@ import { pino, type Level } from 'pino'
 import { createApp } from '../app.js'
 import { loadConfig } from '../config/load.js'
 import { UsageError } from '../errors.js'
+import { collectWhenIdle } from '../process/idle-collection.js'
 import type { CliOptions } from './options.js'
 import { startedLine } from './started-line.js'
 import { setBrokerV8Flags } from './v8-flags.js'
@@ -26,6 +27,8 @@ export async function startCommand(options: CliOptions): Promise<number> {
   // For the person at the terminal, on stderr: stdout stays JSON lines for log tools.
   process.stderr.write(`${startedLine(addresses)}\n`)
 
+  // What a burst of load made the heap take is given back once it is over.
+  const idle = collectWhenIdle({ collected: (before) => log.debug({ heapBytes: before }, 'heap collected once the broker went quiet') })
   // SIGHUP rereads the config, as the file watcher does.
   process.on('SIGHUP', () => app.reload())
 
@@ -34,6 +37,7 @@ export async function startCommand(options: CliOptions): Promise<number> {
     process.once('SIGTERM', resolve)
   })
   log.info({ signal }, 'shutting down')
+  idle.stop()
   const timer = setTimeout(() => {
     log.error('shutdown took too long; exiting')
     process.exit(1)

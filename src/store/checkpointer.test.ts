@@ -31,6 +31,25 @@ it('copies the WAL into the database file from its own thread, while the main co
   expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(2000)
 })
 
+it('starts its thread only once the WAL reaches the 1,000 pages at which SQLite would have checkpointed', async () => {
+  temp = tempDir()
+  const path = join(temp.dir, 'store.db')
+  db = openDatabase(path)
+  checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  db.exec('CREATE TABLE t (x BLOB)')
+  const insert = db.prepare('INSERT INTO t (x) VALUES (?)')
+  // A few pages: what a broker of clean sessions writes when clients come and go.
+  for (let i = 0; i < 10; i++) insert.run(Buffer.alloc(100, i))
+  expect(statSync(`${path}-wal`).size).toBeLessThan(1000 * 4096)
+  expect(checkpointer!.started).toBe(false)
+  // 4,000 pages of 4 KB: past the mark; the thread starts and checkpoints them.
+  const before = statSync(path).size
+  for (let i = 0; i < 400; i++) db.transaction(() => { for (let j = 0; j < 10; j++) insert.run(Buffer.alloc(4000, i)) })()
+  await expect.poll(() => checkpointer!.started, { timeout: 5000 }).toBe(true)
+  await expect.poll(() => statSync(path).size, { timeout: 5000 }).toBeGreaterThan(before + 15 * 1024 * 1024)
+  expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0)
+})
+
 it('hands checkpoints back to the main connection when it stops', async () => {
   temp = tempDir()
   const path = join(temp.dir, 'store.db')

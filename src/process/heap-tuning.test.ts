@@ -1,0 +1,38 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { expect, it } from 'vitest'
+
+const run = promisify(execFile)
+const MODULE = new URL('./heap-tuning.ts', import.meta.url).href
+
+// A program whose young objects outlive a few scavenges: V8 grows its young
+// generation to the 32 MB limit for it. Prints the largest size it saw.
+const PROGRAM = `
+import { getHeapSpaceStatistics } from 'node:v8'
+import { tuneHeap } from ${JSON.stringify(MODULE)}
+tuneHeap({ growingPercent: 30, maxSemiSpaceMb: 4 })
+const ring = new Array(30000)
+let largest = 0
+for (let i = 0; i < 3e6; i++) {
+  ring[i % ring.length] = { a: i, b: [i, i + 1], s: 'x' + i }
+  if (i % 1000 === 0) await new Promise(setImmediate)
+  if (i % 50000 === 0) largest = Math.max(largest, getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)
+}
+console.log(largest)
+`
+
+async function largestYoungGeneration(nodeFlags: string[] = []): Promise<number> {
+  const { stdout } = await run(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', PROGRAM], { env: { ...process.env, NODE_OPTIONS: '' } })
+  return Number(stdout.trim())
+}
+
+const MB = 1024 * 1024
+
+it('lets the young generation grow to its bound and no further', async () => {
+  // Two semi-spaces of 4 MB.
+  expect(await largestYoungGeneration()).toBe(8 * MB)
+}, 60_000)
+
+it('leaves the young generation alone when the command line sizes it', async () => {
+  expect(await largestYoungGeneration(['--max-semi-space-size=16'])).toBe(32 * MB)
+}, 60_000)
