@@ -87,5 +87,6 @@ export function pubSubJob(options: Omit<PubSubCaseOptions, 'id' | 'label' | 'pee
     warmupMs: windows.warmupMs,
     measureMs: windows.measureMs,
     drainMs: windows.drainMs,
+    ...(options.memory ? { memory: { sampleMs: RSS_SAMPLE_MS, settleMs: RSS_SETTLE_MS } } : {}),
   }
 }
