@@ -1,5 +1,18 @@
+import { performance } from 'node:perf_hooks'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Work } from './rule-event.js'
+
+/**
+ * The most messages one turn evaluates, and the time after which it stops
+ * taking more (looked at every CLOCK_EVERY messages). Under a sustained load
+ * a slice of 512 stored events took about 5 ms, and the commit of what it
+ * appended ran in the same turn of the event loop: the longest turns of the
+ * store benchmark, 10 to 18 ms (bench/LIMITS.md, the store action's longest
+ * stall). Sockets, timers and the store's commits are served in between.
+ */
+const SLICE_MAX = 512
+const SLICE_MS = 2
+const CLOCK_EVERY = 16
 
 export interface RuleQueueOptions {
   /** Messages that may wait for their rules before publishers are held. */
@@ -13,8 +26,9 @@ export interface RuleQueueOptions {
  * The publisher is never made to wait for rule work: a message is queued
  * and the publish hook returns. Only when the bounded queue is full is the
  * publisher held (Aedes then stops reading from that client) until there is
- * room again. Work is taken a bounded slice per turn, so that sockets are
- * served in between, and while fewer than `concurrency` actions run.
+ * room again. Work is taken a bounded slice per turn (SLICE_MAX messages or
+ * SLICE_MS), so that sockets are served in between, and while fewer than
+ * `concurrency` actions run.
  */
 export class RuleQueue {
   readonly #queue: Work[] = []
@@ -124,9 +138,11 @@ export class RuleQueue {
     // Taken by index and removed in one move. (Rules' own publishes may add
     // to the queue's end meanwhile.)
     const queue = this.#queue
+    const until = performance.now() + SLICE_MS
     let taken = 0
-    while (taken < queue.length && taken < 512 && this.#inFlight < this.options.concurrency) {
+    while (taken < queue.length && taken < SLICE_MAX && this.#inFlight < this.options.concurrency) {
       this.evaluate(queue[taken++]!)
+      if (taken % CLOCK_EVERY === 0 && performance.now() >= until) break
     }
     queue.splice(0, taken)
     while (this.#waiting.length > 0 && this.#queue.length < this.options.queueSize) this.#waiting.shift()!()
