@@ -1,6 +1,7 @@
 import mqttPacket from 'mqtt-packet'
 import { once } from 'node:events'
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
+import { Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil } from '../../test/helpers/wait.js'
 import { WriteCoalescer } from './write-coalescing.js'
@@ -32,7 +33,7 @@ function publish(payloadBytes: number): mqttPacket.IPublishPacket {
 const size = (payloadBytes: number) => mqttPacket.generate(publish(payloadBytes)).length
 
 /** What Aedes does for one delivery: an immediate that writes the packet with mqtt-packet. */
-function deliverLater(socket: Socket, payloadBytes: number): Promise<boolean> {
+function deliverLater(socket: Writable, payloadBytes: number): Promise<boolean> {
   return new Promise((resolve) => setImmediate(() => resolve(mqttPacket.writeToStream(publish(payloadBytes), socket))))
 }
 
@@ -126,6 +127,28 @@ describe('WriteCoalescer', () => {
     expect(near.writableCorked).toBe(0)
     expect(near.writableLength).toBe(0)
     await waitUntil(() => received() >= size(10) + size(20), { interval: 5, what: 'both packets at the other end' })
+  })
+
+  it('leaves no cork behind when it sends what a socket past half its high-water mark has held for the bound', async () => {
+    // A peer that stopped reading: no write ever completes, and what is written stays buffered.
+    const stuck = new Writable({ writev() {} })
+    const coalescer = new WriteCoalescer(5)
+    const outlet = coalescer.outlet(stuck)!
+    void deliverLater(stuck, 10_000)
+    coalescer.hold(outlet)
+    const late = await new Promise<Promise<boolean>>((resolve) =>
+      setImmediate(() => {
+        const written = deliverLater(stuck, 10_000)
+        coalescer.hold(outlet)
+        const until = performance.now() + 6
+        while (performance.now() < until);
+        resolve(written)
+      }),
+    )
+    await late
+    await new Promise((r) => setImmediate(r))
+    // Corked no more: what the peer reads next is sent when it can be.
+    expect(stuck.writableCorked).toBe(0)
   })
 
   it('leaves alone a stream that cannot write a batch at once (no _writev)', async () => {

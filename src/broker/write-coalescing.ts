@@ -19,9 +19,9 @@ export interface Outlet {
  * a later one. At a steady 5,000 messages a second to 10 subscribers a new
  * delivery was handed over before nearly every uncork ran, so sockets stayed
  * corked from one uncork to the next until half the high-water mark had
- * built up: 1 to 3.5 % of the deliveries waited there over 5 ms, 0.2 % over
- * 20 ms (bench/LIMITS.md, tail latency). With this bound 0.1 to 0.6 % wait
- * over 5 ms, at the same CPU per delivery and writes.
+ * built up: 0.9 to 1.8 % of the deliveries waited there over 5 ms in three
+ * rounds of each QoS. With this bound 0.01 to 0.34 % did, at the same CPU
+ * per delivery (bench/LIMITS.md, tail latency).
  */
 export const MAX_HOLD_MS = 1
 
@@ -109,9 +109,13 @@ export class WriteCoalescer {
       if (outlet.stamp > upTo) {
         corked[kept++] = outlet
         if (now - outlet.since >= this.maxHoldMs && outlet.conn.writableLength > 0) {
-          // Sent now; corked again at once for the delivery still to be written.
+          // Sent now; corked again at once for the delivery still to be
+          // written. Not corked in between, so that the cork that flushes
+          // first (outlet()) sees this cork as the first and adds no level.
+          outlet.corked = false
           outlet.conn.uncork()
           outlet.conn.cork()
+          outlet.corked = true
           outlet.since = now
         }
         continue
