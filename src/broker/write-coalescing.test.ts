@@ -37,6 +37,29 @@ function deliverLater(socket: Writable, payloadBytes: number): Promise<boolean> 
   return new Promise((resolve) => setImmediate(() => resolve(mqttPacket.writeToStream(publish(payloadBytes), socket))))
 }
 
+/**
+ * Two deliveries held for `stream` by a coalescer with a 5 ms bound, the
+ * second handed over in a later turn that runs long: when the first batch's
+ * uncork comes, the first packet has waited past the bound and the stream
+ * is still held for the second. Resolves once the second is written.
+ */
+async function secondDeliveryInALongTurn(stream: Writable, firstBytes: number, secondBytes: number): Promise<void> {
+  const coalescer = new WriteCoalescer(5)
+  const outlet = coalescer.outlet(stream)!
+  void deliverLater(stream, firstBytes)
+  coalescer.hold(outlet)
+  const late = await new Promise<Promise<boolean>>((resolve) =>
+    setImmediate(() => {
+      const written = deliverLater(stream, secondBytes)
+      coalescer.hold(outlet)
+      const until = performance.now() + 6
+      while (performance.now() < until);
+      resolve(written)
+    }),
+  )
+  await late
+}
+
 describe('WriteCoalescer', () => {
   it('holds the writes of a batch until its last one is written, then sends them together', async () => {
     const { near, received } = await socketPair()
@@ -104,21 +127,7 @@ describe('WriteCoalescer', () => {
 
   it('sends at an uncork what a socket still corked for a later delivery has held for the bound, and keeps it corked', async () => {
     const { near, received } = await socketPair()
-    const coalescer = new WriteCoalescer(5)
-    const outlet = coalescer.outlet(near)!
-    void deliverLater(near, 10)
-    coalescer.hold(outlet)
-    const late = await new Promise<Promise<boolean>>((resolve) =>
-      setImmediate(() => {
-        const written = deliverLater(near, 20)
-        coalescer.hold(outlet)
-        // A long turn: the first packet has waited past the bound when the first batch's uncork runs.
-        const until = performance.now() + 6
-        while (performance.now() < until);
-        resolve(written)
-      }),
-    )
-    await late
+    await secondDeliveryInALongTurn(near, 10, 20)
     // The first packet went at the first batch's uncork; the second waits for its own.
     expect(near.writableCorked).toBe(1)
     expect(near.writableLength).toBe(size(20))
@@ -132,20 +141,7 @@ describe('WriteCoalescer', () => {
   it('leaves no cork behind when it sends what a socket past half its high-water mark has held for the bound', async () => {
     // A peer that stopped reading: no write ever completes, and what is written stays buffered.
     const stuck = new Writable({ writev() {} })
-    const coalescer = new WriteCoalescer(5)
-    const outlet = coalescer.outlet(stuck)!
-    void deliverLater(stuck, 10_000)
-    coalescer.hold(outlet)
-    const late = await new Promise<Promise<boolean>>((resolve) =>
-      setImmediate(() => {
-        const written = deliverLater(stuck, 10_000)
-        coalescer.hold(outlet)
-        const until = performance.now() + 6
-        while (performance.now() < until);
-        resolve(written)
-      }),
-    )
-    await late
+    await secondDeliveryInALongTurn(stuck, 10_000, 10_000)
     await new Promise((r) => setImmediate(r))
     // Corked no more: what the peer reads next is sent when it can be.
     expect(stuck.writableCorked).toBe(0)
