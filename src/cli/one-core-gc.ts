@@ -1,3 +1,6 @@
+/** The flags by which an operator says how V8 is to scavenge. */
+const SAY_HOW_TO_SCAVENGE = ['--parallel-scavenge', '--no-parallel-scavenge', '--single-threaded-gc', '--no-single-threaded-gc']
+
 /**
  * V8 splits each scavenge (the young-generation collection, several a
  * second under load) over up to five threads: the main thread and the
@@ -13,11 +16,11 @@
  * each scavenge, so setting it once started takes effect at the next one.
  *
  * Returns the flag to set, or undefined: with more than one core, or when
- * the command line or NODE_OPTIONS already say how to scavenge.
+ * the command line or NODE_OPTIONS (`given`, process/given-flags.ts)
+ * already say how to scavenge.
  */
-export function oneCoreGcFlag(cores: number, execArgv: readonly string[], nodeOptions: string | undefined): string | undefined {
+export function oneCoreGcFlag(cores: number, given: ReadonlySet<string>): string | undefined {
   if (cores > 1) return undefined
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)]
-  if (given.some((arg) => /^--(no-)?(parallel[-_]scavenge|single[-_]threaded[-_]gc)\b/.test(arg))) return undefined
+  if (SAY_HOW_TO_SCAVENGE.some((flag) => given.has(flag))) return undefined
   return '--no-parallel-scavenge'
 }

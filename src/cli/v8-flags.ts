@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { setFlagsFromString } from 'node:v8'
+import { givenFlags } from '../process/given-flags.js'
 import { oneCoreGcFlag } from './one-core-gc.js'
 
 /**
@@ -27,7 +28,7 @@ import { oneCoreGcFlag } from './one-core-gc.js'
  */
 export function setBrokerV8Flags(): string[] {
   const flags = ['--no-allocation-site-pretenuring']
-  const gc = oneCoreGcFlag(availableParallelism(), process.execArgv, process.env.NODE_OPTIONS)
+  const gc = oneCoreGcFlag(availableParallelism(), givenFlags())
   if (gc) flags.push(gc)
   for (const flag of flags) setFlagsFromString(flag)
   return flags

@@ -1,5 +1,6 @@
 import { PerformanceObserver } from 'node:perf_hooks'
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
+import { givenFlags } from './given-flags.js'
 
 /**
  * How the broker's process sizes its JavaScript heap. V8's defaults suit a
@@ -62,10 +63,4 @@ export function tuneHeap(tuning: HeapTuning = HEAP_TUNING, given = givenFlags())
 function semiSpaceBytes(): number {
   const space = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')
   return (space?.space_size ?? 0) / 2
-}
-
-/** The V8 flags named on this process' command line and in NODE_OPTIONS, with `_` read as `-`. */
-function givenFlags(): Set<string> {
-  const words = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
-  return new Set(words.filter((w) => w.startsWith('--')).map((w) => w.split('=')[0]!.replace(/_/g, '-')))
 }
