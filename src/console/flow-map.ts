@@ -3,7 +3,7 @@ import type { RouteStatus } from '../delivery/route-control.js'
 import type { ActionConfig, RuleConfig } from '../rules/schema.js'
 import type { CompiledRule } from '../rules/rule-set.js'
 import type { TargetConfig } from '../routes/schema.js'
-import { Rates } from './rates.js'
+import { CountsLayout, Rates } from './rates.js'
 
 export type FlowNodeKind = 'filter' | 'events' | 'rule' | 'action' | 'route' | 'function' | 'http' | 'topic' | 'store'
 
@@ -53,6 +53,7 @@ export interface FlowSources {
 export class FlowMap {
   readonly #sources: FlowSources
   readonly #rates = new Rates()
+  #layout?: RuleCountsLayout
   readonly #watchers = new Set<() => void>()
 
   constructor(sources: FlowSources) {
@@ -72,16 +73,19 @@ export class FlowMap {
 
   /** Takes a snapshot of every counter the rates are computed from. */
   sample(): void {
-    const values = new Map<string, number>()
-    for (const rule of this.#sources.rules()) {
-      const s = rule.stats
-      values.set(`rule:${rule.name}:matched`, s.matched)
-      values.set(`rule:${rule.name}:passed`, s.passed)
-      s.actions.forEach((a, i) => values.set(`action:${rule.name}/${i}:success`, a.success))
-      if (s.errorAction) values.set(`action:${rule.name}/error:success`, s.errorAction.success)
+    const rules = this.#sources.rules()
+    if (!this.#layout || !this.#layout.fits(rules)) this.#layout = new RuleCountsLayout(rules)
+    const values = new Float64Array(this.#layout.counts.size)
+    let i = 0
+    for (const { stats } of rules) {
+      values[i++] = stats.matched
+      values[i++] = stats.passed
+      for (const action of stats.actions) values[i++] = action.success
+      if (stats.errorAction) values[i++] = stats.errorAction.success
     }
-    for (const [target, t] of this.#sources.deliveries.all()) values.set(`${target}:delivered`, t.delivered)
-    this.#rates.sample(values)
+    const deliveries = new Map<string, number>()
+    for (const [target, t] of this.#sources.deliveries.all()) deliveries.set(`${target}:delivered`, t.delivered)
+    this.#rates.sample(this.#layout.counts.snapshot(values, deliveries))
   }
 
   async build(): Promise<FlowMapView> {
@@ -169,4 +173,35 @@ function addressOf(target: TargetConfig): string | undefined {
 
 function deliveryCounts(d: TargetStats | undefined): Record<string, number | null> {
   return { delivered: d?.delivered ?? 0, failed: d?.failed ?? 0, deadLettered: d?.deadLettered ?? 0, p99Ms: d?.p99Ms === null || d?.p99Ms === undefined ? null : Math.round(d.p99Ms * 10) / 10 }
+}
+
+/**
+ * Where each rule's counters go in a snapshot (`FlowMap.sample`): its
+ * matched and passed counts, each action's successes, its errorAction's.
+ * Made again when the rules change, or the actions of one (a reload
+ * reshapes the stats of a rule it keeps).
+ */
+class RuleCountsLayout {
+  readonly counts: CountsLayout
+  readonly #rules: readonly CompiledRule[]
+  readonly #widths: number[]
+
+  constructor(rules: readonly CompiledRule[]) {
+    this.#rules = rules
+    this.#widths = rules.map(counterWidth)
+    this.counts = new CountsLayout(rules.flatMap(({ name, stats }) => [
+      `rule:${name}:matched`,
+      `rule:${name}:passed`,
+      ...stats.actions.map((_, i) => `action:${name}/${i}:success`),
+      ...(stats.errorAction ? [`action:${name}/error:success`] : []),
+    ]))
+  }
+
+  fits(rules: readonly CompiledRule[]): boolean {
+    return rules === this.#rules && rules.every((rule, i) => counterWidth(rule) === this.#widths[i])
+  }
+}
+
+function counterWidth({ stats }: CompiledRule): number {
+  return 2 + stats.actions.length + (stats.errorAction ? 1 : 0)
 }

@@ -1,6 +1,11 @@
 /** Snapshots kept: one a second, a minute's worth and one more. */
 const KEPT = 61
 
+/** A snapshot of counters, as the rates read it. */
+export interface Counts {
+  get(key: string): number | undefined
+}
+
 /**
  * Per-second rates over the last minute of counters that only grow, from a
  * snapshot of them taken once a second (`sample`): nothing is added to the
@@ -8,9 +13,9 @@ const KEPT = 61
  * reads as its new value.
  */
 export class Rates {
-  readonly #snapshots: Array<{ at: number; values: ReadonlyMap<string, number> }> = []
+  readonly #snapshots: Array<{ at: number; values: Counts }> = []
 
-  sample(values: ReadonlyMap<string, number>, at = Date.now()): void {
+  sample(values: Counts, at = Date.now()): void {
     this.#snapshots.push({ at, values })
     if (this.#snapshots.length > KEPT) this.#snapshots.shift()
   }
@@ -24,5 +29,34 @@ export class Rates {
     const then = first.values.get(key) ?? 0
     const delta = now >= then ? now - then : now
     return Math.round((delta / ((last.at - first.at) / 1000)) * 100) / 100
+  }
+}
+
+/**
+ * Counters read under the same keys second after second (a rule's, each of
+ * its actions'), laid out once: a snapshot is then an array of numbers in
+ * that order. With 10,000 rules a minute of snapshots as maps of their keys
+ * kept 1.8 million entries alive.
+ */
+export class CountsLayout {
+  readonly #index = new Map<string, number>()
+
+  constructor(keys: readonly string[]) {
+    keys.forEach((key, i) => this.#index.set(key, i))
+  }
+
+  get size(): number {
+    return this.#index.size
+  }
+
+  /** The snapshot of `values`, which are in the order of the keys; `others` (keys not laid out) are read after them. */
+  snapshot(values: Float64Array, others?: ReadonlyMap<string, number>): Counts {
+    const index = this.#index
+    return {
+      get: (key) => {
+        const i = index.get(key)
+        return i === undefined ? others?.get(key) : values[i]
+      },
+    }
   }
 }
