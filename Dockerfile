@@ -19,4 +19,4 @@ COPY docker/switchyard.yaml docker/cluster.yaml /etc/switchyard/
 VOLUME /data
 EXPOSE 1883 8080
 STOPSIGNAL SIGTERM
-CMD ["node", "--max-semi-space-size=8", "bin/switchyard.js", "start", "--config", "/etc/switchyard/switchyard.yaml"]
+CMD ["node", "bin/switchyard.js", "start", "--config", "/etc/switchyard/switchyard.yaml"]

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
@@ -81,7 +81,7 @@ export async function startSwitchyard(build: { dir: string }, setup: SwitchyardS
   const spawned = spawnPinned({
     cpu: BROKER_CPU,
     command: process.execPath,
-    args: [...startFlags(build.dir), ...BROKER_NODE_OPTIONS, ...gcProbeOptions(collectOnSignal), ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(build.dir, 'bin/switchyard.js'), 'start', '--config', configFile],
+    args: [...BROKER_NODE_OPTIONS, ...gcProbeOptions(collectOnSignal), ...(eventLoopFile ? ['--import', EVENT_LOOP_PROBE] : []), join(build.dir, 'bin/switchyard.js'), 'start', '--config', configFile],
     cwd: dir,
     ...(eventLoopFile ? { env: { ...process.env, BENCH_EVENT_LOOP_FILE: eventLoopFile } } : {}),
   })
@@ -93,18 +93,4 @@ export async function startSwitchyard(build: { dir: string }, setup: SwitchyardS
     return `Switchyard exited (code ${spawned.exit?.code}): ${said}`
   })
   return running(spawned, mqttPort, `ws://127.0.0.1:${httpPort}/mqtt`, { httpUrl: `http://127.0.0.1:${httpPort}`, sqlitePath, adminToken: BENCH_ADMIN_TOKEN, eventLoopFile }, collectOnSignal)
-}
-
-/**
- * The Node.js flags with which the build's `npm start` runs the broker
- * (package.json: `node <flags> bin/switchyard.js start`, as the Docker image
- * does too): a broker is measured as it is started, and an earlier build
- * (`--baseline`) with its own flags. BENCH_BROKER_NODE_OPTIONS come after,
- * and so win.
- */
-export function startFlags(buildDir: string): string[] {
-  const { scripts } = JSON.parse(readFileSync(join(buildDir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
-  const start = /^node\s+(.*?)\s*bin\/switchyard\.js\s+start\b/.exec(scripts?.start ?? '')
-  if (!start) throw new Error(`${join(buildDir, 'package.json')}: its start script does not run \`node ... bin/switchyard.js start\``)
-  return start[1]!.split(/\s+/).filter(Boolean)
 }

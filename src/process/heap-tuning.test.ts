@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
-import { START_FLAGS } from './heap-tuning.js'
 
 const run = promisify(execFile)
 const MODULE = new URL('./heap-tuning.ts', import.meta.url).href
@@ -38,12 +36,3 @@ it('lets the young generation grow to its bound and no further', async () => {
 it('leaves the young generation alone when the command line sizes it', async () => {
   expect(await largestYoungGeneration(['--max-semi-space-size=16'])).toBe(32 * MB)
 }, 60_000)
-
-it('is what npm start, the Docker image and docker-compose.yml give Node.js', () => {
-  const read = (name: string) => readFileSync(new URL(`../../${name}`, import.meta.url), 'utf8')
-  const { scripts } = JSON.parse(read('package.json')) as { scripts: Record<string, string> }
-  expect(scripts.start).toBe(`node ${START_FLAGS.join(' ')} bin/switchyard.js start --config switchyard.yaml`)
-  const command = ['node', ...START_FLAGS, 'bin/switchyard.js', 'start'].map((w) => JSON.stringify(w)).join(', ')
-  expect(read('Dockerfile')).toContain(`CMD [${command}, "--config"`)
-  expect(read('docker-compose.yml')).toContain(`command: [${command}, "--config"`)
-})

@@ -25,9 +25,6 @@ export interface HeapTuning {
 /** The figures measured best for memory against CPU per delivery (bench/LIMITS.md, Memory). */
 export const HEAP_TUNING: HeapTuning = { growingPercent: 30, maxSemiSpaceMb: 8 }
 
-/** What the broker's start commands give Node.js: the young generation's bound, which V8 reads only when it makes the heap. */
-export const START_FLAGS: readonly string[] = [`--max-semi-space-size=${HEAP_TUNING.maxSemiSpaceMb}`]
-
 const MB = 1024 * 1024
 
 /**
@@ -39,19 +36,11 @@ const MB = 1024 * 1024
  *
  * `--heap-growing-percent` is read by V8 at each mark-compact, so setting it
  * now takes effect. `--max-semi-space-size` is not: V8 reads it once, when
- * the heap is made, before any JavaScript runs. So the broker's start
- * commands give it on Node.js's command line (START_FLAGS: `npm start`, the
- * Docker image, docker-compose.yml), and it holds there.
- *
- * Started without it (`npx switchyard start`), the bound is approached
- * here: what V8 reads each time it grows the young generation is
- * `--semi-space-growth-factor` (each growth doubles it, from 1 MB), so
- * after every collection the factor is set to 2 while a doubling stays
- * within the bound, and to 1, no growth, once it would not. That holds in
- * most programs but not in all: V8 takes 2 as the factor's least value,
- * and in the broker a storm of connections grew the semi-spaces to 16 MB
- * with the factor at 1, 4 to 5 KB of RSS for each of 3,000 idle
- * connections (bench/LIMITS.md, Idle connections).
+ * the heap is made, before any JavaScript runs. What V8 does read each
+ * time it grows the young generation is `--semi-space-growth-factor` (each
+ * growth doubles it, from 1 MB); so after every collection the factor is
+ * set to 2 while a doubling stays within the bound, and to 1, no growth,
+ * once it would not.
  */
 export function tuneHeap(tuning: HeapTuning = HEAP_TUNING, given = givenFlags()): void {
   if (!given.has('--heap-growing-percent')) setFlagsFromString(`--heap-growing-percent=${tuning.growingPercent}`)
