@@ -41,6 +41,16 @@ const MB = 1024 * 1024
  * growth doubles it, from 1 MB); so after every collection the factor is
  * set to 2 while a doubling stays within the bound, and to 1, no growth,
  * once it would not.
+ *
+ * That is a soft bound. V8 takes 2 as the factor's least value (a factor
+ * of 1 on the command line is read as 2), and where nearly everything
+ * young survives it still doubles the young generation past the bound: a
+ * storm of connections, the store action's bursts. There the semi-spaces
+ * reach V8's own 16 MB. A hard bound (`--max-semi-space-size=8` on the
+ * command line) held them at 8 MB and took 4 to 5 KB of RSS off each of
+ * 3,000 idle connections, but cost the store action 10 to 14 % of its
+ * events a second (bench/LIMITS.md, Memory); so it is left to the
+ * operator.
  */
 export function tuneHeap(tuning: HeapTuning = HEAP_TUNING, given = givenFlags()): void {
   if (!given.has('--heap-growing-percent')) setFlagsFromString(`--heap-growing-percent=${tuning.growingPercent}`)
