@@ -18,7 +18,7 @@ export interface HeapTuning {
    * from its own speed measurements unless told.
    */
   growingPercent: number
-  /** The most each of the young generation's two semi-spaces may grow to, in MB (V8: 16). */
+  /** The most each of the young generation's two semi-spaces may grow to, in MB (V8: 16); a soft bound (tuneHeap). */
   maxSemiSpaceMb: number
 }
 
