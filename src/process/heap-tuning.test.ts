@@ -7,22 +7,31 @@ const MODULE = new URL('./heap-tuning.ts', import.meta.url).href
 
 // A program whose young objects outlive a few scavenges: V8 grows its young
 // generation to the 32 MB limit for it. Prints the largest size it saw.
+// With WORKERS set, a worker thread starts every 500,000 objects.
 const PROGRAM = `
 import { getHeapSpaceStatistics } from 'node:v8'
+import { Worker } from 'node:worker_threads'
 import { tuneHeap } from ${JSON.stringify(MODULE)}
 tuneHeap({ growingPercent: 30, maxSemiSpaceMb: 4 })
 const ring = new Array(30000)
 let largest = 0
+const workers = []
 for (let i = 0; i < 3e6; i++) {
   ring[i % ring.length] = { a: i, b: [i, i + 1], s: 'x' + i }
+  if (process.env.WORKERS && i % 500000 === 250000) {
+    const worker = new Worker('setInterval(() => {}, 1000)', { eval: true })
+    await new Promise((resolve) => worker.once('online', resolve))
+    workers.push(worker)
+  }
   if (i % 1000 === 0) await new Promise(setImmediate)
   if (i % 50000 === 0) largest = Math.max(largest, getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)
 }
 console.log(largest)
+for (const worker of workers) await worker.terminate()
 `
 
-async function largestYoungGeneration(nodeFlags: string[] = []): Promise<number> {
-  const { stdout } = await run(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', PROGRAM], { env: { ...process.env, NODE_OPTIONS: '' } })
+async function largestYoungGeneration(nodeFlags: string[] = [], env: Record<string, string> = {}): Promise<number> {
+  const { stdout } = await run(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', PROGRAM], { env: { ...process.env, NODE_OPTIONS: '', ...env } })
   return Number(stdout.trim())
 }
 
@@ -31,6 +40,10 @@ const MB = 1024 * 1024
 it('lets the young generation grow to its bound and no further', async () => {
   // Two semi-spaces of 4 MB.
   expect(await largestYoungGeneration()).toBe(8 * MB)
+}, 60_000)
+
+it('holds the bound when worker threads start: V8 resets the growth factor for each new isolate', async () => {
+  expect(await largestYoungGeneration([], { WORKERS: '1' })).toBe(8 * MB)
 }, 60_000)
 
 it('leaves the young generation alone when the command line sizes it', async () => {

@@ -42,15 +42,16 @@ const MB = 1024 * 1024
  * set to 2 while a doubling stays within the bound, and to 1, no growth,
  * once it would not.
  *
- * That is a soft bound. V8 takes 2 as the factor's least value (a factor
- * of 1 on the command line is read as 2), and where nearly everything
- * young survives it still doubles the young generation past the bound: a
- * storm of connections, the store action's bursts. There the semi-spaces
- * reach V8's own 16 MB. A hard bound (`--max-semi-space-size=8` on the
- * command line) held them at 8 MB and took 4 to 5 KB of RSS off each of
- * 3,000 idle connections, but cost the store action 10 to 14 % of its
- * events a second (bench/LIMITS.md, Memory); so it is left to the
- * operator.
+ * V8 also sets the factor back to 2 each time it makes an isolate: every
+ * worker thread (a function's, the checkpointer's) undoes the bound, and
+ * the next collections double the young generation. So the factor is set
+ * again after every collection while the bound holds, and on every turn of
+ * the event loop from a worker's start until it comes online. Before that was done, a storm of 3,000 connections on a
+ * broker whose function threads had started took the semi-spaces from 8
+ * to 16 MB, 4 KB of RSS per connection (bench/LIMITS.md, Memory).
+ *
+ * The bound holds between turns, not within one: a collection in the same
+ * turn as a worker makes its isolate may still double the young generation.
  */
 export function tuneHeap(tuning: HeapTuning = HEAP_TUNING, given = givenFlags()): void {
   if (!given.has('--heap-growing-percent')) setFlagsFromString(`--heap-growing-percent=${tuning.growingPercent}`)
@@ -59,7 +60,8 @@ export function tuneHeap(tuning: HeapTuning = HEAP_TUNING, given = givenFlags())
   let factor = 0
   const govern = () => {
     const next = semiSpaceBytes() * 2 <= bound ? 2 : 1
-    if (next === factor) return
+    // V8 only ever puts the factor back to 2, so a 2 need not be set again.
+    if (next === 2 && factor === 2) return
     factor = next
     setFlagsFromString(`--semi-space-growth-factor=${next}`)
   }
@@ -67,6 +69,23 @@ export function tuneHeap(tuning: HeapTuning = HEAP_TUNING, given = givenFlags())
   // A growth needs more bytes to have survived since the last one than the
   // young generation holds: several collections, each of which is seen here.
   new PerformanceObserver(govern).observe({ entryTypes: ['gc'] })
+  // A worker makes its isolate at some moment before it comes online; under
+  // load that can be a tenth of a second later, time for several
+  // collections. Until then the factor is set again on every turn.
+  process.on('worker', (worker) => {
+    let started = false
+    const settle = () => {
+      started = true
+      govern()
+    }
+    worker.once('online', settle).once('exit', settle)
+    const again = () => {
+      if (started) return
+      govern()
+      setImmediate(again).unref()
+    }
+    again()
+  })
 }
 
 /** The capacity of one semi-space now: V8 counts the young generation's space as both. */
