@@ -1,7 +1,7 @@
 import type { Client } from 'aedes'
-import { randomUUID } from 'node:crypto'
 import type { ClaimResult, SessionOwnerStore } from '../storage/session-owner-store.js'
 import type { ClientIdRules } from './client-id-rules.js'
+import { newConnectionId } from './connection-info.js'
 
 export type Admission = { ok: true } | { ok: false; reason: string; code: 'client_id' | 'session_owner' | 'unavailable' }
 
@@ -32,7 +32,7 @@ export class ClientIdentity {
    * persistent session knows it by: an expired session forgets only the
    * binding its own connection made).
    */
-  async admit(client: Client, username: string | undefined, persistent: boolean, connection: string = randomUUID()): Promise<Admission> {
+  async admit(client: Client, username: string | undefined, persistent: boolean, connection: string = newConnectionId()): Promise<Admission> {
     const decision = this.#rules.decide(client.id, username)
     if (!decision.allowed) return { ok: false, code: 'client_id', reason: 'the ACL does not allow this client id for this user' }
     const owner = username ?? null

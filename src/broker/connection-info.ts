@@ -30,6 +30,19 @@ export interface ConnectionInfo {
 }
 
 /**
+ * A new connection's id: a UUID, as one flat string. Node's `randomUUID`
+ * joins its result from 36 pieces, and V8 keeps a string made so as the
+ * tree of its joins until something reads it by character, which flattens
+ * it where it is: 490 bytes of heap for as long as the connection lasts,
+ * against 67 (connection-info.test.ts).
+ */
+export function newConnectionId(): string {
+  const id = randomUUID()
+  id.charCodeAt(0)
+  return id
+}
+
+/**
  * What Switchyard knows about each connection beyond what Aedes keeps: the
  * transport, the peer address and the username, which Aedes reads during
  * CONNECT and then forgets.
@@ -40,7 +53,7 @@ export class Connections {
   /** Called from the broker's preConnect hook, before authentication. */
   record(client: Client, packet: ConnectPacket): ConnectionInfo {
     const info: ConnectionInfo = {
-      connection: randomUUID(),
+      connection: newConnectionId(),
       transport: transportOf(client),
       ipAddress: ipAddressOf(client),
       username: packet.username,
