@@ -18,7 +18,7 @@ export interface HeapTuning {
    * from its own speed measurements unless told.
    */
   growingPercent: number
-  /** The most each of the young generation's two semi-spaces may grow to, in MB (V8: 16); a soft bound (tuneHeap). */
+  /** The most each of the young generation's two semi-spaces may grow to, in MB (V8: 16), until a worker thread starts (tuneHeap). */
   maxSemiSpaceMb: number
 }
 
@@ -42,16 +42,16 @@ const MB = 1024 * 1024
  * set to 2 while a doubling stays within the bound, and to 1, no growth,
  * once it would not.
  *
- * V8 also sets the factor back to 2 each time it makes an isolate: every
- * worker thread (a function's, the checkpointer's) undoes the bound, and
- * the next collections double the young generation. So the factor is set
- * again after every collection while the bound holds, and on every turn of
- * the event loop from a worker's start until it comes online. Before that was done, a storm of 3,000 connections on a
- * broker whose function threads had started took the semi-spaces from 8
- * to 16 MB, 4 KB of RSS per connection (bench/LIMITS.md, Memory).
- *
- * The bound holds between turns, not within one: a collection in the same
- * turn as a worker makes its isolate may still double the young generation.
+ * The first worker thread lifts the bound, for the rest of the process's
+ * life. A broker starts one when it writes much to SQLite (the
+ * checkpointer: the store action, persistent sessions, the outbox) or runs
+ * a function, and those loads keep young objects alive longer: a turn's
+ * store batch until its commit, invocations in flight. Held at 8 MB there,
+ * the store action lost 12 % of its events a second (bench/LIMITS.md,
+ * Memory). V8 would undo the bound at that moment anyway: it sets the
+ * growth factor back to 2 whenever it makes an isolate, a worker's too.
+ * A broker that only routes messages, the fan-out's and the idle
+ * connections', starts none, and keeps the bound.
  */
 export function tuneHeap(tuning: HeapTuning = HEAP_TUNING, given = givenFlags()): void {
   if (!given.has('--heap-growing-percent')) setFlagsFromString(`--heap-growing-percent=${tuning.growingPercent}`)
@@ -60,31 +60,18 @@ export function tuneHeap(tuning: HeapTuning = HEAP_TUNING, given = givenFlags())
   let factor = 0
   const govern = () => {
     const next = semiSpaceBytes() * 2 <= bound ? 2 : 1
-    // V8 only ever puts the factor back to 2, so a 2 need not be set again.
-    if (next === 2 && factor === 2) return
+    if (next === factor) return
     factor = next
     setFlagsFromString(`--semi-space-growth-factor=${next}`)
   }
   govern()
   // A growth needs more bytes to have survived since the last one than the
   // young generation holds: several collections, each of which is seen here.
-  new PerformanceObserver(govern).observe({ entryTypes: ['gc'] })
-  // A worker makes its isolate at some moment before it comes online; under
-  // load that can be a tenth of a second later, time for several
-  // collections. Until then the factor is set again on every turn.
-  process.on('worker', (worker) => {
-    let started = false
-    const settle = () => {
-      started = true
-      govern()
-    }
-    worker.once('online', settle).once('exit', settle)
-    const again = () => {
-      if (started) return
-      govern()
-      setImmediate(again).unref()
-    }
-    again()
+  const observer = new PerformanceObserver(govern)
+  observer.observe({ entryTypes: ['gc'] })
+  process.once('worker', () => {
+    observer.disconnect()
+    setFlagsFromString('--semi-space-growth-factor=2')
   })
 }
 
