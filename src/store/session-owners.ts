@@ -50,8 +50,8 @@ export class SqliteSessionOwnerStore implements SessionOwnerStore {
   async claim(clientId: string, owner: SessionOwner, force: boolean): Promise<ClaimResult> {
     const clean = this.#clean.get(clientId)
     const row = clean ? undefined : (this.#s.get.get(clientId) as Row | undefined)
-    const held = clean?.username ?? row?.username
-    if ((clean || row) && held !== owner.username && !force) return { ok: false, owner: held ?? null }
+    const held = clean ?? (row && toOwner(row))
+    if (held && held.username !== owner.username && !force) return { ok: false, owner: held.username }
     if (owner.persistent) {
       this.#clean.delete(clientId)
       this.#s.put.run(clientId, owner.username, owner.connection)

@@ -29,6 +29,9 @@ export function sessionOwnerStoreContract(name: string, open: Open<SessionOwnerS
       expect(await store.claim('anon', { username: null, persistent: true, connection: 'b' }, false)).toEqual({ ok: true })
       expect(await store.claim('mine', alice(true), false)).toEqual({ ok: true })
       expect(await store.claim('mine', { username: null, persistent: false, connection: 'x' }, false)).toEqual({ ok: false, owner: 'alice' })
+      expect(await store.claim('tab', { username: null, persistent: false, connection: 'c' }, false)).toEqual({ ok: true })
+      expect(await store.claim('tab', { username: null, persistent: false, connection: 'd' }, false)).toEqual({ ok: true })
+      expect(await store.claim('tab', alice(false), false)).toEqual({ ok: false, owner: null })
     })
 
     it('gives a held client id to another user when forced', async () => {
