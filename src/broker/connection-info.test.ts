@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
+import { runProgram } from '../../test/helpers/node-program.js'
 import { newConnectionId } from './connection-info.js'
 
-const run = promisify(execFile)
 const MODULE = new URL('./connection-info.ts', import.meta.url).href
 
 // Heap bytes that each of 20,000 kept ids holds, after full collections.
@@ -20,7 +18,7 @@ console.log((used() - before) / kept.length)
 `
 
 async function bytesPerId(make: 'uuid' | 'connection'): Promise<number> {
-  const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', PROGRAM], { env: { ...process.env, NODE_OPTIONS: '', MAKE: make } })
+  const { stdout } = await runProgram(PROGRAM, { nodeFlags: ['--expose-gc'], env: { MAKE: make } })
   return Number(stdout.trim())
 }
 

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
+import { runProgram } from '../../test/helpers/node-program.js'
 
-const run = promisify(execFile)
 const MODULE = new URL('./heap-tuning.ts', import.meta.url).href
 
 // A program whose young objects outlive a few scavenges: V8 grows its young
@@ -31,7 +29,7 @@ for (const worker of workers) await worker.terminate()
 `
 
 async function largestYoungGeneration(nodeFlags: string[] = [], env: Record<string, string> = {}): Promise<number> {
-  const { stdout } = await run(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', PROGRAM], { env: { ...process.env, NODE_OPTIONS: '', ...env } })
+  const { stdout } = await runProgram(PROGRAM, { nodeFlags, env })
   return Number(stdout.trim())
 }
 

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
+import { runProgram } from '../../test/helpers/node-program.js'
 
-const run = promisify(execFile)
 const MODULE = new URL('./quiet-debug.ts', import.meta.url).href
 
 // Loads mqtt-packet (after quietDebugLoggers() when told to), parses a
@@ -49,10 +47,7 @@ interface Report {
 }
 
 async function runWith(mode: 'quiet' | 'plain', times: number, debugEnv?: string): Promise<{ report: Report; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' }
-  delete env.DEBUG
-  if (debugEnv) env.DEBUG = debugEnv
-  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', PROGRAM, mode, String(times)], { env })
+  const { stdout, stderr } = await runProgram(PROGRAM, { args: [mode, String(times)], env: { DEBUG: debugEnv || undefined } })
   return { report: JSON.parse(stdout.trim()) as Report, stderr }
 }
 

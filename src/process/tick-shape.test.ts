@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, expect, it } from 'vitest'
+import { runProgram } from '../../test/helpers/node-program.js'
 
-const run = promisify(execFile)
 const MODULE = new URL('./tick-shape.ts', import.meta.url).href
 const dir = await mkdtemp(join(tmpdir(), 'tick-shape-'))
 afterAll(() => rm(dir, { recursive: true, force: true }))
@@ -31,9 +29,7 @@ setTimeout(() => {
 async function shapesMadeForTheTickObject(keep: boolean): Promise<number> {
   const logs = join(dir, keep ? 'keep' : 'plain')
   await mkdir(logs)
-  await run(process.execPath, ['--expose-gc', '--log-maps', `--logfile=${join(logs, 'maps.log')}`, '--import', 'tsx', '--input-type=module', '-e', PROGRAM], {
-    env: { ...process.env, NODE_OPTIONS: '', KEEP: keep ? '1' : '' },
-  })
+  await runProgram(PROGRAM, { nodeFlags: ['--expose-gc', '--log-maps', `--logfile=${join(logs, 'maps.log')}`], env: { KEEP: keep ? '1' : '' } })
   let most = 0
   for (const file of await readdir(logs)) {
     const perPosition = new Map<string, number>()

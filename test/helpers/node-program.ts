@@ -1,0 +1,25 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+export interface ProgramOptions {
+  /** Node.js flags, before the program (`--expose-gc`, `--log-maps`, …). */
+  nodeFlags?: string[]
+  /** The program's own arguments (`process.argv[1]` on). */
+  args?: string[]
+  /** Added to this process's environment; a key set to undefined is left out. */
+  env?: Record<string, string | undefined>
+}
+
+/**
+ * Runs `program`, an ES module in TypeScript, in a Node.js process of its
+ * own (through tsx), for what only a fresh process shows: its heap, its
+ * V8 flags, the modules it loads first. The test runner's NODE_OPTIONS
+ * are not passed on. Rejects when the program exits with an error.
+ */
+export async function runProgram(program: string, { nodeFlags = [], args = [], env = {} }: ProgramOptions = {}): Promise<{ stdout: string; stderr: string }> {
+  const environment: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', ...env }
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete environment[key]
+  return run(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', program, ...args], { env: environment })
+}
