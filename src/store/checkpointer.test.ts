@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterEach, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { tempDir } from '../../test/helpers/app.js'
-import { startCheckpointer, type Checkpointer } from './checkpointer.js'
+import { checkpointPace, startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { closeDatabase, openDatabase, type Db } from './database.js'
 
 let temp: ReturnType<typeof tempDir> | undefined
@@ -62,4 +62,25 @@ it('hands checkpoints back to the main connection when it stops', async () => {
 it('has nothing to do for a database in memory', () => {
   db = openDatabase(':memory:')
   expect(startCheckpointer(db, ':memory:', pino({ level: 'silent' }))).toBeUndefined()
+})
+
+describe('checkpointPace', () => {
+  const pacing = { frames: 1000, minMs: 20, maxMs: 200 }
+
+  it('waits so that each checkpoint copies about the frames asked for', () => {
+    // 3,000 frames came in 200 ms: the next in a third of that.
+    expect(checkpointPace(200, 3000, pacing)).toBe(67)
+    // 500 in 60 ms: the next in twice that.
+    expect(checkpointPace(60, 500, pacing)).toBe(120)
+  })
+
+  it('stays within its shortest and longest waits', () => {
+    expect(checkpointPace(20, 50_000, pacing)).toBe(20)
+    expect(checkpointPace(200, 10, pacing)).toBe(200)
+  })
+
+  it('waits the longest when nothing was copied or the checkpoint failed', () => {
+    expect(checkpointPace(20, 0, pacing)).toBe(200)
+    expect(checkpointPace(20, -1, pacing)).toBe(200)
+  })
 })

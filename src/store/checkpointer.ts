@@ -4,16 +4,44 @@ import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { Db } from './database.js'
 
-// How often the WAL is copied back into the database file.
-const INTERVAL_MS = 200
+/** How the checkpoints are paced (checkpointPace). */
+export interface CheckpointPacing {
+  /** The WAL frames (pages) one checkpoint should copy. */
+  frames: number
+  /** The shortest and the longest wait between two checkpoints. */
+  minMs: number
+  maxMs: number
+}
+
+export const PACING: CheckpointPacing = { frames: 1024, minMs: 50, maxMs: 200 }
+
 // SQLite's own default, restored if the checkpointer cannot run.
 const AUTOCHECKPOINT_PAGES = 1000
 
 /**
+ * The wait before the next checkpoint, from the last wait and how many WAL
+ * frames the checkpoint after it copied: scaled so that each copies about
+ * `frames`, within `minMs` and `maxMs`, and the longest when it copied
+ * none. A checkpoint is one call into SQLite that the thread cannot break
+ * off, and on the one core of the benchmark it held the core the event
+ * loop needs for as long as it ran: every 200 ms under the store action's
+ * load it copied about 3,300 frames, 8 ms of CPU, and held the core 5 to 7
+ * ms at a time, the longest turns of the event loop then. About 1,024
+ * frames every 60 ms held it at most 3.8 ms at a time, and took 4.5 % of
+ * the core against 4.0 (bench/LIMITS.md, the store action's longest stall).
+ * Self-contained: its source runs in the thread.
+ */
+export function checkpointPace(delay: number, copied: number, { frames, minMs, maxMs }: CheckpointPacing): number {
+  if (!(copied > 0)) return maxMs
+  return Math.min(maxMs, Math.max(minMs, Math.round((delay * frames) / copied)))
+}
+
+/**
  * The checkpointer's thread: its own connection to the file, and a PASSIVE
- * checkpoint every interval, which copies what it can of the WAL into the
- * database file without waiting on the writer. Plain CommonJS, so that it
- * runs the same from src/ under the tests and from dist/.
+ * checkpoint every 50 to 200 ms (checkpointPace), which copies what it can
+ * of the WAL into the database file without waiting on the writer. Plain
+ * CommonJS, so that it runs the same from src/ under the tests and from
+ * dist/.
  */
 const WORKER = `
 const { workerData, parentPort } = require('node:worker_threads')
@@ -26,15 +54,28 @@ try {
   parentPort.postMessage({ fatal: err.message })
   process.exit(0)
 }
-const timer = setInterval(() => {
+const pace = ${checkpointPace.toString()}
+let delay = workerData.pacing.maxMs
+let log = 0
+let checkpointed = 0
+let timer
+const checkpoint = () => {
+  let copied = 0
   try {
-    db.pragma('wal_checkpoint(PASSIVE)')
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)')
+    // A WAL that has started again from its beginning had every frame copied before.
+    copied = result.log < log ? result.checkpointed : result.checkpointed - checkpointed
+    log = result.log
+    checkpointed = result.checkpointed
   } catch (err) {
     parentPort.postMessage({ error: err.message, code: err.code })
   }
-}, workerData.intervalMs)
+  delay = pace(delay, copied, workerData.pacing)
+  timer = setTimeout(checkpoint, delay)
+}
+timer = setTimeout(checkpoint, delay)
 parentPort.on('message', () => {
-  clearInterval(timer)
+  clearTimeout(timer)
   db.close()
   parentPort.close()
 })
@@ -52,8 +93,8 @@ export interface Checkpointer {
  * syncs the database file: on the development machine's disk that stalled
  * the broker for 30 to 360 ms during a store-heavy load. Here the main
  * connection never checkpoints; a worker thread with its own connection
- * does, every 200 ms, without blocking the writer. Should the thread fail,
- * the main connection checkpoints by itself again.
+ * does, every 50 to 200 ms, without blocking the writer. Should the thread
+ * fail, the main connection checkpoints by itself again.
  *
  * The thread is started when the WAL first reaches those 1,000 pages (its
  * size is looked at every 200 ms until then): a worker thread is a second
@@ -72,7 +113,7 @@ export function startCheckpointer(db: Db, path: string, log: Logger): Checkpoint
     if (walBytes(db.name) < startAt) return
     clearInterval(watch)
     thread = startThread(db, path, log, () => stopped)
-  }, INTERVAL_MS)
+  }, PACING.maxMs)
   watch.unref()
   return {
     get started() {
@@ -104,7 +145,7 @@ interface CheckpointThread {
 /** The worker thread and what watches it; `stopped` says whether its end is the one asked for. */
 function startThread(db: Db, path: string, log: Logger, stopped: () => boolean): CheckpointThread {
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3')
-  const worker = new Worker(WORKER, { eval: true, workerData: { path, sqlite, intervalMs: INTERVAL_MS } })
+  const worker = new Worker(WORKER, { eval: true, workerData: { path, sqlite, pacing: PACING } })
   const fallBack = (why: string) => {
     if (stopped()) return
     log.warn({ why }, 'the WAL checkpointer thread stopped; the broker checkpoints by itself again')
