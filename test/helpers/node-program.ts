@@ -10,6 +10,13 @@ export interface ProgramOptions {
   args?: string[]
   /** Added to this process's environment; a key set to undefined is left out. */
   env?: Record<string, string | undefined>
+  /**
+   * Whether the program is TypeScript, loaded through tsx (the default).
+   * A plain JavaScript program runs without it, and so without the worker
+   * thread in which tsx loads TypeScript: for what counts a process's
+   * threads or their heaps.
+   */
+  typescript?: boolean
 }
 
 /**
@@ -18,8 +25,9 @@ export interface ProgramOptions {
  * V8 flags, the modules it loads first. The test runner's NODE_OPTIONS
  * are not passed on. Rejects when the program exits with an error.
  */
-export async function runProgram(program: string, { nodeFlags = [], args = [], env = {} }: ProgramOptions = {}): Promise<{ stdout: string; stderr: string }> {
+export async function runProgram(program: string, { nodeFlags = [], args = [], env = {}, typescript = true }: ProgramOptions = {}): Promise<{ stdout: string; stderr: string }> {
   const environment: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', ...env }
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete environment[key]
-  return run(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', program, ...args], { env: environment })
+  const loader = typescript ? ['--import', 'tsx'] : []
+  return run(process.execPath, [...nodeFlags, ...loader, '--input-type=module', '-e', program, ...args], { env: environment })
 }
