@@ -13,7 +13,7 @@ export interface CheckpointPacing {
   maxMs: number
 }
 
-export const PACING: CheckpointPacing = { frames: 1024, minMs: 50, maxMs: 200 }
+const PACING: CheckpointPacing = { frames: 1024, minMs: 50, maxMs: 200 }
 
 // SQLite's own default, restored if the checkpointer cannot run.
 const AUTOCHECKPOINT_PAGES = 1000
