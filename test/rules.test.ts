@@ -217,6 +217,32 @@ rules:
   })
 })
 
+describe('a republish without an errorAction', () => {
+  it('counts each success and failure, and a failed one frees its slot as a delivered one does', async () => {
+    await f.start(`
+rulesEngine:
+  concurrency: 1
+rules:
+  - name: relay
+    sql: SELECT * FROM 'in/#'
+    actions:
+      - republish: { topic: 'out/\${target}' }
+`)
+    const c = await f.connect()
+    const inbox = new Inbox(c)
+    await c.subscribeAsync('out/#')
+    for (const target of ['a', '#', '+', 'b']) await c.publishAsync('in/x', JSON.stringify({ target }), { qos: 1 })
+    await inbox.on('out/b')
+    await waitUntil(rulesNow, { until: (rules) => rules.every(settled), what: 'relay to settle every republish it ran' })
+    await inbox.flush()
+    expect(inbox.messages.map((m) => m.topic)).toEqual(['out/a', 'out/b'])
+    const [relay] = await rulesNow()
+    expect(relay!.stats.passed).toBe(4)
+    expect(relay!.stats.actions[0]).toMatchObject({ success: 2, failure: 2 })
+    expect(await f.metric('switchyard_rule_action_failure_total{rule="relay",action="0",kind="republish"}')).toBe(2)
+  })
+})
+
 describe('http actions', () => {
   it('count only a 2xx as success; anything else reaches the errorAction with the AWS error document', async () => {
     const calls: Array<{ path: string; body: string; auth: string | undefined }> = []

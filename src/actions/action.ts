@@ -53,6 +53,12 @@ export interface Action {
   readonly durable?: boolean
   /** Runs the action; rejects with an ActionError that says whether a retry can help. */
   run(event: ActionEvent): Promise<void>
+  /**
+   * `run` with a callback, for an action that is not durable and runs for
+   * every message its rule passes: no promise per message. `done` may be
+   * called before `send` returns; it is called once, unless `send` throws.
+   */
+  send?(event: ActionEvent, done: (err?: Error | null) => void): void
   /** What `run` would do, with every template filled in; does nothing (the dry run). */
   describe(event: ActionEvent): Record<string, unknown>
 }

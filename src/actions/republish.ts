@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { ActionError } from '../errors.js'
 import { nextHop } from '../publisher/lineage.js'
+import type { Published } from '../publisher/publisher.js'
 import { isSystemTopic, refusedPublishTopic } from '../topics/system-topics.js'
 import type { ActionEvent, ActionKind, Template } from './action.js'
 import { describeBytes } from './output-bytes.js'
@@ -35,17 +36,19 @@ export const republish: ActionKind<RepublishConfig> = {
       topic: event.fill(topic),
       payload: payload ? event.fill(payload) : wholeOutput(event),
     })
+    // A republish is one publish, and runs for every message its rule passes: `send` makes no promise.
+    const send = (event: ActionEvent, done: Published) => {
+      const message = render(event)
+      const invalid = refusedPublishTopic(message.topic, config.allowSystemTopics, consent)
+      if (invalid) return done(new ActionError(`cannot republish to "${message.topic}": ${invalid}`, false))
+      // Payloads are never changed once published: the original's bytes can be shared.
+      const bytes = typeof message.payload === 'string' ? Buffer.from(message.payload) : message.payload
+      deps.publisher.send({ topic: message.topic, payload: bytes, qos: config.qos, retain: config.retain }, nextHop(event.lineage), event, done)
+    }
     return {
       kind: 'republish',
-      // Not async: a republish is one publish, and runs for every message its rule passes.
-      run(event) {
-        const message = render(event)
-        const invalid = refusedPublishTopic(message.topic, config.allowSystemTopics, consent)
-        if (invalid) return Promise.reject(new ActionError(`cannot republish to "${message.topic}": ${invalid}`, false))
-        // Payloads are never changed once published: the original's bytes can be shared.
-        const bytes = typeof message.payload === 'string' ? Buffer.from(message.payload) : message.payload
-        return deps.publisher.publish({ topic: message.topic, payload: bytes, qos: config.qos, retain: config.retain }, nextHop(event.lineage), event)
-      },
+      send,
+      run: (event) => new Promise((resolve, reject) => send(event, (err) => (err ? reject(err) : resolve()))),
       describe(event) {
         const { topic, payload } = render(event)
         return { kind: 'republish', topic, ...(typeof payload === 'string' ? { payload } : describeBytes('payload', payload)), qos: config.qos, retain: config.retain }

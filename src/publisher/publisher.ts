@@ -11,6 +11,9 @@ export interface Message {
   retain: boolean
 }
 
+/** Told once a publish is done (the broker has delivered it, or the loop guard dropped it), or why it failed. */
+export type Published = (err?: Error | null) => void
+
 /** The rule whose action led to a publish or a delivery: a loop it forms is reported in its name. */
 export interface Cause {
   rule: string
@@ -53,8 +56,18 @@ export class Publisher {
 
   /** Publishes `message`, which carries `lineage` (its own, already one hop past its cause's). */
   publish(message: Message, lineage: Lineage, cause?: Cause): Promise<void> {
-    if (!this.admits(lineage, message.topic, cause)) return Promise.resolve()
-    return this.#publish(message, lineage)
+    return new Promise((resolve, reject) => this.send(message, lineage, cause, (err) => (err ? reject(err) : resolve())))
+  }
+
+  /**
+   * `publish` with a callback, which may be called before `send` returns:
+   * no promise or closure per message, for the rules' republishes. While
+   * the broker is busy a message waits in its queue, for as long as a
+   * client's message would, and what it holds is kept that long.
+   */
+  send(message: Message, lineage: Lineage, cause: Cause | undefined, done: Published): void {
+    if (!this.admits(lineage, message.topic, cause)) return done()
+    this.#publish(message, lineage, done)
   }
 
   /**
@@ -87,26 +100,27 @@ export class Publisher {
     }
     // The event may itself trigger rules, once: whatever follows from it is
     // marked, and is never answered with another loop event.
-    void this.#publish(
+    this.#publish(
       { topic: `$events/rules/${cause.rule}/loop`, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false },
       { hops: this.#maxHops, fromLoop: true },
+      ignore,
     )
   }
 
-  #publish(message: Message, lineage: Lineage): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#broker.publish(
-        {
-          cmd: 'publish',
-          topic: message.topic,
-          payload: message.payload,
-          qos: message.qos,
-          retain: message.retain,
-          dup: false,
-          properties: lineageProperties(lineage),
-        } as AedesPublishPacket,
-        (err) => (err ? reject(err) : resolve()),
-      )
-    })
+  #publish(message: Message, lineage: Lineage, done: Published): void {
+    this.#broker.publish(
+      {
+        cmd: 'publish',
+        topic: message.topic,
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        dup: false,
+        properties: lineageProperties(lineage),
+      } as AedesPublishPacket,
+      done,
+    )
   }
 }
+
+function ignore(): void {}

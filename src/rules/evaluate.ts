@@ -15,12 +15,23 @@ export interface EvaluatorDeps {
   tracer?: Tracer | undefined
 }
 
+/** What an action does when it settles: counts it in its rule's stats, logs a failure, frees its slot. */
+interface Settle {
+  succeeded(): boolean
+  failed(err: unknown): boolean
+  /** For `Action.send`. */
+  done(err?: Error | null): void
+}
+
 /**
  * Runs the rules a message matched: each rule's SQL, then the actions of
  * each rule it passes, counting all of it in the rule's stats. A failed
  * action goes to the rule's errorAction; nothing of it reaches the broker.
  */
 export class Evaluator {
+  /** The settle handlers of each rule's actions (see #settleOf); a reload's new rules get their own. */
+  readonly #settles = new WeakMap<CompiledRule, Settle[]>()
+
   constructor(private readonly deps: EvaluatorDeps) {}
 
   /** Runs the rules on one message; returns the outcomes of its durable actions (true: recorded, or refused by choice). */
@@ -59,20 +70,58 @@ export class Evaluator {
       const actions = rule.actions
       for (let i = 0; i < actions.length; i++) {
         const action = actions[i]!
-        const running = span ? this.#traced(rule, action, i, event, span) : this.#start(rule, action, i, event)
-        if (action.durable) durable.push(running)
+        if (span) {
+          const running = this.#traced(rule, action, i, event, span)
+          if (action.durable) durable.push(running)
+        } else {
+          const running = this.#start(rule, action, i, event)
+          if (running) durable.push(running)
+        }
       }
     }
     return durable
   }
 
-  /** Starts an action; resolves (never rejects) with whether it succeeded. */
-  #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): Promise<boolean> {
+  /**
+   * Starts an action. For a durable one, returns a promise that resolves
+   * (never rejects) with whether it succeeded.
+   */
+  #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): Promise<boolean> | undefined {
     this.deps.actions.started()
     // The event is kept until the action settles only for an errorAction:
     // a store action waits for its commit, and the event's output (a
     // message's whole document) would otherwise outlive the turn with it.
-    return runAction(action, event).then(this.#succeeded(rule, index), this.#failed(rule, action, index, rule.errorAction ? event : undefined))
+    if (rule.errorAction) {
+      const running = runAction(action, event).then(this.#succeeded(rule, index), this.#failed(rule, action, index, event))
+      return action.durable ? running : undefined
+    }
+    // Else what it does when it settles depends on the rule and the action
+    // only, and is made once: an action may wait long (a republish waits in
+    // the broker's queue), and what it holds meanwhile outlives collections.
+    const settle = this.#settleOf(rule, index)
+    if (action.send && !action.durable) {
+      try {
+        action.send(event, settle.done)
+      } catch (err) {
+        settle.failed(err)
+      }
+      return undefined
+    }
+    const running = runAction(action, event).then(settle.succeeded, settle.failed)
+    return action.durable ? running : undefined
+  }
+
+  /** The handlers of `rule`'s action `index` for when it settles, when the rule has no errorAction. */
+  #settleOf(rule: CompiledRule, index: number): Settle {
+    let settles = this.#settles.get(rule)
+    if (!settles) this.#settles.set(rule, (settles = []))
+    let settle = settles[index]
+    if (!settle) {
+      const succeeded = this.#succeeded(rule, index)
+      const failed = this.#failed(rule, rule.actions[index]!, index, undefined)
+      settle = settles[index] = { succeeded, failed, done: (err) => void (err ? failed(err) : succeeded()) }
+    }
+    return settle
   }
 
   /** #start, telling the trace what the action did, how it ended and how long it took. */
