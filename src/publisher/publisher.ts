@@ -103,7 +103,9 @@ export class Publisher {
     this.#publish(
       { topic: `$events/rules/${cause.rule}/loop`, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false },
       { hops: this.#maxHops, fromLoop: true },
-      ignore,
+      (err) => {
+        if (err) this.#log.warn({ rule: cause.rule, err: err.message }, 'could not publish the loop event')
+      },
     )
   }
 
@@ -122,5 +124,3 @@ export class Publisher {
     )
   }
 }
-
-function ignore(): void {}
