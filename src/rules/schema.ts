@@ -72,6 +72,6 @@ export const rulesEngineSchema = z.strictObject({
    * every message that outlives a collection, and no throughput.
    */
   queueSize: z.number({ error: 'must be a whole number' }).int().min(1).default(1_000),
-  /** Actions running at once (HTTP calls, stores). */
+  /** Actions running at once (HTTP calls, stores, republishes: one holds its place until the broker has delivered it). */
   concurrency: z.number({ error: 'must be a whole number' }).int().min(1).default(256),
 }).prefault({})
