@@ -88,18 +88,11 @@ export class Evaluator {
    */
   #start(rule: CompiledRule, action: Action, index: number, event: ActionEvent): Promise<boolean> | undefined {
     this.deps.actions.started()
-    // The event is kept until the action settles only for an errorAction:
-    // a store action waits for its commit, and the event's output (a
-    // message's whole document) would otherwise outlive the turn with it.
-    if (rule.errorAction) {
-      const running = runAction(action, event).then(this.#succeeded(rule, index), this.#failed(rule, action, index, event))
-      return action.durable ? running : undefined
-    }
-    // Else what it does when it settles depends on the rule and the action
-    // only, and is made once: an action may wait long (a republish waits in
-    // the broker's queue), and what it holds meanwhile outlives collections.
+    // What an action does when it settles is made once per rule and action:
+    // an action may wait long (a republish waits in the broker's queue), and
+    // what it holds meanwhile outlives collections.
     const settle = this.#settleOf(rule, index)
-    if (action.send && !action.durable) {
+    if (action.send && !action.durable && !rule.errorAction) {
       try {
         action.send(event, settle.done)
       } catch (err) {
@@ -107,11 +100,14 @@ export class Evaluator {
       }
       return undefined
     }
-    const running = runAction(action, event).then(settle.succeeded, settle.failed)
+    // The event is kept until the action settles only for an errorAction:
+    // a store action waits for its commit, and the event's output (a
+    // message's whole document) would otherwise outlive the turn with it.
+    const running = runAction(action, event).then(settle.succeeded, rule.errorAction ? this.#failed(rule, action, index, event) : settle.failed)
     return action.durable ? running : undefined
   }
 
-  /** The handlers of `rule`'s action `index` for when it settles, when the rule has no errorAction. */
+  /** The handlers of `rule`'s action `index` for when it settles (`failed` without an errorAction: see #start). */
   #settleOf(rule: CompiledRule, index: number): Settle {
     let settles = this.#settles.get(rule)
     if (!settles) this.#settles.set(rule, (settles = []))
