@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -25,9 +25,20 @@ export interface ProgramOptions {
  * V8 flags, the modules it loads first. The test runner's NODE_OPTIONS
  * are not passed on. Rejects when the program exits with an error.
  */
-export async function runProgram(program: string, { nodeFlags = [], args = [], env = {}, typescript = true }: ProgramOptions = {}): Promise<{ stdout: string; stderr: string }> {
+export async function runProgram(program: string, options: ProgramOptions = {}): Promise<{ stdout: string; stderr: string }> {
+  const [args, env] = commandLine(program, options)
+  return run(process.execPath, args, { env })
+}
+
+/** As runProgram, started and left running: for a program watched while it runs, and ended by the caller. */
+export function startProgram(program: string, options: ProgramOptions = {}): ChildProcess {
+  const [args, env] = commandLine(program, options)
+  return spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+function commandLine(program: string, { nodeFlags = [], args = [], env = {}, typescript = true }: ProgramOptions): [string[], NodeJS.ProcessEnv] {
   const environment: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', ...env }
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete environment[key]
   const loader = typescript ? ['--import', 'tsx'] : []
-  return run(process.execPath, [...nodeFlags, ...loader, '--input-type=module', '-e', program, ...args], { env: environment })
+  return [[...nodeFlags, ...loader, '--input-type=module', '-e', program, ...args], environment]
 }
