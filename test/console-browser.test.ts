@@ -1,11 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fixturePath } from './helpers/fixtures.js'
 import { closedPort } from './helpers/net.js'
-import { requireCommand } from './helpers/require-command.js'
+import { launchChromium } from './helpers/chromium.js'
 import { useApp } from './helpers/use-app.js'
 import { waitUntil } from './helpers/wait.js'
 
@@ -60,11 +60,8 @@ const node = (page: Page, id: string) => page.locator(`svg [data-id="${id}"]`)
 
 describe('the console', () => {
   beforeEach(async () => {
-    const executablePath = requireCommand('chromium', 'chromium')
     mkdirSync(ARTIFACTS, { recursive: true })
-    const launched = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] })
-    browser = launched
-    f.defer(() => launched.close())
+    browser = await launchChromium(f)
   })
 
   it('asks for the token, draws the map, and shows a rule added by hot reload within a second', async () => {

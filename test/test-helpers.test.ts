@@ -25,6 +25,15 @@ describe('the app fixture', () => {
     expect(done).toHaveLength(3)
     expect(() => fixture.app).toThrow(/no app started/)
   })
+
+  it('fails a cleanup that does not end in time by its source, and runs the rest', async () => {
+    const fixture = new AppFixture({ cleanupMs: 50 })
+    const done: string[] = []
+    fixture.defer(() => done.push('folder'))
+    fixture.defer(() => new Promise(() => {}))
+    await expect(fixture.cleanUp()).rejects.toThrow('timed out after 50 ms waiting for the cleanup () => new Promise(() => {})')
+    expect(done).toEqual(['folder'])
+  })
 })
 
 describe('waitUntil', () => {

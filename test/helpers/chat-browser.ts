@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
 import { beforeEach } from 'vitest'
 import { parse, stringify } from 'yaml'
 import type { TestApp } from './app.js'
-import { requireCommand } from './require-command.js'
+import { launchChromium } from './chromium.js'
 import type { AppFixture } from './use-app.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -59,14 +59,8 @@ export class ChatBrowser {
   }
 
   async start(): Promise<void> {
-    const executablePath = requireCommand('chromium', 'chromium')
     this.#app = await this.f.start(chatYaml(this.f.tempDir()))
-    const launched = await chromium.launch({
-      executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    })
-    this.#browser = launched
-    this.f.defer(() => launched.close())
+    this.#browser = await launchChromium(this.f)
   }
 
   /** A page at `path` in a fresh browser profile (its own localStorage), before anyone joins. */

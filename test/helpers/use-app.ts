@@ -9,10 +9,13 @@ import { startChild, type ChildBroker } from './child.js'
 import { metric } from './metrics.js'
 import { attempt, connect, connectWithInbox, end, type Inbox } from './mqtt.js'
 import { Recorder } from './recorder.js'
+import { within } from './wait.js'
 
 export interface UseAppOptions {
   /** Every app the fixture starts has this admin.token, and `api()` sends it. */
   adminToken?: string
+  /** How long one cleanup may take, in ms (20 s unless told): one that takes longer fails the test, named, and the rest still run. */
+  cleanupMs?: number
 }
 
 export interface AppStartOptions extends Omit<StartOptions, 'extraYaml'> {
@@ -20,7 +23,13 @@ export interface AppStartOptions extends Omit<StartOptions, 'extraYaml'> {
   noAdmin?: boolean
 }
 
-type Cleanup = () => void | Promise<void>
+interface Cleanup {
+  run: () => Promise<void>
+  /** The cleanup's source, shortened: what a failure names. */
+  what: string
+}
+
+const CLEANUP_MS = 20_000
 
 /**
  * The set-up of the tests of one file (or one describe): apps, `switchyard`
@@ -28,8 +37,8 @@ type Cleanup = () => void | Promise<void>
  * makes through it is undone after that test, by an afterEach that useApp()
  * registers, in the reverse order it was made: clients before the app they
  * talk to, the app before the folder that holds its database. A cleanup
- * that fails does not keep the others from running; the test then fails
- * with its error.
+ * that fails, or takes over 20 s, does not keep the others from running;
+ * the test then fails with its error, or with its source.
  *
  *   const f = useApp({ adminToken: TOKEN })
  *   it('...', async () => {
@@ -40,7 +49,8 @@ type Cleanup = () => void | Promise<void>
  */
 export function useApp(options: UseAppOptions = {}): AppFixture {
   const fixture = new AppFixture(options)
-  afterEach(() => fixture.cleanUp())
+  // Room for one cleanup that runs out of time, and the rest.
+  afterEach(() => fixture.cleanUp(), 3 * (options.cleanupMs ?? CLEANUP_MS))
   return fixture
 }
 
@@ -152,7 +162,8 @@ export class AppFixture {
   defer<T>(cleanup: () => T | Promise<T>): () => Promise<void> {
     let done: Promise<void> | undefined
     const once = () => (done ??= Promise.resolve().then(cleanup).then(() => {}))
-    this.#cleanups.push(once)
+    const source = String(cleanup).replace(/\s+/g, ' ')
+    this.#cleanups.push({ run: once, what: source.length > 100 ? `${source.slice(0, 99)}…` : source })
     return once
   }
 
@@ -184,9 +195,9 @@ export class AppFixture {
     this.#clients = []
     this.#app = undefined
     const errors: unknown[] = []
-    for (const cleanup of cleanups) {
+    for (const { run, what } of cleanups) {
       try {
-        await cleanup()
+        await within(run(), this.options.cleanupMs ?? CLEANUP_MS, `the cleanup ${what}`)
       } catch (err) {
         errors.push(err)
       }

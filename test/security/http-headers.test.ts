@@ -1,9 +1,8 @@
 import { createServer } from 'node:http'
-import { chromium } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.js'
+import { launchChromium } from '../helpers/chromium.js'
 import { httpRequest } from '../helpers/http-request.js'
-import { requireCommand } from '../helpers/require-command.js'
 import { useApp } from '../helpers/use-app.js'
 
 const TOKEN = 'headers-test-admin-token'
@@ -45,7 +44,6 @@ describe('security headers', () => {
   })
 
   it('keep a page of another site from framing the chat, in a real browser', async () => {
-    const executablePath = requireCommand('chromium', 'chromium')
     await f.start()
     const chat = `${f.app.httpUrl}/lobby`
     // Another origin: the same address on another port.
@@ -54,8 +52,7 @@ describe('security headers', () => {
       res.end(`<!doctype html><title>prize</title><iframe id="victim" src="${chat}" width="800" height="600"></iframe>`)
     })
     const attackerPort = await f.listen(attacker)
-    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'] })
-    f.defer(() => browser.close())
+    const browser = await launchChromium(f)
     const page = await browser.newPage()
     const refusal = page.waitForEvent('console', { predicate: (m) => /frame-ancestors/.test(m.text()), timeout: 10_000 })
     refusal.catch(() => {})
