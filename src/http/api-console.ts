@@ -19,12 +19,16 @@ const MAP_EVERY_MS = 1000
 export function consoleApi(map: FlowMap, tracer: Tracer) {
   return async (app: FastifyInstance) => {
     // A stream never ends on its own: the server's close ends them (or it would wait for them forever).
+    // One asked for while the server closes (its request was in flight) ends at once.
     const open = new Set<EventStream>()
+    let closing = false
     app.addHook('preClose', async () => {
+      closing = true
       for (const stream of open) stream.end()
     })
     const openStream = (req: FastifyRequest, reply: FastifyReply) => {
       const stream = startStream(req, reply)
+      if (closing) stream.end()
       open.add(stream)
       void stream.closed.then(() => open.delete(stream))
       return stream
@@ -95,10 +99,13 @@ function startStream(req: FastifyRequest, reply: FastifyReply): EventStream {
   let ended!: () => void
   const closed = new Promise<void>((resolve) => {
     ended = resolve
-    req.raw.once('close', () => {
+    const gone = () => {
       open = false
       resolve()
-    })
+    }
+    // A connection closed before the handler ran has already said so.
+    if (req.raw.socket.destroyed) gone()
+    else req.raw.once('close', gone)
   })
   // A comment line now and then keeps proxies from closing a quiet stream.
   const keepAlive = setInterval(() => open && res.write(': keep-alive\n\n'), 15_000)

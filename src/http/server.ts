@@ -56,8 +56,6 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     logController: new LogController({ disableRequestLogging: true }),
     // Query fields such as `from` take a number (ms) or a date string.
     ajv: { customOptions: { allowUnionTypes: true } },
-    // Close keep-alive connections at shutdown instead of waiting on them.
-    forceCloseConnections: true,
   })
 
   acceptEmptyJson(app)
@@ -113,6 +111,15 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const path = req.url.split('?')[0]!
     if ((req.method === 'GET' || req.method === 'HEAD') && isRoomPath(path)) return reply.sendFile('index.html')
     return reply.code(404).send({ error: `${req.method} ${path} is not here` })
+  })
+
+  // At shutdown, once every plugin's preClose has run (the console's streams
+  // end in theirs), the connections still open are closed, not waited on: a
+  // request in flight, or a body that never comes, would hold the shutdown
+  // for Node's request timeout. fastify's own forceCloseConnections does the
+  // same, but only for a server it bound: the app binds `app.server` itself.
+  await app.register(async (last) => {
+    last.addHook('preClose', async () => app.server.closeAllConnections())
   })
 
   // The app's listeners bind `app.server` themselves; fastify must be ready first.
