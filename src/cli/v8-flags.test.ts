@@ -79,7 +79,7 @@ it('spares an idle worker thread the full collections of V8\'s memory reducer', 
   const asV8Does = new Traced(brokerV8Flags(2, givenFlags(['--memory-reducer-for-small-heaps'], '')))
   const asSet = new Traced(brokerV8Flags(2, givenFlags([], '')))
   try {
-    await waitUntil(() => asV8Does.reducedAt.length > 0, { timeout: 60_000, interval: 100, what: 'the memory reducer of the control' })
+    await waitUntil(() => asV8Does.keptAt !== undefined && asV8Does.reducedAt.length > 0, { timeout: 60_000, interval: 100, what: 'the memory reducer of the control' })
     // Watched for as long after its thread kept its heap as the control, and one more look of the reducer (8 s).
     const took = asV8Does.reducedAt[0]! - asV8Does.keptAt!
     await waitUntil(() => asSet.keptAt !== undefined && Date.now() >= asSet.keptAt + took + 8000, { timeout: 70_000, interval: 100, what: 'as long a watch' })
