@@ -134,14 +134,16 @@ export class Evaluator {
       ms: Math.round((performance.now() - started) * 100) / 100, ...(error === undefined ? {} : { error }), ...(did ? { did } : {}),
     })
     this.deps.actions.started()
+    const settle = this.#settleOf(rule, index)
+    const failed = rule.errorAction ? this.#failed(rule, action, index, event) : settle.failed
     return runAction(action, event).then(
       () => {
         report()
-        return this.#succeeded(rule, index)()
+        return settle.succeeded()
       },
       (err: unknown) => {
         report((err as Error).message)
-        return this.#failed(rule, action, index, rule.errorAction ? event : undefined)(err)
+        return failed(err)
       },
     )
   }
