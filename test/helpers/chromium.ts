@@ -1,6 +1,7 @@
 import { chromium, type Browser } from 'playwright-core'
 import { requireCommand } from './require-command.js'
 import type { AppFixture } from './use-app.js'
+import { within } from './wait.js'
 
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
 
@@ -16,14 +17,6 @@ const CLOSE_MS = 10_000
 export async function launchChromium(f: AppFixture): Promise<Browser> {
   const executablePath = requireCommand('chromium', 'chromium')
   const server = await chromium.launchServer({ executablePath, args: ARGS })
-  f.defer(async () => {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, CLOSE_MS, 'late')))
-    try {
-      if ((await Promise.race([server.close(), late])) === 'late') await server.kill()
-    } finally {
-      clearTimeout(timer)
-    }
-  })
+  f.defer(() => within(server.close(), CLOSE_MS, 'Chromium to close').catch(() => server.kill()))
   return chromium.connect(server.wsEndpoint())
 }
