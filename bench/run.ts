@@ -16,10 +16,11 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { IdleResult, PubSubResult } from './load/job.js'
-import { killChildrenOnExit } from './lib/child-processes.js'
+import { killChildrenOnExit, pinThisProcessAwayFrom } from './lib/child-processes.js'
 import { machineInfo, versions } from './lib/machine.js'
 import { loadAverage } from './lib/proc-stats.js'
 import { installMosquittoIfMissing } from './peers/mosquitto.js'
+import { BROKER_CPU } from './peers/peer.js'
 import { baselineOf, createPeers, isBaseline, PEER_IDS, type Builds, type PeerId } from './peers/registry.js'
 import { baselineName, prepareBaseline, type BaselineInfo } from './peers/switchyard-baseline.js'
 import { buildSwitchyard, type SwitchyardBuild } from './peers/switchyard-build.js'
@@ -154,6 +155,8 @@ function roundOrder(peers: readonly PeerId[], round: number, baseline: boolean, 
 async function measure({ mode, only, peerIds, outDir }: Options, startedAt: Date, builds: Builds, baseline: BaselineInfo | undefined): Promise<number> {
   const rawFile = join(outDir, 'results.json')
   const shown = (file: string) => relative(process.cwd(), join(outDir, file))
+  const harnessCores = pinThisProcessAwayFrom(BROKER_CPU)
+  if (harnessCores === undefined) console.log(`one core: the harness shares core ${BROKER_CPU} with the brokers`)
   const noMosquitto = installMosquittoIfMissing()
   if (noMosquitto) console.log(`Mosquitto will be reported as not available: ${noMosquitto}`)
   const peers = createPeers(ROOT, builds)

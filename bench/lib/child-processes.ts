@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync } from 'node:fs'
+import { cpus } from 'node:os'
 import { basename, join } from 'node:path'
 
 /**
@@ -28,6 +29,23 @@ export interface Spawned {
   /** Set once the process has exited. */
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
   exited: Promise<void>
+}
+
+/**
+ * Pins this process, every thread of it, to the cores other than
+ * `brokerCpu`; the processes it starts without a core of their own inherit
+ * that. The harness samples /proc, reads SQLite files and writes reports
+ * while a broker is measured: left to the scheduler, it took the broker's
+ * core now and then, for a tick of 4 ms in the middle of one of its turns
+ * (bench/LIMITS.md, the store action's longest stall). Returns the cores,
+ * or undefined on a machine with no other core.
+ */
+export function pinThisProcessAwayFrom(brokerCpu: number): string | undefined {
+  const others = Array.from({ length: cpus().length }, (_, cpu) => cpu).filter((cpu) => cpu !== brokerCpu)
+  if (others.length === 0) return undefined
+  const cores = others.join(',')
+  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cores, String(process.pid)], { stdio: 'ignore' })
+  return cores
 }
 
 /**

@@ -45,7 +45,7 @@ export function resultsMarkdown(run: BenchRun, chartFile: string): string {
 
   out.push('## How it was measured', '')
   out.push(
-    `- Each broker runs as its own process pinned to core ${BROKER_CPU} (\`taskset\`), the load generator to core ${GENERATOR_CPU}; each run starts a fresh broker on free loopback ports and stops it after.`,
+    `- Each broker runs as its own process pinned to core ${BROKER_CPU} (\`taskset\`), the load generator to core ${GENERATOR_CPU}, and the harness itself to the cores other than the brokers'; each run starts a fresh broker on free loopback ports and stops it after.`,
     '- The generator speaks raw MQTT 3.1.1 (`mqtt-packet` over `net`), answers PUBACKs itself, pipelines publishes within two windows per publisher (50 without PUBACK, 100 not yet received by every subscriber) and stamps each payload with its send time, publisher and sequence number.',
     '- **Broker CPU per delivery** is the main figure: utime + stime of the broker (`/proc/<pid>/stat`) over the measured window, divided by the messages delivered to subscribers in it; the lowest and highest of the rounds follow in parentheses. It does not depend on whether the broker or the generator was the bottleneck. Deliveries per second do. Targets that compare two brokers take the median of the per-round ratios, since the two ran minutes apart within a round.',
     '- **Kernel %** is the share of that CPU time spent in the kernel (stime), and **writes / delivery** the write system calls the broker made per delivered message (`syscw` of `/proc/<pid>/io`): together they show how much of a broker\'s cost is system calls, and how well it batches its socket writes.',
