@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { existsSync, readFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PubSubResult } from '../load/job.js'
 import type { RunningPeer } from '../peers/peer.js'
@@ -29,6 +29,9 @@ async function longestStallMs(sy: Switchyard, result: PubSubResult): Promise<num
   }
   const inWindow = all.filter(([at]) => at > result.windowStartedAt && at <= result.windowEndedAt)
   if (inWindow.length === 0) throw new Error('the event-loop probe wrote no reading inside the measured window')
+  // BENCH_STALL_LOG keeps every period of the window, for tools/stall-periods.ts.
+  const log = process.env.BENCH_STALL_LOG
+  if (log) appendFileSync(log, `${JSON.stringify({ windowStartedAt: result.windowStartedAt, periods: inWindow.map(([, ms]) => ms) })}\n`)
   return Math.max(...inWindow.map(([, ms]) => ms))
 }
 
