@@ -298,6 +298,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         adminToken: config.admin.token,
         metricsToken: config.admin.metricsToken,
         admitsHost: (host, remoteAddress) => limits.admitsHost(host, remoteAddress),
+        alsoServing: () => (parts.https ? [parts.https] : []),
         api: [
           rulesApi(engine, ruleSwitches),
           storeApi(stored),
@@ -389,7 +390,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       clearInterval(parts.mapSampler)
       await expiry?.close()
       const tcpClosed = Promise.all([tcp, mqtts].map((s) => s && closeServer(s)))
-      https?.closeAllConnections()
+      // The HTTP app's close ends the console's streams on both listeners, then closes their connections.
       const httpClosed = Promise.all([http?.close(), https && closeServer(https)])
       await engine?.close()
       await dispatcher?.close()

@@ -1,9 +1,12 @@
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:https'
+import { connect as tlsConnect } from 'node:tls'
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../src/config/load.js'
 import { fixturePath } from './helpers/fixtures.js'
 import { useApp } from './helpers/use-app.js'
+import { within } from './helpers/wait.js'
 
 const fixture = (name: string) => fixturePath(`tls/${name}`)
 const ca = readFileSync(fixture('ca.crt'))
@@ -64,6 +67,32 @@ describe('TLS listeners', () => {
 })
 
 describe('TLS configuration mistakes', () => {
+  it('ends a console stream over HTTPS, and closes a request in flight there, when it shuts down', async () => {
+    const token = 'an-admin-token-for-tests'
+    const t = await start(`admin:\n  token: ${token}\n`)
+    const { port } = t.addresses.https!
+    // A request whose body never comes: without closing it, the shutdown would wait for the server's request timeout.
+    const slow = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' })
+    f.defer(() => slow.destroy())
+    await once(slow, 'secureConnect')
+    slow.write(`POST /api/rules/test HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`)
+    const slowClosed = once(slow, 'close')
+    // The console's map stream: ended by the server's close, its response ends; cut, it aborts.
+    const stream = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      get({ host: '127.0.0.1', port, path: '/api/console/map/stream', ca, headers: { authorization: `Bearer ${token}` } }, resolve).on('error', reject)
+    })
+    const outcome = new Promise<string>((resolve) => {
+      stream.once('end', () => resolve('ended'))
+      stream.once('aborted', () => resolve('cut'))
+      stream.once('error', (err) => resolve(`cut: ${err.message}`))
+    })
+    expect(String((await once(stream, 'data'))[0])).toContain('event: map')
+    stream.resume()
+    await within(t.close(), 10_000, 'the shutdown')
+    await slowClosed
+    expect(await outcome).toBe('ended')
+  })
+
   it('refuses mqtts or https without a certificate, naming the line', () => {
     const yaml = 'listen:\n  mqtt: 0\n  mqtts: 8883\n'
     expect(() => parseConfig(yaml, 'switchyard.yaml')).toThrow(/switchyard\.yaml:3:\d+.*listen\.mqtts.*needs a certificate/)

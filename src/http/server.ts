@@ -32,6 +32,8 @@ export interface HttpDeps {
   unavailable?: () => string | undefined
   /** Whether a request's Host header names this server (limits.allowedHosts); counts and logs a refusal. */
   admitsHost(host: string | undefined, remoteAddress: string | undefined): boolean
+  /** The other servers whose requests this app answers (the HTTPS listener): closed with its own at shutdown. */
+  alsoServing?: () => ReadonlyArray<{ closeAllConnections(): void }>
 }
 
 /** One-level paths that are the server's own, never a room, whether or not something answers there now. */
@@ -118,8 +120,12 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // request in flight, or a body that never comes, would hold the shutdown
   // for Node's request timeout. fastify's own forceCloseConnections does the
   // same, but only for a server it bound: the app binds `app.server` itself.
+  // The HTTPS listener's connections go the same way, at the same moment.
   await app.register(async (last) => {
-    last.addHook('preClose', async () => app.server.closeAllConnections())
+    last.addHook('preClose', async () => {
+      app.server.closeAllConnections()
+      for (const server of deps.alsoServing?.() ?? []) server.closeAllConnections()
+    })
   })
 
   // The app's listeners bind `app.server` themselves; fastify must be ready first.
