@@ -9,11 +9,9 @@ import type { Work } from './rule-event.js'
  * appended ran in the same turn of the event loop: the longest turns of the
  * store benchmark, 10 to 18 ms (bench/LIMITS.md, the store action's longest
  * stall). Sockets, timers and the store's commits are served in between.
- * A slice of 1 ms rather than 2 halved the 50 ms periods of that benchmark
- * with a turn over 7 ms, at the same rate of events.
  */
 const SLICE_MAX = 512
-const SLICE_MS = 1
+const SLICE_MS = 2
 const CLOCK_EVERY = 16
 
 export interface RuleQueueOptions {
