@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import type { IncomingMessage } from 'node:http'
 import { get } from 'node:https'
 import { connect as tlsConnect } from 'node:tls'
 import { describe, expect, it } from 'vitest'
@@ -64,9 +65,7 @@ describe('TLS listeners', () => {
     expect(await f.attempt(mqttsUrl(), { ca })).not.toBe('connected')
     expect(await f.attempt(mqttsUrl(), { ca, cert: readFileSync(fixture('client.crt')), key: readFileSync(fixture('client.key')) })).toBe('connected')
   })
-})
 
-describe('TLS configuration mistakes', () => {
   it('ends a console stream over HTTPS, and closes a request in flight there, when it shuts down', async () => {
     const token = 'an-admin-token-for-tests'
     const t = await start(`admin:\n  token: ${token}\n`)
@@ -78,7 +77,7 @@ describe('TLS configuration mistakes', () => {
     slow.write(`POST /api/rules/test HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`)
     const slowClosed = once(slow, 'close')
     // The console's map stream: ended by the server's close, its response ends; cut, it aborts.
-    const stream = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    const stream = await new Promise<IncomingMessage>((resolve, reject) => {
       get({ host: '127.0.0.1', port, path: '/api/console/map/stream', ca, headers: { authorization: `Bearer ${token}` } }, resolve).on('error', reject)
     })
     const outcome = new Promise<string>((resolve) => {
@@ -92,7 +91,9 @@ describe('TLS configuration mistakes', () => {
     await slowClosed
     expect(await outcome).toBe('ended')
   })
+})
 
+describe('TLS configuration mistakes', () => {
   it('refuses mqtts or https without a certificate, naming the line', () => {
     const yaml = 'listen:\n  mqtt: 0\n  mqtts: 8883\n'
     expect(() => parseConfig(yaml, 'switchyard.yaml')).toThrow(/switchyard\.yaml:3:\d+.*listen\.mqtts.*needs a certificate/)
