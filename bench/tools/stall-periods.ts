@@ -2,9 +2,9 @@
  * How a run's event-loop stalls were spread, beyond the longest one the
  * report gives: with BENCH_STALL_LOG naming a file, the harness appends the
  * longest gap of every 50 ms period of each measured window with a stall
- * probe (the store, the functions and the chat cases); this matches them with the runs in results.json and
- * prints, per run, the quantiles of those periods and how many passed 7 and
- * 10 ms. Two builds' longest stalls alone are too few to compare: a round's
+ * probe (the store, the functions and the chat cases); this matches them
+ * with the runs in results.json and prints, per run, the quantiles of
+ * those periods and how many passed 7 and 10 ms. Two builds' longest stalls alone are too few to compare: a round's
  * maximum is one reading, and the machine's slow phases move it most.
  *
  *   BENCH_STALL_LOG=/tmp/stalls.jsonl npm run bench -- --quick --rounds 8 --only 6 --peers switchyard-store,switchyard-baseline-store --baseline HEAD --out /tmp/b
