@@ -200,7 +200,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
       const hooks: BrokerHooks = {}
       const broker = (parts.broker = await createBroker({
         nodeId,
-        cluster: cluster && { brokerId: cluster.brokerId, mq: cluster.mq, directory: cluster.directory, shared: sharedMembers },
+        cluster: cluster && { brokerId: cluster.brokerId, mq: cluster.mq, directory: cluster.directory, shared: sharedMembers, ownsWill: (client) => cluster.ownsWill(client) },
         persistence: timedPersistence(storage.sessions, registry),
         authenticator: new Authenticator(auth),
         acl: new Acl(config.acl.rules),

@@ -176,6 +176,25 @@ describe('sessions and retained messages', () => {
     expect(watcher.inbox.messages.filter((m) => m.topic === 'wills/twin').map((m) => m.payload)).toEqual(['first'])
     await onB.disconnect()
   })
+
+  it('a second connection with the same client id on the same node sends the first one\'s will once, and keeps its own', async () => {
+    const { nodes: [a, , c] } = await f.shared(SHARED)
+    const watcher = await f.connectWithInbox(c!, { clientId: 'watcher' })
+    await watcher.client.subscribeAsync('wills/solo', { qos: 1 })
+    await pause(100)
+    const first = await RawClient.connect(port(a!), { clientId: 'solo', will: { topic: 'wills/solo', payload: Buffer.from('first'), qos: 1, retain: false } })
+    await first.next((p) => p.cmd === 'connack')
+    const second = await RawClient.connect(port(a!), { clientId: 'solo', will: { topic: 'wills/solo', payload: Buffer.from('second'), qos: 1, retain: false } })
+    await second.next((p) => p.cmd === 'connack')
+    await first.closed
+    await watcher.inbox.on('wills/solo')
+    // The second connection's will is still in the store, its own: it goes out once its connection is lost.
+    await second.drop()
+    await watcher.inbox.waitFor((m) => m.filter((x) => x.topic === 'wills/solo').length >= 2, 5000, 'the second will')
+    await pause(NODE_TIMEOUT_MS)
+    await watcher.inbox.flush()
+    expect(watcher.inbox.messages.filter((m) => m.topic === 'wills/solo').map((m) => m.payload)).toEqual(['first', 'second'])
+  })
 })
 
 describe('the CONNACK comes first [MQTT-3.2.0-1]', () => {
@@ -544,6 +563,31 @@ describe('Redis gone for longer than nodeTimeout', () => {
     expect(stored.events).toHaveLength(1)
     const view = await f.api(b!, '/cluster') as { nodes: Array<{ id: string; alive: boolean }> }
     expect(view.nodes.map((n) => [n.id, n.alive])).toEqual([['node-a', true], ['node-b', true], ['node-c', true]])
+  })
+})
+
+describe('a node paused past nodeTimeout', () => {
+  it('is taken for dead and its wills go out from another node; resumed, it closes its clients and sends none of their wills again', async () => {
+    const { nodes: [a, b, c] } = await f.start({ yaml: "rules:\n  - name: wills\n    sql: SELECT * FROM 'wills/#'\n    actions:\n      - store: { table: wills }\n" })
+    const watcher = await f.connectWithInbox(c!, { clientId: 'watcher' })
+    await watcher.client.subscribeAsync(['wills/#'], { qos: 1 })
+    const lamp = await RawClient.connect(port(a!), { clientId: 'lamp', will: { topic: 'wills/lamp', payload: Buffer.from('off'), qos: 1, retain: false } })
+    await lamp.next((p) => p.cmd === 'connack')
+    await pause(300)
+
+    // A process stopped (a long GC, a VM paused, SIGSTOP) looks dead to the others.
+    a!.child.process.kill('SIGSTOP')
+    await waitUntil(async () => (await f.api(b!, '/cluster') as { nodes: Array<{ id: string }> }).nodes.map((n) => n.id), { until: (ids) => !ids.includes('node-a'), what: 'node-a reaped', timeout: 10_000 })
+    await watcher.inbox.on('wills/lamp', 10_000)
+    a!.child.process.kill('SIGCONT')
+    await lamp.closed
+    await waitUntil(async () => (await f.api(b!, '/cluster') as { nodes: Array<{ id: string; alive: boolean }> }).nodes.filter((n) => n.alive).length, { until: (n) => n === 3, what: 'node-a back in the cluster', timeout: 10_000 })
+
+    await pause(1000)
+    await watcher.inbox.flush()
+    expect(watcher.inbox.messages.filter((m) => m.topic === 'wills/lamp').map((m) => m.payload)).toEqual(['off'])
+    const stored = await f.api(b!, '/store/wills') as { events: Array<{ topic: string }> }
+    expect(stored.events.map((e) => e.topic)).toEqual(['wills/lamp'])
   })
 })
 

@@ -43,7 +43,14 @@ export interface BrokerDeps {
   /** The node's id, which lifecycle events carry. */
   nodeId: string
   /** In a cluster: the broker's id (new at each start), the bus between nodes, and the list of clients per node. */
-  cluster?: { brokerId: string; mq: MQEmitter; directory: ClientDirectory; shared?: SharedCluster } | undefined
+  cluster?: {
+    brokerId: string
+    mq: MQEmitter
+    directory: ClientDirectory
+    shared?: SharedCluster
+    /** Whether this node publishes the will of its connection that closed: it takes the will out of the shared store first. */
+    ownsWill?: (client: Client) => Promise<boolean>
+  } | undefined
 }
 
 export interface BrokerHooks {
@@ -179,36 +186,54 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       done(null, sub)
     },
     authorizePublish(client, packet, done) {
-      if (client) {
-        if (!limits.takePublish(client)) return done(new Error('publish rate limit exceeded'))
-        const tooLarge = limits.checkTopic(packet.topic, client.id)
-        if (tooLarge) return done(new Error(tooLarge))
+      // A closed connection's will (Aedes passes the client's own `will`):
+      // in a cluster another node may have published it already.
+      const ownsWill = deps.cluster?.ownsWill
+      if (client && ownsWill && packet === (client as { will?: unknown }).will) {
+        return void ownsWill(client).then((owned) => {
+          if (owned) return authorizeOwnPublish(client, packet, done)
+          log.info({ clientId: client.id, topic: packet.topic }, 'will not published here: another node took it out of the store, and published it, while this node was taken for dead')
+          done(new Error('the will was published by another node'))
+        }, (err: unknown) => {
+          log.warn({ err, clientId: client.id }, 'could not take a closed connection\'s will out of the store; not published here (the node that finds this one dead publishes it)')
+          done(err as Error)
+        })
       }
-      // '$' topics belong to the broker [MQTT-4.7.2]: a client may read
-      // $events where allowed, never forge them.
-      if (client && packet.topic.charCodeAt(0) === 36) return refuse(client, packet, 'reserved', done)
-      if (client && deps.acl?.enabled && !deps.acl.allows('publish', packet.topic, who(client))) return refuse(client, packet, 'acl', done)
-      // A retained message counts against the client that set it
-      // (limits.retained). The session store reads the client from the
-      // message, which Aedes copies from this packet: Aedes itself names the
-      // client on the message only after storing it.
-      if (client && packet.retain) (packet as { clientId?: string }).clientId = client.id
-      // Aedes acknowledges a QoS 1 publish before its `published` hook; this
-      // is the last step before the PUBACK.
-      const beforeAck = deps.hooks?.beforeAck
-      const ack = (err?: Error | null) => {
-        if (err || !client) return done(err ?? null)
-        metrics?.messageIn()
-        if (packet.qos !== 1) return done(null)
-        storeBeforePuback(packet, client, done)
-      }
-      if (client && beforeAck) return beforeAck(client, packet, ack)
-      ack(null)
+      authorizeOwnPublish(client, packet, done)
     },
     authorizeForward(_client, packet) {
       metrics?.messageOut()
       return packet
     },
+  }
+
+  // Every other check of a publish, in order.
+  function authorizeOwnPublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (client) {
+      if (!limits.takePublish(client)) return done(new Error('publish rate limit exceeded'))
+      const tooLarge = limits.checkTopic(packet.topic, client.id)
+      if (tooLarge) return done(new Error(tooLarge))
+    }
+    // '$' topics belong to the broker [MQTT-4.7.2]: a client may read
+    // $events where allowed, never forge them.
+    if (client && packet.topic.charCodeAt(0) === 36) return refuse(client, packet, 'reserved', done)
+    if (client && deps.acl?.enabled && !deps.acl.allows('publish', packet.topic, who(client))) return refuse(client, packet, 'acl', done)
+    // A retained message counts against the client that set it
+    // (limits.retained). The session store reads the client from the
+    // message, which Aedes copies from this packet: Aedes itself names the
+    // client on the message only after storing it.
+    if (client && packet.retain) (packet as { clientId?: string }).clientId = client.id
+    // Aedes acknowledges a QoS 1 publish before its `published` hook; this
+    // is the last step before the PUBACK.
+    const beforeAck = deps.hooks?.beforeAck
+    const ack = (err?: Error | null) => {
+      if (err || !client) return done(err ?? null)
+      metrics?.messageIn()
+      if (packet.qos !== 1) return done(null)
+      storeBeforePuback(packet, client, done)
+    }
+    if (client && beforeAck) return beforeAck(client, packet, ack)
+    ack(null)
   }
 
   // A refused PUBLISH. MQTT 3.1.1 has no negative acknowledgement: the

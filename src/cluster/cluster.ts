@@ -1,4 +1,4 @@
-import type { Aedes } from 'aedes'
+import type { Aedes, Client } from 'aedes'
 import type { Redis } from 'ioredis'
 import type { MQEmitter } from 'mqemitter'
 import { randomBytes } from 'node:crypto'
@@ -12,7 +12,7 @@ import { publishOrphanedWills, publishWill } from '../broker/orphaned-wills.js'
 import { RedisSessionOwnerStore } from '../redis/session-owners.js'
 import type { SessionStore, SharedSessionStore, StoredWill } from '../storage/session-store.js'
 import { StreamBus } from './bus.js'
-import { claimingWills } from './claimed-wills.js'
+import { claimedWills, type ClaimedWills } from './claimed-wills.js'
 import { RedisClientDirectory } from './directory.js'
 import { RecordedPublishes } from './recorded-publishes.js'
 import { NodeRegistry, type NodeInfo, type SeenNode } from './nodes.js'
@@ -66,6 +66,7 @@ export class Cluster {
   #aedes: Aedes | undefined
   #connections: Connections | undefined
   #sessions: SessionStore | undefined
+  #wills: ClaimedWills | undefined
   #shared: SharedSessionStore | undefined
   #timer: NodeJS.Timeout | undefined
   /** When the last heartbeat was written (by this process' clock). */
@@ -76,6 +77,8 @@ export class Cluster {
   #previous: SeenNode | undefined
   #joined = false
   #fenced = false
+  /** Connections whose will a newer connection on this node took out of the store (see #replaced). */
+  readonly #takenOver = new WeakSet<Client>()
   #closed = false
   #ticking = false
 
@@ -179,28 +182,44 @@ export class Cluster {
     return this.bus as unknown as MQEmitter
   }
 
-  /** The shared store as this node's broker must use it (see claimingWills). */
+  /** The shared store as this node's broker must use it (see claimedWills). */
   sessions(store: SharedSessionStore): SessionStore {
     this.#shared = store
-    this.#sessions = claimingWills(store, async () => this.#aliveIn(await this.#nodes.list()), (will) => this.#replaced(will))
+    this.#wills = claimedWills(store, async () => this.#aliveIn(await this.#nodes.list()), (will) => this.#replaced(will))
+    this.#sessions = this.#wills.store
     return this.#sessions
   }
 
   /**
-   * A client connected with the will of its earlier connection in the store.
-   * If that connection is on a live node, that node still holds the will and
-   * publishes it as the takeover closes the connection. If its node is dead
-   * (a client is quick to reconnect after its node crashed: sooner than
-   * nodeTimeout), the will is owed and this node, which took it, publishes
-   * it. Which of the two is known once the node's heartbeat moves on, or it
-   * stays silent past nodeTimeout: the CONNECT waits for that.
+   * A client connected with the will of its earlier connection in the store,
+   * and this node, as Aedes stored the new will, took that one out: the will
+   * is published by whoever takes it out of the store (see ownsWill). If the
+   * earlier connection is on this node and still open, it is about to be
+   * closed by the takeover and publishes the will itself, as on one node.
+   * Otherwise (closed, or on another node, alive or dead) this node publishes
+   * it: the other node's connection finds its will gone from the store and
+   * sends none.
    */
   async #replaced(will: StoredWill): Promise<void> {
     const aedes = this.#aedes
-    if (will.brokerId === this.brokerId || !aedes) return
-    if ((await this.#fateOf((n) => n.brokerId === will.brokerId)).alive) return
-    this.#log.info({ clientId: will.clientId, brokerId: will.brokerId }, 'a client reconnected after its node died: publishing the will of its earlier connection')
+    if (!aedes) return
+    const earlier = will.brokerId === this.brokerId ? clientsById(aedes)[will.clientId] : undefined
+    if (earlier) {
+      this.#takenOver.add(earlier)
+      return
+    }
+    this.#log.info({ clientId: will.clientId, brokerId: will.brokerId }, 'a client reconnected: publishing the will of its earlier connection')
     await publishWill(aedes, will, this.#log)
+  }
+
+  /**
+   * Whether this node publishes the will of one of its connections that
+   * closed without a DISCONNECT: only if it takes the will out of the shared
+   * store first, as the others would had they taken this node for dead (see
+   * claimedWills).
+   */
+  ownsWill(client: Client): Promise<boolean> {
+    return this.#wills!.closed(client.id, this.brokerId, this.#takenOver.has(client))
   }
 
   /**
