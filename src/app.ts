@@ -212,7 +212,7 @@ export function createApp(initial: Config, log: Logger, options: AppOptions = {}
         registry,
         hooks,
       }))
-      const publisher = new Publisher({ broker: broker.aedes, maxHops: config.rulesEngine.maxHops, loops: ruleStats, log, registry })
+      const publisher = new Publisher({ broker: broker.aedes, maxHops: config.rulesEngine.maxHops, loops: ruleStats, log, registry, reaches: broker.reaches })
       const tracer = new Tracer()
       const engine = (parts.engine = new RulesEngine(broker.aedes, broker.connections, config.rulesEngine, log, registry, cluster?.recorded, tracer))
       const functions = (parts.functions = FunctionRegistry.create(config.functions, { host: new LocalFunctionHost(publisher, storage.events), log, configDir: '.' }))

@@ -43,6 +43,10 @@ const routerRules = (deadUrl: string) => `
     sql: SELECT * FROM 'doomed/+'
     actions:
       - http: { url: '${deadUrl}/x', durable: true, retry: { attempts: 1 } }
+  - name: relay
+    sql: SELECT * FROM 'relay/in'
+    actions:
+      - republish: { topic: 'relay/out' }
   - name: letters
     sql: SELECT * FROM '$events/deadletter/#'
     actions:
@@ -86,6 +90,18 @@ describe('messages', () => {
     await onC.inbox.flush()
     expect(onB.inbox.messages).toHaveLength(3)
     expect(onC.inbox.messages).toHaveLength(3)
+  })
+
+  it('a QoS 0 republish on a node where no client reads its topic reaches the subscriber on another', async () => {
+    const { nodes: [a, b] } = await f.shared(SHARED)
+    const onB = await f.connectWithInbox(b!, { clientId: 'relay-reader' })
+    await onB.client.subscribeAsync('relay/out', { qos: 0 })
+    await pause(100)
+    const pub = await f.connect(a!, { clientId: 'relay-publisher' })
+    await pub.publishAsync('relay/in', 'across', { qos: 1 })
+    const [relayed] = await onB.inbox.count(1)
+    expect(relayed).toMatchObject({ topic: 'relay/out', payload: 'across' })
+    expect(await f.metric(a!, 'switchyard_publishes_no_subscribers_total{node="node-a"}')).toBe(0)
   })
 
   it('$events of one node reach subscribers on the others, with the node they happened on', async () => {

@@ -12,7 +12,7 @@ import { BrokerMetrics } from './broker-metrics.js'
 import { skipClosedRegistrations } from './closed-registrations.js'
 import { Connections } from './connection-info.js'
 import { deliverShared, patchClientDelivery } from './delivery-patches.js'
-import { checkAedesInternals, forgetConnect, isDrainTimeout, versionDrift, wrapPublish } from './internals/index.js'
+import { checkAedesInternals, forgetConnect, isDrainTimeout, routerListens, versionDrift, wrapPublish } from './internals/index.js'
 import { markRemoteTakeovers, publishLifecycleEvent, publishLifecycleEvents, type ClientDirectory } from './lifecycle-events.js'
 import { MAX_CONNECT_TIMEOUT } from './limits-schema.js'
 import type { Limits } from './limits.js'
@@ -24,6 +24,9 @@ import { parseSharedFilter } from './shared-filter.js'
 import { strategyOf, type SharedSubscriptionsConfig } from './shared-schema.js'
 import { SharedSubscriptions, type SharedCluster } from './shared-subscriptions.js'
 import { SubscriptionQuota } from './subscription-quota.js'
+
+/** Aedes' own ceiling on a topic's levels, and its router's (Qlobber's); limits.maxTopicLevels, lower, is checked with a metric. */
+const MAX_TOPIC_LEVELS = 100
 
 export interface BrokerDeps {
   persistence: SessionStore
@@ -55,6 +58,8 @@ export interface BrokerDeps {
 
 export interface BrokerHooks {
   beforeAck?: ((client: Client, packet: PublishPacket, done: (err?: Error | null) => void) => void) | undefined
+  /** Whether Aedes' `published` hook does anything with a message on `topic` (the rules engine: a rule matches it). Without it, it is taken to. */
+  wants?: ((topic: string) => boolean) | undefined
 }
 
 export interface Broker {
@@ -63,6 +68,14 @@ export interface Broker {
   metrics: BrokerMetrics
   limits: Limits
   admission: Admission
+  /**
+   * Whether a QoS 0 message on `topic`, not retained, published now by the
+   * broker itself would reach anyone: a subscriber on this node, the
+   * broker's own listeners, or the `published` hook (hooks.wants). Always
+   * true in a cluster, whose other nodes' subscribers are not known here,
+   * and once the broker is closed (publishing then fails, and says so).
+   */
+  reaches(topic: string): boolean
 }
 
 /**
@@ -103,8 +116,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     // Admission closes connections that are late with their CONNECT after
     // limits.connectTimeout; Aedes' own timer only backs it up.
     connectTimeout: MAX_CONNECT_TIMEOUT,
-    // Aedes' own ceiling; the configured, lower one is checked below with a metric.
-    maxTopicLevels: 100,
+    maxTopicLevels: MAX_TOPIC_LEVELS,
     preConnect(client, packet, done) {
       admission.connected(client)
       connections.record(client, packet)
@@ -319,7 +331,19 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     limits.exceeded('drain_timeout', `subscriber did not read for ${limits.config.drainTimeout} ms; connection closed`, { clientId: client.id })
   })
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error before CONNECT'))
-  return { aedes, connections, metrics, limits, admission }
+  const reaches = (topic: string): boolean => {
+    if (deps.cluster || aedes.closed) return true
+    // Too deep for the router's matcher, which throws: Aedes refuses it.
+    if (topic.length >= MAX_TOPIC_LEVELS && topicLevels(topic) > MAX_TOPIC_LEVELS) return true
+    return routerListens(aedes, topic) || (deps.hooks?.wants?.(topic) ?? true)
+  }
+  return { aedes, connections, metrics, limits, admission, reaches }
+}
+
+function topicLevels(topic: string): number {
+  let levels = 1
+  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++
+  return levels
 }
 
 /** Closes every client connection and the broker; resolves when done. */

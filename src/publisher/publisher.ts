@@ -30,6 +30,12 @@ export interface PublisherDeps {
   loops?: { countLoop(rule: string): void }
   log: Logger
   registry: Registry
+  /**
+   * Whether a QoS 0 message on a topic, not retained, would reach anyone
+   * (see Broker.reaches). One that would not is not handed to the broker:
+   * it is counted, and done.
+   */
+  reaches?: (topic: string) => boolean
 }
 
 /**
@@ -45,6 +51,8 @@ export class Publisher {
   readonly #log: Logger
   readonly #loopDrops: Counter
   readonly #loops: PublisherDeps['loops']
+  readonly #reaches: PublisherDeps['reaches']
+  #unheard = 0
 
   constructor(deps: PublisherDeps) {
     this.#broker = deps.broker
@@ -52,6 +60,18 @@ export class Publisher {
     this.#log = deps.log.child({ module: 'publisher' })
     this.#loops = deps.loops
     this.#loopDrops = new Counter({ name: 'switchyard_rules_loop_drops_total', help: 'Republishes dropped by the loop guard (maxHops)', registers: [deps.registry] })
+    this.#reaches = deps.reaches
+    const publisher = this
+    let counted = 0
+    new Counter({
+      name: 'switchyard_publishes_no_subscribers_total',
+      help: 'QoS 0 messages the router published (republishes, functions\' publishes) that no subscriber and no rule was there to receive',
+      registers: [deps.registry],
+      collect() {
+        this.inc(publisher.#unheard - counted)
+        counted = publisher.#unheard
+      },
+    })
   }
 
   /** Publishes `message`, which carries `lineage` (its own, already one hop past its cause's). */
@@ -110,6 +130,13 @@ export class Publisher {
   }
 
   #publish(message: Message, lineage: Lineage, done: Published): void {
+    // What nobody would receive costs a publish through Aedes (a packet, its
+    // router's queue, the hooks) for nothing; as Mosquitto and EMQX do, it
+    // ends here. QoS 1 and 2 go on: offline sessions may queue them.
+    if (message.qos === 0 && !message.retain && this.#reaches?.(message.topic) === false) {
+      this.#unheard++
+      return done()
+    }
     this.#broker.publish(
       {
         cmd: 'publish',

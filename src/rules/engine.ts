@@ -12,6 +12,8 @@ import type { Work } from './rule-event.js'
 import { RuleQueue } from './rule-queue.js'
 import { RuleSet, type CompiledRule } from './rule-set.js'
 
+const NO_RULES: readonly CompiledRule[] = []
+
 export interface EngineOptions {
   queueSize: number
   concurrency: number
@@ -68,6 +70,7 @@ export class RulesEngine {
   attach(hooks: BrokerHooks): void {
     this.broker.published = (packet, client, done) => this.#onPublished(packet, client, done)
     hooks.beforeAck = (client, packet, done) => this.beforeAck(packet as AedesPublishPacket, client, done)
+    hooks.wants = (topic) => this.#rulesFor(topic).length > 0
   }
 
   /**
@@ -125,9 +128,14 @@ export class RulesEngine {
 
   #onPublished(packet: AedesPublishPacket, client: Client | null, done: (err?: Error | null) => void): void {
     if (client && this.#handled.has(packet.payload as object)) return done()
-    const rules = this.#queue.closed || packet.topic.startsWith('$SYS/') ? [] : this.#rules.match(packet.topic)
+    const rules = this.#rulesFor(packet.topic)
     if (rules.length === 0) return done()
     this.#queue.offer(this.#work(rules, packet, client), client !== null, done)
+  }
+
+  /** The rules a published message on `topic` runs: none once closing, and none for Aedes' own `$SYS/...`. */
+  #rulesFor(topic: string): readonly CompiledRule[] {
+    return this.#queue.closed || topic.startsWith('$SYS/') ? NO_RULES : this.#rules.match(topic)
   }
 
   #work(rules: readonly CompiledRule[], packet: AedesPublishPacket, client: Client | null): Work {

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  clientsById, closeWhenStreamCloses, connackSent, deliveries, handleWithSocket, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect,
+  clientsById, closeWhenStreamCloses, connackSent, deliveries, handleWithSocket, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, routerListens, sentDisconnect,
   subscriptionsOf, turnOffDedupe, waitForDrain, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient,
 } from './index.js'
 
@@ -197,6 +197,27 @@ describe('Aedes, the instance', () => {
     wire.send({ cmd: 'disconnect' })
     await gone
     expect([...reads]).toEqual(['connDetails'])
+  })
+
+  it('Aedes#mq._matcher: every listener the router hands messages to, a client\'s subscription among them, until the turn after it is removed', async () => {
+    const broker = await start()
+    expect(routerListens(broker, 'sensors/1')).toBe(false)
+    // The broker's own listeners.
+    expect(routerListens(broker, `$SYS/${broker.id}/new/clients`)).toBe(true)
+    const wire = await Wire.connect(broker, 'listener')
+    await wire.subscribe([{ topic: 'sensors/+', qos: 0 }])
+    expect(routerListens(broker, 'sensors/1')).toBe(true)
+    expect(routerListens(broker, 'sensors/1/x')).toBe(false)
+    let heard = 0
+    const own = (_packet: AedesPublishPacket, cb: () => void) => (heard++, cb())
+    broker.subscribe('other/#', own, () => {})
+    expect(routerListens(broker, 'other/a/b')).toBe(true)
+    await publish(broker, message('other/a/b', 0))
+    expect(heard).toBe(1)
+    wire.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['sensors/+'] })
+    await wire.next('unsuback')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(routerListens(broker, 'sensors/1')).toBe(false)
   })
 })
 

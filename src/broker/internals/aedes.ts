@@ -75,6 +75,19 @@ export function clientsById(aedes: Aedes): Readonly<Record<string, Client>> {
 }
 
 /**
+ * Whether the instance's router (its mqemitter) has a listener for
+ * `topic`: a client's subscription on this node, or one of the broker's
+ * own (`$SYS/...`). mqemitter keeps them in a Qlobber, `_matcher`, and
+ * hands each message to what `_matcher.match(topic)` returns
+ * (mqemitter.js `_do`). A listener removed a moment ago may still be there:
+ * mqemitter removes them in the next turn. `topic` must have at most 100
+ * levels, Qlobber's limit (it throws past it).
+ */
+export function routerListens(aedes: Aedes, topic: string): boolean {
+  return (aedes as unknown as { mq: { _matcher: { match(topic: string): unknown[] } } }).mq._matcher.match(topic).length > 0
+}
+
+/**
  * Hands Aedes a connection whose request is only the TCP socket under it
  * (a WebSocket's). Aedes keeps the request as `client.req` and reads
  * nothing of it but `connDetails` (lib/client.js).
@@ -90,5 +103,12 @@ export const AEDES_POINTS: readonly Point[] = [
   { name: 'Aedes#subscribe(topic, func, done)', present: ({ broker }) => hasMethod(broker, 'subscribe', 3) },
   { name: 'Aedes#unsubscribe(topic, func, done)', present: ({ broker }) => hasMethod(broker, 'unsubscribe', 3) },
   { name: 'Aedes#clients', present: ({ broker }) => hasOwn(broker, 'clients', 'object') },
+  {
+    name: 'Aedes#mq._matcher.match(topic) (mqemitter\'s Qlobber)',
+    present: ({ broker }) => {
+      const matcher = (broker as { mq?: { _matcher?: { match(topic: string): unknown } } }).mq?._matcher
+      return hasMethod(matcher, 'match', 2) && Array.isArray(matcher?.match('a'))
+    },
+  },
   { name: 'Aedes#handle(stream, req)', present: ({ broker }) => hasOwn(broker, 'handle', 'function') && hasMethod(broker, 'handle', 2) },
 ]

@@ -60,6 +60,7 @@ function standIn() {
     unsubscribe(_topic: unknown, _func: unknown, _done: unknown) {},
     clients: {},
     handle: (_stream: unknown, _req: unknown) => client,
+    mq: { _matcher: { match: (_topic: string, _ctx: unknown) => [] } },
   }
   return { broker, client, parser, clientMethods, parserSteps: parserSteps as Record<string, unknown> }
 }

@@ -8,7 +8,7 @@
  * beside this file that fails when the installed version no longer behaves
  * as assumed.
  */
-export { clientsById, handleWithSocket, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient, wrapSubscriptions, type ClientPublish, type RouterSubscriptions } from './aedes.js'
+export { clientsById, handleWithSocket, routerListens, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient, wrapSubscriptions, type ClientPublish, type RouterSubscriptions } from './aedes.js'
 export { checkAedesInternals, EXPECTED_VERSIONS, installedVersions, POINTS, versionDrift, type Versions } from './check.js'
 export {
   closeWhenStreamCloses, connackSent, deliverAtQoS, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
