@@ -36,6 +36,21 @@ rules:
     await waitUntil(unheard, { until: (n) => n === 2, what: 'the republish after the unsubscribe counted as unheard', timeout: 5000 })
   })
 
+  it('reach a shared subscription\'s group', async () => {
+    await f.start(`
+rules:
+  - name: forward
+    sql: SELECT * FROM 'jobs/in'
+    actions:
+      - republish: { topic: 'jobs/out' }
+`)
+    const { client, inbox } = await f.connectWithInbox({ clientId: 'worker-1' })
+    await client.subscribeAsync('$share/workers/jobs/out', { qos: 0 })
+    await client.publishAsync('jobs/in', 'job', { qos: 1 })
+    await inbox.waitFor((m) => m.some((x) => x.topic === 'jobs/out' && x.payload === 'job'), 5000, 'the republish, through the group')
+    expect(await unheard()).toBe(0)
+  })
+
   it('still run the rules on their topic: a chain through a topic no client reads arrives at its end', async () => {
     await f.start(`
 rules:
