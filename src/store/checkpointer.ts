@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
+import { commitGate, holdingCommits } from './commit-gate.js'
 import type { Db } from './database.js'
 
 /** How the checkpoints are paced (checkpointPace). */
@@ -14,6 +15,13 @@ export interface CheckpointPacing {
 }
 
 const PACING: CheckpointPacing = { frames: 1024, minMs: 50, maxMs: 200 }
+
+/**
+ * The WAL frames (16 MB of 4 KB pages) past which the next checkpoint holds
+ * the commits back (CommitGate), so that the WAL starts again from its
+ * beginning.
+ */
+const RESTART_FRAMES = 4096
 
 // SQLite's own default, restored if the checkpointer cannot run.
 const AUTOCHECKPOINT_PAGES = 1000
@@ -39,7 +47,10 @@ export function checkpointPace(delay: number, copied: number, { frames, minMs, m
 /**
  * The checkpointer's thread: its own connection to the file, and a PASSIVE
  * checkpoint every 50 to 200 ms (checkpointPace), which copies what it can
- * of the WAL into the database file without waiting on the writer. Plain
+ * of the WAL into the database file without waiting on the writer. Once
+ * the WAL has RESTART_FRAMES frames, a second checkpoint follows with the
+ * main thread's commits held back (CommitGate), so that the WAL starts
+ * again from its beginning. Plain
  * CommonJS, so that it runs the same from src/ under the tests and from
  * dist/.
  */
@@ -55,18 +66,34 @@ try {
   process.exit(0)
 }
 const pace = ${checkpointPace.toString()}
+const holdingCommits = ${holdingCommits.toString()}
 let delay = workerData.pacing.maxMs
 let log = 0
 let checkpointed = 0
 let timer
+const passive = () => db.pragma('wal_checkpoint(PASSIVE)')[0]
+/** The frames a checkpoint copied, from its result and the one before. */
+const counted = (result) => {
+  // A WAL that has started again from its beginning had every frame copied before.
+  const copied = result.log < log ? result.checkpointed : result.checkpointed - checkpointed
+  log = result.log
+  checkpointed = result.checkpointed
+  return copied
+}
 const checkpoint = () => {
   let copied = 0
   try {
-    const [result] = db.pragma('wal_checkpoint(PASSIVE)')
-    // A WAL that has started again from its beginning had every frame copied before.
-    copied = result.log < log ? result.checkpointed : result.checkpointed - checkpointed
-    log = result.log
-    checkpointed = result.checkpointed
+    copied = counted(passive())
+    // Commits landed during every checkpoint since the WAL last started
+    // again: one more, with none beside it, copies the few frames they
+    // added and lets the next commit start it again.
+    if (log >= workerData.restartFrames) {
+      try {
+        copied += counted(holdingCommits(workerData.gate, passive))
+      } finally {
+        parentPort.postMessage({ opened: true })
+      }
+    }
   } catch (err) {
     parentPort.postMessage({ error: err.message, code: err.code })
   }
@@ -93,8 +120,10 @@ export interface Checkpointer {
  * syncs the database file: on the development machine's disk that stalled
  * the broker for 30 to 360 ms during a store-heavy load. Here the main
  * connection never checkpoints; a worker thread with its own connection
- * does, every 50 to 200 ms, without blocking the writer. Should the thread
- * fail, the main connection checkpoints by itself again.
+ * does, every 50 to 200 ms, without blocking the writer, and holds the
+ * stores' commits back for one checkpoint when the WAL must start again
+ * (CommitGate). Should the thread fail, the main connection checkpoints by
+ * itself again.
  *
  * The thread is started when the WAL first reaches those 1,000 pages (its
  * size is looked at every 200 ms until then): a worker thread is a second
@@ -145,14 +174,18 @@ interface CheckpointThread {
 /** The worker thread and what watches it; `stopped` says whether its end is the one asked for. */
 function startThread(db: Db, path: string, log: Logger, stopped: () => boolean): CheckpointThread {
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3')
-  const worker = new Worker(WORKER, { eval: true, workerData: { path, sqlite, pacing: PACING } })
+  const gate = commitGate(db)
+  const worker = new Worker(WORKER, { eval: true, workerData: { path, sqlite, pacing: PACING, gate: gate.shared, restartFrames: RESTART_FRAMES } })
   const fallBack = (why: string) => {
+    // A thread that is gone holds no commit back.
+    gate.open(true)
     if (stopped()) return
     log.warn({ why }, 'the WAL checkpointer thread stopped; the broker checkpoints by itself again')
     if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`)
   }
   let lastError = ''
-  worker.on('message', (m: { fatal?: string; error?: string; code?: string }) => {
+  worker.on('message', (m: { fatal?: string; error?: string; code?: string; opened?: boolean }) => {
+    if (m.opened) return gate.open()
     if (m.fatal) return fallBack(m.fatal)
     // A busy or full database is for the store's own health reports; say each new trouble once.
     if (m.error && m.error !== lastError) log.debug({ err: m.error, code: m.code }, 'WAL checkpoint failed; it is tried again')

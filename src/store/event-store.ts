@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3'
 import { eventDataJson, type EventLog, type EventQuery, type NewEvent, type StoredEvent } from '../storage/event-log.js'
+import { commitGate, type CommitGate } from './commit-gate.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
 import { storeHealth, type StoreHealth } from './store-health.js'
@@ -79,6 +80,7 @@ export class EventStore implements EventLog {
   /** One prepared statement per combination of filters (at most eight). */
   readonly #queries = new Map<string, Statement>()
   readonly #health: StoreHealth
+  readonly #gate: CommitGate
   /** Waiting for their commit, oldest first; only the last takes new appends. */
   #batches: Batch[] = []
   #scheduled = false
@@ -87,6 +89,7 @@ export class EventStore implements EventLog {
     migrate(db, 'store_events', STEPS)
     this.#db = db
     this.#health = storeHealth(db)
+    this.#gate = commitGate(db)
     this.#insert = db.prepare('INSERT INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
     // The oldest by time, as queries read them (ids break ties, as there).
     this.#trim = db.prepare('DELETE FROM store_events WHERE id IN (SELECT id FROM store_events WHERE tbl = ? ORDER BY ts, id LIMIT ?)')
@@ -165,8 +168,12 @@ export class EventStore implements EventLog {
     while (this.#batches.length > 0) this.#commit(this.#batches.shift()!)
   }
 
-  /** Commits the oldest batch, and lets other work run before the next. */
+  /** Commits the oldest batch, and lets other work run before the next; while the checkpointer holds the commits back (CommitGate), once it lets go. */
   #flushOne(): void {
+    this.#gate.pass(() => this.#commitOldest())
+  }
+
+  #commitOldest(): void {
     this.#scheduled = false
     const batch = this.#batches.shift()
     if (batch) this.#commit(batch)

@@ -1,5 +1,9 @@
 import BetterSqlite3, { type Database, type Transaction } from 'better-sqlite3'
+import { commitGate, type CommitGate } from './commit-gate.js'
 import { storeHealth, type StoreHealth } from './store-health.js'
+
+/** The turn's commit waits for the checkpointer (see CommitGate). */
+const HELD = Symbol('held')
 
 interface Pending {
   run(): unknown
@@ -34,8 +38,10 @@ export class WriteBatch {
   readonly #name: string
   readonly #health: StoreHealth
   readonly #commit: Transaction<(batch: readonly Pending[]) => Outcome[]>
+  readonly #gate: CommitGate
   #pending: Pending[] = []
-  #scheduled: NodeJS.Immediate | undefined
+  /** The commit at the end of this turn, or, while the checkpointer holds commits back, the one when it lets go. */
+  #scheduled: NodeJS.Immediate | typeof HELD | undefined
 
   /**
    * `onAbort` runs after a write failed in SQLite (a full disk, an I/O
@@ -47,6 +53,7 @@ export class WriteBatch {
     this.#onAbort = onAbort
     this.#name = name
     this.#health = storeHealth(db)
+    this.#gate = commitGate(db)
     this.#commit = db.transaction((batch: readonly Pending[]) => {
       const outcomes: Outcome[] = []
       for (const write of batch) {
@@ -66,14 +73,20 @@ export class WriteBatch {
   run<T>(write: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ run: write, resolve: resolve as (value: unknown) => void, reject })
-      this.#scheduled ??= setImmediate(() => this.flush())
+      this.#scheduled ??= setImmediate(() => this.#flushAtTurnEnd())
     })
   }
 
-  /** Runs and commits every queued write now. */
+  #flushAtTurnEnd(): void {
+    this.#scheduled = undefined
+    if (this.#gate.pass(() => this.flush())) return
+    this.#scheduled = HELD
+  }
+
+  /** Runs and commits every queued write now (a read of what they touch cannot wait for the checkpointer). */
   flush(): void {
-    if (this.#scheduled) {
-      clearImmediate(this.#scheduled)
+    if (this.#scheduled !== undefined) {
+      if (this.#scheduled !== HELD) clearImmediate(this.#scheduled)
       this.#scheduled = undefined
     }
     const batch = this.#pending
