@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { tempDir } from '../../test/helpers/app.js'
 import { checkpointPace, startCheckpointer, type Checkpointer } from './checkpointer.js'
+import { commitGate } from './commit-gate.js'
 import { closeDatabase, openDatabase, type Db } from './database.js'
 import { EventStore } from './event-store.js'
 
@@ -82,6 +83,34 @@ it('starts the WAL again from its beginning under commits that never pause: its 
   expect(appended).toBeGreaterThan(50_000)
   expect(afterWarmUp).toBeGreaterThan(0)
   expect(atEnd).toBeLessThanOrEqual(afterWarmUp + 4 * 1024 * 1024)
+})
+
+it('holds no commit back once the load has stopped, but for one checkpoint: the next commit starts the WAL again', async () => {
+  temp = tempDir()
+  const path = join(temp.dir, 'store.db')
+  db = openDatabase(path)
+  checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  db.exec('CREATE TABLE t (x BLOB)')
+  const insert = db.prepare('INSERT INTO t (x) VALUES (?)')
+  // 8,000 pages of 4 KB in one go, past the 4,096 frames at which a held checkpoint is due, then nothing.
+  for (let i = 0; i < 800; i++) db.transaction(() => { for (let j = 0; j < 10; j++) insert.run(Buffer.alloc(4000, i)) })()
+  await expect.poll(() => checkpointer!.started, { timeout: 5000 }).toBe(true)
+  const gate = commitGate(db)
+  const open = gate.open.bind(gate)
+  let held = 0
+  gate.open = (force) => {
+    held++
+    open(force)
+  }
+  // Five paced checkpoints or more (one every 200 ms with nothing to copy):
+  // the first holds the commits back, and finds the WAL copied; the others
+  // find it as it was.
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  expect(held).toBeLessThanOrEqual(1)
+  // The next commit starts the WAL again: its frames go to its beginning.
+  insert.run(Buffer.alloc(100))
+  const [{ log }] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>
+  expect(log).toBeLessThan(10)
 })
 
 it('hands checkpoints back to the main connection when it stops', async () => {

@@ -83,11 +83,14 @@ const counted = (result) => {
 const checkpoint = () => {
   let copied = 0
   try {
+    const before = log
     copied = counted(passive())
     // Commits landed during every checkpoint since the WAL last started
     // again: one more, with none beside it, copies the few frames they
-    // added and lets the next commit start it again.
-    if (log >= workerData.restartFrames) {
+    // added and lets the next commit start it again. (A WAL that has not
+    // grown since the last one had no commit since, and the last one copied
+    // it all: the next commit starts it again by itself.)
+    if (log >= workerData.restartFrames && log !== before) {
       try {
         copied += counted(holdingCommits(workerData.gate, passive))
       } finally {
