@@ -17,11 +17,17 @@ afterEach(async () => {
   temp?.remove()
 })
 
-it('copies the WAL into the database file from its own thread, while the main connection never checkpoints', async () => {
+/** A database in a temporary folder, with its checkpointer started (both undone after the test). */
+function onFile(): { path: string; db: Db } {
   temp = tempDir()
   const path = join(temp.dir, 'store.db')
   db = openDatabase(path)
   checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  return { path, db }
+}
+
+it('copies the WAL into the database file from its own thread, while the main connection never checkpoints', async () => {
+  const { path, db } = onFile()
   expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0)
   db.exec('CREATE TABLE t (x BLOB)')
   const insert = db.prepare('INSERT INTO t (x) VALUES (?)')
@@ -34,10 +40,7 @@ it('copies the WAL into the database file from its own thread, while the main co
 })
 
 it('starts its thread only once the WAL reaches the 1,000 pages at which SQLite would have checkpointed', async () => {
-  temp = tempDir()
-  const path = join(temp.dir, 'store.db')
-  db = openDatabase(path)
-  checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  const { path, db } = onFile()
   db.exec('CREATE TABLE t (x BLOB)')
   const insert = db.prepare('INSERT INTO t (x) VALUES (?)')
   // A few pages: what a broker of clean sessions writes when clients come and go.
@@ -53,10 +56,7 @@ it('starts its thread only once the WAL reaches the 1,000 pages at which SQLite 
 })
 
 it('starts the WAL again from its beginning under commits that never pause: its file stops growing', async () => {
-  temp = tempDir()
-  const path = join(temp.dir, 'store.db')
-  db = openDatabase(path)
-  checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  const { path, db } = onFile()
   const store = new EventStore(db)
   const walBytes = () => statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0
   const data = { reading: 'x'.repeat(400) }
@@ -86,10 +86,7 @@ it('starts the WAL again from its beginning under commits that never pause: its 
 })
 
 it('holds no commit back once the load has stopped, but for one checkpoint: the next commit starts the WAL again', async () => {
-  temp = tempDir()
-  const path = join(temp.dir, 'store.db')
-  db = openDatabase(path)
-  checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  const { db } = onFile()
   db.exec('CREATE TABLE t (x BLOB)')
   const insert = db.prepare('INSERT INTO t (x) VALUES (?)')
   // 8,000 pages of 4 KB in one go, past the 4,096 frames at which a held checkpoint is due, then nothing.
@@ -114,10 +111,7 @@ it('holds no commit back once the load has stopped, but for one checkpoint: the 
 })
 
 it('hands checkpoints back to the main connection when it stops', async () => {
-  temp = tempDir()
-  const path = join(temp.dir, 'store.db')
-  db = openDatabase(path)
-  checkpointer = startCheckpointer(db, path, pino({ level: 'silent' }))
+  const { db } = onFile()
   await checkpointer!.stop()
   expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000)
 })
