@@ -4,6 +4,7 @@ import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import type { SessionStore } from '../storage/session-store.js'
+import { topicLevels } from '../topics/match.js'
 import type { Acl } from './acl.js'
 import { Admission } from './admission.js'
 import type { Authenticator } from './authenticator.js'
@@ -338,12 +339,6 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     return routerListens(aedes, topic) || (deps.hooks?.wants?.(topic) ?? true)
   }
   return { aedes, connections, metrics, limits, admission, reaches }
-}
-
-function topicLevels(topic: string): number {
-  let levels = 1
-  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++
-  return levels
 }
 
 /** Closes every client connection and the broker; resolves when done. */

@@ -1,6 +1,7 @@
 import type { Client } from 'aedes'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
+import { topicLevels } from '../topics/match.js'
 import { allowsHost, hostRefused, listenNames } from './allowed-hosts.js'
 import { checkPacketLength, type LengthCheck } from './internals/index.js'
 import type { LimitsConfig } from './limits-schema.js'
@@ -148,8 +149,7 @@ export class Limits {
       const bytes = Buffer.byteLength(topic)
       if (bytes > maxTopicLength) return this.exceeded('topic_length', `topic of ${bytes} bytes is longer than the limit of ${maxTopicLength}; closing the connection`, { clientId })
     }
-    let levels = 1
-    for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) levels++
+    const levels = topicLevels(topic)
     if (levels > maxTopicLevels) return this.exceeded('topic_levels', `topic with ${levels} levels is deeper than the limit of ${maxTopicLevels}; closing the connection`, { clientId })
     return undefined
   }

@@ -68,3 +68,10 @@ export function invalidTopicFilter(filter: string): string | undefined {
   }
   return undefined
 }
+
+/** How many levels `topic` (or a filter) has: one more than its `/` separators. */
+export function topicLevels(topic: string): number {
+  let levels = 1
+  for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) levels++
+  return levels
+}
