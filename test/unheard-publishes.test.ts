@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { fixturePath } from './helpers/fixtures.js'
 import { useApp } from './helpers/use-app.js'
 import { waitUntil } from './helpers/wait.js'
 
@@ -89,6 +90,29 @@ rules:
     const [retained] = inbox.messages.filter((m) => m.topic === 'state/last')
     expect(retained).toMatchObject({ payload: 'latest', packet: { retain: true } })
     expect(await unheard()).toBe(0)
+  })
+
+  it('include a function\'s own events: one that no one reads is counted, one that someone does arrives whole', async () => {
+    await f.start(`
+functions:
+  greet: { module: ${fixturePath('router/greet.js')}, timeout: 3s }
+rules:
+  - name: onJoin
+    sql: SELECT user FROM 'joins/+'
+    actions:
+      - invoke: { function: greet }
+`)
+    const { client, inbox } = await f.connectWithInbox({ clientId: 'watcher' })
+    await client.subscribeAsync(['inbox/#', '$events/functions/greet/invoked'], { qos: 0 })
+    await client.publishAsync('joins/lobby', JSON.stringify({ user: 'ann' }), { qos: 1 })
+    await inbox.waitFor((m) => m.some((x) => x.topic === '$events/functions/greet/invoked'), 10_000, 'the invoked event')
+    const invoked = JSON.parse(inbox.messages.find((m) => m.topic === '$events/functions/greet/invoked')!.payload)
+    expect(invoked).toMatchObject({ functionName: 'greet', rule: 'onJoin', clientId: 'watcher', topic: 'joins/lobby', attempt: 1, eventType: 'invoked' })
+    expect(typeof invoked.durationMs).toBe('number')
+    expect(typeof invoked.requestId).toBe('string')
+    expect(inbox.messages.map((m) => m.topic).sort()).toEqual(['$events/functions/greet/invoked', 'inbox/ann'])
+    // The invoking event, which no one reads.
+    expect(await unheard()).toBe(1)
   })
 
   it('are queued at QoS 1 for an offline persistent session', async () => {

@@ -91,6 +91,25 @@ export class Publisher {
   }
 
   /**
+   * Publishes an event of the router's own (QoS 0, not retained) whose
+   * body `build` makes only when someone would receive it: an invocation's
+   * `invoking` and `invoked` events, which nobody may be reading, cost the
+   * JSON of their body only when someone is. `failed` is told why one
+   * that was published failed.
+   */
+  event(topic: string, build: () => object, lineage: Lineage, failed: (err: Error) => void): void {
+    if (!this.admits(lineage, topic)) return
+    if (this.#reaches?.(topic) === false) {
+      this.#unheard++
+      return
+    }
+    const message: Message = { topic, payload: Buffer.from(JSON.stringify(build())), qos: 0, retain: false }
+    this.#publish(message, lineage, (err) => {
+      if (err) failed(err)
+    })
+  }
+
+  /**
    * Whether something with `lineage` may go on to `to` (a topic, or a
    * delivery's target). Past maxHops it may not: the drop is counted, and
    * reported as a loop of `cause`'s rule unless a loop event is already

@@ -121,7 +121,7 @@ export class SqliteOutboxStore implements OutboxStore {
     this.#recorded.delete(row.id)
     const until = now + claimant.leaseMs
     this.#claims.set(row.id, { worker: claimant.worker, until })
-    return { ...toDelivery(row), nextAt: until }
+    return toDelivery(row, until)
   }
 
   /** Runs `write` in this turn's transaction; the claim on `id` ends once it is committed. */
@@ -311,10 +311,11 @@ function common(r: Row | DeadRow) {
   }
 }
 
-function toDelivery(r: Row): Delivery {
+/** A delivery as read, due at `nextAt` (a claimed one, when its claim ends). */
+function toDelivery(r: Row, nextAt = r.next_at): Delivery {
   return {
     ...common(r),
-    nextAt: r.next_at,
+    nextAt,
     held: r.held === 1,
     lastError: r.last_error,
   }

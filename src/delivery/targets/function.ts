@@ -16,19 +16,24 @@ export const functionTarget: TargetKind<FunctionTarget> = {
     if (!fn) throw new ActionError(`function ${name} does not exist`, false)
     const ctx = d.context
     const lineage = { hops: ctx.hops, fromLoop: ctx.fromLoop }
-    const base = { functionName: name, requestId: ctx.requestId, rule: ctx.rule, clientId: ctx.clientId, topic: ctx.topic, attempt: d.attempts + 1 }
-    const event = (type: string, extra: Record<string, unknown> = {}) =>
-      deps.publisher.publish({ topic: `$events/functions/${name}/${type}`, payload: Buffer.from(JSON.stringify({ ...base, eventType: type, timestamp: Date.now(), ...extra })), qos: 0, retain: false }, lineage)
-        .catch((err: unknown) => deps.log.debug({ err }, 'could not publish a function event'))
-    void event('invoking')
+    const event = (type: string, extra?: () => Record<string, unknown>) =>
+      deps.publisher.event(
+        `$events/functions/${name}/${type}`,
+        () => ({ functionName: name, requestId: ctx.requestId, rule: ctx.rule, clientId: ctx.clientId, topic: ctx.topic, attempt: d.attempts + 1, eventType: type, timestamp: Date.now(), ...extra?.() }),
+        lineage,
+        (err) => deps.log.debug({ err }, 'could not publish a function event'),
+      )
+    event('invoking')
     const started = performance.now()
     try {
       const context: InvocationContext = { clientId: ctx.clientId ?? undefined, topic: ctx.topic, rule: ctx.rule ?? undefined, requestId: ctx.requestId, lineage }
       await fn.invoke(d.event, context)
     } catch (err) {
-      void event('failed', { durationMs: Math.round(performance.now() - started), error: (err as Error).message })
+      const durationMs = Math.round(performance.now() - started)
+      event('failed', () => ({ durationMs, error: (err as Error).message }))
       throw err
     }
-    void event('invoked', { durationMs: Math.round(performance.now() - started) })
+    const durationMs = Math.round(performance.now() - started)
+    event('invoked', () => ({ durationMs }))
   },
 }
