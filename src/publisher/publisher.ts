@@ -98,13 +98,8 @@ export class Publisher {
    * that was published failed.
    */
   event(topic: string, build: () => object, lineage: Lineage, failed: (err: Error) => void): void {
-    if (!this.admits(lineage, topic)) return
-    if (this.#reaches?.(topic) === false) {
-      this.#unheard++
-      return
-    }
-    const message: Message = { topic, payload: Buffer.from(JSON.stringify(build())), qos: 0, retain: false }
-    this.#publish(message, lineage, (err) => {
+    if (!this.admits(lineage, topic) || this.#unheardHere(topic, 0, false)) return
+    this.#toBroker({ topic, payload: Buffer.from(JSON.stringify(build())), qos: 0, retain: false }, lineage, (err) => {
       if (err) failed(err)
     })
   }
@@ -149,13 +144,23 @@ export class Publisher {
   }
 
   #publish(message: Message, lineage: Lineage, done: Published): void {
-    // What nobody would receive costs a publish through Aedes (a packet, its
-    // router's queue, the hooks) for nothing; as Mosquitto and EMQX do, it
-    // ends here. QoS 1 and 2 go on: offline sessions may queue them.
-    if (message.qos === 0 && !message.retain && this.#reaches?.(message.topic) === false) {
-      this.#unheard++
-      return done()
-    }
+    if (this.#unheardHere(message.topic, message.qos, message.retain)) return done()
+    this.#toBroker(message, lineage, done)
+  }
+
+  /**
+   * Whether a message would reach no one; if so it is counted, and goes no
+   * further. Through Aedes it would cost a publish (a packet, its router's
+   * queue, the hooks) for nothing: Mosquitto and EMQX drop it as well.
+   * QoS 1 and 2 go on: offline sessions may queue them.
+   */
+  #unheardHere(topic: string, qos: Message['qos'], retain: boolean): boolean {
+    if (qos !== 0 || retain || this.#reaches?.(topic) !== false) return false
+    this.#unheard++
+    return true
+  }
+
+  #toBroker(message: Message, lineage: Lineage, done: Published): void {
     this.#broker.publish(
       {
         cmd: 'publish',
