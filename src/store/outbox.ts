@@ -311,8 +311,8 @@ function common(r: Row | DeadRow) {
   }
 }
 
-/** A delivery as read, due at `nextAt` (a claimed one, when its claim ends). */
-function toDelivery(r: Row, nextAt = r.next_at): Delivery {
+/** A delivery as claimed: due again at `nextAt`, when its claim ends. */
+function toDelivery(r: Row, nextAt: number): Delivery {
   return {
     ...common(r),
     nextAt,
