@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { ActionError } from '../errors.js'
 import type { FunctionTarget } from '../functions/function-target.js'
+import { IdSet } from '../id-map.js'
 import type { Publisher } from '../publisher/publisher.js'
 import { DEFAULT_RETRY, backoff, type RetryPolicy } from '../retry.js'
 import type { RouteTable } from '../routes/route-table.js'
@@ -51,7 +52,7 @@ const DEFAULT_LEASE_MS = 60_000
  */
 export class Dispatcher {
   /** Deliveries this dispatcher has claimed and is running, by id. */
-  readonly #running = new Set<number>()
+  readonly #running = new IdSet()
   readonly #claimant: Claimant
   readonly #concurrency: number
   readonly #defaultRetry: RetryPolicy

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { IdMap, IdSet } from '../id-map.js'
 import { BatchedPort } from './batched-port.js'
 import type { CallMessage, HostBatch, HostReply, LogLevel, ResultMessage, WorkerMessage, WorkerTask } from './protocol.js'
 
@@ -33,10 +34,10 @@ type Outgoing = { task: WorkerTask } | { reply: HostReply } | { cancel: number }
 export class PoolThread {
   readonly #worker: Worker
   readonly #out: BatchedPort<Outgoing>
-  /** The tasks given and not finished, in the order given. */
-  readonly given = new Set<number>()
+  /** The tasks given and not finished, by id: the order in which the pool took them in. */
+  readonly given = new IdSet()
   /** Those of them that began, with when (performance.now()). */
-  readonly running = new Map<number, number>()
+  readonly running = new IdMap<number>()
   /** The function whose tasks it was given (one at a time); undefined when it holds none. */
   owner: string | undefined
   /** Why it is being terminated, when an invocation's timeout or cancellation stopped it. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
+import { IdMap } from '../id-map.js'
 import { PoolThread } from './pool-thread.js'
 import type { CallMessage, LogLevel, ResultMessage, WorkerTask } from './protocol.js'
 
@@ -108,7 +109,7 @@ export class WorkerPool {
   readonly #log: Logger
   readonly #threads = new Set<PoolThread>()
   readonly #queue: Pending[] = []
-  readonly #pending = new Map<number, Pending>()
+  readonly #pending = new IdMap<Pending>()
   readonly #retire: NodeJS.Timeout
   #nextId = 1
   #closing = false

@@ -6,14 +6,15 @@
  * result of each invocation back, batched per turn (batched-port.ts).
  *
  * This file runs as plain JavaScript in a worker thread: at run time it
- * imports Node built-ins and batched-port.js alone, so that a thread starts
- * quickly and a function's code shares it with nothing else.
+ * imports Node built-ins, batched-port.js and id-map.js alone, so that a
+ * thread starts quickly and a function's code shares it with nothing else.
  */
 import { getHeapStatistics } from 'node:v8'
 import { pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import { parentPort } from 'node:worker_threads'
 import type { EventQuery, StoredEvent } from '../storage/event-log.js'
+import { IdMap } from '../id-map.js'
 import { BatchedPort } from './batched-port.js'
 import type { CallMessage, FailureReason, HostBatch, HostReply, LogLevel, ResultMessage, WorkerMessage, WorkerTask } from './protocol.js'
 
@@ -63,7 +64,7 @@ if (!port) throw new Error('worker.js runs in a worker thread of the function po
 const out = new BatchedPort<WorkerMessage>(port, (messages) => messages, unsendable)
 const waiting: WorkerTask[] = []
 /** The invocations running now, all of one function (`environmentOf`). */
-const running = new Map<number, Running>()
+const running = new IdMap<Running>()
 
 port.on('message', (batch: HostBatch) => {
   if (batch.replies) for (const reply of batch.replies) answer(reply)

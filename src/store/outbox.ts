@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3'
+import { IdMap } from '../id-map.js'
 import type { Claimant, DeadLetter, DeadLetterFilter, Delivery, DeliveryContext, NewDelivery, OutboxStore } from '../storage/outbox-store.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
@@ -74,7 +75,7 @@ export class SqliteOutboxStore implements OutboxStore {
   readonly #db: Db
   readonly #s: Record<'insert' | 'dueIds' | 'dueIdsNotInOrder' | 'get' | 'inOrder' | 'firstInOrder' | 'leaveOrder' | 'delete' | 'retry' | 'hold' | 'release' | 'putInOrder' | 'retarget' | 'nextDue' | 'insertDead' | 'countHeld' | 'deleteDead', Statement>
   readonly #writes: WriteBatch
-  readonly #claims = new Map<number, Claim>()
+  readonly #claims = new IdMap<Claim>()
   /**
    * The addresses in order (as the table has them, read once: only this
    * store writes it), each with the delivery last claimed for it, which
@@ -82,7 +83,7 @@ export class SqliteOutboxStore implements OutboxStore {
    */
   readonly #inOrder = new Map<string, number | undefined>()
   /** Rows as inserted (the same text), by id: see RECORDED_CACHE. */
-  readonly #recorded = new Map<number, Row>()
+  readonly #recorded = new IdMap<Row>()
 
   constructor(db: Db) {
     migrate(db, 'delivery', STEPS)
