@@ -8,7 +8,10 @@ import type { Work } from './rule-event.js'
  * a slice of 512 stored events took about 5 ms, and the commit of what it
  * appended ran in the same turn of the event loop: the longest turns of the
  * store benchmark, 10 to 18 ms (bench/LIMITS.md, the store action's longest
- * stall). Sockets, timers and the store's commits are served in between.
+ * stall). Sockets, timers and the store's commits are served in between:
+ * a slice that leaves work behind lets a whole turn pass before the next,
+ * so that the commit of what it wrote (in that turn) does not
+ * share a turn with another slice.
  */
 const SLICE_MAX = 512
 const SLICE_MS = 2
@@ -35,6 +38,7 @@ export class RuleQueue {
   readonly #waiting: Array<() => void> = []
   #inFlight = 0
   #scheduled = false
+  #draining = false
   #closed = false
   #whenIdle: (() => void) | undefined
   readonly #dropped: Counter
@@ -130,11 +134,24 @@ export class RuleQueue {
   #schedule(): void {
     if (this.#scheduled) return
     this.#scheduled = true
-    setImmediate(() => this.#drain())
+    if (this.#draining) setImmediate(this.#skipTurn)
+    else setImmediate(this.#drainNow)
   }
+
+  readonly #drainNow = () => this.#drain()
+  readonly #skipTurn = () => setImmediate(this.#drainNow)
 
   #drain(): void {
     this.#scheduled = false
+    this.#draining = true
+    try {
+      this.#slice()
+    } finally {
+      this.#draining = false
+    }
+  }
+
+  #slice(): void {
     // Taken by index and removed in one move. (Rules' own publishes may add
     // to the queue's end meanwhile.)
     const queue = this.#queue
