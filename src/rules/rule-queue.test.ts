@@ -10,7 +10,7 @@ const spin = (ms: number) => {
 }
 
 /** Runs `messages` through a queue whose evaluation takes `msEach`; returns how many each turn of the event loop evaluated, from the first that evaluated any. */
-async function slices(messages: number, msEach: number): Promise<number[]> {
+async function slices(messages: number, msEach: number, longCommitNext?: () => boolean): Promise<number[]> {
   let turn = 0
   const perTurn = new Map<number, number>()
   let evaluated = 0
@@ -20,7 +20,7 @@ async function slices(messages: number, msEach: number): Promise<number[]> {
     spin(msEach)
     perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
     if (++evaluated === messages) finished()
-  }, new Registry())
+  }, new Registry(), longCommitNext)
   // Counts turns: an immediate queued from an immediate runs in the next one.
   const tick = () => {
     turn++
@@ -48,8 +48,14 @@ describe('RuleQueue', () => {
     expect(Math.max(...counts)).toBe(16)
   })
 
-  it('leaves a whole turn between two slices, for the commit of what a slice wrote and for sockets', async () => {
-    const counts = await slices(2000, 0)
+  it('takes slices in consecutive turns while no long commit is scheduled', async () => {
+    const counts = await slices(2000, 0, () => false)
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(2000)
+    expect(counts.every((count) => count > 0), counts.join(', ')).toBe(true)
+  })
+
+  it('leaves a whole turn between two slices while a long commit is scheduled', async () => {
+    const counts = await slices(2000, 0, () => true)
     expect(counts.reduce((a, b) => a + b, 0)).toBe(2000)
     expect(counts.length).toBeGreaterThanOrEqual(7)
     counts.forEach((count, turn) => expect(count === 0 || turn % 2 === 0, `turn ${turn} of ${counts.join(', ')}`).toBe(true))

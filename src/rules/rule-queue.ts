@@ -9,9 +9,9 @@ import type { Work } from './rule-event.js'
  * appended ran in the same turn of the event loop: the longest turns of the
  * store benchmark, 10 to 18 ms (bench/LIMITS.md, the store action's longest
  * stall). Sockets, timers and the store's commits are served in between:
- * a slice that leaves work behind lets a whole turn pass before the next,
- * so that the commit of what it wrote (in that turn) does not
- * share a turn with another slice.
+ * a slice that leaves work behind, and a long commit of what it wrote,
+ * lets a whole turn pass before the next, so that the commit (in that turn)
+ * does not share a turn with another slice.
  */
 const SLICE_MAX = 512
 const SLICE_MS = 2
@@ -43,7 +43,13 @@ export class RuleQueue {
   #whenIdle: (() => void) | undefined
   readonly #dropped: Counter
 
-  constructor(private readonly options: RuleQueueOptions, private readonly evaluate: (work: Work) => void, registry: Registry) {
+  /** `longCommitNext` says whether a long commit is scheduled for the next turn (see turnCommits). */
+  constructor(
+    private readonly options: RuleQueueOptions,
+    private readonly evaluate: (work: Work) => void,
+    registry: Registry,
+    private readonly longCommitNext: () => boolean = () => false,
+  ) {
     const queue = this
     new Gauge({
       name: 'switchyard_rules_queue_length',
@@ -134,7 +140,7 @@ export class RuleQueue {
   #schedule(): void {
     if (this.#scheduled) return
     this.#scheduled = true
-    if (this.#draining) setImmediate(this.#skipTurn)
+    if (this.#draining && this.longCommitNext()) setImmediate(this.#skipTurn)
     else setImmediate(this.#drainNow)
   }
 

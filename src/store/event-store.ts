@@ -4,6 +4,7 @@ import { commitGate, type CommitGate } from './commit-gate.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
 import { storeHealth, type StoreHealth } from './store-health.js'
+import { turnCommits } from './turn-commits.js'
 
 export type { EventQuery, NewEvent, StoredEvent } from '../storage/event-log.js'
 
@@ -83,7 +84,11 @@ export class EventStore implements EventLog {
   readonly #gate: CommitGate
   /** Waiting for their commit, oldest first; only the last takes new appends. */
   #batches: Batch[] = []
+  /** A commit is scheduled: as an immediate, or for when the checkpointer lets go. */
   #scheduled = false
+  /** The commit is scheduled as an immediate; its rows are counted in turnCommits. */
+  #immediate = false
+  #counted = 0
 
   constructor(db: Db) {
     migrate(db, 'store_events', STEPS)
@@ -156,10 +161,8 @@ export class EventStore implements EventLog {
       this.#batches.push(batch)
     }
     batch.rows.push(event.table, event.key, event.timestamp, event.topic, event.clientId, data, event.expiresAt, event.maxRows ?? this.#maxRows)
-    if (!this.#scheduled) {
-      this.#scheduled = true
-      setImmediate(() => this.#flushOne())
-    }
+    if (!this.#scheduled) this.#schedule()
+    else if (this.#immediate) this.#count(1)
     return batch.done
   }
 
@@ -170,17 +173,32 @@ export class EventStore implements EventLog {
 
   /** Commits the oldest batch, and lets other work run before the next; while the checkpointer holds the commits back (CommitGate), once it lets go. */
   #flushOne(): void {
+    this.#immediate = false
+    turnCommits.remove(this.#counted)
+    this.#counted = 0
     this.#gate.pass(() => this.#commitOldest())
+  }
+
+  /** Schedules the commit of the oldest batch, counting every row waiting in turnCommits. */
+  #schedule(): void {
+    this.#scheduled = true
+    this.#immediate = true
+    setImmediate(() => this.#flushOne())
+    let rows = 0
+    for (const batch of this.#batches) rows += batch.rows.length / COLUMNS
+    this.#count(rows)
+  }
+
+  #count(rows: number): void {
+    this.#counted += rows
+    turnCommits.add(rows)
   }
 
   #commitOldest(): void {
     this.#scheduled = false
     const batch = this.#batches.shift()
     if (batch) this.#commit(batch)
-    if (this.#batches.length > 0) {
-      this.#scheduled = true
-      setImmediate(() => this.#flushOne())
-    }
+    if (this.#batches.length > 0) this.#schedule()
   }
 
   #commit(batch: Batch): void {

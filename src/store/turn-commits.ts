@@ -1,0 +1,30 @@
+/**
+ * The writes, of every database in the process, that wait for a commit
+ * scheduled as an immediate: at the end of this turn of the event loop or
+ * the next (WriteBatch, EventStore). Work that can wait a turn (the rule
+ * queue's next slice) leaves that turn to a commit of LONG_COMMIT writes or
+ * more: a slice and the commit of what the slice before it stored made the
+ * store action's longest turns (bench/LIMITS.md, the store action's longest
+ * stall). A short commit shares its turn, as a turn's own cost is then
+ * worth more than what the slice would wait for: the function deliveries
+ * through the outbox, whose commits hold about 50 writes, were 1 to 9 %
+ * slower when every commit had a turn of its own.
+ */
+const LONG_COMMIT = 128
+
+let waiting = 0
+
+export const turnCommits = {
+  /** `writes` more wait for a scheduled commit. */
+  add(writes: number): void {
+    waiting += writes
+  },
+  /** `writes` no longer wait for one: committed, or held back by the checkpointer. */
+  remove(writes: number): void {
+    waiting -= writes
+  },
+  /** Whether the writes waiting would make a long commit (half a millisecond or more on this machine). */
+  long(): boolean {
+    return waiting >= LONG_COMMIT
+  },
+}
