@@ -92,3 +92,19 @@ it('counts its rows among the writes of a long commit to come, batch after batch
   await appends[2049]
   expect(turnCommits.long()).toBe(false)
 })
+
+it('writes a turn\'s events in the order appended, whether sixteen to a statement or one, each with its own columns', async () => {
+  const at = Date.now()
+  const appends = Array.from({ length: 37 }, (_, i) =>
+    store.append({ table: i % 2 ? 'odd' : 'even', key: `k${i % 3}`, timestamp: at, topic: `t/${i}`, clientId: `c${i}`, data: { i }, expiresAt: i === 36 ? at + 60_000 : null }),
+  )
+  await Promise.all(appends)
+  const even = await store.query('even', { limit: 1000 })
+  expect(even.map((e) => e.topic)).toEqual(Array.from({ length: 19 }, (_, i) => `t/${36 - 2 * i}`))
+  expect(even.map((e) => e.data)).toEqual(Array.from({ length: 19 }, (_, i) => ({ i: 36 - 2 * i })))
+  expect(even[0]).toMatchObject({ key: 'k0', clientId: 'c36', expiresAt: at + 60_000 })
+  expect(even[1]).toMatchObject({ key: 'k1', clientId: 'c34', expiresAt: null })
+  const odd = await store.query('odd', { key: 'k2', limit: 1000 })
+  expect(odd.map((e) => e.topic)).toEqual(['t/35', 't/29', 't/23', 't/17', 't/11', 't/5'])
+  expect((await store.rowCounts()).get('odd')).toBe(18)
+})
