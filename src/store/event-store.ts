@@ -51,7 +51,7 @@ const INSERTED = 7
 /**
  * Rows one insert statement writes while a batch has that many left. In a
  * table with this one's indexes, 16 rows a statement cost about a third
- * less CPU a row than one (bench/LIMITS.md, the store action's rate).
+ * less CPU a row than one (bench/LIMITS.md, sixteen rows to an insert).
  */
 const ROWS_PER_INSERT = 16
 const INSERT = 'INSERT INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES '
