@@ -4,7 +4,7 @@ import { commitGate, type CommitGate } from './commit-gate.js'
 import type { Db } from './database.js'
 import { migrate } from './migrate.js'
 import { storeHealth, type StoreHealth } from './store-health.js'
-import { turnCommits } from './turn-commits.js'
+import { TurnWrites } from './turn-commits.js'
 
 export type { EventQuery, NewEvent, StoredEvent } from '../storage/event-log.js'
 
@@ -97,9 +97,9 @@ export class EventStore implements EventLog {
   #batches: Batch[] = []
   /** A commit is scheduled: as an immediate, or for when the checkpointer lets go. */
   #scheduled = false
-  /** The commit is scheduled as an immediate; its rows are counted in turnCommits. */
+  /** The commit is scheduled as an immediate; its rows are counted in #turnWrites. */
   #immediate = false
-  #counted = 0
+  readonly #turnWrites = new TurnWrites()
 
   constructor(db: Db) {
     migrate(db, 'store_events', STEPS)
@@ -184,7 +184,7 @@ export class EventStore implements EventLog {
     }
     batch.rows.push(event.table, event.key, event.timestamp, event.topic, event.clientId, data, event.expiresAt, event.maxRows ?? this.#maxRows)
     if (!this.#scheduled) this.#schedule()
-    else if (this.#immediate) this.#count(1)
+    else if (this.#immediate) this.#turnWrites.add(1)
     return batch.done
   }
 
@@ -196,24 +196,18 @@ export class EventStore implements EventLog {
   /** Commits the oldest batch, and lets other work run before the next; while the checkpointer holds the commits back (CommitGate), once it lets go. */
   #flushOne(): void {
     this.#immediate = false
-    turnCommits.remove(this.#counted)
-    this.#counted = 0
+    this.#turnWrites.clear()
     this.#gate.pass(() => this.#commitOldest())
   }
 
-  /** Schedules the commit of the oldest batch, counting every row waiting in turnCommits. */
+  /** Schedules the commit of the oldest batch, counting every row waiting. */
   #schedule(): void {
     this.#scheduled = true
     this.#immediate = true
     setImmediate(() => this.#flushOne())
     let rows = 0
     for (const batch of this.#batches) rows += batch.rows.length / COLUMNS
-    this.#count(rows)
-  }
-
-  #count(rows: number): void {
-    this.#counted += rows
-    turnCommits.add(rows)
+    this.#turnWrites.add(rows)
   }
 
   #commitOldest(): void {

@@ -1,7 +1,7 @@
 import BetterSqlite3, { type Database, type Transaction } from 'better-sqlite3'
 import { commitGate, type CommitGate } from './commit-gate.js'
 import { storeHealth, type StoreHealth } from './store-health.js'
-import { turnCommits } from './turn-commits.js'
+import { TurnWrites } from './turn-commits.js'
 
 /** The turn's commit waits for the checkpointer (see CommitGate). */
 const HELD = Symbol('held')
@@ -24,6 +24,8 @@ export class WriteBatch {
   #pending: Pending[] = []
   /** The commit at the end of this turn, or, while the checkpointer holds commits back, the one when it lets go. */
   #scheduled: NodeJS.Immediate | typeof HELD | undefined
+  /** The pending writes, while they wait for the immediate's commit. */
+  readonly #turnWrites = new TurnWrites()
 
   /**
    * `onAbort` runs after a write failed in SQLite (a full disk, an I/O
@@ -56,24 +58,13 @@ export class WriteBatch {
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ run: write, resolve: resolve as (value: unknown) => void, reject })
       this.#scheduled ??= setImmediate(() => this.#flushAtTurnEnd())
-      if (this.#scheduled !== HELD) {
-        this.#counted++
-        turnCommits.add(1)
-      }
+      if (this.#scheduled !== HELD) this.#turnWrites.add(1)
     })
-  }
-
-  /** The pending writes counted in turnCommits, as waiting for the immediate's commit. */
-  #counted = 0
-
-  #uncount(): void {
-    turnCommits.remove(this.#counted)
-    this.#counted = 0
   }
 
   #flushAtTurnEnd(): void {
     this.#scheduled = undefined
-    this.#uncount()
+    this.#turnWrites.clear()
     if (this.#gate.pass(() => this.flush())) return
     this.#scheduled = HELD
   }
@@ -83,7 +74,7 @@ export class WriteBatch {
     if (this.#scheduled !== undefined) {
       if (this.#scheduled !== HELD) clearImmediate(this.#scheduled)
       this.#scheduled = undefined
-      this.#uncount()
+      this.#turnWrites.clear()
     }
     const batch = this.#pending
     if (batch.length === 0) return
