@@ -6,7 +6,7 @@ import type { Connections } from '../broker/connection-info.js'
 import type { Tracer } from '../console/tracer.js'
 import { lineageOf, ORIGIN } from '../publisher/lineage.js'
 import type { DeadLetter } from '../storage/outbox-store.js'
-import { turnCommits } from '../store/turn-commits.js'
+import { longCommitScheduled } from '../store/turn-commits.js'
 import { ErrorActions } from './error-actions.js'
 import { Evaluator } from './evaluate.js'
 import type { Work } from './rule-event.js'
@@ -54,7 +54,7 @@ export class RulesEngine {
   ) {
     this.#log = log.child({ module: 'rules' })
     this.#errorActions = new ErrorActions(this.#log)
-    this.#queue = new RuleQueue(options, (work) => this.#evaluator.evaluate(work), registry, turnCommits.long)
+    this.#queue = new RuleQueue(options, (work) => this.#evaluator.evaluate(work), registry, longCommitScheduled)
     this.#evaluator = new Evaluator({ errorActions: this.#errorActions, actions: this.#queue, log: this.#log, tracer })
   }
 

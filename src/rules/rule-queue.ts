@@ -43,7 +43,7 @@ export class RuleQueue {
   #whenIdle: (() => void) | undefined
   readonly #dropped: Counter
 
-  /** `longCommitNext` says whether a long commit is scheduled for the next turn (see turnCommits). */
+  /** `longCommitNext` says whether a long commit is scheduled for the next turn (see longCommitScheduled). */
   constructor(
     private readonly options: RuleQueueOptions,
     private readonly evaluate: (work: Work) => void,

@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm'
 import { StoreError } from '../errors.js'
 import { closeDatabase, openDatabase, type Db } from './database.js'
 import { EventStore, type NewEvent } from './event-store.js'
-import { turnCommits } from './turn-commits.js'
+import { longCommitScheduled } from './turn-commits.js'
 
 let db: Db
 let store: EventStore
@@ -83,14 +83,14 @@ it('keeps only the row of an event waiting for its commit, not the data it was g
 })
 
 it('counts its rows among the writes of a long commit to come, batch after batch', async () => {
-  expect(turnCommits.long()).toBe(false)
+  expect(longCommitScheduled()).toBe(false)
   const appends = Array.from({ length: 2050 }, (_, i) => store.append(event(`t/${i}`, { i })))
-  expect(turnCommits.long()).toBe(true)
+  expect(longCommitScheduled()).toBe(true)
   await appends[0]
   // The second batch, of 50, is committed in the next turn: a short commit.
-  expect(turnCommits.long()).toBe(false)
+  expect(longCommitScheduled()).toBe(false)
   await appends[2049]
-  expect(turnCommits.long()).toBe(false)
+  expect(longCommitScheduled()).toBe(false)
 })
 
 it('writes a turn\'s events in the order appended, whether sixteen to a statement or one, each with its own columns', async () => {

@@ -31,9 +31,7 @@ export class TurnWrites {
   }
 }
 
-export const turnCommits = {
-  /** Whether the writes waiting would make a long commit (half a millisecond or more on this machine). */
-  long(): boolean {
-    return waiting >= LONG_COMMIT
-  },
+/** Whether the writes waiting would make a long commit (half a millisecond or more on this machine). */
+export function longCommitScheduled(): boolean {
+  return waiting >= LONG_COMMIT
 }

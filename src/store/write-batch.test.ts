@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, expect, it } from 'vitest'
 import { closeDatabase, openDatabase } from './database.js'
-import { turnCommits } from './turn-commits.js'
+import { longCommitScheduled } from './turn-commits.js'
 import { WriteBatch } from './write-batch.js'
 import { createSqlitePersistence, type SqlitePersistence } from '../persistence/index.js'
 
@@ -86,15 +86,15 @@ it('counts its writes among those of a long commit to come, until its commit has
   const insert = db.prepare('INSERT INTO marks VALUES (?)')
   const writes = (from: number, n: number) => Array.from({ length: n }, (_, i) => batch.run(() => insert.run(from + i)))
   const short = writes(0, 127)
-  expect(turnCommits.long()).toBe(false)
+  expect(longCommitScheduled()).toBe(false)
   const long = writes(127, 1)
-  expect(turnCommits.long()).toBe(true)
+  expect(longCommitScheduled()).toBe(true)
   await Promise.all([...short, ...long])
-  expect(turnCommits.long()).toBe(false)
+  expect(longCommitScheduled()).toBe(false)
   const atOnce = writes(128, 300)
-  expect(turnCommits.long()).toBe(true)
+  expect(longCommitScheduled()).toBe(true)
   batch.flush()
-  expect(turnCommits.long()).toBe(false)
+  expect(longCommitScheduled()).toBe(false)
   await Promise.all(atOnce)
   expect(db.prepare('SELECT count(*) FROM marks').pluck().get()).toBe(428)
 })

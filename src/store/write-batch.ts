@@ -14,6 +14,25 @@ interface Pending {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
+/**
+ * Group commit: the writes asked for in one turn of the event loop run in
+ * one transaction at the end of it, and each promise resolves only once
+ * that transaction is committed. On a file, the commit costs more than the
+ * writes themselves: a delivery to one of ten persistent sessions took 66 µs
+ * with a commit per write, 26 µs batched.
+ *
+ * No transaction stays open between turns: the database may be shared with
+ * other stores, whose own transactions must not end up inside one of ours.
+ * The writes wait in memory instead, and `flush()` runs them at once; every
+ * read of what they touch flushes first, so reads see the writes in the
+ * order they were asked for.
+ *
+ * Each write is one statement or makes its own (nested) transaction, so one
+ * that fails leaves nothing behind and the others in the batch go on.
+ *
+ * Failures of the database itself (full, read-only, I/O errors) and the
+ * commits that follow them are reported to the database's StoreHealth.
+ */
 export class WriteBatch {
   readonly #db: Database
   readonly #onAbort: () => void
