@@ -108,3 +108,17 @@ it('writes a turn\'s events in the order appended, whether sixteen to a statemen
   expect(odd.map((e) => e.topic)).toEqual(['t/35', 't/29', 't/23', 't/17', 't/11', 't/5'])
   expect((await store.rowCounts()).get('odd')).toBe(18)
 })
+
+it('fails a whole batch when one of its rows breaks a constraint in the middle of a statement, and keeps none of it', async () => {
+  await store.append(event('before', { n: 0 }))
+  // A topic is NOT NULL: the fifth row of the first statement of sixteen breaks it.
+  const appends = Array.from({ length: 20 }, (_, i) => store.append(event(i === 4 ? (null as unknown as string) : `t/${i}`, { i })))
+  const outcomes = await Promise.allSettled(appends)
+  expect(outcomes.every((o) => o.status === 'rejected')).toBe(true)
+  expect(String((outcomes[0] as PromiseRejectedResult).reason)).toMatch(/NOT NULL constraint failed: store_events\.topic/)
+  expect((await store.query('readings')).map((e) => e.topic)).toEqual(['before'])
+  expect((await store.rowCounts()).get('readings')).toBe(1)
+  await store.append(event('after', { n: 1 }))
+  expect((await store.query('readings')).map((e) => e.topic)).toEqual(['after', 'before'])
+  expect((await store.rowCounts()).get('readings')).toBe(2)
+})

@@ -54,7 +54,16 @@ const INSERTED = 7
  * less CPU a row than one (bench/LIMITS.md, sixteen rows to an insert).
  */
 const ROWS_PER_INSERT = 16
-const INSERT = 'INSERT INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES '
+/**
+ * OR FAIL: a statement that breaks a constraint stops there, keeping the
+ * rows it wrote, and the transaction's rollback then undoes them with the
+ * rest of the batch. With the default (OR ABORT), SQLite would undo that
+ * statement alone, and for that keeps a statement journal through each
+ * statement of many rows: a copy of every page the statement changes, in a
+ * temporary file past 64 KB. Writing that journal cost more than the
+ * inserts themselves (bench/LIMITS.md, no statement journal).
+ */
+const INSERT = 'INSERT OR FAIL INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES '
 const ROW_VALUES = '(?, ?, ?, ?, ?, ?, ?)'
 
 function newBatch(): Batch {
