@@ -1,4 +1,6 @@
+import Database from 'better-sqlite3'
 import { createServer } from 'node:http'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Inbox } from './helpers/mqtt.js'
 import { closedPort } from './helpers/net.js'
@@ -138,6 +140,40 @@ rules:
     expect(got.get('copy/json')).toEqual(json)
     // A template that reads the output still sees the parsed document.
     expect(got.get('sized/3')).toEqual(json)
+  })
+
+  it('store the text of a JSON payload as published under SELECT *, and any other output written out as JSON', async () => {
+    const dir = f.tempDir()
+    await f.start(`
+rules:
+  - name: whole
+    sql: SELECT * FROM 'in/#'
+    actions:
+      - store: { table: whole }
+  - name: picked
+    sql: SELECT size, id FROM 'in/#'
+    actions:
+      - store: { table: picked }
+`, { dir })
+    const c = await f.connect()
+    const text = '{ "size": 3,  "id": 12345678901234567890 }'
+    await c.publishAsync('in/json', text, { qos: 1 })
+    const read = async (table: string) => ((await f.api(`/store/${table}`)) as { events: Array<{ data: unknown }> }).events
+    const [whole] = await waitUntil(() => read('whole'), { until: (e) => e.length === 1, what: 'the stored payload' })
+    const [picked] = await waitUntil(() => read('picked'), { until: (e) => e.length === 1, what: 'the stored columns' })
+    // Read back, both are the document the rules saw.
+    expect(whole!.data).toEqual({ size: 3, id: 12345678901234567890 })
+    expect(picked!.data).toEqual({ size: 3, id: 12345678901234567890 })
+    const db = new Database(join(dir, 'switchyard.db'), { readonly: true })
+    try {
+      const data = db.prepare('SELECT tbl, data FROM store_events ORDER BY tbl').all()
+      expect(data).toEqual([
+        { tbl: 'picked', data: '{"size":3,"id":12345678901234567000}' },
+        { tbl: 'whole', data: text },
+      ])
+    } finally {
+      db.close()
+    }
   })
 
   it('let rules read lifecycle events from $events topics', async () => {

@@ -32,13 +32,16 @@ export const store: ActionKind<StoreConfig> = {
       kind: 'store',
       // Not async: the append's promise is its batch's, shared with the other events of the turn.
       run(event) {
+        const output = event.output
         return deps.events.append({
           table: config.table,
           key: key ? event.fill(key) : null,
           timestamp: event.timestamp,
           topic: event.topic,
           clientId: event.clientId ?? null,
-          data: jsonOutput(event.output),
+          data: jsonOutput(output),
+          // `SELECT *` of a JSON payload: the text published is the data's JSON, not written out again.
+          dataJson: event.outputIsPayload && !Buffer.isBuffer(output) ? event.payload.toString('utf8') : undefined,
           expiresAt: config.ttl === undefined ? null : event.timestamp + config.ttl,
           maxRows: config.maxRows,
         })

@@ -19,6 +19,12 @@ export type NewEvent = Omit<StoredEvent, 'id'> & {
    * deleted first (0: no limit); the log's own (setRowLimit) when absent.
    */
   maxRows?: number | undefined
+  /**
+   * `data` already written as JSON text, which the log then keeps as it
+   * is: the payload as published, when a rule stores `SELECT *` of a JSON
+   * payload. Read back, it is the same document.
+   */
+  dataJson?: string | undefined
 }
 
 export interface EventQuery {
@@ -64,6 +70,7 @@ export interface EventLog {
  * says why when the data cannot be written so (a cycle, a BigInt, depth).
  */
 export function eventDataJson(event: NewEvent): string {
+  if (event.dataJson !== undefined) return event.dataJson
   try {
     return JSON.stringify(event.data ?? null)
   } catch (err) {
