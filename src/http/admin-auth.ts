@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /**
@@ -29,5 +29,6 @@ export function bearerAuth(token: string) {
 }
 
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest()
+  // One call: a Hash object made and finished for each request cost twice as much.
+  return hash('sha256', value, 'buffer')
 }
