@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http'
+import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cpuSeconds, machineBusySeconds, rssKb } from '../lib/proc-stats.js'
@@ -7,23 +7,88 @@ import { LatencyHistogram } from './latency-histogram.js'
 
 const nowNs = () => Math.round(performance.now() * 1e6)
 
-/** One POST; resolves with the status and the body, rejects on a broken connection. */
-function post(agent: Agent, url: URL, token: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'POST',
-      agent,
-      headers: { 'authorization': `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => (text += chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-      res.on('error', reject)
+const HEAD_END = Buffer.from('\r\n\r\n')
+
+/**
+ * One keep-alive HTTP/1.1 connection that POSTs JSON and reads each answer,
+ * one request at a time. Written on a socket, as the MQTT load is, so that
+ * the generator's cost does not rival the broker's: node:http's client
+ * spent about as much CPU a request as the broker did, and held the rate to
+ * what one core of it could send. It reads only what the broker sends
+ * (a status line, headers with a Content-Length, the body) and fails the
+ * request on anything else.
+ */
+class HttpConnection {
+  readonly #socket: Socket
+  readonly #head: string
+  #buffered: Buffer = Buffer.alloc(0)
+  #waiting: { resolve(answer: { status: number; body: string }): void; reject(err: Error): void } | undefined
+  #closed: Error | undefined
+
+  private constructor(socket: Socket, url: URL, token: string) {
+    this.#socket = socket
+    this.#head = `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: `
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.#read(chunk))
+    socket.on('error', (err) => this.#close(err))
+    socket.on('close', () => this.#close(new Error('the connection closed')))
+  }
+
+  static open(url: URL, token: string): Promise<HttpConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.off('error', reject)
+        resolve(new HttpConnection(socket, url, token))
+      })
+      socket.once('error', reject)
     })
-    req.on('error', reject)
-    req.end(body)
-  })
+  }
+
+  post(body: string): Promise<{ status: number; body: string }> {
+    if (this.#closed) return Promise.reject(this.#closed)
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject }
+      this.#socket.write(`${this.#head}${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    })
+  }
+
+  destroy(): void {
+    this.#socket.destroy()
+  }
+
+  #read(chunk: Buffer): void {
+    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk])
+    const headEnd = this.#buffered.indexOf(HEAD_END)
+    if (headEnd === -1) return
+    const head = this.#buffered.toString('latin1', 0, headEnd)
+    const status = /^HTTP\/1\.1 (\d{3}) /.exec(head)
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head)
+    if (!status || !length || /\r\ntransfer-encoding:/i.test(head)) {
+      this.#close(new Error(`an answer this client does not read: ${JSON.stringify(head.slice(0, 200))}`))
+      this.#socket.destroy()
+      return
+    }
+    const bodyStart = headEnd + HEAD_END.length
+    const bodyEnd = bodyStart + Number(length[1])
+    if (this.#buffered.length < bodyEnd) return
+    const body = this.#buffered.toString('utf8', bodyStart, bodyEnd)
+    this.#buffered = this.#buffered.subarray(bodyEnd)
+    const waiting = this.#waiting
+    this.#waiting = undefined
+    if (!waiting) {
+      this.#close(new Error('an answer to no request'))
+      this.#socket.destroy()
+      return
+    }
+    waiting.resolve({ status: Number(status[1]), body })
+  }
+
+  #close(err: Error): void {
+    this.#closed ??= err
+    const waiting = this.#waiting
+    this.#waiting = undefined
+    waiting?.reject(err)
+  }
 }
 
 /**
@@ -34,7 +99,7 @@ function post(agent: Agent, url: URL, token: string, body: string): Promise<{ st
  */
 export async function runHttpInvoke(job: HttpInvokeJob): Promise<PubSubResult> {
   const url = new URL(job.url)
-  const agent = new Agent({ keepAlive: true, maxSockets: job.clients })
+  const connections = await Promise.all(Array.from({ length: job.clients }, () => HttpConnection.open(url, job.token)))
   const latency = new LatencyHistogram()
   let sent = 0
   let answered = 0
@@ -47,7 +112,7 @@ export async function runHttpInvoke(job: HttpInvokeJob): Promise<PubSubResult> {
       const started = nowNs()
       sent++
       try {
-        const res = await post(agent, url, job.token, JSON.stringify({ event: { c, seq } }))
+        const res = await connections[c]!.post(JSON.stringify({ event: { c, seq } }))
         const result = res.status === 200 ? (JSON.parse(res.body) as { result?: { c?: number; seq?: number } }).result : undefined
         if (result?.c === c && result.seq === seq) {
           answered++
@@ -56,7 +121,9 @@ export async function runHttpInvoke(job: HttpInvokeJob): Promise<PubSubResult> {
           firstError ??= `HTTP ${res.status}: ${res.body.slice(0, 200)}`
         }
       } catch (err) {
+        // The connection is gone: this client stops, and its request counts as lost.
         firstError ??= (err as Error).message
+        return
       }
     }
   }
@@ -73,7 +140,7 @@ export async function runHttpInvoke(job: HttpInvokeJob): Promise<PubSubResult> {
   stopped = true
   // Each loop ends once its request in flight is answered.
   await Promise.race([Promise.all(loops), sleep(job.drainMs)])
-  agent.destroy()
+  for (const connection of connections) connection.destroy()
   if (answered < sent && firstError) throw new Error(`${sent - answered} of ${sent} invocations failed; the first: ${firstError}`)
 
   const windowSeconds = (last.at - first.at) / 1000
