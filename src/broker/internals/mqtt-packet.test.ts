@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { Duplex, Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkPacketLength, checkPackets, flushBeforeEachPacket, forgetConnect, plainBufferList, type PacketChecks, type ParsingPacket } from './index.js'
+import { FirstChunkBufferList } from './mqtt-packet.js'
 
 // Contract tests: each checks that the installed mqtt-packet (through the
 // parser Aedes gives every connection) still has a private part that
@@ -173,6 +174,50 @@ describe('mqtt-packet, what the parser keeps between packets', () => {
     // The same list all along, empty between packets.
     expect(parserOf(client)._list).toBe(list)
     expect(parserOf(client)._list).toHaveProperty('length', 0)
+  })
+
+  it('FirstChunkBufferList: every read the parser makes answers as bl\'s BufferList does, or throws the same error, however the bytes came in chunks', () => {
+    type List = { length: number; _bufs: Buffer[]; append(b: Buffer): unknown; consume(n: number): unknown; [read: string]: unknown }
+    const Bl = Object.getPrototypeOf(FirstChunkBufferList!.prototype).constructor as new () => List
+    const bytes = Buffer.from(Array.from({ length: 48 }, (_, i) => (i * 37 + 11) & 0xff))
+    bytes.write('héllo wörld', 20, 'utf8')
+    let seed = 7
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+    const outcome = (read: () => unknown) => {
+      try {
+        const value = read()
+        return Buffer.isBuffer(value) ? { bytes: [...value] } : { value }
+      } catch (err) {
+        return { error: `${(err as Error).name} ${(err as NodeJS.ErrnoException).code} ${(err as Error).message}` }
+      }
+    }
+    let compared = 0
+    for (let round = 0; round < 200; round++) {
+      const ours = new FirstChunkBufferList!() as unknown as List
+      const bl = new Bl()
+      for (let at = 0; at < bytes.length;) {
+        const next = Math.min(bytes.length, at + 1 + random(12))
+        ours.append(bytes.subarray(at, next))
+        bl.append(bytes.subarray(at, next))
+        at = next
+      }
+      const consumed = random(8)
+      ours.consume(consumed)
+      bl.consume(consumed)
+      for (let offset = -1; offset <= ours.length + 1; offset++) {
+        for (const read of ['readUInt8', 'readUInt16BE', 'readUInt32BE'] as const) {
+          expect(outcome(() => (ours[read] as (o: number) => number)(offset)), `${read}(${offset})`).toEqual(outcome(() => (bl[read] as (o: number) => number)(offset)))
+        }
+        for (const end of [offset, offset + 1, offset + 2, offset + 5, ours.length, ours.length + 1]) {
+          expect(outcome(() => (ours.slice as (s: number, e: number) => Buffer)(offset, end)), `slice(${offset}, ${end})`).toEqual(outcome(() => (bl.slice as (s: number, e: number) => Buffer)(offset, end)))
+          expect(outcome(() => (ours.toString as (e: string, s: number, t: number) => string)('utf8', offset, end)), `toString(${offset}, ${end})`).toEqual(outcome(() => (bl.toString as (e: string, s: number, t: number) => string)('utf8', offset, end)))
+          compared++
+        }
+      }
+      // The whole list, when it is one chunk, is that chunk, as bl gives it.
+      if (ours._bufs.length === 1) expect((ours.slice as (s: number, e: number) => Buffer)(0, ours.length)).toBe(ours._bufs[0])
+    }
+    expect(compared).toBeGreaterThan(10_000)
   })
 
   it('Parser#settings: the CONNECT, password and will included, which forgetConnect reduces to its protocol version; later packets parse as before', async () => {

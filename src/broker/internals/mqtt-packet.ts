@@ -32,6 +32,15 @@ interface BufferList {
   slice(start: number, end: number): Buffer
 }
 
+/** bl's BufferList as the reads below use it: `_bufs`, its chunks, the first one first. */
+interface BlBufferList extends BufferList {
+  _bufs: Buffer[]
+  readUInt8(offset?: number): number
+  readUInt16BE(offset?: number): number
+  readUInt32BE(offset?: number): number
+  toString(encoding?: BufferEncoding, start?: number, end?: number): string
+}
+
 /** What Aedes keeps of a connection's MQTT parser: mqtt-packet 9.0's Parser (parser.js). */
 interface Parser {
   packet: ParsingPacket
@@ -57,9 +66,48 @@ interface Parser {
  */
 const PlainBufferList = (() => {
   const fromAedes = createRequire(createRequire(import.meta.url).resolve('aedes'))
-  const bl = createRequire(fromAedes.resolve('mqtt-packet'))('bl') as { BufferList?: new () => BufferList }
+  const bl = createRequire(fromAedes.resolve('mqtt-packet'))('bl') as { BufferList?: new () => BlBufferList }
   return bl.BufferList
 })()
+
+/**
+ * bl's BufferList, with the reads that fall within its first chunk served
+ * from that chunk. bl reads a number by slicing it out first (`readUInt8(i)`
+ * is `slice(i, i + 1).readUInt8(0)`), and finds where each read starts with
+ * a new array: for a PUBLISH, six Buffers and seven arrays made and dropped
+ * for its header byte, remaining length, topic and message id, which the
+ * parser reads at the start of one chunk nearly always. A read that spans
+ * two chunks or passes the end is bl's own, errors included.
+ */
+export const FirstChunkBufferList = PlainBufferList && class FirstChunkBufferList extends PlainBufferList {
+  override readUInt8(offset = 0): number {
+    const first = this._bufs[0]
+    return first !== undefined && offset >= 0 && offset < first.length ? first[offset]! : super.readUInt8(offset)
+  }
+
+  override readUInt16BE(offset = 0): number {
+    const first = this._bufs[0]
+    return first !== undefined && offset >= 0 && offset + 2 <= first.length ? first.readUInt16BE(offset) : super.readUInt16BE(offset)
+  }
+
+  override readUInt32BE(offset = 0): number {
+    const first = this._bufs[0]
+    return first !== undefined && offset >= 0 && offset + 4 <= first.length ? first.readUInt32BE(offset) : super.readUInt32BE(offset)
+  }
+
+  /** A view of the first chunk, as bl gives (the chunk itself when it is the whole list). */
+  override slice(start: number, end: number): Buffer {
+    const first = this._bufs[0]
+    if (first === undefined || !(start >= 0 && start < end && end <= first.length)) return super.slice(start, end)
+    return start === 0 && end === this.length && this._bufs.length === 1 ? first : first.subarray(start, end)
+  }
+
+  override toString(encoding?: BufferEncoding, start?: number, end?: number): string {
+    const first = this._bufs[0]
+    if (first !== undefined && start !== undefined && end !== undefined && start >= 0 && start < end && end <= first.length) return first.toString(encoding, start, end)
+    return super.toString(encoding, start, end)
+  }
+}
 
 /** mqtt-packet's own steps, from the Parser prototype. */
 let original: Parser | undefined
@@ -113,7 +161,7 @@ export function checkPackets(client: Client, checks: PacketChecks): void {
 export function plainBufferList(client: Client): void {
   const parser = parserOf(client)
   if (!parser || parser._list.length > 0) return
-  parser._list = new PlainBufferList!()
+  parser._list = new FirstChunkBufferList!()
 }
 
 /**
@@ -201,6 +249,7 @@ export const MQTT_PACKET_POINTS: readonly Point[] = [
       return typeof PlainBufferList === 'function' && typeof list?.length === 'number' && LIST_METHODS.every((m) => typeof list[m] === 'function' && typeof (PlainBufferList.prototype as Record<string, unknown>)[m] === 'function')
     },
   },
+  { name: "bl's BufferList#_bufs, its chunks in order (an array)", present: () => typeof PlainBufferList === 'function' && Array.isArray(new PlainBufferList()._bufs) },
   { name: 'Parser#settings', present: ({ client }) => hasOwn(parser(client), 'settings', 'object') },
   { name: 'Parser#packet', present: ({ client }) => hasOwn(parser(client), 'packet', 'object') },
   { name: 'Parser#error', present: ({ client }) => Object.hasOwn((parser(client) as object | undefined) ?? {}, 'error') },
