@@ -157,19 +157,29 @@ rules:
 `, { dir })
     const c = await f.connect()
     const text = '{ "size": 3,  "id": 12345678901234567890 }'
+    // Brackets inside a string do not nest; 600 levels of arrays are written out again (past 512, see store.ts).
+    const bracketsInString = `{ "s": "${'[{'.repeat(600)}\\"[" }`
+    const deep = `${'[ '.repeat(600)}${' ]'.repeat(600)}`
+    await c.publishAsync('in/deep', deep, { qos: 1 })
+    await c.publishAsync('in/brackets', bracketsInString, { qos: 1 })
     await c.publishAsync('in/json', text, { qos: 1 })
-    const read = async (table: string) => ((await f.api(`/store/${table}`)) as { events: Array<{ data: unknown }> }).events
-    const [whole] = await waitUntil(() => read('whole'), { until: (e) => e.length === 1, what: 'the stored payload' })
-    const [picked] = await waitUntil(() => read('picked'), { until: (e) => e.length === 1, what: 'the stored columns' })
+    const read = async (table: string) => ((await f.api(`/store/${table}`)) as { events: Array<{ topic: string; data: unknown }> }).events
+    const whole = (await waitUntil(() => read('whole'), { until: (e) => e.length === 3, what: 'the stored payloads' })).find((e) => e.topic === 'in/json')
+    const picked = (await waitUntil(() => read('picked'), { until: (e) => e.length === 3, what: 'the stored columns' })).find((e) => e.topic === 'in/json')
     // Read back, both are the document the rules saw.
     expect(whole!.data).toEqual({ size: 3, id: 12345678901234567890 })
     expect(picked!.data).toEqual({ size: 3, id: 12345678901234567890 })
     const db = new Database(join(dir, 'switchyard.db'), { readonly: true })
     try {
-      const data = db.prepare('SELECT tbl, data FROM store_events ORDER BY tbl').all()
+      const data = db.prepare("SELECT tbl, data FROM store_events WHERE topic = 'in/json' ORDER BY tbl").all()
       expect(data).toEqual([
         { tbl: 'picked', data: '{"size":3,"id":12345678901234567000}' },
         { tbl: 'whole', data: text },
+      ])
+      const kept = db.prepare("SELECT topic, data FROM store_events WHERE tbl = 'whole' AND topic != 'in/json' ORDER BY topic").all()
+      expect(kept).toEqual([
+        { topic: 'in/brackets', data: bracketsInString },
+        { topic: 'in/deep', data: `${'['.repeat(600)}${']'.repeat(600)}` },
       ])
     } finally {
       db.close()

@@ -20,9 +20,41 @@ const schema = z.strictObject({
 export type StoreConfig = z.output<typeof schema>
 
 /**
+ * How deep a payload's arrays and objects may nest for its text to be kept
+ * as published. Far below where JSON.stringify runs out of stack (many
+ * thousands of levels), so that a document it could not write out, which
+ * the store refuses (and reading it back would fail), still takes that path.
+ */
+const MAX_KEPT_NESTING = 512
+
+/**
+ * The text of a payload that `SELECT *` outputs as its JSON document, to
+ * keep as the data's JSON with nothing written out again; undefined when it
+ * nests deeper than MAX_KEPT_NESTING. Its bytes are read as they are: a
+ * bracket, a quote or a backslash is one byte in UTF-8, and no byte of a
+ * longer character is one of them.
+ */
+function payloadJson(payload: Buffer): string | undefined {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < payload.length; i++) {
+    const byte = payload[i]!
+    if (inString) {
+      if (byte === 0x5c /* \ */) i++
+      else if (byte === 0x22 /* " */) inString = false
+    } else if (byte === 0x22) inString = true
+    else if (byte === 0x7b /* { */ || byte === 0x5b /* [ */) {
+      if (++depth > MAX_KEPT_NESTING) return undefined
+    } else if (byte === 0x7d /* } */ || byte === 0x5d /* ] */) depth--
+  }
+  return payload.toString('utf8')
+}
+
+/**
  * Appends the event (the rule's SELECT output) to a table of the event log
- * (SQLite, or a cluster's Redis). Its data is JSON: the bytes of `SELECT *`
- * of a payload that is not JSON are kept as their base64 string.
+ * (SQLite, or a cluster's Redis). Its data is JSON: `SELECT *` of a JSON
+ * payload keeps the text published, and of a payload that is not JSON the
+ * base64 string of its bytes.
  */
 export const store: ActionKind<StoreConfig> = {
   schema,
@@ -40,8 +72,7 @@ export const store: ActionKind<StoreConfig> = {
           topic: event.topic,
           clientId: event.clientId ?? null,
           data: jsonOutput(output),
-          // `SELECT *` of a JSON payload: the text published is the data's JSON, not written out again.
-          dataJson: event.outputIsPayload && !Buffer.isBuffer(output) ? event.payload.toString('utf8') : undefined,
+          dataJson: event.outputIsPayload && !Buffer.isBuffer(output) ? payloadJson(event.payload) : undefined,
           expiresAt: config.ttl === undefined ? null : event.timestamp + config.ttl,
           maxRows: config.maxRows,
         })
