@@ -60,8 +60,9 @@ const ROWS_PER_INSERT = 16
  * rest of the batch. With the default (OR ABORT), SQLite would undo that
  * statement alone, and for that keeps a statement journal through each
  * statement of many rows: a copy of every page the statement changes, in a
- * temporary file past 64 KB. Writing that journal cost more than the
- * inserts themselves (bench/LIMITS.md, no statement journal).
+ * temporary file past 64 KB. In a test of the inserts alone, writing that
+ * journal cost more than the inserts themselves (bench/LIMITS.md, no
+ * statement journal).
  */
 const INSERT = 'INSERT OR FAIL INTO store_events (tbl, key, ts, topic, client_id, data, expires_at) VALUES '
 const ROW_VALUES = '(?, ?, ?, ?, ?, ?, ?)'
