@@ -36,7 +36,8 @@ class HttpConnection {
 
   static open(url: URL, token: string): Promise<HttpConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect(Number(url.port), url.hostname, () => {
+      // An IPv6 host is written in brackets in a URL, not in a socket's address.
+      const socket = connect(Number(url.port || 80), url.hostname.replace(/^\[(.*)\]$/, '$1'), () => {
         socket.off('error', reject)
         resolve(new HttpConnection(socket, url, token))
       })
