@@ -1,4 +1,7 @@
 import { afterEach, beforeEach, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { StoreError } from '../errors.js'
@@ -121,4 +124,36 @@ it('fails a whole batch when one of its rows breaks a constraint in the middle o
   await store.append(event('after', { n: 1 }))
   expect((await store.query('readings')).map((e) => e.topic)).toEqual(['after', 'before'])
   expect((await store.rowCounts()).get('readings')).toBe(2)
+})
+
+it('keeps an index entry by key only for keyed events, and reads a key through it, in a database made before', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-events-'))
+  const file = join(dir, 'events.db')
+  const before = openDatabase(file)
+  // The table and indexes as the first schema made them, with an event of each kind.
+  before.exec(`CREATE TABLE store_events (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, key TEXT, ts INTEGER NOT NULL, topic TEXT NOT NULL, client_id TEXT, data TEXT NOT NULL, expires_at INTEGER);
+    CREATE INDEX store_events_by_key ON store_events (tbl, key, ts);
+    CREATE INDEX store_events_by_time ON store_events (tbl, ts);
+    CREATE INDEX store_events_by_expiry ON store_events (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE switchyard_migrations (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
+    INSERT INTO switchyard_migrations VALUES ('store_events', 1);
+    INSERT INTO store_events (tbl, key, ts, topic, client_id, data) VALUES ('rooms', 'lobby', 1, 'old/keyed', 'c', '{"n":1}'), ('rooms', NULL, 2, 'old/keyless', 'c', '{"n":2}');`)
+  closeDatabase(before)
+  const reopened = openDatabase(file)
+  try {
+    const events = new EventStore(reopened)
+    await events.append({ table: 'rooms', key: 'lobby', timestamp: 3, topic: 'new/keyed', clientId: 'c', data: { n: 3 }, expiresAt: null })
+    await events.append({ table: 'rooms', key: null, timestamp: 4, topic: 'new/keyless', clientId: 'c', data: { n: 4 }, expiresAt: null })
+    expect((await events.query('rooms', { key: 'lobby' })).map((e) => e.topic)).toEqual(['new/keyed', 'old/keyed'])
+    expect((await events.query('rooms')).map((e) => e.topic)).toEqual(['new/keyless', 'new/keyed', 'old/keyless', 'old/keyed'])
+    expect(reopened.prepare("SELECT count(*) AS n FROM pragma_index_info('store_events_by_key')").get()).toEqual({ n: 3 })
+    expect(reopened.prepare("SELECT partial FROM pragma_index_list('store_events') WHERE name = 'store_events_by_key'").get()).toEqual({ partial: 1 })
+    const plan = (where: string, ...args: unknown[]) =>
+      reopened.prepare(`EXPLAIN QUERY PLAN SELECT id FROM store_events WHERE ${where} ORDER BY ts DESC, id DESC LIMIT 10`).all(...args).map((r) => (r as { detail: string }).detail).join('; ')
+    expect(plan('tbl = ? AND (expires_at IS NULL OR expires_at > ?) AND key = ?', 'rooms', 0, 'lobby')).toMatch(/USING INDEX store_events_by_key \(tbl=\? AND key=\?\)/)
+    expect(plan('tbl = ? AND (expires_at IS NULL OR expires_at > ?) AND key = ? AND ts >= ?', 'rooms', 0, 'lobby', 2)).toMatch(/USING INDEX store_events_by_key \(tbl=\? AND key=\? AND ts>\?\)/)
+  } finally {
+    closeDatabase(reopened)
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

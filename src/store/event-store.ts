@@ -27,6 +27,12 @@ const STEPS = [
   CREATE INDEX store_events_by_key ON store_events (tbl, key, ts);
   CREATE INDEX store_events_by_time ON store_events (tbl, ts);
   CREATE INDEX store_events_by_expiry ON store_events (expires_at) WHERE expires_at IS NOT NULL;`,
+  // Only a keyed event is read by its key: an event stored without one
+  // costs no entry there (a query naming a key still uses the index, as
+  // key = ? implies key IS NOT NULL). Keyless, a row is about 15 % cheaper
+  // to insert (bench/LIMITS.md, no key index for keyless events).
+  `DROP INDEX store_events_by_key;
+  CREATE INDEX store_events_by_key ON store_events (tbl, key, ts) WHERE key IS NOT NULL;`,
 ]
 
 /**
