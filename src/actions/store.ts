@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { duration } from '../duration.js'
 import type { ActionKind } from './action.js'
+import { checkJsonDocument, DOCUMENT } from '../sql/json-document.js'
 import { jsonOutput } from './output-bytes.js'
 import { templateString } from './template-string.js'
 
@@ -29,25 +30,13 @@ const MAX_KEPT_NESTING = 512
 
 /**
  * The text of a payload that `SELECT *` outputs as its JSON document, to
- * keep as the data's JSON with nothing written out again; undefined when it
- * nests deeper than MAX_KEPT_NESTING. Its bytes are read as they are: a
- * bracket, a quote or a backslash is one byte in UTF-8, and no byte of a
- * longer character is one of them.
+ * keep as the data's JSON as published: checked against JSON's grammar, not
+ * parsed, so the document itself is made only if something else reads it.
+ * Undefined when the payload is not a JSON document (its output is then
+ * its bytes), or nests deeper than MAX_KEPT_NESTING.
  */
 function payloadJson(payload: Buffer): string | undefined {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < payload.length; i++) {
-    const byte = payload[i]!
-    if (inString) {
-      if (byte === 0x5c /* \ */) i++
-      else if (byte === 0x22 /* " */) inString = false
-    } else if (byte === 0x22) inString = true
-    else if (byte === 0x7b /* { */ || byte === 0x5b /* [ */) {
-      if (++depth > MAX_KEPT_NESTING) return undefined
-    } else if (byte === 0x7d /* } */ || byte === 0x5d /* ] */) depth--
-  }
-  return payload.toString('utf8')
+  return checkJsonDocument(payload, MAX_KEPT_NESTING) === DOCUMENT ? payload.toString('utf8') : undefined
 }
 
 /**
@@ -64,15 +53,15 @@ export const store: ActionKind<StoreConfig> = {
       kind: 'store',
       // Not async: the append's promise is its batch's, shared with the other events of the turn.
       run(event) {
-        const output = event.output
+        const dataJson = event.outputIsPayload ? payloadJson(event.payload) : undefined
         return deps.events.append({
           table: config.table,
           key: key ? event.fill(key) : null,
           timestamp: event.timestamp,
           topic: event.topic,
           clientId: event.clientId ?? null,
-          data: jsonOutput(output),
-          dataJson: event.outputIsPayload && !Buffer.isBuffer(output) ? payloadJson(event.payload) : undefined,
+          data: dataJson === undefined ? jsonOutput(event.output) : undefined,
+          dataJson,
           expiresAt: config.ttl === undefined ? null : event.timestamp + config.ttl,
           maxRows: config.maxRows,
         })
