@@ -73,6 +73,7 @@ export class RuleEvent implements ActionEvent {
   }
 
   fill(template: Template): string {
-    return template.constant ? template.source : template.render({ output: this.output, ctx: this.#work })
+    // Not the output: a template's expressions read the message, not the SELECT's result (TemplateEnv).
+    return template.constant ? template.source : template.render({ ctx: this.#work })
   }
 }

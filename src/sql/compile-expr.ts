@@ -68,6 +68,42 @@ export function compileExpr(node: Expr): Eval {
   }
 }
 
+/**
+ * Whether evaluating the expression may read the payload's document: it
+ * names a field or `*`, or holds a nested SELECT. A template whose
+ * expressions do not (`${topic(2)}`, `${clientid()}`) is filled without
+ * parsing the payload.
+ */
+export function readsDocument(node: Expr): boolean {
+  switch (node.k) {
+    case 'literal':
+      return false
+    case 'call':
+      return node.args.some(readsDocument)
+    case 'negate':
+    case 'not':
+    case 'cast':
+      return readsDocument(node.value)
+    case 'binary':
+      return readsDocument(node.left) || readsDocument(node.right)
+    case 'index':
+      return readsDocument(node.object) || readsDocument(node.index)
+    case 'member':
+      return readsDocument(node.object)
+    case 'case':
+      return (node.subject !== undefined && readsDocument(node.subject))
+        || node.whens.some((w) => readsDocument(w.when) || readsDocument(w.then))
+        || (node.otherwise !== undefined && readsDocument(node.otherwise))
+    case 'array':
+      return node.items.some(readsDocument)
+    case 'object':
+      return node.entries.some((e) => readsDocument(e.value))
+    default:
+      // star, field, select
+      return true
+  }
+}
+
 /** A literal, or built from literals by operators and pure functions only. */
 function isConstant(node: Expr): boolean {
   switch (node.k) {

@@ -31,6 +31,23 @@ describe('substitution templates', () => {
     expect(fill('${a.b[1]}', { a: { b: [1, 2] } })).toBe('2')
   })
 
+  it('parse the payload only when an expression reads it, once for the message', () => {
+    const parsedBy = (template: string): unknown => {
+      const ctx = message({ room: 'lobby' })
+      compileTemplate(template)({ ctx })
+      return ctx.parsed
+    }
+    for (const template of ['${topic(2)}', 'k/${clientid()}/${timestamp()}', "${concat(upper('x'), topic())}", '${1 + 2}']) {
+      expect(parsedBy(template), template).toBeUndefined()
+    }
+    for (const template of ['${room}', '${topic(2)}/${room}', '${upper(room)}', '${get(*, \'room\')}', '${CASE topic(1) WHEN \'a\' THEN 1 ELSE room END}', '${[1, room][0]}', "${{'r': room}}"]) {
+      expect(parsedBy(template), template).toEqual({ room: 'lobby' })
+    }
+    // A payload parsed already is not parsed again.
+    const ctx = message({ room: 'lobby' }, { parsed: { room: 'parsed before' } })
+    expect(compileTemplate('${room}')({ ctx })).toBe('parsed before')
+  })
+
   it('write Undefined as nothing, strings as they are, other values as JSON', () => {
     expect(fill('x${missing}y', {})).toBe('xy')
     expect(fill('${s}|${n}|${b}|${z}|${o}|${arr}', { s: 'str', n: 1.5, b: false, z: null, o: { k: 'v' }, arr: [1, 'a'] })).toBe(

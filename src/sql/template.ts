@@ -1,4 +1,4 @@
-import { compileExpr } from './compile-expr.js'
+import { compileExpr, readsDocument } from './compile-expr.js'
 import { documentOf, type SqlContext } from './context.js'
 import type { Eval } from './function-def.js'
 import { parseTemplateExpression } from './parser.js'
@@ -34,6 +34,7 @@ export interface TemplateEnv {
 export function compileTemplate(template: string, encode?: (text: string) => string): (env: TemplateEnv) => string {
   const texts: string[] = []
   const exprs: Eval[] = []
+  let parses = false
   let from = 0
   for (;;) {
     const open = template.indexOf('${', from)
@@ -41,18 +42,21 @@ export function compileTemplate(template: string, encode?: (text: string) => str
     texts.push(template.slice(from, open))
     const { expr, end } = parseTemplateExpression(template, open + 2)
     exprs.push(compileExpr(expr))
+    parses ||= readsDocument(expr)
     from = end
   }
   const tail = template.slice(from)
 
   if (exprs.length === 0) return () => template
   const render = encode ? (value: unknown) => encode(renderValue(value)) : renderValue
+  // The payload is parsed (once per message, see SqlContext.parsed) only for a template that reads it.
+  const docOf = parses ? documentOf : () => undefined
   if (exprs.length === 1) {
     const [head, only] = [texts[0]!, exprs[0]!]
-    return ({ ctx }) => head + render(only(documentOf(ctx), ctx)) + tail
+    return ({ ctx }) => head + render(only(docOf(ctx), ctx)) + tail
   }
   return ({ ctx }) => {
-    const doc = documentOf(ctx)
+    const doc = docOf(ctx)
     let out = ''
     for (let i = 0; i < exprs.length; i++) out += texts[i]! + render(exprs[i]!(doc, ctx))
     return out + tail
