@@ -45,6 +45,13 @@ export class Limits {
   /** Per limit: when a breach was last logged, and how many since went unlogged. */
   readonly #quiet = new Map<LimitName, { at: number; unlogged: number }>()
   readonly #listeners: Array<(config: LimitsConfig) => void> = []
+  /**
+   * The last Host header admitted under the config now in force: a client
+   * sends the same one with every request, and reading it again (a regular
+   * expression, lower-casing, an address check) was a percent of a request's
+   * time. A Host header is no secret, so comparing it with === is fine.
+   */
+  #admittedHost: string | undefined
 
   /** `listenHosts`: the hosts the HTTP and HTTPS listeners bind, whose names are the server's own. */
   constructor(config: LimitsConfig, registry: Registry, log: Logger, listenHosts: ReadonlyArray<string | undefined> = []) {
@@ -68,6 +75,7 @@ export class Limits {
   /** A reloaded config applies to the next packet, connection and write. */
   update(config: LimitsConfig): void {
     this.#config = config
+    this.#admittedHost = undefined
     for (const listener of this.#listeners) listener(config)
   }
 
@@ -118,7 +126,11 @@ export class Limits {
    * rebound to this machine from being served as one of its own.
    */
   admitsHost(host: string | undefined, remoteAddress: string | undefined): boolean {
-    if (allowsHost(host, this.#config.allowedHosts, this.#ownNames)) return true
+    if (host !== undefined && host === this.#admittedHost) return true
+    if (allowsHost(host, this.#config.allowedHosts, this.#ownNames)) {
+      this.#admittedHost = host
+      return true
+    }
     this.exceeded('host', `request refused: ${hostRefused(host!)}`, { host, remoteAddress })
     return false
   }

@@ -39,9 +39,22 @@ function policy(host: string | undefined): string {
  * neither the room (the path) nor this server's name; nothing here reads
  * a Referer.
  */
-export async function securityHeaders(req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-  reply.header('content-security-policy', policy(req.headers.host))
+export function securityHeaders(req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void): void {
+  reply.header('content-security-policy', policyFor(req.headers.host))
   reply.header('x-content-type-options', 'nosniff')
   reply.header('referrer-policy', 'no-referrer')
-  return payload
+  // A hook that calls back rather than returning a promise: nothing here waits.
+  done(null, payload)
+}
+
+/** The policy for the last Host header seen, kept: clients send the same one with every request. */
+let lastHost: string | undefined
+let lastPolicy = policy(undefined)
+
+function policyFor(host: string | undefined): string {
+  if (host !== lastHost) {
+    lastPolicy = policy(host)
+    lastHost = host
+  }
+  return lastPolicy
 }

@@ -67,9 +67,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // a name this server was not given is a page of another site whose name
   // was rebound to this address (see broker/allowed-hosts.ts). 421: sent to
   // a server that does not answer for that name [RFC 9110 §15.5.20].
-  app.addHook('onRequest', async (req, reply) => {
-    if (deps.admitsHost(req.headers.host, req.socket.remoteAddress)) return
-    return reply.code(421).send({ error: hostRefused(req.headers.host!) })
+  // A hook that calls back rather than returning a promise: nothing here waits.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (deps.admitsHost(req.headers.host, req.socket.remoteAddress)) return done()
+    reply.code(421).send({ error: hostRefused(req.headers.host!) })
   })
 
   app.get('/healthz', async (_req, reply) => {

@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.js'
 import { httpRequest, rawHttp, wsUpgrade } from '../helpers/http-request.js'
@@ -81,6 +83,18 @@ describe('the Host check', () => {
     const evil = `evil.example:${port()}`
     expect((await httpRequest(port(), '/', { headers: { Host: evil } })).status).toBe(200)
     expect((await wsUpgrade(port(), { Host: evil, Origin: `http://${evil}` })).status).toBe('open')
+  })
+
+  it('refuses a name from the next request once a reload takes it out of limits.allowedHosts', async () => {
+    const t = await f.start('limits:\n  allowedHosts: [ chat.example.com ]\n')
+    const host = `chat.example.com:${port()}`
+    for (let i = 0; i < 3; i++) expect((await httpRequest(port(), '/', { headers: { Host: host } })).status).toBe(200)
+    const file = join(t.dir, 'switchyard.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('allowedHosts: [ chat.example.com ]', 'allowedHosts: [ chat.example.org ]'))
+    expect(t.app.reload().ok).toBe(true)
+    expect((await httpRequest(port(), '/', { headers: { Host: host } })).status).toBe(421)
+    expect((await wsUpgrade(port(), { Host: host, Origin: `http://${host}` })).status).toBe(421)
+    expect((await httpRequest(port(), '/', { headers: { Host: `chat.example.org:${port()}` } })).status).toBe(200)
   })
 
   it('warns at start when HTTP listens beyond loopback and no allowedHosts are set', async () => {
