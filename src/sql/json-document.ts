@@ -58,7 +58,7 @@ export function checkJsonDocument(bytes: Uint8Array, maxNesting: number): JsonDo
       } else continue value
     } else if (c === 0x22 /* " */) {
       i = string(bytes, i)
-    } else if (c === 0x2d /* - */ || (c !== undefined && c >= 0x30 && c <= 0x39)) {
+    } else if (c === 0x2d /* - */ || isDigit(c)) {
       i = number(bytes, i)
     } else if (c === 0x74 /* t */) {
       i = literal(bytes, i, TRUE)
