@@ -30,7 +30,8 @@ const STEPS = [
   // Only a keyed event is read by its key: an event stored without one
   // costs no entry there (a query naming a key still uses the index, as
   // key = ? implies key IS NOT NULL). Keyless, a row is about 15 % cheaper
-  // to insert (bench/LIMITS.md, no key index for keyless events).
+  // to insert (bench/LIMITS.md, no key index entry for an event stored
+  // without a key).
   `DROP INDEX store_events_by_key;
   CREATE INDEX store_events_by_key ON store_events (tbl, key, ts) WHERE key IS NOT NULL;`,
 ]
