@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { prng } from '../test/faults/mqtt-fuzz.js'
 import { IdMap, IdSet } from './id-map.js'
 
 describe('IdMap', () => {
@@ -56,6 +57,38 @@ describe('IdMap', () => {
     expect(map.size).toBe(64)
     expect([...map.keys()]).toEqual(live)
     expect(map.get(100_000)).toEqual({ id: 100_000 })
+  })
+
+  it('agrees with a Map over random additions, replacements and deletions, colliding ids among them', () => {
+    const random = prng(20261205)
+    const map = new IdMap<number>()
+    const reference = new Map<number, number>()
+    // Ids that share their low 32 bits share a home slot: they collide.
+    const pool = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? i * 2 ** 32 + 7 : i % 3 === 1 ? i : Math.floor(random() * 2 ** 53)))
+    for (let step = 0; step < 50_000; step++) {
+      const id = pool[Math.floor(random() * pool.length)]!
+      // Phases that grow the map past several doublings, then shrink it back.
+      const adding = Math.floor(step / 5000) % 2 === 0 ? random() < 0.7 : random() < 0.3
+      if (adding) {
+        map.set(id, step)
+        reference.set(id, step)
+      } else {
+        expect(map.delete(id)).toBe(reference.delete(id))
+      }
+      expect(map.size).toBe(reference.size)
+      const probe = pool[Math.floor(random() * pool.length)]!
+      expect(map.has(probe)).toBe(reference.has(probe))
+      expect(map.get(probe)).toBe(reference.get(probe))
+    }
+    const ids = [...reference.keys()].sort((a, b) => a - b)
+    expect([...map.keys()]).toEqual(ids)
+    expect([...map.values()]).toEqual(ids.map((id) => reference.get(id)))
+  })
+
+  it('refuses an id that is not a safe integer', () => {
+    const map = new IdMap<string>()
+    for (const id of [Number.NaN, 1.5, 2 ** 53, Infinity]) expect(() => map.set(id, 'x')).toThrow(RangeError)
+    expect(map.size).toBe(0)
   })
 })
 

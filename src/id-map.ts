@@ -13,15 +13,26 @@
  * function pool's and the outbox's maps this held every invocation's
  * objects: 1.2 MB promoted at each scavenge and a full collection about
  * every 300 ms under the benchmark's function deliveries (bench/LIMITS.md,
- * Functions). An object whose keys are array indices keeps them in a number
- * dictionary, whose replaced tables link to nothing.
+ * Functions).
  *
- * Ids are integers from 0 to 2^32 - 2; others work, more slowly, as
- * named properties. Iteration is in ascending order of id, which is the
- * order of insertion for ids handed out in sequence.
+ * So the table is this class's own: open addressing with linear probing,
+ * ids in a Float64Array, values in an array beside it, a deleted entry's
+ * slot emptied at once (its run of followers shifted back, so no marker is
+ * left), and a table replaced only when it doubles or halves. Ids handed
+ * out in sequence never collide while the ids in the map span less than
+ * its capacity (see `hash`). An object whose keys are array indices, which
+ * this replaced, kept them in a number dictionary: 0.36 µs a set and
+ * delete with 8 or 64 ids in the map, against 0.02 here (and 0.07 for a
+ * Map).
+ *
+ * Ids are safe integers (0 to 2^53). Iteration is in ascending order of
+ * id, which is the order of insertion for ids handed out in sequence; it
+ * goes over the ids there were when it began.
  */
 export class IdMap<V> {
-  #entries: Record<number, V> = Object.create(null) as Record<number, V>
+  #keys = emptyKeys(MIN_CAPACITY)
+  #values: Array<V | undefined> = new Array<V | undefined>(MIN_CAPACITY).fill(undefined)
+  #mask = MIN_CAPACITY - 1
   #size = 0
 
   get size(): number {
@@ -29,33 +40,120 @@ export class IdMap<V> {
   }
 
   get(id: number): V | undefined {
-    return this.#entries[id]
+    const slot = this.#find(id)
+    return slot === -1 ? undefined : this.#values[slot]
   }
 
   has(id: number): boolean {
-    return id in this.#entries
+    return this.#find(id) !== -1
   }
 
   set(id: number, value: V): this {
-    if (!(id in this.#entries)) this.#size++
-    this.#entries[id] = value
+    if (!Number.isSafeInteger(id)) throw new RangeError(`an IdMap's ids are safe integers, not ${id}`)
+    const keys = this.#keys
+    let slot = hash(id) & this.#mask
+    for (;;) {
+      const key = keys[slot]!
+      if (key === id) {
+        this.#values[slot] = value
+        return this
+      }
+      if (key !== key) break
+      slot = (slot + 1) & this.#mask
+    }
+    keys[slot] = id
+    this.#values[slot] = value
+    // At most half full: runs stay short, and a missing id's probe soon meets an empty slot.
+    if (++this.#size * 2 > keys.length) this.#resize(keys.length * 2)
     return this
   }
 
   delete(id: number): boolean {
-    if (!(id in this.#entries)) return false
-    delete this.#entries[id]
-    this.#size--
+    let hole = this.#find(id)
+    if (hole === -1) return false
+    const keys = this.#keys
+    const values = this.#values
+    const mask = this.#mask
+    // Backward-shift deletion: each follower in the run whose home slot is
+    // not between the hole and itself moves into the hole, so that every
+    // probe still reaches its id without passing an empty slot.
+    for (let slot = (hole + 1) & mask; ; slot = (slot + 1) & mask) {
+      const key = keys[slot]!
+      if (key !== key) break
+      const home = hash(key) & mask
+      if (((slot - home) & mask) >= ((slot - hole) & mask)) {
+        keys[hole] = key
+        values[hole] = values[slot]
+        hole = slot
+      }
+    }
+    keys[hole] = NaN
+    values[hole] = undefined
+    if (--this.#size * 8 < keys.length && keys.length > MIN_CAPACITY) this.#resize(keys.length / 2)
     return true
   }
 
   *keys(): IterableIterator<number> {
-    for (const key in this.#entries) yield Number(key)
+    yield* this.#sortedIds()
   }
 
   *values(): IterableIterator<V> {
-    for (const key in this.#entries) yield this.#entries[key as unknown as number] as V
+    for (const id of this.#sortedIds()) {
+      const slot = this.#find(id)
+      if (slot !== -1) yield this.#values[slot] as V
+    }
   }
+
+  /** The slot holding `id`, or -1. */
+  #find(id: number): number {
+    const keys = this.#keys
+    for (let slot = hash(id) & this.#mask; ; slot = (slot + 1) & this.#mask) {
+      const key = keys[slot]!
+      if (key === id) return slot
+      if (key !== key) return -1
+    }
+  }
+
+  #sortedIds(): number[] {
+    const ids: number[] = []
+    for (const key of this.#keys) if (key === key) ids.push(key)
+    return ids.sort((a, b) => a - b)
+  }
+
+  #resize(capacity: number): void {
+    const keys = this.#keys
+    const values = this.#values
+    this.#keys = emptyKeys(capacity)
+    this.#values = new Array<V | undefined>(capacity).fill(undefined)
+    this.#mask = capacity - 1
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      if (key !== key) continue
+      let slot = hash(key) & this.#mask
+      while (this.#keys[slot] === this.#keys[slot]) slot = (slot + 1) & this.#mask
+      this.#keys[slot] = key
+      this.#values[slot] = values[i]
+    }
+  }
+}
+
+/** A power of two. */
+const MIN_CAPACITY = 16
+
+/** An empty slot holds NaN, which is no id (and equal to nothing, itself included). */
+function emptyKeys(capacity: number): Float64Array {
+  return new Float64Array(capacity).fill(NaN)
+}
+
+/**
+ * The id's low 32 bits times the golden ratio's (Fibonacci hashing). Ids
+ * in sequence land a fixed stride apart, spread evenly over the table:
+ * runs of filled slots stay short, and so does a deletion's walk to the
+ * end of its run. Ids in consecutive slots would never collide, but would
+ * fill one run as long as the map, walked at every deletion.
+ */
+function hash(id: number): number {
+  return Math.imul(id, 0x9e3779b1)
 }
 
 /** A set of whole-number ids, for the same churn as IdMap (which says why). */
