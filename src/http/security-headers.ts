@@ -32,19 +32,19 @@ function policy(host: string | undefined): string {
 }
 
 /**
- * Sets the security headers on every answer, errors and refusals included.
+ * Sets the security headers on the answer to `req`, whatever it turns out
+ * to be: the server calls this first thing for every request (server.ts),
+ * and Fastify keeps a reply's headers through errors and refusals.
  * `nosniff`: a browser takes each file as the type it is served with, never
  * runs a JSON answer (a stored event, a function's result) as a script or
  * page. `no-referrer`: following a link out of the chat tells the other site
  * neither the room (the path) nor this server's name; nothing here reads
  * a Referer.
  */
-export function securityHeaders(req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void): void {
+export function securityHeaders(req: FastifyRequest, reply: FastifyReply): void {
   reply.header('content-security-policy', policyFor(req.headers.host))
   reply.header('x-content-type-options', 'nosniff')
   reply.header('referrer-policy', 'no-referrer')
-  // A hook that calls back rather than returning a promise: nothing here waits.
-  done(null, payload)
 }
 
 /** The policy for the last Host header seen, kept: clients send the same one with every request. */

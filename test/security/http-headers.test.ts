@@ -37,6 +37,11 @@ describe('security headers', () => {
       expect(headers['x-content-type-options'], path).toBe('nosniff')
       expect(headers['referrer-policy'], path).toBe('no-referrer')
     }
+    // A body that is not JSON: refused before any handler runs.
+    const malformed = await httpRequest(port, '/api/functions/any/invoke', { method: 'POST', headers: { Host: `localhost:${port}`, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{"event":' })
+    expect(malformed.status).toBe(400)
+    expect(directives(malformed.headers['content-security-policy'])['frame-ancestors']).toBe("'self'")
+    expect(malformed.headers['referrer-policy']).toBe('no-referrer')
     const refused = await httpRequest(port, '/', { headers: { Host: `evil.example:${port}` } })
     expect(refused.status).toBe(421)
     expect(directives(refused.headers['content-security-policy'])['frame-ancestors']).toBe("'self'")
