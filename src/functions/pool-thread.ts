@@ -101,8 +101,8 @@ export class PoolThread {
     return !this.#ended && (this.given.size === 0 || (this.owner === owner && this.given.size < room))
   }
 
-  give(task: WorkerTask, owner: string): void {
-    this.owner = owner
+  give(task: WorkerTask): void {
+    this.owner = task.owner
     this.given.add(task.id)
     this.#out.send({ task })
   }

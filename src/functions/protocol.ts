@@ -25,6 +25,8 @@ export interface WorkerTask {
   maxExternalMemory: number
   /** How many of this function's invocations the thread may run at once (its config's `concurrency`). */
   concurrency: number
+  /** Whose invocation it is: the function, its module and its variables, as one string. A thread runs one owner's at a time. */
+  owner: string
 }
 
 /** Main → worker. */

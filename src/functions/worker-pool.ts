@@ -69,7 +69,6 @@ export interface InvocationHandlers {
 
 interface Pending {
   task: WorkerTask
-  owner: string
   handlers: InvocationHandlers
   timeout: number
   resolve(result: ResultMessage): void
@@ -135,11 +134,11 @@ export class WorkerPool {
    * WorkerEnded (its thread died under it), or a DataCloneError (an event
    * that cannot be sent to a thread).
    */
-  run(task: Omit<WorkerTask, 'id'>, handlers: InvocationHandlers, options: { timeout: number; owner: string; signal?: AbortSignal | undefined }): Promise<ResultMessage> {
+  run(task: Omit<WorkerTask, 'id' | 'owner'>, handlers: InvocationHandlers, options: { timeout: number; owner: string; signal?: AbortSignal | undefined }): Promise<ResultMessage> {
     if (this.#closing) return Promise.reject(new InvocationStopped('closing'))
     return new Promise<ResultMessage>((resolve, reject) => {
       const id = this.#nextId++
-      const p: Pending = { task: { ...task, id }, owner: options.owner, handlers, timeout: options.timeout, resolve, reject, thread: undefined, timer: undefined, signal: options.signal, onAbort: undefined }
+      const p: Pending = { task: { ...task, id, owner: options.owner }, handlers, timeout: options.timeout, resolve, reject, thread: undefined, timer: undefined, signal: options.signal, onAbort: undefined }
       if (options.signal) {
         p.onAbort = () => this.#stop(p, 'cancel')
         options.signal.addEventListener('abort', p.onAbort, { once: true })
@@ -208,20 +207,20 @@ export class WorkerPool {
       }
       this.#queue.splice(i, 1)
       p.thread = thread
-      thread.give(p.task, p.owner)
+      thread.give(p.task)
       if (thread.waiting > 0 && thread.running.size > 0) this.#scheduleStealCheck()
     }
   }
 
   #pickThread(p: Pending): PoolThread | undefined {
-    const { concurrency } = p.task
+    const { concurrency, owner } = p.task
     let free: PoolThread | undefined
     let behind: PoolThread | undefined
     for (const t of this.#threads) {
       // One of the function's threads where it can begin at once.
-      if (t.given.size > 0 && t.takes(p.owner, concurrency)) return t
-      if (t.given.size === 0 && t.takes(p.owner, 1)) free ??= t
-      else if (t.takes(p.owner, DEPTH * concurrency)) behind ??= t
+      if (t.given.size > 0 && t.takes(owner, concurrency)) return t
+      if (t.given.size === 0 && t.takes(owner, 1)) free ??= t
+      else if (t.takes(owner, DEPTH * concurrency)) behind ??= t
     }
     if (free) return free
     if (this.#threads.size < this.#size) return this.#spawn()

@@ -94,7 +94,7 @@ function startWaiting(): void {
   let started = false
   for (let task = waiting[0]; task; task = waiting[0]) {
     if (running.size >= task.concurrency) break
-    if (running.size > 0 && ownerOf(task) !== environmentOf) break
+    if (running.size > 0 && task.owner !== environmentOf) break
     waiting.shift()
     useEnvironment(task)
     const invocation: Running = { task, nextCall: 1, calls: new Map() }
@@ -175,10 +175,6 @@ const BASE_ENV = { ...process.env } as Readonly<Record<string, string>>
 /** The function whose variables are in force, and what its config gave it. */
 let environmentOf: string | undefined
 
-function ownerOf(task: WorkerTask): string {
-  return `${task.functionName}\0${task.module}\0${JSON.stringify(task.env)}`
-}
-
 /**
  * Puts the invoked function's variables in force. Functions share the
  * workers, so a function's invocation starts from the base and adds its
@@ -187,10 +183,9 @@ function ownerOf(task: WorkerTask): string {
  * other on a thread they keep its environment, as they keep its module.
  */
 function useEnvironment(task: WorkerTask): void {
+  if (task.owner === environmentOf) return
+  environmentOf = task.owner
   const env = task.env
-  const owner = ownerOf(task)
-  if (owner === environmentOf) return
-  environmentOf = owner
   for (const name of Object.keys(process.env)) {
     if (!Object.hasOwn(env, name) && !Object.hasOwn(BASE_ENV, name)) delete process.env[name]
   }
