@@ -70,11 +70,11 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   // Before anything else answers, the page and /api included. The security
   // headers go on first, so that every answer carries them, errors and
   // refusals included: set here rather than in an onSend hook, which ran
-  // for every answer as a hook of its own (about 3 µs a request). Then a
-  // request for a name this server was not given is a page of another site
-  // whose name was rebound to this address (see broker/allowed-hosts.ts).
-  // 421: sent to a server that does not answer for that name
-  // [RFC 9110 §15.5.20].
+  // for every answer as a hook of its own (4 µs a request in a bare
+  // Fastify, bench/LIMITS.md). Then a request for a name this server was
+  // not given is a page of another site whose name was rebound to this
+  // address (see broker/allowed-hosts.ts). 421: sent to a server that does
+  // not answer for that name [RFC 9110 §15.5.20].
   // A hook that calls back rather than returning a promise: nothing here waits.
   app.addHook('onRequest', (req, reply, done) => {
     securityHeaders(req, reply)
