@@ -25,7 +25,7 @@
  * delete with 8 or 64 ids in the map, against 0.02 here (and 0.07 for a
  * Map).
  *
- * Ids are safe integers (0 to 2^53). Iteration is in ascending order of
+ * Ids are safe integers (up to 2^53 - 1). Iteration is in ascending order of
  * id, which is the order of insertion for ids handed out in sequence; it
  * goes over the ids there were when it began.
  */

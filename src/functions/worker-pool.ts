@@ -138,7 +138,7 @@ export class WorkerPool {
     if (this.#closing) return Promise.reject(new InvocationStopped('closing'))
     return new Promise<ResultMessage>((resolve, reject) => {
       const id = this.#nextId++
-      // Written out: \`{ ...task, id }\` took a slow path in V8, about 2 µs an invocation.
+      // Written out: `{ ...task, id }` took a slow path in V8, about 2 µs an invocation.
       const { module, functionName, event, context, env, maxExternalMemory, concurrency } = task
       const full: WorkerTask = { id, owner: options.owner, module, functionName, event, context, env, maxExternalMemory, concurrency }
       const p: Pending = { task: full, handlers, timeout: options.timeout, resolve, reject, thread: undefined, timer: undefined, signal: options.signal, onAbort: undefined }
