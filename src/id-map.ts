@@ -40,38 +40,29 @@ export class IdMap<V> {
   }
 
   get(id: number): V | undefined {
-    const slot = this.#find(id)
-    return slot === -1 ? undefined : this.#values[slot]
+    const slot = this.#slotOf(id)
+    return this.#keys[slot] === id ? this.#values[slot] : undefined
   }
 
   has(id: number): boolean {
-    return this.#find(id) !== -1
+    return this.#keys[this.#slotOf(id)] === id
   }
 
   set(id: number, value: V): this {
     if (!Number.isSafeInteger(id)) throw new RangeError(`an IdMap's ids are safe integers, not ${id}`)
-    const keys = this.#keys
-    let slot = hash(id) & this.#mask
-    for (;;) {
-      const key = keys[slot]!
-      if (key === id) {
-        this.#values[slot] = value
-        return this
-      }
-      if (key !== key) break
-      slot = (slot + 1) & this.#mask
-    }
-    keys[slot] = id
+    const slot = this.#slotOf(id)
     this.#values[slot] = value
+    if (this.#keys[slot] === id) return this
+    this.#keys[slot] = id
     // At most half full: runs stay short, and a missing id's probe soon meets an empty slot.
-    if (++this.#size * 2 > keys.length) this.#resize(keys.length * 2)
+    if (++this.#size * 2 > this.#keys.length) this.#resize(this.#keys.length * 2)
     return this
   }
 
   delete(id: number): boolean {
-    let hole = this.#find(id)
-    if (hole === -1) return false
+    let hole = this.#slotOf(id)
     const keys = this.#keys
+    if (keys[hole] !== id) return false
     const values = this.#values
     const mask = this.#mask
     // Backward-shift deletion: each follower in the run whose home slot is
@@ -99,19 +90,19 @@ export class IdMap<V> {
 
   *values(): IterableIterator<V> {
     for (const id of this.#sortedIds()) {
-      const slot = this.#find(id)
-      if (slot !== -1) yield this.#values[slot] as V
+      const slot = this.#slotOf(id)
+      if (this.#keys[slot] === id) yield this.#values[slot] as V
     }
   }
 
-  /** The slot holding `id`, or -1. */
-  #find(id: number): number {
+  /** The slot that holds `id`, or else the empty slot where it would go. */
+  #slotOf(id: number): number {
     const keys = this.#keys
-    for (let slot = hash(id) & this.#mask; ; slot = (slot + 1) & this.#mask) {
-      const key = keys[slot]!
-      if (key === id) return slot
-      if (key !== key) return -1
-    }
+    const mask = this.#mask
+    let slot = hash(id) & mask
+    // An empty slot holds NaN, the one value not equal to itself.
+    for (let key = keys[slot]!; key !== id && key === key; key = keys[slot]!) slot = (slot + 1) & mask
+    return slot
   }
 
   #sortedIds(): number[] {
@@ -129,8 +120,7 @@ export class IdMap<V> {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!
       if (key !== key) continue
-      let slot = hash(key) & this.#mask
-      while (this.#keys[slot] === this.#keys[slot]) slot = (slot + 1) & this.#mask
+      const slot = this.#slotOf(key)
       this.#keys[slot] = key
       this.#values[slot] = values[i]
     }
