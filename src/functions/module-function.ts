@@ -61,6 +61,7 @@ export class ModuleFunction implements FunctionTarget {
     let outcome: ResultMessage
     try {
       outcome = await pool.run({
+        owner: this.#owner,
         module: this.module,
         functionName: name,
         event,
@@ -68,7 +69,7 @@ export class ModuleFunction implements FunctionTarget {
         env: this.options.env,
         maxExternalMemory: this.options.maxExternalMemory,
         concurrency: this.options.concurrency,
-      }, bridge, { timeout: this.timeout, owner: this.#owner, signal })
+      }, bridge, { timeout: this.timeout, signal })
     } catch (err) {
       throw this.#poolFailure(err)
     }

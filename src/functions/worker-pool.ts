@@ -134,13 +134,13 @@ export class WorkerPool {
    * WorkerEnded (its thread died under it), or a DataCloneError (an event
    * that cannot be sent to a thread).
    */
-  run(task: Omit<WorkerTask, 'id' | 'owner'>, handlers: InvocationHandlers, options: { timeout: number; owner: string; signal?: AbortSignal | undefined }): Promise<ResultMessage> {
+  run(task: Omit<WorkerTask, 'id'>, handlers: InvocationHandlers, options: { timeout: number; signal?: AbortSignal | undefined }): Promise<ResultMessage> {
     if (this.#closing) return Promise.reject(new InvocationStopped('closing'))
     return new Promise<ResultMessage>((resolve, reject) => {
       const id = this.#nextId++
       // Written out: `{ ...task, id }` took a slow path in V8, about 2 µs an invocation.
-      const { module, functionName, event, context, env, maxExternalMemory, concurrency } = task
-      const full: WorkerTask = { id, owner: options.owner, module, functionName, event, context, env, maxExternalMemory, concurrency }
+      const { owner, module, functionName, event, context, env, maxExternalMemory, concurrency } = task
+      const full: WorkerTask = { id, owner, module, functionName, event, context, env, maxExternalMemory, concurrency }
       const p: Pending = { task: full, handlers, timeout: options.timeout, resolve, reject, thread: undefined, timer: undefined, signal: options.signal, onAbort: undefined }
       if (options.signal) {
         p.onAbort = () => this.#stop(p, 'cancel')
