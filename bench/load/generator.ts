@@ -1,5 +1,6 @@
 /**
- * The load generator process: `node --import tsx bench/load/generator.ts '<job JSON>'`.
+ * The load generator process: `node bench/.generator-build/load/generator.js '<job JSON>'`,
+ * compiled from here by load/run-generator.ts.
  * It runs apart from the harness so it can be pinned to its own core, and
  * prints its result as the last line of stdout: `{"result": ...}` or
  * `{"error": "..."}`.
@@ -22,7 +23,7 @@ function run(job: LoadJob): Promise<LoadResult> {
 
 const job = JSON.parse(process.argv[2] ?? 'null') as LoadJob | null
 if (!job) {
-  process.stderr.write('usage: generator.ts <job JSON>\n')
+  process.stderr.write('usage: generator.js <job JSON>\n')
   process.exit(2)
 }
 

@@ -1,10 +1,35 @@
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { spawnPinned, stopProcess } from '../lib/child-processes.js'
 import type { LoadJob, LoadResult } from './job.js'
 
-const GENERATOR = fileURLToPath(new URL('./generator.ts', import.meta.url))
+const TSCONFIG = fileURLToPath(new URL('./tsconfig.json', import.meta.url))
+const GENERATOR = fileURLToPath(new URL('../.generator-build/load/generator.js', import.meta.url))
 /** The core the generator runs on; brokers run on the other (peers/peer.ts). */
 export const GENERATOR_CPU = 1
+
+/**
+ * Extra Node.js options for the load generator, from
+ * `BENCH_GENERATOR_NODE_OPTIONS`: `--cpu-prof --cpu-prof-dir=/tmp/prof`, or
+ * `--import <abs path of tools/tail-probe.mjs>` with BENCH_TRACE_DIR, to see
+ * what the generator's own pauses are.
+ */
+const GENERATOR_NODE_OPTIONS: string[] = (process.env.BENCH_GENERATOR_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)
+
+/**
+ * The generator runs compiled, not through tsx: tsx's module hooks run on a
+ * thread of their own, whose isolate, idle once the modules are loaded, is
+ * collected by V8's memory reducer some seconds later, in the middle of the
+ * measured window, on the generator's one core (bench/LIMITS.md, tail
+ * latency). Compiled once per harness process, from this checkout.
+ */
+let compiled: string | undefined
+function generatorScript(root: string): string {
+  if (compiled) return compiled
+  const result = spawnSync('npx', ['tsc', '-p', TSCONFIG], { cwd: root, encoding: 'utf8', timeout: 120_000 })
+  if (result.status !== 0) throw new Error(`the load generator did not compile: ${`${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n')[0] ?? `exit ${result.status}`}`)
+  return (compiled = GENERATOR)
+}
 
 /** How long a job may take before the generator is killed: its own phases plus start-up and connecting. */
 function limitMs(job: LoadJob): number {
@@ -17,10 +42,11 @@ function limitMs(job: LoadJob): number {
 
 /** Runs one job in a generator process pinned to its own core and returns its result. */
 export async function runGenerator(job: LoadJob, root: string): Promise<LoadResult> {
+  const script = generatorScript(root)
   const spawned = spawnPinned({
     cpu: GENERATOR_CPU,
     command: process.execPath,
-    args: ['--import', 'tsx', GENERATOR, JSON.stringify(job)],
+    args: [...GENERATOR_NODE_OPTIONS, script, JSON.stringify(job)],
     cwd: root,
   })
   const limit = limitMs(job)
