@@ -36,8 +36,14 @@ async function largestYoungGeneration(nodeFlags: string[] = [], env: Record<stri
 const MB = 1024 * 1024
 
 it('lets the young generation grow to its bound and no further', async () => {
-  // Two semi-spaces of 4 MB.
-  expect(await largestYoungGeneration()).toBe(8 * MB)
+  // Two semi-spaces of at most 4 MB. Each growth doubles a semi-space, from
+  // 1 MB, so it ends at 4; but V8 shrinks the young generation of an isolate
+  // that allocates slowly, as one does on a busy machine, to a size of its
+  // own (1.25 MB was seen), and doubling from there stops short of the
+  // bound: 2.5 MB. Past 2 MB, whatever the size it starts again from.
+  const largest = await largestYoungGeneration()
+  expect(largest).toBeLessThanOrEqual(8 * MB)
+  expect(largest).toBeGreaterThan(4 * MB)
 }, 60_000)
 
 it('lets V8 grow the young generation as it would once a worker thread has started', async () => {
