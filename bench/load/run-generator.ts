@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { spawnPinned, stopProcess } from '../lib/child-processes.js'
+import { buildError } from '../peers/switchyard-build.js'
 import type { LoadJob, LoadResult } from './job.js'
 
 const TSCONFIG = fileURLToPath(new URL('./tsconfig.json', import.meta.url))
@@ -23,12 +24,14 @@ const GENERATOR_NODE_OPTIONS: string[] = (process.env.BENCH_GENERATOR_NODE_OPTIO
  * measured window, on the generator's one core (bench/LIMITS.md, tail
  * latency). Compiled once per harness process, from this checkout.
  */
-let compiled: string | undefined
+let compiled = false
 function generatorScript(root: string): string {
-  if (compiled) return compiled
-  const result = spawnSync('npx', ['tsc', '-p', TSCONFIG], { cwd: root, encoding: 'utf8', timeout: 120_000 })
-  if (result.status !== 0) throw new Error(`the load generator did not compile: ${`${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n')[0] ?? `exit ${result.status}`}`)
-  return (compiled = GENERATOR)
+  if (!compiled) {
+    const result = spawnSync('npx', ['tsc', '-p', TSCONFIG], { cwd: root, encoding: 'utf8', timeout: 120_000 })
+    if (result.status !== 0) throw new Error(`the load generator did not compile: ${buildError(result.stdout ?? '', result.stderr ?? '', result.status)}`)
+    compiled = true
+  }
+  return GENERATOR
 }
 
 /** How long a job may take before the generator is killed: its own phases plus start-up and connecting. */

@@ -23,7 +23,7 @@ export function buildSwitchyard(root: string, snapshotDir: string): SwitchyardBu
 }
 
 /** The first error tsc printed, and how many there were. */
-function buildError(stdout: string, stderr: string, status: number | null): string {
+export function buildError(stdout: string, stderr: string, status: number | null): string {
   const firstError = `${stdout}\n${stderr}`.split('\n').find((l) => l.includes('error')) ?? `exit ${status}`
   const errors = stdout.split('\n').filter((l) => l.includes('error TS')).length
   return `${errors > 1 ? `${errors} errors, the first: ` : ''}${firstError.trim()}`

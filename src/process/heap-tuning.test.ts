@@ -40,7 +40,7 @@ it('lets the young generation grow to its bound and no further', async () => {
   // 1 MB, so it ends at 4; but V8 shrinks the young generation of an isolate
   // that allocates slowly, as one does on a busy machine, to a size of its
   // own (1.25 MB was seen), and doubling from there stops short of the
-  // bound: 2.5 MB. Past 2 MB, whatever the size it starts again from.
+  // bound (2.5 MB). From any size it may restart from, it ends above 2 MB.
   const largest = await largestYoungGeneration()
   expect(largest).toBeLessThanOrEqual(8 * MB)
   expect(largest).toBeGreaterThan(4 * MB)
