@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { spawnPinned, stopProcess } from '../lib/child-processes.js'
-import { buildError } from '../peers/switchyard-build.js'
+import { compileTypeScript } from '../peers/switchyard-build.js'
 import type { LoadJob, LoadResult } from './job.js'
 
 const TSCONFIG = fileURLToPath(new URL('./tsconfig.json', import.meta.url))
@@ -27,8 +26,8 @@ const GENERATOR_NODE_OPTIONS: string[] = (process.env.BENCH_GENERATOR_NODE_OPTIO
 let compiled = false
 function generatorScript(root: string): string {
   if (!compiled) {
-    const result = spawnSync('npx', ['tsc', '-p', TSCONFIG], { cwd: root, encoding: 'utf8', timeout: 120_000 })
-    if (result.status !== 0) throw new Error(`the load generator did not compile: ${buildError(result.stdout ?? '', result.stderr ?? '', result.status)}`)
+    const error = compileTypeScript(root, TSCONFIG)
+    if (error !== undefined) throw new Error(`the load generator did not compile: ${error}`)
     compiled = true
   }
   return GENERATOR

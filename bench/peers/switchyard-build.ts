@@ -15,15 +15,21 @@ export type SwitchyardBuild = { dir: string } | { failure: string }
  * where `node_modules` still resolves from (below `root`).
  */
 export function buildSwitchyard(root: string, snapshotDir: string): SwitchyardBuild {
-  const result = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8', timeout: BUILD_TIMEOUT_MS })
-  if (result.status !== 0) return { failure: `the build failed: ${buildError(result.stdout ?? '', result.stderr ?? '', result.status)}` }
+  const error = compileTypeScript(root, 'tsconfig.build.json')
+  if (error !== undefined) return { failure: `the build failed: ${error}` }
   rmSync(snapshotDir, { recursive: true, force: true })
   for (const part of ['bin', 'dist', 'web', 'package.json']) cpSync(join(root, part), join(snapshotDir, part), { recursive: true })
   return { dir: snapshotDir }
 }
 
+/** `npx tsc -p <project>` in `root`: undefined when it compiled, else its first error and how many there were. */
+export function compileTypeScript(root: string, project: string): string | undefined {
+  const result = spawnSync('npx', ['tsc', '-p', project], { cwd: root, encoding: 'utf8', timeout: BUILD_TIMEOUT_MS })
+  return result.status === 0 ? undefined : buildError(result.stdout ?? '', result.stderr ?? '', result.status)
+}
+
 /** The first error tsc printed, and how many there were. */
-export function buildError(stdout: string, stderr: string, status: number | null): string {
+function buildError(stdout: string, stderr: string, status: number | null): string {
   const firstError = `${stdout}\n${stderr}`.split('\n').find((l) => l.includes('error')) ?? `exit ${status}`
   const errors = stdout.split('\n').filter((l) => l.includes('error TS')).length
   return `${errors > 1 ? `${errors} errors, the first: ` : ''}${firstError.trim()}`
