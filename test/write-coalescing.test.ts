@@ -1,3 +1,4 @@
+import type { Client } from 'aedes'
 import { readFileSync } from 'node:fs'
 import { connect as connectTcp } from 'node:net'
 import mqttPacket from 'mqtt-packet'
@@ -39,9 +40,9 @@ function publishes(n: number, bytes: number): mqttPacket.IPublishPacket[] {
   }))
 }
 
-async function subscriber(): Promise<Inbox> {
+async function subscriber(options: { qos?: 0 | 1 } = {}): Promise<Inbox> {
   const { client, inbox } = await f.connectWithInbox()
-  await client.subscribeAsync('burst/#', { qos: 0 })
+  await client.subscribeAsync('burst/#', { qos: options.qos ?? 0 })
   return inbox
 }
 
@@ -61,6 +62,38 @@ describe('write coalescing', () => {
     expect(writes).toBeLessThan(100)
     for (const inbox of inboxes) expect(inbox.messages.map((m) => Number.parseInt(m.payload, 10))).toEqual([...Array(n).keys()])
   })
+
+  for (const qos of [0, 1] as const) {
+    it(`writes the deliveries of a burst of QoS ${qos} publishes as it routes them, not each in an immediate after the last`, async () => {
+      const t = await f.start()
+      const aedes = t.app.broker.aedes
+      const ready = new Promise<Client>((resolve) => aedes.once('clientReady', resolve))
+      const inbox = await subscriber({ qos })
+      // A listener of the broker's own, beside the subscriber's: the router
+      // calls both as it routes each publish.
+      let routed = 0
+      await new Promise<void>((resolve) => aedes.subscribe('burst/#', (_packet, cb) => (routed++, cb()), resolve))
+      const conn = (await ready).conn as unknown as { _writev: (...args: unknown[]) => void }
+      const routedAtWrites: number[] = []
+      const writev = conn._writev
+      conn._writev = function (this: unknown, ...args: unknown[]) {
+        routedAtWrites.push(routed)
+        return writev.apply(this, args)
+      }
+      const publisher = await rawPublisher(t.addresses.mqtt.port)
+      // About 61 KB: one read, routed in one turn (fewer publishes than
+      // Aedes' emitter takes at once).
+      const n = 60
+      publisher.burst(publishes(n, 1000).map((p, i) => (qos ? { ...p, qos, messageId: i + 1 } : p)))
+      await inbox.count(n)
+      expect(inbox.messages.map((m) => Number.parseInt(m.payload, 10))).toEqual([...Array(n).keys()])
+      // The socket is flushed each time it holds half its high-water mark
+      // (8 KB, some 8 deliveries), which it reaches while the burst is
+      // routed. Written in immediates, nothing was written before the last
+      // publish had been routed.
+      expect(routedAtWrites[0]).toBeLessThan(n / 2)
+    })
+  }
 
   it('flushes a batch larger than half the socket buffer as it grows, so that corking never makes a write wait', async () => {
     const t = await f.start()

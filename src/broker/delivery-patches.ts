@@ -2,7 +2,7 @@ import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type { Writable } from 'node:stream'
 import type { SessionStore } from '../storage/session-store.js'
 import { topicMatches } from '../topics/match.js'
-import { connackSent, deliverAtQoS, deliveries, replaceDeliveries, replaceWaitForDrain, subscriptionsOf, turnOffDedupe, waitForDrain, type Deliver, type DrainCallback } from './internals/index.js'
+import { canDeliverNow, connackSent, deliverAtQoS, deliverNow, deliveries, replaceDeliveries, replaceWaitForDrain, subscriptionsOf, turnOffDedupe, waitForDrain, type Deliver, type DrainCallback } from './internals/index.js'
 import { RecentPackets } from './recent-packets.js'
 import { SlowSubscriber, type SlowSubscriberDeps } from './slow-subscriber.js'
 import { WriteCoalescer, type Outlet } from './write-coalescing.js'
@@ -34,7 +34,8 @@ import { WriteCoalescer, type Outlet } from './write-coalescing.js'
  *
  * 4. The deliveries of one event-loop turn to a subscriber leave in one
  *    socket write (over WebSocket, one frame), not one each (see
- *    WriteCoalescer).
+ *    WriteCoalescer), and a live message for a clean session is written as
+ *    it is routed, not in an immediate of its own (see deliverNow).
  */
 export function patchClientDelivery(broker: Aedes, deps: DeliveryDeps): void {
   const handle = broker.handle
@@ -118,6 +119,13 @@ class ClientDelivery {
   #slow: SlowSubscriber | undefined
   #seen: RecentPackets | undefined
   #asGranted: Deliver | undefined
+  /**
+   * Deliveries handed to a function that writes in a later turn (Aedes' own,
+   * deliverAtQoS) whose callbacks have not run: a message written now would
+   * overtake them. (The slow subscriber's queue keeps its own order: see
+   * SlowSubscriber.waiting.)
+   */
+  #later = 0
 
   constructor(
     private readonly client: Client,
@@ -130,13 +138,14 @@ class ClientDelivery {
   /** A delivery through one of the client's subscriptions (`0`, `qos`), or a shared subscription's copy. */
   deliver(packet: AedesPublishPacket, cb: () => void, path: Path): void {
     if (!this.#released && !connackSent(this.client) && this.#hold(packet, cb, path)) return
+    // Held before it is written: a write made now goes into the held socket.
+    if (this.#outlet === undefined) this.#outlet = this.shared.coalescer.outlet(this.client.conn as Writable) ?? null
+    if (this.#outlet) this.shared.coalescer.hold(this.#outlet)
     if (path === 'qos') this.#viaQoS(packet, cb)
     else if (path === '0') this.#via0(packet, cb)
     // A shared subscription's copy is its own: no other subscription changes it.
-    else if (packet.qos === 0) this.#flowing(packet, cb, this.own0)
-    else this.#flowing(packet, cb, this.#deliverAsGranted())
-    if (this.#outlet === undefined) this.#outlet = this.shared.coalescer.outlet(this.client.conn as Writable) ?? null
-    if (this.#outlet) this.shared.coalescer.hold(this.#outlet)
+    else if (packet.qos === 0) this.#flowing(packet, cb, this.own0, true)
+    else this.#flowing(packet, cb, this.#deliverAsGranted(), false)
   }
 
   /** The CONNACK is written: what was held goes out, in order. */
@@ -169,14 +178,29 @@ class ClientDelivery {
     return true
   }
 
-  // Live messages go through Aedes' own delivery while the socket takes them,
-  // and queue behind it once it is full. Retained ones on SUBSCRIBE (`retain`
-  // set) keep Aedes' back-pressure.
-  #flowing(packet: AedesPublishPacket, cb: () => void, deliver: Deliver): void {
+  // Live messages go through Aedes' own delivery while the socket takes them
+  // (written now, for a clean session, when nothing written later is still
+  // on its way: `aedes` says that `deliver` is Aedes' own delivery, which
+  // deliverNow does), and queue behind it once it is full. Retained ones on
+  // SUBSCRIBE (`retain` set) keep Aedes' back-pressure.
+  #flowing(packet: AedesPublishPacket, cb: () => void, deliver: Deliver, aedes: boolean): void {
     const conn = this.client.conn as Writable
-    if (packet.retain || (!this.#slow?.waiting && !conn.writableNeedDrain)) return deliver(packet, cb)
+    if (packet.retain || (!this.#slow?.waiting && !conn.writableNeedDrain)) {
+      if (aedes && !packet.retain && this.#later === 0 && canDeliverNow(this.client)) return deliverNow(this.client, packet, cb)
+      return deliver(packet, this.#counted(cb))
+    }
     this.#slow ??= new SlowSubscriber(conn, () => this.client.id, this.shared.deps)
     this.#slow.hold(packet, cb, deliver)
+  }
+
+  /** `cb`, counted in #later until it runs; a persistent session never writes now, and counts nothing. */
+  #counted(cb: () => void): () => void {
+    if (!this.client.clean) return cb
+    this.#later++
+    return () => {
+      this.#later--
+      cb()
+    }
   }
 
   #deliverAsGranted(): Deliver {
@@ -200,12 +224,12 @@ class ClientDelivery {
     if (granted !== undefined && packet.qos > granted) packet.qos = granted as 0 | 1 | 2
     // Aedes' own QoS path hands QoS 0 to client.deliver0, which is now the
     // function that would take it for a repeat: go to Aedes' own directly.
-    if (packet.qos === 0) return this.#flowing(packet, cb, this.own0)
+    if (packet.qos === 0) return this.#flowing(packet, cb, this.own0, true)
     // Aedes would lower this to the QoS of a subscription whose filter is
     // exactly the topic name, granted lower than a wildcard one beside it.
     const exact = subscriptionsOf(client)[packet.topic]
-    if (exact && exact.qos < packet.qos) return this.#flowing(packet, cb, this.#deliverAsGranted())
-    this.#flowing(packet, cb, this.ownQoS)
+    if (exact && exact.qos < packet.qos) return this.#flowing(packet, cb, this.#deliverAsGranted(), false)
+    this.#flowing(packet, cb, this.ownQoS, true)
   }
 
   #via0(packet: AedesPublishPacket, cb: () => void): void {
@@ -215,7 +239,7 @@ class ClientDelivery {
       setImmediate(cb)
       return
     }
-    this.#flowing(packet, cb, this.own0)
+    this.#flowing(packet, cb, this.own0, true)
   }
 }
 

@@ -45,9 +45,12 @@ export class SlowSubscriber {
     private readonly deps: SlowSubscriberDeps,
   ) {}
 
-  /** True while messages wait: every live message must then queue behind them, to keep the order. */
+  /**
+   * True while messages wait, or the last of them is still being written:
+   * every live message must then queue behind them, to keep the order.
+   */
   get waiting(): boolean {
-    return this.#held.length > 0
+    return this.#flushing
   }
 
   /** Queues a message for later, or drops it, and lets the emitter go on. */

@@ -60,6 +60,14 @@ async function secondDeliveryInALongTurn(stream: Writable, firstBytes: number, s
   await late
 }
 
+/**
+ * Resolves after the uncork that hold() places: it is queued as an immediate
+ * on the tick after the callback that held, and this one behind it.
+ */
+function afterTheUncork(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(() => setImmediate(resolve)))
+}
+
 describe('WriteCoalescer', () => {
   it('holds the writes of a batch until its last one is written, then sends them together', async () => {
     const { near, received } = await socketPair()
@@ -145,6 +153,61 @@ describe('WriteCoalescer', () => {
     await new Promise((r) => setImmediate(r))
     // Corked no more: what the peer reads next is sent when it can be.
     expect(stuck.writableCorked).toBe(0)
+  })
+
+  it('flushes before a write would pass the high-water mark when a turn writes its packets at once, each holding a cork level', async () => {
+    const { near } = await socketPair()
+    const coalescer = new WriteCoalescer()
+    const outlet = coalescer.outlet(near)!
+    const results: Array<{ ok: boolean; buffered: number }> = []
+    for (let i = 0; i < 40; i++) {
+      coalescer.hold(outlet)
+      const ok = mqttPacket.writeToStream(publish(1000), near)
+      results.push({ ok, buffered: near.writableLength })
+    }
+    // Each packet's cork is let go only on the next tick: 40 levels and the coalescer's.
+    expect(near.writableCorked).toBe(41)
+    expect(results.every((r) => r.ok)).toBe(true)
+    expect(Math.max(...results.map((r) => r.buffered))).toBeLessThan(near.writableHighWaterMark)
+    await afterTheUncork()
+    expect(near.writableCorked).toBe(0)
+    expect(near.writableLength).toBe(0)
+  })
+
+  it('sends what it has held for the bound when the next delivery comes in the same long turn, and holds that one', async () => {
+    const { near, received } = await socketPair()
+    const coalescer = new WriteCoalescer(5)
+    const outlet = coalescer.outlet(near)!
+    coalescer.hold(outlet)
+    mqttPacket.writeToStream(publish(10), near)
+    const until = performance.now() + 6
+    while (performance.now() < until);
+    coalescer.hold(outlet)
+    // The first packet is sent, its cork level and the coalescer's kept.
+    expect(near.writableLength).toBe(0)
+    expect(near.writableCorked).toBe(2)
+    mqttPacket.writeToStream(publish(20), near)
+    expect(near.writableLength).toBe(size(20))
+    await new Promise((r) => process.nextTick(r))
+    // The packets' own uncorks have run: the second waits for the coalescer's.
+    expect(near.writableCorked).toBe(1)
+    expect(near.writableLength).toBe(size(20))
+    await afterTheUncork()
+    expect(near.writableCorked).toBe(0)
+    await waitUntil(() => received() >= size(10) + size(20), { interval: 5, what: 'both packets at the other end' })
+  })
+
+  it('holds deliveries handed over within the bound in one turn', async () => {
+    const { near } = await socketPair()
+    const coalescer = new WriteCoalescer(60_000)
+    const outlet = coalescer.outlet(near)!
+    for (let i = 0; i < 20; i++) {
+      coalescer.hold(outlet)
+      mqttPacket.writeToStream(publish(100), near)
+    }
+    expect(near.writableLength).toBe(20 * size(100))
+    await afterTheUncork()
+    expect(near.writableLength).toBe(0)
   })
 
   it('leaves alone a stream that cannot write a batch at once (no _writev)', async () => {

@@ -86,6 +86,10 @@ export class WriteCoalescer {
       outlet.corked = true
       outlet.since = performance.now()
       this.#corked.push(outlet)
+    } else if (outlet.conn.writableLength > 0) {
+      // A long turn (a burst of publishes read at once) sends as it goes.
+      const now = performance.now()
+      if (now - outlet.since >= this.maxHoldMs) sendHeld(outlet, now)
     }
     if (!this.#placing) {
       this.#placing = true
@@ -108,16 +112,7 @@ export class WriteCoalescer {
       const outlet = corked[i]!
       if (outlet.stamp > upTo) {
         corked[kept++] = outlet
-        if (now - outlet.since >= this.maxHoldMs && outlet.conn.writableLength > 0) {
-          // Sent now; corked again at once for the delivery still to be
-          // written. Not corked in between, so that the cork that flushes
-          // first (outlet()) sees this cork as the first and adds no level.
-          outlet.corked = false
-          outlet.conn.uncork()
-          outlet.conn.cork()
-          outlet.corked = true
-          outlet.since = now
-        }
+        if (now - outlet.since >= this.maxHoldMs && outlet.conn.writableLength > 0) sendHeld(outlet, now)
         continue
       }
       outlet.corked = false
@@ -125,4 +120,21 @@ export class WriteCoalescer {
     }
     corked.length = kept
   }
+}
+
+/**
+ * Sends what a held socket holds and holds it again, for the deliveries
+ * still to be written. Every cork level is let go, then taken again: each
+ * packet written earlier in this tick holds one until its uncork runs. Not
+ * marked corked in between, so that the cork that flushes first (outlet())
+ * sees these corks as the first and adds no level.
+ */
+function sendHeld(outlet: Outlet, now: number): void {
+  const conn = outlet.conn
+  const levels = conn.writableCorked
+  outlet.corked = false
+  for (let i = 0; i < levels; i++) conn.uncork()
+  for (let i = 0; i < levels; i++) conn.cork()
+  outlet.corked = true
+  outlet.since = now
 }

@@ -23,11 +23,14 @@ interface InternalClient extends Client {
   subscriptions: Record<string, Subscription>
   connackSent: boolean
   connecting: boolean
+  connected: boolean
+  clean: boolean
   errored: boolean
   _disconnected: boolean
   _nextId: number
   /** Removes the listeners of `stream.finished` on the connection's stream. */
   _eos: () => void
+  _onError(err: Error | null | undefined): void
   broker: {
     authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null | undefined
     persistence: { outgoingUpdate(client: Client, packet: AedesPublishPacket): Promise<unknown> }
@@ -156,6 +159,73 @@ export function deliverAtQoS(client: Client, packet: AedesPublishPacket, cb: () 
     c.broker.persistence.outgoingUpdate(client, copy).then(write, write)
   })
 }
+
+/**
+ * Whether deliverNow may send to the client: it is connected and its
+ * session is clean, so a QoS 1/2 copy needs no write to the session store
+ * before it is sent.
+ */
+export function canDeliverNow(client: Client): boolean {
+  const c = internal(client)
+  return c.connected && c.clean
+}
+
+/**
+ * What Aedes' deliver0 (`qos` 0) and deliverQoS do with a message for a
+ * client for which canDeliverNow holds, with the write made now rather than
+ * in an immediate of its own (lib/client.js): the deliveries of a burst of
+ * publishes then reach the socket as each publish is routed, not all after
+ * the last. The rest is Aedes' own: a message the client published with
+ * no-local is not sent back, authorizeForward may drop or change it, a
+ * QoS 1/2 copy takes the client's next message id (lib/qos-packet.js) and is
+ * lowered to the QoS of a subscription whose filter is exactly its topic, a
+ * full socket holds `cb` until it drains (lib/write.js), and an error fails
+ * the connection. `cb` is called in an immediate, as Aedes calls it.
+ */
+export function deliverNow(client: Client, packet: AedesPublishPacket, cb: () => void): void {
+  const c = internal(client)
+  const own = packet as { clientId?: string; nl?: boolean }
+  const forward = own.clientId === c.id && own.nl ? undefined : c.broker.authorizeForward(client, packet)
+  if (!forward) {
+    setImmediate(cb)
+    return
+  }
+  let qos = packet.qos === 0 ? 0 : (forward.qos || 0)
+  let messageId: number | undefined
+  if (packet.qos > 0) {
+    messageId = forward.messageId
+    if (!messageId) {
+      messageId = c._nextId
+      c._nextId = messageId >= 65535 ? 1 : messageId + 1
+    }
+    const exact = c.subscriptions[forward.topic]
+    if (exact && (exact.qos || 0) < qos) qos = exact.qos
+  }
+  const copy = {
+    cmd: 'publish' as const, topic: forward.topic, payload: forward.payload || EMPTY, qos, retain: forward.retain || false, dup: forward.dup || false, messageId,
+  } as AedesPublishPacket
+  // lib/client.js: deliver0 hands the write's error to _onError; deliverQoS
+  // emits it, and _onError is the client's listener.
+  const failed = packet.qos === 0 ? (err: Error) => c._onError(err) : (err: Error) => client.emit('error', err)
+  let written: boolean
+  try {
+    written = mqttPacket.writeToStream(copy, c.conn as Writable)
+  } catch {
+    // lib/write.js, in the immediate that calls back.
+    setImmediate(() => {
+      failed(new Error('packet received not valid'))
+      cb()
+    })
+    return
+  }
+  if (written || c.errored) return void setImmediate(cb)
+  c.waitForDrain((err) => {
+    if (err) failed(err)
+    cb()
+  })
+}
+
+const EMPTY = Buffer.alloc(0)
 
 /**
  * Closes the client when its stream closes, with one listener shared by

@@ -11,7 +11,7 @@
 export { clientsById, handleWithSocket, routerListens, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient, wrapSubscriptions, type ClientPublish, type RouterSubscriptions } from './aedes.js'
 export { checkAedesInternals, EXPECTED_VERSIONS, installedVersions, POINTS, versionDrift, type Versions } from './check.js'
 export {
-  closeWhenStreamCloses, connackSent, deliverAtQoS, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
+  canDeliverNow, closeWhenStreamCloses, connackSent, deliverAtQoS, deliverNow, deliveries, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, sentDisconnect, subscriptionsOf, turnOffDedupe, waitForDrain,
   type Deliver, type DrainCallback, type Subscription,
 } from './client.js'
 export { checkPacketLength, checkPackets, flushBeforeEachPacket, forgetConnect, plainBufferList, type LengthCheck, type PacketChecks, type ParsingPacket } from './mqtt-packet.js'

@@ -225,8 +225,11 @@ export function flushBeforeEachPacket(conn: Writable, flushFirst: (conn: Writabl
   const uncork = conn.uncork
   conn.cork = function corkFlushingFirst(this: Writable) {
     if (flushFirst(this)) {
-      uncork.call(this)
-      cork.call(this)
+      // Every level: each packet written earlier in this tick holds one
+      // until its uncork runs.
+      const levels = this.writableCorked
+      for (let i = 0; i < levels; i++) uncork.call(this)
+      for (let i = 0; i < levels; i++) cork.call(this)
     }
     cork.call(this)
   }
