@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  clientsById, closeWhenStreamCloses, connackSent, deliveries, handleWithSocket, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, routerListens, sentDisconnect,
+  canDeliverNow, clientsById, closeWhenStreamCloses, connackSent, deliverNow, deliveries, handleWithSocket, isDrainTimeout, replaceDeliveries, replaceWaitForDrain, routerListens, sentDisconnect,
   subscriptionsOf, turnOffDedupe, waitForDrain, wrapFinishRegisterClient, wrapPublish, wrapRegisterClient,
 } from './index.js'
 
@@ -221,6 +221,15 @@ describe('Aedes, the instance', () => {
   })
 })
 
+/** A client whose CONNECT Aedes has handled to the end (`clientReady`), not only written the CONNACK of. */
+async function connected(broker: Aedes, clientId: string, clean = true): Promise<Wire> {
+  const wire = new Wire(broker)
+  const ready = new Promise<void>((resolve) => broker.on('clientReady', (client) => client === wire.client && resolve()))
+  wire.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean, keepalive: 0 })
+  await ready
+  return wire
+}
+
 describe('Aedes, the client', () => {
   it('Client#deliver0 and #deliverQoS: a subscription takes the one for its QoS as it stands at SUBSCRIBE, and deliverQoS hands a QoS 0 message to client.deliver0', async () => {
     const broker = await start()
@@ -311,6 +320,56 @@ describe('Aedes, the client', () => {
     await publish(broker, message('a/x', 0))
     await publish(broker, message('b', 0))
     expect((await wire.next('publish') as mqttPacket.IPublishPacket).topic).toBe('b')
+  })
+
+  it('deliverNow writes what Client#deliver0 and #deliverQoS write, at once: the same packet, the next message id, the QoS of a subscription exactly on the topic, nothing that authorizeForward drops', async () => {
+    const broker = await start()
+    broker.authorizeForward = (_client, packet) => (packet.topic === 'dropped' ? null : packet)
+    const wire = await connected(broker, 'subscriber')
+    // As Switchyard runs it: deliverNow has no duplicate check of its own.
+    turnOffDedupe(wire.client)
+    await wire.subscribe([{ topic: 'exact', qos: 0 }])
+    const { deliver0, deliverQoS } = deliveries(wire.client)
+    const through = (deliver: (packet: AedesPublishPacket, cb: () => void) => void, packet: ReturnType<typeof message>) =>
+      new Promise<void>((resolve) => deliver({ ...packet, brokerId: broker.id, brokerCounter: 1 } as AedesPublishPacket, resolve))
+    const sent = [message('zero', 0, 'a'), message('one', 1, 'b'), { ...message('kept', 1, 'c'), retain: true }, message('exact', 1, 'd'), message('dropped', 1, 'e'), message('dropped', 0, 'f')]
+    for (const packet of sent) await through(packet.qos === 0 ? deliver0 : deliverQoS, packet)
+    const publishes = () => wire.received.splice(0).filter((p) => p.cmd === 'publish')
+    const byAedes = publishes()
+    expect(canDeliverNow(wire.client)).toBe(true)
+    for (const packet of sent) {
+      const before = wire.received.length
+      const done = through((p, cb) => deliverNow(wire.client, p, cb), packet)
+      // Written in this turn (mqtt-packet uncorks on the next tick), not in an immediate.
+      await new Promise((resolve) => process.nextTick(resolve))
+      expect(wire.received.length - before).toBe(packet.topic === 'dropped' ? 0 : 1)
+      await done
+    }
+    const byNow = publishes()
+    const ids = (packets: mqttPacket.Packet[]) => packets.map((p) => p.messageId).filter((id) => id !== undefined)
+    const strip = (packets: mqttPacket.Packet[]) => packets.map((p) => ({ ...p, messageId: undefined }))
+    expect(byAedes.map((p) => (p as mqttPacket.IPublishPacket).topic)).toEqual(['zero', 'one', 'kept', 'exact'])
+    expect(strip(byNow)).toEqual(strip(byAedes))
+    expect((byAedes[3] as mqttPacket.IPublishPacket).qos).toBe(0)
+    // The ids go on from where Aedes' left off; the copy lowered to QoS 0
+    // took one too, in both.
+    const [first, second] = ids(byAedes)
+    expect(second).toBe(first! + 1)
+    expect(ids(byNow)).toEqual([second! + 2, second! + 3])
+  })
+
+  it('canDeliverNow: only for a connected client with a clean session', async () => {
+    const broker = await start()
+    const connecting = new Wire(broker)
+    expect(canDeliverNow(connecting.client)).toBe(false)
+    const clean = await connected(broker, 'clean')
+    expect(canDeliverNow(clean.client)).toBe(true)
+    const persistent = await connected(broker, 'persistent', false)
+    expect(canDeliverNow(persistent.client)).toBe(false)
+    const gone = once(broker, 'clientDisconnect')
+    clean.stream.destroy()
+    await gone
+    expect(canDeliverNow(clean.client)).toBe(false)
   })
 
   it('Client#connackSent: false until the CONNACK is written, which the connackSent event follows; true once the CONNECT is handled', async () => {

@@ -36,7 +36,7 @@ function standIn() {
     packet: {},
     error: null,
   })
-  const clientMethods: Record<string, unknown> = { waitForDrain(_done: unknown) {} }
+  const clientMethods: Record<string, unknown> = { waitForDrain(_done: unknown) {}, _onError(_err: unknown) {} }
   const client: Record<string, unknown> = Object.assign(Object.create(clientMethods) as object, {
     deliver0(_packet: unknown, _cb: unknown) {},
     deliverQoS(_packet: unknown, _cb: unknown) {},
@@ -46,6 +46,8 @@ function standIn() {
     _disconnected: false,
     _nextId: 1,
     connecting: false,
+    connected: false,
+    clean: true,
     errored: false,
     _parser: parser,
     _eos() {},

@@ -261,6 +261,9 @@ export const CLIENT_POINTS: readonly Point[] = [
   { name: 'Client#_disconnected', present: ({ client }) => hasOwn(client, '_disconnected', 'boolean') },
   { name: 'Client#_nextId', present: ({ client }) => hasOwn(client, '_nextId', 'number') },
   { name: 'Client#connecting', present: ({ client }) => hasOwn(client, 'connecting', 'boolean') },
+  { name: 'Client#connected', present: ({ client }) => hasOwn(client, 'connected', 'boolean') },
+  { name: 'Client#clean', present: ({ client }) => hasOwn(client, 'clean', 'boolean') },
+  { name: 'Client.prototype._onError(err)', present: ({ client }) => hasMethod(protoOf(client), '_onError', 1) },
   { name: 'Client#errored', present: ({ client }) => hasOwn(client, 'errored', 'boolean') },
   { name: 'Client#_eos() (stream.finished on the connection\'s stream), and Client#conn.client', present: ({ client }) => hasOwn(client, '_eos', 'function') && (client as { conn?: { client?: unknown } }).conn?.client === client },
 ]
