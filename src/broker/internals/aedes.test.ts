@@ -358,6 +358,20 @@ describe('Aedes, the client', () => {
     expect(ids(byNow)).toEqual([second! + 2, second! + 3])
   })
 
+  it('deliverNow calls back in the next check phase, in the order of the deliveries', async () => {
+    const broker = await start()
+    const wire = await connected(broker, 'subscriber')
+    const order: string[] = []
+    for (const topic of ['a', 'b', 'c']) {
+      deliverNow(wire.client, { ...message(topic, 0), brokerId: broker.id, brokerCounter: 1 } as AedesPublishPacket, () => order.push(topic))
+    }
+    await new Promise((resolve) => process.nextTick(resolve))
+    expect(order).toEqual([])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(order).toEqual(['a', 'b', 'c'])
+    expect(wire.topics()).toEqual(['a', 'b', 'c'])
+  })
+
   it('canDeliverNow: only for a connected client with a clean session', async () => {
     const broker = await start()
     const connecting = new Wire(broker)

@@ -180,7 +180,8 @@ export function canDeliverNow(client: Client): boolean {
  * QoS 1/2 copy takes the client's next message id (lib/qos-packet.js) and is
  * lowered to the QoS of a subscription whose filter is exactly its topic, a
  * full socket holds `cb` until it drains (lib/write.js), and an error fails
- * the connection. `cb` is called in an immediate, as Aedes calls it.
+ * the connection. `cb` is called in the next check phase, as Aedes calls
+ * it, in one immediate with the other deliveries' callbacks.
  */
 export function deliverNow(client: Client, packet: AedesPublishPacket, cb: () => void): void {
   const c = internal(client)
@@ -218,7 +219,7 @@ export function deliverNow(client: Client, packet: AedesPublishPacket, cb: () =>
     })
     return
   }
-  if (written || c.errored) return void setImmediate(cb)
+  if (written || c.errored) return callSoon(cb)
   c.waitForDrain((err) => {
     if (err) failed(err)
     cb()
@@ -226,6 +227,31 @@ export function deliverNow(client: Client, packet: AedesPublishPacket, cb: () =>
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * The callbacks of the deliveries written since the last check phase, to be
+ * called in the next, in order: one immediate for all of them, where Aedes
+ * queues one for each (lib/write.js).
+ */
+let due: Array<() => void> = []
+
+function callSoon(cb: () => void): void {
+  if (due.push(cb) === 1) setImmediate(callDue)
+}
+
+function callDue(): void {
+  // A callback may route more publishes (the emitter's next batch, a
+  // publisher's next read): theirs wait for the next immediate.
+  const now = due
+  due = []
+  let i = 0
+  try {
+    for (; i < now.length; i++) now[i]!()
+  } finally {
+    // One that threw does not keep the rest from being called.
+    for (i++; i < now.length; i++) callSoon(now[i]!)
+  }
+}
 
 /**
  * Closes the client when its stream closes, with one listener shared by
