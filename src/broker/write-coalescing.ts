@@ -5,13 +5,15 @@ import { flushBeforeEachPacket } from './internals/index.js'
 /**
  * One subscriber's socket as the coalescer sees it. `stamp` is the epoch of
  * the last delivery handed to Aedes for it; `since`, when what it holds
- * began to wait (performance.now()).
+ * began to wait (performance.now()); `send` sends what it holds and leaves
+ * it corked as deeply as it was.
  */
 export interface Outlet {
   readonly conn: Writable
   stamp: number
   corked: boolean
   since: number
+  send: () => void
 }
 
 /**
@@ -72,9 +74,9 @@ export class WriteCoalescer {
    */
   outlet(conn: Writable): Outlet | undefined {
     if (typeof conn._writev !== 'function') return undefined
-    const outlet: Outlet = { conn, stamp: 0, corked: false, since: 0 }
     const flushAt = conn.writableHighWaterMark / 2
-    flushBeforeEachPacket(conn, (stream) => {
+    const outlet: Outlet = { conn, stamp: 0, corked: false, since: 0, send: noop }
+    outlet.send = flushBeforeEachPacket(conn, (stream) => {
       if (!outlet.corked || stream.writableLength < flushAt) return false
       outlet.since = performance.now()
       return true
@@ -95,7 +97,10 @@ export class WriteCoalescer {
     } else if (outlet.conn.writableLength > 0) {
       // A long turn (a burst of publishes read at once) sends as it goes.
       const now = performance.now()
-      if (now - outlet.since >= this.maxHoldMs) sendHeld(outlet, now)
+      if (now - outlet.since >= this.maxHoldMs) {
+        outlet.send()
+        outlet.since = now
+      }
     }
     if (!this.#placing) {
       this.#placing = true
@@ -118,7 +123,11 @@ export class WriteCoalescer {
       const outlet = corked[i]!
       if (outlet.stamp > upTo) {
         corked[kept++] = outlet
-        if (now - outlet.since >= this.maxHoldMs && outlet.conn.writableLength > 0) sendHeld(outlet, now)
+        if (now - outlet.since >= this.maxHoldMs && outlet.conn.writableLength > 0) {
+          // Sent now, and still held for the delivery to be written.
+          outlet.send()
+          outlet.since = now
+        }
         continue
       }
       outlet.corked = false
@@ -128,19 +137,4 @@ export class WriteCoalescer {
   }
 }
 
-/**
- * Sends what a held socket holds and holds it again, for the deliveries
- * still to be written. Every cork level is let go, then taken again: each
- * packet written earlier in this tick holds one until its uncork runs. Not
- * marked corked in between, so that the cork that flushes first (outlet())
- * sees these corks as the first and adds no level.
- */
-function sendHeld(outlet: Outlet, now: number): void {
-  const conn = outlet.conn
-  const levels = conn.writableCorked
-  outlet.corked = false
-  for (let i = 0; i < levels; i++) conn.uncork()
-  for (let i = 0; i < levels; i++) conn.cork()
-  outlet.corked = true
-  outlet.since = now
-}
+function noop(): void {}

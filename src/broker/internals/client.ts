@@ -187,10 +187,7 @@ export function deliverNow(client: Client, packet: AedesPublishPacket, cb: () =>
   const c = internal(client)
   const own = packet as { clientId?: string; nl?: boolean }
   const forward = own.clientId === c.id && own.nl ? undefined : c.broker.authorizeForward(client, packet)
-  if (!forward) {
-    setImmediate(cb)
-    return
-  }
+  if (!forward) return callSoon(cb)
   let qos = packet.qos === 0 ? 0 : (forward.qos || 0)
   let messageId: number | undefined
   if (packet.qos > 0) {

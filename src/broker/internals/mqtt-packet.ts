@@ -218,21 +218,25 @@ function firstError(this: Parser, err: Error): void {
  * and when it answers yes, sends what the stream holds before the packet is
  * written. mqtt-packet's writeToStream corks the stream first thing for
  * every packet it writes, and uncorks it on the next tick (writeToStream.js,
- * `generate`): the stream's cork marks that moment.
+ * `generate`): the stream's cork marks that moment. Returns the function
+ * that sends: what the stream holds leaves now, and it is corked again as
+ * deeply as it was.
  */
-export function flushBeforeEachPacket(conn: Writable, flushFirst: (conn: Writable) => boolean): void {
+export function flushBeforeEachPacket(conn: Writable, flushFirst: (conn: Writable) => boolean): () => void {
   const cork = conn.cork
   const uncork = conn.uncork
+  const send = () => {
+    // Every level: each packet written earlier in this tick holds one
+    // until its uncork runs.
+    const levels = conn.writableCorked
+    for (let i = 0; i < levels; i++) uncork.call(conn)
+    for (let i = 0; i < levels; i++) cork.call(conn)
+  }
   conn.cork = function corkFlushingFirst(this: Writable) {
-    if (flushFirst(this)) {
-      // Every level: each packet written earlier in this tick holds one
-      // until its uncork runs.
-      const levels = this.writableCorked
-      for (let i = 0; i < levels; i++) uncork.call(this)
-      for (let i = 0; i < levels; i++) cork.call(this)
-    }
+    if (flushFirst(this)) send()
     cork.call(this)
   }
+  return send
 }
 
 const parser = (client: object) => (client as { _parser?: unknown })._parser
