@@ -96,11 +96,7 @@ export class WriteCoalescer {
       this.#corked.push(outlet)
     } else if (outlet.conn.writableLength > 0) {
       // A long turn (a burst of publishes read at once) sends as it goes.
-      const now = performance.now()
-      if (now - outlet.since >= this.maxHoldMs) {
-        outlet.send()
-        outlet.since = now
-      }
+      this.#sendIfHeldLong(outlet, performance.now())
     }
     if (!this.#placing) {
       this.#placing = true
@@ -123,17 +119,21 @@ export class WriteCoalescer {
       const outlet = corked[i]!
       if (outlet.stamp > upTo) {
         corked[kept++] = outlet
-        if (now - outlet.since >= this.maxHoldMs && outlet.conn.writableLength > 0) {
-          // Sent now, and still held for the delivery to be written.
-          outlet.send()
-          outlet.since = now
-        }
+        // Still held for the delivery to be written.
+        this.#sendIfHeldLong(outlet, now)
         continue
       }
       outlet.corked = false
       outlet.conn.uncork()
     }
     corked.length = kept
+  }
+
+  /** Sends what the outlet holds if it has held it for the bound, and holds it again. */
+  #sendIfHeldLong(outlet: Outlet, now: number): void {
+    if (now - outlet.since < this.maxHoldMs || outlet.conn.writableLength === 0) return
+    outlet.send()
+    outlet.since = now
   }
 }
 

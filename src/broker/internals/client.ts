@@ -202,25 +202,31 @@ export function deliverNow(client: Client, packet: AedesPublishPacket, cb: () =>
   const copy = {
     cmd: 'publish' as const, topic: forward.topic, payload: forward.payload || EMPTY, qos, retain: forward.retain || false, dup: forward.dup || false, messageId,
   } as AedesPublishPacket
-  // lib/client.js: deliver0 hands the write's error to _onError; deliverQoS
-  // emits it, and _onError is the client's listener.
-  const failed = packet.qos === 0 ? (err: Error) => c._onError(err) : (err: Error) => client.emit('error', err)
   let written: boolean
   try {
     written = mqttPacket.writeToStream(copy, c.conn as Writable)
   } catch {
     // lib/write.js, in the immediate that calls back.
     setImmediate(() => {
-      failed(new Error('packet received not valid'))
+      failDelivery(c, packet.qos, new Error('packet received not valid'))
       cb()
     })
     return
   }
   if (written || c.errored) return callSoon(cb)
   c.waitForDrain((err) => {
-    if (err) failed(err)
+    if (err) failDelivery(c, packet.qos, err)
     cb()
   })
+}
+
+/**
+ * A delivery's write failed (lib/client.js): deliver0 hands the error to
+ * _onError; deliverQoS emits it, and _onError is the client's listener.
+ */
+function failDelivery(c: InternalClient, qos: number, err: Error): void {
+  if (qos === 0) c._onError(err)
+  else c.emit('error', err)
 }
 
 const EMPTY = Buffer.alloc(0)
